@@ -1,0 +1,31 @@
+"""Errors users see: one clear line each, never a traceback."""
+
+from __future__ import annotations
+
+
+class RunyardError(Exception):
+    """An error with a one-line message meant for the user.
+
+    ``exit_code`` is what the CLI exits with (2 for bad input, 1 otherwise).
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class UsageError(RunyardError):
+    """Bad input from the user: an unknown flag, a value out of range, a bad selector."""
+
+    exit_code = 2
+
+
+class FlagError(UsageError):
+    """A flag value that the script does not accept."""
+
+
+class SelectError(UsageError):
+    """A run selector or filter that cannot be resolved."""

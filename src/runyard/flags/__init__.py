@@ -1,0 +1,92 @@
+"""Flags: a script's settings, their definitions, values and validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FLAG_TYPES = ("number", "int", "float", "string", "boolean")
+
+
+@dataclass
+class FlagDef:
+    """What a script says about one flag."""
+
+    name: str
+    default: Any = None
+    type: str | None = None  # one of FLAG_TYPES, or None when unknown
+    description: str = ""
+    min: Any = None
+    max: Any = None
+    choices: list | None = None
+    required: bool = False
+    extra: dict = field(default_factory=dict)  # other annotation keys, kept as given
+
+    @classmethod
+    def from_value(cls, name: str, value: Any, annotation: dict | None = None) -> "FlagDef":
+        """A flag found as ``name = value`` in a script, plus its ``#|`` annotation."""
+        fd = cls(name=name, default=value, type=type_of(value))
+        if annotation:
+            fd.annotate(annotation)
+        return fd
+
+    def annotate(self, ann: dict) -> None:
+        """Apply a ``#|`` annotation (description, min, max, choices, type, required...)."""
+        for key, val in ann.items():
+            k = key.replace("-", "_")
+            if k in ("description", "min", "max", "choices", "type", "required", "default"):
+                if k == "description" and val is not None:
+                    val = str(val).strip()
+                if k == "type" and val is not None:
+                    val = {"float": "float", "str": "string", "bool": "boolean",
+                           "integer": "int", "numeric": "number"}.get(val, val)
+                if k == "choices" and val is not None and not isinstance(val, list):
+                    val = [val]
+                setattr(self, k, val)
+            else:
+                self.extra[key] = val
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"default": self.default}
+        for k in ("type", "description", "min", "max", "choices"):
+            v = getattr(self, k)
+            if v not in (None, ""):
+                d[k] = v
+        if self.required:
+            d["required"] = True
+        d.update(self.extra)
+        return d
+
+
+def type_of(value: Any) -> str | None:
+    """The flag type of a Python value: boolean, int, number (float) or string."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
+def format_value(value: Any) -> str:
+    """How a flag value reads in labels and tables (Guild's form: yes/no booleans)."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        r = repr(value)
+        if "e" not in r and "." in r and len(r.split(".")[1]) > 5:
+            r = f"{value:.5f}".rstrip("0")
+        return r
+    return str(value)
+
+
+def default_label(values: dict) -> str:
+    """``name=value`` for every non-null flag, sorted by name (Guild's default label)."""
+    return " ".join(f"{k}={format_value(v)}" for k, v in sorted(values.items()) if v is not None)
