@@ -29,12 +29,20 @@ class Script:
     flags_dest: str = "globals"  # "globals", "args", or a project-relative file ("flags.yml")
 
     @property
+    def project_dir(self) -> Path:
+        """The directory whose files are snapshot: the cwd if it holds the script, else the script's dir."""
+        cwd = Path.cwd()
+        return cwd if self.path.is_relative_to(cwd) else self.path.parent
+
+    @property
+    def relpath(self) -> str:
+        """The script's path inside the project (and so inside the run directory), POSIX."""
+        return self.path.relative_to(self.project_dir).as_posix()
+
+    @property
     def name(self) -> str:
-        """The operation name: the script's path relative to the project (cwd)."""
-        try:
-            return str(self.path.relative_to(Path.cwd()))
-        except ValueError:
-            return self.path.name
+        """The operation name, as Guild names script operations: the relative path."""
+        return self.relpath
 
 
 def for_path(path: str | Path) -> ModuleType:
@@ -57,3 +65,17 @@ def inspect(path: str | Path) -> Script:
     if not p.is_file():
         raise UsageError(f"script not found: {path}")
     return for_path(p).inspect(p.absolute())
+
+
+# The contract every language module (python.py, r.py) fulfils:
+#
+#   inspect(path: Path) -> Script
+#       path is absolute. Flags in declaration order. Front matter in Script.options.
+#       Raises UsageError with one line for a script it cannot parse.
+#   apply_flags(script: Script, run_dir: Path, values: dict) -> None
+#       The run directory already holds the source snapshot (script at run_dir / script.relpath).
+#       Writes ``values`` (every flag's value for this run) into the copy: literal tokens only,
+#       line count unchanged, values equal to the default left alone; or into the copy of the
+#       flags-dest file. Never touches the project's files.
+#   command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dict[str, str]]
+#       argv to execute with cwd=run_dir, and environment variables to add.
