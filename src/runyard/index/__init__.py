@@ -1,0 +1,1 @@
+"""The SQLite cache over all runs: derived, rebuildable, reconciled cheaply on read."""

@@ -1,0 +1,1 @@
+"""Run directories: the only code that knows the file format (attrs, status, output, scalars, trash, archives)."""
