@@ -526,3 +526,22 @@ def test_matplotlib_show_saves_numbered_figures(project, tmp_path):
     for name in plots:
         assert (run_dir / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (project / "plots").exists()
+
+
+def test_rewrite_file_in_legacy_encoding(project, tmp_path):
+    text = "# -*- coding: latin-1 -*-\nname = 'café'\n"
+    (project / "train.py").write_bytes(text.encode("latin-1"))
+    s = py.inspect(project / "train.py")
+    assert defaults(s) == {"name": "café"}
+    run_dir = make_run_dir(project, tmp_path)
+    py.apply_flags(s, run_dir, {"name": "€ and é"})
+    out = (run_dir / "train.py").read_bytes().decode("latin-1")
+    ns: dict = {}
+    exec(compile(out, "train.py", "exec"), ns)
+    assert ns["name"] == "€ and é"
+    assert out.count("\n") == text.count("\n")
+
+
+def test_rewrite_refuses_values_that_are_not_plain():
+    with pytest.raises(UsageError, match="cannot write flag 'x'"):
+        py.rewrite("x = 1\n", {"x": object()})

@@ -174,23 +174,29 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _literal_text(value: Any) -> str:
-    """Python source for a value: ``repr``, except non-finite floats."""
+_WRITABLE = (bool, int, float, str, type(None), list, tuple, dict)
+
+
+def _literal_text(name: str, value: Any, ascii_only: bool = False) -> str:
+    """Python source for a value: ``repr`` (``ascii`` if asked), except non-finite floats."""
+    if not isinstance(value, _WRITABLE):
+        raise UsageError(f"cannot write flag '{name}' into the script: {value!r} is not a plain value")
     if isinstance(value, float) and not math.isfinite(value):
         if math.isnan(value):
             return "float('nan')"
         return "float('inf')" if value > 0 else "-float('inf')"
-    return repr(value)
+    return ascii(value) if ascii_only else repr(value)
 
 
-def rewrite(source: str, values: dict, *, name: str = "<script>") -> str:
+def rewrite(source: str, values: dict, *, name: str = "<script>", ascii_only: bool = False) -> str:
     """``source`` with the literal of every global flag named in ``values`` replaced.
 
     Only the literal tokens change: comments, other statements on the line and
     the line count are kept. Values equal to the literal's current value, and
     names that are not flags of ``source``, are left alone. A literal that spans
     several lines becomes ``(<new>`` + the same number of newlines + ``)``.
-    ``name`` names the file in the error raised for invalid syntax.
+    ``name`` names the file in the error raised for invalid syntax;
+    ``ascii_only`` escapes non-ASCII characters in the new literals.
     """
     if not values:
         return source
@@ -201,7 +207,7 @@ def rewrite(source: str, values: dict, *, name: str = "<script>") -> str:
         lit = lits.get(flag)
         if lit is None or _same(value, lit.value):
             continue
-        new = _literal_text(value)
+        new = _literal_text(flag, value, ascii_only)
         extra = lit.end[0] - lit.start[0]
         if extra:
             new = "(" + new + "\n" * extra + ")"
@@ -222,8 +228,13 @@ def rewrite(source: str, values: dict, *, name: str = "<script>") -> str:
 def _rewrite_file(path: Path, values: dict) -> None:
     text, encoding = _read_source(path)
     new = rewrite(text, values, name=path.name)
-    if new != text:
-        path.write_bytes(new.encode(encoding))
+    if new == text:
+        return
+    try:
+        data = new.encode(encoding)
+    except UnicodeEncodeError:  # a file in a legacy encoding: escape the new literals
+        data = rewrite(text, values, name=path.name, ascii_only=True).encode(encoding)
+    path.write_bytes(data)
 
 
 # ---------------------------------------------------------------------------
