@@ -1,0 +1,40 @@
+"""runyard: track, compare and manage machine-learning runs with no change to your code.
+
+``import runyard`` is cheap: the API (and pandas) load on first use.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_API = (
+    "run", "ls_runs", "ls_scalars", "resolve_run_ids",
+    "runs_tag", "runs_mark", "runs_label", "runs_comment",
+    "runs_delete", "runs_purge", "runs_restore", "runs_export", "runs_import",
+    "view", "view_run_report", "view_runs_diff",
+)
+
+__all__ = list(_API) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+
+        try:
+            return getattr(api, name)
+        except AttributeError:
+            pass
+        if name in ("view",):
+            from .view import server
+
+            return server.view
+        if name in ("view_run_report", "view_runs_diff"):
+            from . import report
+
+            return getattr(report, name)
+    raise AttributeError(f"module 'runyard' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

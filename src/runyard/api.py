@@ -1,0 +1,244 @@
+"""The Python API: the seed's functions (minus the ``guild_`` prefix).
+
+Every function that takes ``runs`` accepts the selectors of :mod:`runyard.select.runs`
+plus keyword filters, and the terminal's syntax as extra strings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import home as _home
+from . import options as _options
+from .errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+RUN_COLUMNS = ["id", "operation", "started", "stopped", "status", "exit_status", "label", "tags", "marked",
+               "comments", "dir", "project_dir", "sourcecode_digest"]
+
+
+# --- selection ------------------------------------------------------------------------------
+
+def _runs_home() -> Path:
+    return _home.find_home()
+
+
+def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *, deleted: bool = False,
+             want_summary: bool = False) -> list[dict]:
+    """Records of the selected runs, newest first."""
+    from . import index
+    from .select.runs import Filters, select
+
+    pos, kw = _options.parse(args, _options.FILTER_OPTIONS + [(("--deleted", "-d"), "deleted", "flag", "")])
+    kw.update(filters or {})
+    deleted = bool(kw.pop("deleted", False)) or deleted
+    f = Filters.from_kwargs(**kw)
+    records = index.sync(_runs_home(), "trash" if deleted else "runs", want_summary=want_summary)
+    pred = f.predicate()
+    if pred is not None:
+        records = [r for r in records if pred(r)]
+    if pos:
+        runs = pos if runs is None else [runs, *pos] if not isinstance(runs, list) else runs + pos
+    return select(records, runs)
+
+
+def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
+    """Full ids of the selected runs, newest first."""
+    return [r["id"] for r in _records(runs, args, filters)]
+
+
+# --- listing --------------------------------------------------------------------------------
+
+def _frame(records: list[dict]) -> "pd.DataFrame":
+    import pandas as pd
+
+    n = len(records)
+    cols: dict[str, list] = {c: [None] * n for c in RUN_COLUMNS}
+    flag_names: dict[str, None] = {}
+    scalar_names: dict[str, None] = {}
+    for r in records:
+        for k in (r.get("flags") or {}):
+            flag_names.setdefault(k)
+        for k in (r.get("scalars") or {}):
+            scalar_names.setdefault(k)
+    fcols = {k: [None] * n for k in flag_names}
+    scols = {k: [float("nan")] * n for k in scalar_names}
+    c_id, c_op, c_start, c_stop = cols["id"], cols["operation"], cols["started"], cols["stopped"]
+    c_status, c_exit, c_label, c_tags = cols["status"], cols["exit_status"], cols["label"], cols["tags"]
+    c_marked, c_comments, c_dir = cols["marked"], cols["comments"], cols["dir"]
+    c_proj, c_digest = cols["project_dir"], cols["sourcecode_digest"]
+    for i, r in enumerate(records):
+        c_id[i] = r["id"]
+        c_op[i] = r.get("operation")
+        c_start[i] = r.get("started")
+        c_stop[i] = r.get("stopped")
+        c_status[i] = r.get("status")
+        c_exit[i] = r.get("exit_status")
+        c_label[i] = r.get("label") or ""
+        c_tags[i] = list(r.get("tags") or [])
+        c_marked[i] = bool(r.get("marked"))
+        c_comments[i] = list(r.get("comments") or [])
+        c_dir[i] = r.get("dir")
+        c_proj[i] = r.get("project_dir")
+        c_digest[i] = r.get("sourcecode_digest")
+        for k, v in (r.get("flags") or {}).items():
+            fcols[k][i] = v
+        for k, v in (r.get("scalars") or {}).items():
+            scols[k][i] = v
+    data: dict[str, Any] = {}
+    for c in RUN_COLUMNS:
+        data[c] = cols[c]
+    data["started"] = pd.to_datetime(pd.Series(c_start, dtype="float64"), unit="us")
+    data["stopped"] = pd.to_datetime(pd.Series(c_stop, dtype="float64"), unit="us")
+    data["exit_status"] = pd.array(c_exit, dtype="Int64")
+    for k in sorted(fcols):
+        data[f"flags.{k}"] = _column(fcols[k])
+    for k in sorted(scols):
+        data[f"scalars.{k}"] = scols[k]
+    df = pd.DataFrame(data)
+    errors = [r.get("error") for r in records]
+    if any(errors):
+        df["error"] = errors
+    return df
+
+
+def _column(values: list) -> Any:
+    """A flag column: numeric when every value is a number, else objects."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None):
+        if all(isinstance(v, int) for v in values if v is not None) and None not in values:
+            return values
+        return [float("nan") if v is None else v for v in values]
+    return values
+
+
+def ls_runs(runs: Any = None, *args: Any, **filters: Any) -> "pd.DataFrame":
+    """A DataFrame of runs, newest first: one row per run, ``flags.*`` and ``scalars.*`` columns.
+
+    ``runs``: None (all), ``1`` (latest), ``"1:3"``, ids or prefixes, a list, or a DataFrame
+    with an ``id``/``run`` column. Filters: ``running, completed, error, terminated, pending,
+    staged, marked, unmarked, label, tag, operation, started, digest, filter, deleted,
+    include_batch``. Terminal syntax works too: ``ls_runs("--marked", started="last hour")``.
+    """
+    return _frame(_records(runs, args, filters))
+
+
+def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: Any) -> "pd.DataFrame":
+    """Scalars of the selected runs: long (``run, path, tag, value, step``) or, with
+    ``summary=True``, one row per run and tag with first/last/min/max/avg/total/count."""
+    import pandas as pd
+
+    records = _records(runs, args, filters, want_summary=summary)
+    if summary:
+        rows = []
+        for r in records:
+            for s in r.get("summary") or []:
+                rows.append([r["id"], *s])
+        cols = ["run", "path", "tag", "first_val", "first_step", "last_val", "last_step", "min_val", "min_step",
+                "max_val", "max_step", "avg_val", "total", "count"]
+        return pd.DataFrame(rows, columns=cols)
+    from .store.tfevents import run_scalars
+
+    run_col, path_col, tag_col, val_col, step_col = [], [], [], [], []
+    for r in records:
+        for path, tag, value, step in run_scalars(r["dir"]):
+            run_col.append(r["id"])
+            path_col.append(path)
+            tag_col.append(tag)
+            val_col.append(value)
+            step_col.append(step)
+    return pd.DataFrame({"run": run_col, "path": path_col, "tag": tag_col,
+                         "value": pd.Series(val_col, dtype="float64"), "step": pd.Series(step_col, dtype="int64")})
+
+
+# --- running --------------------------------------------------------------------------------
+
+RUN_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
+    (("--label", "-l"), "label", "value", "Run label (default: name=value for every flag)."),
+    (("--tag", "-t"), "tags", "multi", "Tag the run (repeatable)."),
+    (("--comment", "-c"), "comment", "value", "Comment on the run."),
+    (("--force-flags", "-f"), "force_flags", "flag", "Accept unknown flags and invalid values."),
+    (("--quiet", "-q"), "quiet", "flag", "Don't show the run's output."),
+    (("--background", "-b"), "background", "flag", "Return at once; the run goes on in the background."),
+    (("--stage",), "stage", "flag", "Make a staged run for a queue to start later."),
+    (("--yes", "-y"), "yes", "flag", "Don't ask for confirmation."),
+    (("--max-trials", "-m"), "max_trials", "value", "Run at most N trials."),
+    (("--optimizer", "-o"), "optimizer", "value", "Search: grid, random or tpe (Bayesian)."),
+    (("--minimize", "-N"), "minimize", "value", "Scalar to minimize in a search."),
+    (("--maximize", "-X"), "maximize", "value", "Scalar to maximize in a search."),
+    (("--random-seed",), "random_seed", "value", "Seed for trial sampling."),
+    (("--workers", "-w"), "workers", "value", "Run N trials at once on this machine."),
+    (("--dask",), "dask", "value", "Run trials on a dask.distributed scheduler at ADDRESS."),
+    (("--fail-fast",), "fail_fast", "flag", "Stop a batch at its first failed trial."),
+    (("--needed",), "needed", "flag", "Skip trials whose flags match a completed run."),
+]
+
+
+def _is_batch(flags: Any) -> bool:
+    from .flags.values import Function
+
+    if flags is None:
+        return False
+    if not isinstance(flags, dict):
+        return True  # a DataFrame or a list of dicts
+    return any(isinstance(v, (list, tuple, Function)) or hasattr(v, "tolist") for v in flags.values())
+
+
+def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = True, wait: bool = True,
+        **options: Any) -> "pd.DataFrame":
+    """Run ``script`` in a new run directory and return the runs it made (``ls_runs`` rows).
+
+    ``flags``: a dict of values (lists expand to a grid), a DataFrame or list of dicts (one run
+    per row). Terminal syntax works in ``args``: ``run("train.py", None, "units=[64,128]", "--label", "x")``.
+    """
+    from .flags.values import parse_assign
+    from .run import launch
+
+    pos, kw = _options.parse(args, RUN_OPTIONS)
+    for k, v in kw.items():
+        options.setdefault(k, v)
+    cli_flags = dict(parse_assign(p) for p in pos)
+    if cli_flags:
+        if flags is None:
+            flags = cli_flags
+        elif isinstance(flags, dict):
+            flags = {**flags, **cli_flags}
+        else:
+            raise UsageError("pass flags either as a table or as NAME=VALUE arguments, not both")
+    if options.pop("quiet", False):
+        echo = False
+    if options.pop("background", False):
+        wait = False
+    options.pop("yes", None)
+    tags = options.pop("tags", None) or options.pop("tag", None) or ()
+    if isinstance(tags, str):
+        tags = [tags]
+    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask")):
+        from .batch import run_batch  # noqa: F401 - the batch runner
+
+        ids = run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), **options)
+        return ls_runs(ids) if ids else _frame([])
+    stage = bool(options.pop("stage", False))
+    prepared = launch.prepare(
+        script, flags if isinstance(flags, dict) else None,
+        label=options.pop("label", None), tags=list(tags), comment=options.pop("comment", None),
+        force_flags=bool(options.pop("force_flags", False)), stage=stage,
+    )
+    leftover = [k for k, v in options.items() if v not in (None, False)]
+    if leftover:
+        import shutil
+
+        shutil.rmtree(prepared.run.dir, ignore_errors=True)
+        raise UsageError(f"unknown option '{leftover[0]}' for run()")
+    if not stage:
+        if wait:
+            launch.start(prepared, echo=echo)
+        else:
+            launch.start_background(prepared)
+    from . import index
+
+    index.touch(prepared.run)
+    return ls_runs(prepared.run.id)

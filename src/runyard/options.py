@@ -1,0 +1,93 @@
+"""Options shared by the CLI and the Python API, defined once.
+
+The CLI turns these specs into click options; the API parses the same strings
+when a user passes terminal syntax from Python (``ls_runs("--marked", started="last hour")``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .errors import UsageError
+
+# (option strings, keyword, kind, help). kind: "flag" (bool), "value", "multi" (repeatable)
+FILTER_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
+    (("--running", "-Sr"), "running", "flag", "Runs still running."),
+    (("--completed", "-Sc"), "completed", "flag", "Runs that completed."),
+    (("--error", "-Se"), "error", "flag", "Runs that exited with an error."),
+    (("--terminated", "-St"), "terminated", "flag", "Runs that were stopped."),
+    (("--pending", "-Sp"), "pending", "flag", "Runs waiting to start."),
+    (("--staged", "-Ss"), "staged", "flag", "Staged runs."),
+    (("--marked", "-Fm"), "marked", "flag", "Marked runs."),
+    (("--unmarked", "-Fn"), "unmarked", "flag", "Unmarked runs."),
+    (("--label", "-Fl"), "label", "multi", "Runs whose label contains VAL ('-' for unlabeled)."),
+    (("--unlabeled", "-Fu"), "unlabeled", "flag", "Runs without a label."),
+    (("--tag", "-Ft"), "tag", "multi", "Runs with TAG."),
+    (("--operation", "-Fo"), "operation", "multi", "Runs whose operation contains VAL (^/$ for a regex)."),
+    (("--comment", "-Fc"), "comment", "multi", "Runs with a comment containing VAL."),
+    (("--started", "-Fs"), "started", "value", "Runs started in RANGE ('last hour', 'today', 'after 2026-01-02')."),
+    (("--digest", "-Fd"), "digest", "value", "Runs whose source digest starts with VAL."),
+    (("--filter", "-F"), "filter", "value", "A filter expression, e.g. 'flag:lr < 0.01 and scalar:loss <= 0.3'."),
+    (("--include-batch",), "include_batch", "flag", "Include batch runs."),
+]
+
+
+def parse(args: Iterable[Any], specs: list[tuple[tuple[str, ...], str, str, str]]) -> tuple[list[str], dict]:
+    """Split terminal-style ``args`` into positionals and keyword options per ``specs``.
+
+    Each element may hold several words (``"--marked --started 'last hour'"``).
+    """
+    import shlex
+
+    words: list[str] = []
+    for a in args:
+        if isinstance(a, str) and a.startswith("-") and " " in a:
+            words.extend(shlex.split(a))
+        elif isinstance(a, (list, tuple)):
+            words.extend(str(x) for x in a)
+        else:
+            words.append(a if isinstance(a, str) else str(a))
+    by_opt = {opt: (kw, kind) for opts, kw, kind, _ in specs for opt in opts}
+    pos: list[str] = []
+    kw: dict[str, Any] = {}
+    i = 0
+    while i < len(words):
+        w = words[i]
+        name, eq, val = w.partition("=") if w.startswith("--") else (w, "", "")
+        if name in by_opt:
+            key, kind = by_opt[name]
+            if kind == "flag":
+                kw[key] = True
+            else:
+                if not eq:
+                    i += 1
+                    if i >= len(words):
+                        raise UsageError(f"option {name} needs a value")
+                    val = words[i]
+                if kind == "multi":
+                    kw.setdefault(key, []).append(val)
+                else:
+                    kw[key] = val
+        elif w.startswith("-") and len(w) > 1 and not w[1:].replace(".", "").isdigit():
+            raise UsageError(f"unknown option {w}")
+        else:
+            pos.append(w)
+        i += 1
+    return pos, kw
+
+
+def click_options(specs: list[tuple[tuple[str, ...], str, str, str]]):
+    """A decorator adding ``specs`` as click options."""
+    import click
+
+    def deco(f):
+        for opts, kw, kind, help_ in reversed(specs):
+            if kind == "flag":
+                f = click.option(*opts, kw, is_flag=True, default=False, help=help_)(f)
+            elif kind == "multi":
+                f = click.option(*opts, kw, multiple=True, metavar="VAL", help=help_)(f)
+            else:
+                f = click.option(*opts, kw, metavar="VAL", help=help_)(f)
+        return f
+
+    return deco

@@ -1,0 +1,468 @@
+"""Make a run and supervise its process. Nothing else writes runs.
+
+``prepare`` validates flags *before* anything is made, then builds the run
+directory (attributes, source snapshot, flag values written into the copy) and
+writes ``.guild/opref`` last, so a half-made directory is never a run.
+``supervise`` starts the process, tees and indexes its output, records output
+scalars and finalizes the status; it runs in-process (foreground) or in a
+detached ``python -m runyard.run.launch RUN_DIR`` (background).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import random
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import home as _home
+from ..errors import UsageError
+from ..flags import default_label
+from ..flags import validate as _validate
+from ..lang import Script, for_path, inspect
+from ..store.run import Run, timestamp, write_opref
+
+SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "access_key", "credential", "private_key")
+
+EXIT_SIGTERM = -15
+EXIT_KEYBOARD_INTERRUPT = -16
+
+
+@dataclass
+class Prepared:
+    """A run made and ready to start."""
+
+    run: Run
+    argv: list[str]
+    env: dict[str, str]
+    script: Script
+    values: dict[str, Any]
+    user_flags: dict[str, Any] = field(default_factory=dict)
+
+
+def clean_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment minus variables whose names look like secrets."""
+    return {k: v for k, v in env.items() if not any(w in k.lower() for w in SECRET_WORDS)}
+
+
+def _platform() -> dict:
+    u = os.uname()
+    return {
+        "architecture": u.machine,
+        "cpus": os.cpu_count(),
+        "python_version": sys.version.split()[0],
+        "uname": f"{u.sysname} {u.nodename} {u.release} {u.version} {u.machine}",
+    }
+
+
+def resolve_values(script: Script, flags: dict | None, force: bool = False) -> dict[str, Any]:
+    """Every flag's value for a run of ``script``: defaults overlaid with ``flags``, validated."""
+    return _validate.resolve(script.flags, dict(flags or {}), script.relpath, force=force)
+
+
+def prepare(
+    script: Script | str | os.PathLike,
+    flags: dict | None = None,
+    *,
+    label: str | None = None,
+    tags: list[str] | tuple = (),
+    comment: str | None = None,
+    force_flags: bool = False,
+    home: Path | None = None,
+    stage: bool = False,
+    extra_attrs: dict | None = None,
+    values: dict | None = None,
+) -> Prepared:
+    """Validate and make a run directory for ``script`` with ``flags``."""
+    if not isinstance(script, Script):
+        script = inspect(script)
+    lang = for_path(script.path)
+    user_flags = dict(flags or {})
+    if values is None:
+        values = resolve_values(script, user_flags, force_flags)
+    if hasattr(lang, "require_r"):
+        lang.require_r()
+    home = Path(home) if home else _home.find_home()
+    run_id = uuid.uuid4().hex
+    run_dir = _home.runs_dir(home) / run_id
+    (run_dir / ".guild" / "attrs").mkdir(parents=True)
+    run = Run(run_dir, run_id)
+    try:
+        return _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs) -> Prepared:
+    from . import sourcecode
+
+    opts = script.options
+    project = script.project_dir
+    always = [script.relpath]
+    dest = script.flags_dest
+    if dest not in ("globals", "args"):
+        dest_rel = dest[len("config:"):] if dest.startswith("config:") else dest
+        while dest_rel.startswith("./"):
+            dest_rel = dest_rel[2:]
+        if (project / dest_rel).is_file():
+            always.append(dest_rel)
+    files = sourcecode.select(project, opts.get("sourcecode"), tuple(always))
+    digest = sourcecode.snapshot(project, run.dir, files)
+    lang.apply_flags(script, run.dir, values)
+    argv, extra_env = lang.command(script, run.dir, values)
+
+    now = timestamp()
+    tags = list(tags or ()) + [t for t in (opts.get("tags") or []) if t not in (tags or ())]
+    if label is None:
+        label = opts.get("label")
+        if label is not None:
+            label = _render_label(str(label), values)
+    if label is None:
+        label = default_label(values)
+    elif "${" in label:
+        label = _render_label(label, values)
+
+    env = dict(os.environ)
+    env.update(extra_env)
+    env.update({
+        "RUN_DIR": str(run.dir),
+        "RUN_ID": run.id,
+        "GUILD_HOME": str(home),
+        "GUILD_OP": script.relpath,
+        "PROJECT_DIR": str(project),
+        "CMD_DIR": str(project),
+        "FLAGS_DEST": script.flags_dest,
+    })
+    for name, val in values.items():
+        env["FLAG_" + "".join(c if c.isalnum() else "_" for c in name).upper()] = _flag_env(val)
+
+    a = run.set
+    a("id", run.id)
+    a("initialized", now)
+    a("flags", values)
+    a("user_flags", user_flags)
+    a("label", label)
+    if tags:
+        a("tags", tags)
+    if comment:
+        a("comments", [{"body": comment, "host": socket.gethostname(), "time": now, "user": getpass.getuser()}])
+    a("cmd", argv)
+    a("env", clean_env(env))
+    a("host", socket.gethostname())
+    a("user", _user())
+    a("platform", _platform())
+    a("random_seed", random.randint(0, 2**32))
+    a("sourcecode_digest", digest)
+    a("op", {
+        "op-cmd": {"cmd-args": argv, "flags-dest": script.flags_dest},
+        "language": script.language,
+        "script": script.relpath,
+        "flags-dest": script.flags_dest,
+        "output-scalars": opts.get("output-scalars"),
+        "label-template": opts.get("label"),
+        "sourcecode": {"dest": ".", "root": str(project)},
+        "echo": opts.get("echo", True),
+    })
+    vcs = sourcecode.vcs_commit(project) if (project / ".git").exists() or _in_git(project) else None
+    if vcs:
+        a("vcs_commit", vcs)
+    for k, v in (extra_attrs or {}).items():
+        a(k, v)
+    if stage:
+        a("started", now)
+        (run.dir / ".guild" / "STAGED").touch()
+        _write_env_file(run, env)
+    write_opref(run.dir, f"script:{project}", "", "", script.relpath)
+    return Prepared(run, argv, env, script, values, user_flags)
+
+
+def _in_git(project: Path) -> bool:
+    return any((p / ".git").exists() for p in (project, *project.parents))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return ""
+
+
+def _flag_env(val: Any) -> str:
+    if val is True:
+        return "1"
+    if val is False or val is None:
+        return ""
+    return str(val)
+
+
+def _render_label(template: str, values: dict) -> str:
+    import re
+
+    def sub(m):
+        name = m.group(1)
+        if name == "default_label":
+            return default_label(values)
+        from ..flags import format_value
+
+        return format_value(values[name]) if name in values else ""
+
+    return re.sub(r"\$\{([^}|]+)\}", sub, template)
+
+
+def _write_env_file(run: Run, env: dict[str, str]) -> None:
+    import shlex
+
+    text = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
+    path = run.guild_path("ENV")
+    path.write_text(text)
+    os.chmod(path, 0o600)
+
+
+def read_env_file(run: Run) -> dict[str, str] | None:
+    """The environment saved for a staged run (``.guild/ENV``), or None."""
+    import shlex
+
+    try:
+        text = run.guild_path("ENV").read_text()
+    except FileNotFoundError:
+        return None
+    env = {}
+    for line in text.splitlines():
+        if line.startswith("export "):
+            k, _, v = line[len("export "):].partition("=")
+            env[k] = shlex.split(v)[0] if v else ""
+    return env
+
+
+class _LazyEvents:
+    """An event writer created on the first scalar (runs without scalars get no events file)."""
+
+    def __init__(self, logdir: Path):
+        self._logdir = logdir
+        self._w = None
+
+    def _get(self):
+        if self._w is None:
+            from ..store.tfevents import EventWriter
+
+            self._w = EventWriter(self._logdir)
+        return self._w
+
+    def add_scalar(self, *a, **kw):
+        self._get().add_scalar(*a, **kw)
+
+    def add_scalars(self, *a, **kw):
+        self._get().add_scalars(*a, **kw)
+
+    def flush(self):
+        if self._w is not None:
+            self._w.flush()
+
+    def close(self):
+        if self._w is not None:
+            self._w.close()
+
+
+def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo: bool = True,
+              stdin: Any = None) -> int:
+    """Run the process in the run directory; tee output; record scalars; finalize. Returns exit_status."""
+    from ..run.scalars import OutputScalars
+    from ..store.output import OutputWriter
+
+    g = run.guild_path()
+    for marker in ("STAGED", "PENDING"):
+        try:
+            os.unlink(g / marker)
+        except FileNotFoundError:
+            pass
+    (g / "LOCK").write_text(str(os.getpid()))
+    run.set("started", timestamp())
+    op = run.get("op") or {}
+    flags = run.get("flags") or {}
+    events = _LazyEvents(g)
+    scalars = OutputScalars(events, op.get("output-scalars"), ignore_keys=list(flags))
+    out = OutputWriter(run.dir)
+    stopping = {"signal": None}
+
+    def on_term(signum, frame):
+        stopping["signal"] = signum
+        _terminate_tree(proc.pid)
+
+    exit_status = 1
+    proc = None
+    try:
+        try:
+            proc = subprocess.Popen(argv, cwd=run.dir, env=env, stdin=stdin,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as e:
+            msg = f"runyard: cannot start {argv[0]}: {e.strerror}\n".encode()
+            out.write(msg, 1)
+            if echo:
+                sys.stderr.write(msg.decode())
+            exit_status = 127
+            return exit_status
+        old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+        try:
+            _pump(proc, out, scalars, echo)
+            proc.wait()
+        except KeyboardInterrupt:
+            stopping["signal"] = signal.SIGINT
+            _interrupt(proc)
+            try:
+                _pump(proc, out, scalars, echo, timeout=5)
+            except KeyboardInterrupt:
+                _terminate_tree(proc.pid, kill=True)
+            proc.wait()
+        finally:
+            if old_term is not None:
+                signal.signal(signal.SIGTERM, old_term)
+        code = proc.returncode
+        if stopping["signal"] == signal.SIGTERM:
+            exit_status = EXIT_SIGTERM
+        elif stopping["signal"] == signal.SIGINT:
+            exit_status = EXIT_KEYBOARD_INTERRUPT
+        else:
+            exit_status = code
+        return exit_status
+    finally:
+        for chunk in out.close():
+            scalars.feed(chunk.decode("utf-8", "replace"))
+        scalars.close()
+        events.close()
+        run.set("exit_status", exit_status)
+        run.set("stopped", timestamp())
+        try:
+            os.unlink(g / "LOCK")
+        except FileNotFoundError:
+            pass
+        _notify_index(run)
+
+
+def _notify_index(run: Run) -> None:
+    try:
+        from ..index import touch
+
+        touch(run)
+    except Exception:  # noqa: BLE001 - the index is a cache; reads reconcile
+        pass
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _pump(proc, out, scalars, echo: bool, timeout: float | None = None) -> None:
+    """Copy the process's stdout/stderr to the run (and the console) until both close."""
+    import time
+
+    sel = selectors.DefaultSelector()
+    streams = {proc.stdout.fileno(): 0, proc.stderr.fileno(): 1}
+    for fd in streams:
+        sel.register(fd, selectors.EVENT_READ)
+    console = (sys.stdout, sys.stderr)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while streams:
+            wait = None
+            if deadline is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    break
+            elif proc.poll() is not None:
+                wait = 1.0  # the process is gone; give lingering children a moment
+            events = sel.select(wait)
+            if not events and proc.poll() is not None:
+                break
+            for key, _ in events:
+                fd = key.fd
+                data = os.read(fd, 65536)
+                if not data:
+                    sel.unregister(fd)
+                    del streams[fd]
+                    continue
+                stream = streams[fd]
+                if echo:
+                    _echo(console[stream], data)
+                for lines in out.write(data, stream):
+                    scalars.feed(lines.decode("utf-8", "replace"))
+            out.flush()
+    finally:
+        sel.close()
+
+
+def _echo(f, data: bytes) -> None:
+    try:
+        buf = getattr(f, "buffer", None)
+        if buf is not None:
+            buf.write(data)
+        else:  # Jupyter and other text-only streams
+            f.write(data.decode("utf-8", "replace"))
+        f.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _interrupt(proc) -> None:
+    """Ctrl-C: the child got SIGINT from the terminal too; make sure it did."""
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    except OSError:
+        pass
+
+
+def _terminate_tree(pid: int, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL) a process and all its descendants."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        procs = parent.children(recursive=True) + [parent]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        try:
+            p.kill() if kill else p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def start(prepared: Prepared, echo: bool = True) -> int:
+    """Supervise a prepared run in this process; returns its exit_status."""
+    return supervise(prepared.run, prepared.argv, prepared.env, echo=echo)
+
+
+def start_background(prepared: Prepared) -> int:
+    """Supervise a prepared run in a detached process; returns its PID at once."""
+    log = open(prepared.run.guild_path("supervisor.log"), "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runyard.run.launch", str(prepared.run.dir)],
+        env=prepared.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        start_new_session=True, close_fds=True,
+    )
+    log.close()
+    prepared.run.guild_path("LOCK").write_text(str(proc.pid))  # running from this moment on
+    return proc.pid
+
+
+def _background_main(run_dir: str) -> int:
+    run = Run(Path(run_dir))
+    argv = run.get("cmd")
+    env = read_env_file(run) or dict(os.environ)
+    return supervise(run, argv, env, echo=False, stdin=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    sys.exit(0 if _background_main(sys.argv[1]) == 0 else 1)

@@ -1,0 +1,92 @@
+"""Read a run directory into a *record*: the flat dict that listings, filters and the index use."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from . import attrs as _attrs
+from .run import Run, format_operation, status_of
+
+# attribute name -> record key
+_ATTRS = ("started", "stopped", "exit_status", "label", "tags", "marked", "comments",
+          "sourcecode_digest", "flags")
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    """Everything a listing shows about one run. A corrupt attribute is reported in ``error``."""
+    run = Run(run_dir)
+    rec: dict[str, Any] = {"id": run.id}
+    problems = []
+    try:
+        names = set(os.listdir(run.attrs_dir))
+    except OSError:
+        names = set()
+    for name in _ATTRS:
+        if name not in names:
+            continue
+        try:
+            rec[name] = _attrs.read(run.attrs_dir / name)
+        except (_attrs.AttrError, UnicodeDecodeError, OSError) as e:
+            problems.append(f"{name}: {str(e).splitlines()[0]}")
+    opref = run.opref
+    rec["operation"] = format_operation(opref)
+    if opref[3] == "+" or opref[3].startswith("+"):
+        pass
+    pkg = opref[0]
+    rec["project_dir"] = pkg.split(":", 1)[1] if pkg.startswith(("script:", "guildfile:")) else None
+    if rec.get("project_dir", "") and pkg.startswith("guildfile:"):
+        rec["project_dir"] = str(Path(rec["project_dir"]).parent)
+    flags = rec.get("flags")
+    if flags is not None and not isinstance(flags, dict):
+        problems.append("flags: not a mapping")
+        rec["flags"] = {}
+    tags = rec.get("tags")
+    if tags is not None and not isinstance(tags, list):
+        rec["tags"] = [str(tags)]
+    rec["marked"] = bool(rec.get("marked") or False)
+    rec["status"] = status_of(run.dir, rec.get("exit_status"))
+    if "exit_status" in names and "exit_status" not in rec:
+        rec["status"] = "error"
+    rec["is_batch"] = bool(opref[3].endswith("+") or "+" in opref[3][-12:] and opref[0].startswith("builtin:"))
+    if problems:
+        rec["error"] = "; ".join(problems)
+    return rec
+
+
+def is_final(rec: dict) -> bool:
+    """A run whose status cannot change without a write to its attributes."""
+    return rec.get("exit_status") is not None and rec.get("status") in ("completed", "error", "terminated")
+
+
+def summarize(scalars: list[tuple[str, str, float, int]]) -> list[list]:
+    """Per (path, tag): [path, tag, first_val, first_step, last_val, last_step, min_val, min_step,
+    max_val, max_step, avg_val, total, count] (first/last by step, ties to the later event)."""
+    acc: dict[tuple[str, str], list] = {}
+    for path, tag, val, step in scalars:
+        s = acc.get((path, tag))
+        if s is None:
+            acc[(path, tag)] = [path, tag, val, step, val, step, val, step, val, step, 0.0, val, 1]
+            continue
+        if step < s[3]:
+            s[2], s[3] = val, step
+        if step >= s[5]:
+            s[4], s[5] = val, step
+        if val < s[6] or (isinstance(s[6], float) and math.isnan(s[6])):
+            s[6], s[7] = val, step
+        if val > s[8] or (isinstance(s[8], float) and math.isnan(s[8])):
+            s[8], s[9] = val, step
+        s[11] += val
+        s[12] += 1
+    for s in acc.values():
+        s[10] = s[11] / s[12]
+    return list(acc.values())
+
+
+def scalar_column(path: str, tag: str) -> str:
+    """The ``ls_runs`` column key of a scalar: ``tag`` for output scalars, ``subdir/tag`` otherwise."""
+    if path in ("", ".", ".guild"):
+        return tag
+    return f"{path}/{tag}"
