@@ -137,10 +137,13 @@ _NUM_RE = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$|^\s
 
 def _to_number(text: str) -> int | float | None:
     """The number ``text`` spells, or None."""
-    if _INT_RE.match(text):
-        return int(text)
-    if _NUM_RE.match(text):
-        return float(text)
+    try:
+        if _INT_RE.match(text):
+            return int(text)
+        if _NUM_RE.match(text):
+            return float(text)
+    except ValueError:  # e.g. more digits than int() accepts
+        return None
     return None
 
 
@@ -179,9 +182,6 @@ def _plain(v: Any) -> Any:
         except (TypeError, ValueError):
             return v
     return v
-
-
-_NO_PAIR = (None, None)
 
 
 def _pair(v: Any, lit: _Lit) -> tuple[Any, Any] | None:
@@ -517,7 +517,10 @@ class Filter:
         too). For ``kind`` None it resolves an attribute, then a flag, then a
         scalar's last value.
         """
-        return bool(self._test(lookup))
+        try:
+            return bool(self._test(lookup))
+        except RecursionError:  # pragma: no cover - only absurdly nested filters
+            raise SelectError(f"invalid filter {_quote(self.text)}: it is nested too deeply") from None
 
     __call__ = matches
 
@@ -542,7 +545,10 @@ def parse_filter(text: str) -> Filter:
     except lark.exceptions.UnexpectedInput as exc:
         raise _syntax_error(text, exc) from None
     compiler = _Compiler(text)
-    test = compiler.compile(tree)
+    try:
+        test = compiler.compile(tree)
+    except RecursionError:
+        raise SelectError(f"invalid filter {_quote(text)}: it is nested too deeply") from None
     return Filter(text, compiler.refs, test)
 
 
