@@ -321,3 +321,20 @@ def test_evaluating_a_three_clause_filter_over_100k_runs_is_fast():
     )
     assert n == expected
     assert elapsed < 3.0
+
+
+def test_absurd_inputs_give_select_errors_not_tracebacks():
+    with pytest.raises(SelectError, match="nested too deeply"):
+        parse_filter("not " * 5000 + "x = 1")
+    # More digits than int() accepts: the literal stays text, the filter still works.
+    assert not matches("x = " + "1" * 5000, flags={"x": 1})
+    assert matches("(" * 500 + "x = 1" + ")" * 500, flags={"x": 1})
+
+
+def test_importing_the_module_does_not_import_lark():
+    import subprocess
+    import sys
+
+    code = "import sys, runyard.select.filter, runyard.select.timerange; print('lark' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
