@@ -410,7 +410,8 @@ class _Compiler:
         if t == "STRING":
             return _Lit("str", _unquote(s), _unquote(s))
         if t == "NUMBER":
-            return _Lit("num", _to_number(s), s)
+            n = _to_number(s)
+            return _Lit("str", s, s) if n is None else _Lit("num", n, s)
         if t == "TRUE":
             return _Lit("bool", True, s)
         if t == "FALSE":
