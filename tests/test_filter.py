@@ -339,3 +339,27 @@ def test_importing_the_module_does_not_import_lark():
     code = "import sys, runyard.select.filter, runyard.select.timerange; print('lark' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_datetime_values_compare_with_time_ranges():
+    from datetime import datetime, timedelta
+
+    at = {"started": datetime(2026, 1, 2, 10, 0), "stopped": datetime(2026, 1, 2, 11, 30)}
+    assert matches("started = 2026-01-02", attrs=at)
+    assert not matches("started != 2026-01-02", attrs=at)
+    assert matches("started > 2026-01-01 and started < 2026-01-03", attrs=at)
+    assert not matches("started > 2026-01-02", attrs=at)  # after the whole day
+    assert matches("started >= 2026-01-02 and started <= 2026-01-02", attrs=at)
+    assert not matches("started < 2026-01-02", attrs=at)
+    assert matches("started = '2026-01-02 10:00'", attrs=at)
+    assert matches("stopped = 'between 2026-01-02 11:00 and 2026-01-02 12:00'", attrs=at)
+    assert matches("started in [2026-01-01, 2026-01-02]", attrs=at)
+    assert matches("started < today and started = 'this year' or started < 'this year'", attrs=at)
+    # Something that isn't a time range: equality False, inequality True.
+    assert not matches("started = soon", attrs=at)
+    assert matches("started != soon", attrs=at)
+    assert not matches("started < soon", attrs=at)
+    recent = {"started": datetime.now() - timedelta(minutes=5)}
+    assert matches("started = today or started = yesterday", attrs=recent)
+    assert matches("started = 'last hour'", attrs=recent)
+    assert not matches("started < 'last hour'", attrs=recent)

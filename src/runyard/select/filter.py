@@ -29,6 +29,10 @@ Comparison rules (they never raise):
 * When the types can't be reconciled, ``=`` is False, ``!=`` is True and the
   ordering operators are False.
 * ``contains`` searches the value's text (each item of a list value).
+* A datetime value (``started``, ``stopped``) compares with a time range as
+  written for ``started`` (``2026-01-02``, ``today``, ``"3 days ago"``, quoted
+  when it has spaces): ``=`` means inside the range, ``<`` before its start,
+  ``>`` at or after its end, ``<=``/``>=`` the same including the range.
 
 Evaluation is compiled once into nested closures, so testing a filter against
 many runs costs a few function calls per clause.
@@ -40,6 +44,7 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from ..errors import SelectError
@@ -150,7 +155,7 @@ def _to_number(text: str) -> int | float | None:
 class _Lit:
     """A literal from the expression, pre-converted to each type it may be compared as."""
 
-    __slots__ = ("kind", "value", "text", "num", "bool")
+    __slots__ = ("kind", "value", "text", "num", "bool", "_span")
 
     def __init__(self, kind: str, value: Any, text: str):
         self.kind = kind  # "str", "num" or "bool"
@@ -168,6 +173,20 @@ class _Lit:
             self.bool = value.lower() == "true"
         else:
             self.bool = None
+        self._span: Any = None
+
+    def span(self) -> tuple[datetime | None, datetime | None] | None:
+        """The literal read as a time range (``2026-01-02``, ``today``), or None."""
+        if self._span is None:
+            self._span = False
+            if self.kind == "str":
+                from .timerange import parse_started
+
+                try:
+                    self._span = parse_started(self.text)
+                except SelectError:
+                    pass
+        return self._span or None
 
     def __repr__(self) -> str:
         return f"_Lit({self.kind}, {self.value!r})"
@@ -206,8 +225,33 @@ def _pair(v: Any, lit: _Lit) -> tuple[Any, Any] | None:
     return None
 
 
+def _compare_time(v: datetime, op: str, lit: _Lit) -> bool:
+    """Compare a datetime with a literal naming a time range: ``=`` means inside it."""
+    span = lit.span()
+    if span is None:
+        return op == "ne"
+    if v.tzinfo is not None:
+        v = v.astimezone().replace(tzinfo=None)
+    start, end = span
+    after_start = start is None or v >= start
+    before_end = end is None or v < end
+    if op == "eq":
+        return after_start and before_end
+    if op == "ne":
+        return not (after_start and before_end)
+    if op == "lt":
+        return start is not None and v < start
+    if op == "le":
+        return before_end
+    if op == "gt":
+        return end is not None and v >= end
+    return after_start  # ge
+
+
 def _compare(v: Any, op: str, lit: _Lit) -> bool:
     """Compare a defined value with a literal following the module's rules."""
+    if isinstance(v, datetime):
+        return _compare_time(v, op, lit)
     p = _pair(v, lit)
     if p is None:
         return op == "ne"
@@ -218,6 +262,8 @@ def _compare(v: Any, op: str, lit: _Lit) -> bool:
 
 
 def _equals(v: Any, lit: _Lit) -> bool:
+    if isinstance(v, datetime):
+        return _compare_time(v, "eq", lit)
     p = _pair(v, lit)
     return p is not None and p[0] == p[1]
 
