@@ -33,8 +33,6 @@ def read_record(run_dir: Path) -> dict[str, Any]:
             problems.append(f"{name}: {str(e).splitlines()[0]}")
     opref = run.opref
     rec["operation"] = format_operation(opref)
-    if opref[3] == "+" or opref[3].startswith("+"):
-        pass
     pkg = opref[0]
     rec["project_dir"] = pkg.split(":", 1)[1] if pkg.startswith(("script:", "guildfile:")) else None
     if rec.get("project_dir", "") and pkg.startswith("guildfile:"):
@@ -50,10 +48,15 @@ def read_record(run_dir: Path) -> dict[str, Any]:
     rec["status"] = status_of(run.dir, rec.get("exit_status"))
     if "exit_status" in names and "exit_status" not in rec:
         rec["status"] = "error"
-    rec["is_batch"] = bool(opref[3].endswith("+") or "+" in opref[3][-12:] and opref[0].startswith("builtin:"))
+    rec["is_batch"] = is_batch_opref(opref)
     if problems:
         rec["error"] = "; ".join(problems)
     return rec
+
+
+def is_batch_opref(opref: list[str]) -> bool:
+    """Batch runs (``train.py+``, ``train.py+tpe``, Guild's ``+``) have a builtin opref with a ``+``."""
+    return opref[0].startswith("builtin:") and "+" in opref[3]
 
 
 def is_final(rec: dict) -> bool:
