@@ -468,6 +468,14 @@ def test_rewrite_complex_numbers():
         r.rewrite("z <- 1i\n", {"z": "abc"})
 
 
+def test_check_values_rejects_non_complex_before_a_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    script = inspect(tmp_path, "z <- 1+1i\nx <- 1\n")
+    r.check_values(script, {"z": "2-2i", "x": 5})
+    with pytest.raises(FlagError, match="invalid value for flag 'z': 'oops' is not a complex number"):
+        r.check_values(script, {"z": "oops", "x": 5})
+
+
 def test_rewrite_leaves_defaults_and_others_alone():
     src = "lr <- 1e-3 # keep\nname <- 'hello'\nflag <- TRUE\nn <- 10L\nlr <- 5\nunknown <- f()\n"
     assert r.rewrite(src, {"lr": 0.001, "name": "hello", "flag": True, "n": 10, "extra": 1}) == src

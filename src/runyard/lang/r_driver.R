@@ -86,7 +86,7 @@ local({
   }
 
   # -- the script ----------------------------------------------------------
-  lines <- readLines(script, warn = FALSE, encoding = "UTF-8")
+  lines <- readLines(script, warn = FALSE)  # native encoding, as Rscript reads a script
   eval_frame <- quote(eval(.runyard_expr, globalenv()))
   run_expr <- function(.runyard_expr) withVisible(eval(.runyard_expr, globalenv()))
 
