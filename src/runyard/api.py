@@ -242,3 +242,202 @@ def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = T
 
     index.touch(prepared.run)
     return ls_runs(prepared.run.id)
+
+
+# --- managing -------------------------------------------------------------------------------
+
+def _each(runs: Any, args: tuple, filters: dict, deleted: bool = False):
+    """(Run, record) for each selected run; a selector that matches nothing is an error."""
+    from .errors import SelectError
+    from .store.run import Run
+
+    records = _records(runs, args, filters, deleted=deleted)
+    if not records and (runs is not None or args):
+        raise SelectError("no runs match the selection")
+    return [(Run(r["dir"]), r) for r in records]
+
+
+def _touch(run) -> None:
+    from . import index
+
+    index.touch(run)
+
+
+def _user_host() -> tuple[str, str]:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001
+        user = ""
+    return user, socket.gethostname()
+
+
+def runs_tag(runs: Any = None, add: Any = None, *args: Any, remove: Any = None, clear: bool = False,
+             **filters: Any) -> Any:
+    """Add and/or remove tags (``clear`` removes all first). Returns ``runs``."""
+    add_l = [add] if isinstance(add, str) else list(add or [])
+    rm_l = [remove] if isinstance(remove, str) else list(remove or [])
+    if not (add_l or rm_l or clear):
+        raise UsageError("runs_tag needs tags to add or remove, or clear=True")
+    for run, rec in _each(runs, args, filters):
+        tags = [] if clear else list(rec.get("tags") or [])
+        tags = [t for t in tags if t not in rm_l]
+        tags += [t for t in add_l if t not in tags]
+        if tags:
+            run.set("tags", tags)
+        else:
+            run.delete_attr("tags")
+        _touch(run)
+    return runs
+
+
+def runs_mark(runs: Any = None, *args: Any, clear: bool = False, **filters: Any) -> Any:
+    """Mark runs (``clear=True`` unmarks them). Returns ``runs``."""
+    for run, _ in _each(runs, args, filters):
+        if clear:
+            run.delete_attr("marked")
+        else:
+            run.set("marked", True)
+        _touch(run)
+    return runs
+
+
+def runs_label(runs: Any = None, label: str | None = None, *args: Any, prepend: str | None = None,
+               append: str | None = None, remove: Any = None, clear: bool = False, **filters: Any) -> Any:
+    """Set, prepend to, append to, remove words from, or clear run labels. Returns ``runs``."""
+    if label is None and prepend is None and append is None and remove is None and not clear:
+        raise UsageError("runs_label needs a label (or prepend/append/remove, or clear=True)")
+    rm_l = [remove] if isinstance(remove, str) else list(remove or [])
+    for run, rec in _each(runs, args, filters):
+        cur = "" if clear else (rec.get("label") or "")
+        if label is not None:
+            cur = label
+        if prepend:
+            cur = f"{prepend} {cur}".strip()
+        if append:
+            cur = f"{cur} {append}".strip()
+        if rm_l:
+            cur = " ".join(w for w in cur.split() if w not in rm_l)
+        if cur:
+            run.set("label", cur)
+        else:
+            run.delete_attr("label")
+        _touch(run)
+    return runs
+
+
+def runs_comment(runs: Any = None, comment: str | None = None, *args: Any, delete: int | None = None,
+                 clear: bool = False, **filters: Any) -> Any:
+    """Add a comment, delete comment number ``delete`` (1 = first), or clear them. Returns ``runs``."""
+    from .store.run import timestamp
+
+    if comment is None and delete is None and not clear:
+        raise UsageError("runs_comment needs a comment (or delete=N, or clear=True)")
+    user, host = _user_host()
+    for run, rec in _each(runs, args, filters):
+        comments = [] if clear else list(rec.get("comments") or [])
+        if delete is not None:
+            if not 1 <= int(delete) <= len(comments):
+                raise UsageError(f"run {run.short_id} has no comment {delete} (it has {len(comments)})")
+            comments.pop(int(delete) - 1)
+        if comment:
+            comments.append({"body": comment, "host": host, "time": timestamp(), "user": user})
+        if comments:
+            run.set("comments", comments)
+        else:
+            run.delete_attr("comments")
+        _touch(run)
+    return runs
+
+
+def stop_runs(runs: Any = None, *args: Any, wait: float = 30.0, **filters: Any) -> list[str]:
+    """Stop running runs (SIGTERM to the supervisor and the run's processes); returns their ids."""
+    import time
+
+    from .run.launch import _terminate_tree
+    from .store.run import lock_pid
+
+    stopped = []
+    targets = [(run, rec) for run, rec in _each(runs, args, {**filters, "running": True})]
+    for run, _ in targets:
+        pid = lock_pid(run.dir)
+        if pid:
+            _terminate_tree(pid)
+            stopped.append(run)
+    end = time.time() + wait
+    for run in stopped:
+        while time.time() < end and lock_pid(run.dir):
+            time.sleep(0.05)
+        if lock_pid(run.dir):
+            _terminate_tree(lock_pid(run.dir) or 0, kill=True)
+        if run.get("exit_status") is None:  # the supervisor died before finalizing
+            from .store.run import timestamp
+
+            run.set("exit_status", -15)
+            run.set("stopped", timestamp())
+        _touch(run)
+    return [r.id for r in stopped]
+
+
+def runs_delete(runs: Any = None, *args: Any, permanent: bool = False, **filters: Any) -> Any:
+    """Move runs to the trash (``permanent=True`` removes them for good). Running runs are stopped first."""
+    from .store import trash
+
+    home = _runs_home()
+    sel = _each(runs, args, filters)
+    running = [r["id"] for _, r in sel if r.get("status") == "running"]
+    if running:
+        stop_runs(running)
+    for run, _ in sel:
+        trash.delete(home, run.id, permanent=permanent)
+    return runs
+
+
+def runs_purge(runs: Any = None, *args: Any, **filters: Any) -> Any:
+    """Remove deleted runs (in the trash) for good."""
+    from .store import trash
+
+    home = _runs_home()
+    for run, _ in _each(runs, args, filters, deleted=True):
+        trash.purge(home, run.id)
+    return runs
+
+
+def runs_restore(runs: Any = None, *args: Any, **filters: Any) -> Any:
+    """Bring deleted runs back from the trash."""
+    from .store import trash
+
+    home = _runs_home()
+    for run, _ in _each(runs, args, filters, deleted=True):
+        trash.restore(home, run.id)
+    return runs
+
+
+def runs_export(runs: Any = None, location: str | os.PathLike | None = None, *args: Any, move: bool = False,
+                **filters: Any) -> Any:
+    """Copy (or ``move``) runs to a directory or a ``.zip`` archive. Returns ``runs``."""
+    from .store.archive import export_runs
+
+    if location is None:
+        raise UsageError("runs_export needs a location (a directory or a .zip file)")
+    sel = _each(runs, args, filters)
+    export_runs([run.dir for run, _ in sel], Path(location).expanduser().absolute(), move=move)
+    return runs
+
+
+def runs_import(location: str | os.PathLike, runs: Any = None, *args: Any, move: bool = False,
+                **filters: Any) -> list[str]:
+    """Import runs from an export directory or ``.zip``; returns the ids imported (existing ids skipped)."""
+    from .home import runs_dir
+    from .select.runs import select
+    from .store.archive import archive_run_ids, import_runs
+
+    loc = Path(location).expanduser().absolute()
+    ids = archive_run_ids(loc)
+    if runs is not None or args:
+        pos, _ = _options.parse(args, [])
+        recs = [{"id": i} for i in ids]
+        ids = [r["id"] for r in select(recs, runs if not pos else ([runs] if runs else []) + pos)]
+    return import_runs(loc, runs_dir(_runs_home()), ids, move=move)

@@ -1,0 +1,43 @@
+"""Shared fixtures: a project directory with its own runs home, and a helper to run the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """An empty project directory (the cwd) whose runs home is ``<project>/.guild``."""
+    proj = tmp_path / "project"
+    proj.mkdir()
+    home = proj / ".guild"
+    monkeypatch.setenv("GUILD_HOME", str(home))
+    monkeypatch.chdir(proj)
+    return proj
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def cli(*args: str, cwd: Path | None = None, input: str | None = None, env: dict | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real ``runyard`` command in a subprocess."""
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run([sys.executable, "-m", "runyard.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          input=input, env=e, timeout=timeout)
+
+
+def runs_in(home: Path) -> list[Path]:
+    d = home / "runs"
+    return sorted(d.iterdir()) if d.exists() else []
