@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import FlagError, UsageError
 from ..flags import FlagDef, type_of
 from ..flags.annotations import annotation_above, front_matter
-from ..flags import dest as flags_dest  # noqa: F401 (submodule)
+from ..flags import dest as flags_dest
 from . import Script
 
 DRIVER = Path(__file__).with_name("r_driver.R")
@@ -48,7 +48,7 @@ FLAG_TYPE = {"double": "number", "integer": "int", "logical": "boolean",
 class Token:
     """One lexical token of R source: its kind, text and offsets in the text."""
 
-    kind: str  # num, str, name, kw, op, open, close, comma, semi, newline, comment
+    kind: str  # num, str, name, kw, op, open, close, comma, semi, newline, comment, other
     text: str
     start: int
     end: int
