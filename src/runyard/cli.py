@@ -289,3 +289,435 @@ def _format_info(info: dict, indent: str = "") -> str:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --- managing runs ------------------------------------------------------------------------------
+
+def _preview_runs(records: list[dict], action: str, yes: bool) -> bool:
+    if not records:
+        from .errors import SelectError
+
+        raise SelectError("no runs match the selection")
+    lines = [f"You are about to {action} the following runs:"]
+    for r in records[:50]:
+        lines.append(f"  [{r['id'][:8]}]  {r.get('operation') or ''}  {_fmt_time(r.get('started'))}  "
+                     f"{r.get('status')}  {r.get('label') or ''}".rstrip())
+    if len(records) > 50:
+        lines.append(f"  ... and {len(records) - 50} more")
+    lines.append("Continue?")
+    return _confirm("\n".join(lines), yes)
+
+
+def _select_records(runs: tuple, kw: dict, deleted: bool = False) -> list[dict]:
+    from .api import _records
+
+    sel, filters = _selection(runs, kw)
+    return _records(sel, (), filters, deleted=deleted)
+
+
+def _ids(records: list[dict]) -> list[str]:
+    return [r["id"] for r in records]
+
+
+@runs_group.command("delete")
+@click.argument("runs", nargs=-1)
+@click.option("--permanent", "-p", is_flag=True, help="Remove for good instead of moving to the trash.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@filter_options
+def runs_delete_cmd(runs: tuple, permanent: bool, yes: bool, **kw: Any) -> None:
+    """Delete runs (they go to the trash unless --permanent)."""
+    from . import api
+
+    records = _select_records(runs, kw)
+    action = "permanently delete" if permanent else "delete"
+    if not _preview_runs(records, action, yes):
+        sys.exit(1)
+    api.runs_delete(_ids(records), permanent=permanent)
+    click.echo(f"Deleted {len(records)} run(s)")
+
+
+@runs_group.command("purge")
+@click.argument("runs", nargs=-1)
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@filter_options
+def runs_purge_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
+    """Remove deleted runs for good."""
+    from . import api
+
+    records = _select_records(runs, kw, deleted=True)
+    if not _preview_runs(records, "permanently remove", yes):
+        sys.exit(1)
+    api.runs_purge(_ids(records))
+    click.echo(f"Purged {len(records)} run(s)")
+
+
+@runs_group.command("restore")
+@click.argument("runs", nargs=-1)
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@filter_options
+def runs_restore_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
+    """Restore deleted runs."""
+    from . import api
+
+    records = _select_records(runs, kw, deleted=True)
+    if not _preview_runs(records, "restore", yes):
+        sys.exit(1)
+    api.runs_restore(_ids(records))
+    click.echo(f"Restored {len(records)} run(s)")
+
+
+@main.command("tag")
+@click.argument("runs", nargs=-1)
+@click.option("--add", "-a", multiple=True, help="Tag to add (repeatable).")
+@click.option("--delete", "-d", "remove", multiple=True, help="Tag to remove (repeatable).")
+@click.option("--clear", "-c", is_flag=True, help="Remove all tags first.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@filter_options
+def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, **kw: Any) -> None:
+    """Add or remove tags of runs."""
+    from . import api
+
+    records = _select_records(runs, kw)
+    if not _preview_runs(records, "tag", yes):
+        sys.exit(1)
+    api.runs_tag(_ids(records), list(add), remove=list(remove), clear=clear)
+    click.echo(f"Tagged {len(records)} run(s)")
+
+
+@main.command("mark")
+@click.argument("runs", nargs=-1)
+@click.option("--clear", "-c", is_flag=True, help="Unmark the runs.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@filter_options
+def mark_cmd(runs: tuple, clear: bool, yes: bool, **kw: Any) -> None:
+    """Mark runs (or unmark them with --clear)."""
+    from . import api
+
+    records = _select_records(runs, kw)
+    if not _preview_runs(records, "unmark" if clear else "mark", yes):
+        sys.exit(1)
+    api.runs_mark(_ids(records), clear=clear)
+    click.echo(f"{'Unmarked' if clear else 'Marked'} {len(records)} run(s)")
+
+
+@main.command("label")
+@click.argument("runs", nargs=-1)
+@click.option("--set", "-s", "label", help="The new label.")
+@click.option("--prepend", "-p", help="Text to put before the label.")
+@click.option("--append", "-a", help="Text to put after the label.")
+@click.option("--remove", "-rm", multiple=True, help="Word to remove from the label (repeatable).")
+@click.option("--clear", "-c", is_flag=True, help="Remove the label.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@filter_options
+def label_cmd(runs: tuple, label: str | None, prepend: str | None, append: str | None, remove: tuple,
+              clear: bool, yes: bool, **kw: Any) -> None:
+    """Set or change run labels."""
+    from . import api
+
+    records = _select_records(runs, kw)
+    if not _preview_runs(records, "label", yes):
+        sys.exit(1)
+    api.runs_label(_ids(records), label, prepend=prepend, append=append, remove=list(remove) or None, clear=clear)
+    click.echo(f"Labeled {len(records)} run(s)")
+
+
+@main.command("comment")
+@click.argument("runs", nargs=-1)
+@click.option("--add", "-a", "comment", help="The comment to add.")
+@click.option("--list", "-l", "list_", is_flag=True, help="List the comments.")
+@click.option("--delete", "-d", type=int, help="Delete comment number N (1 = first).")
+@click.option("--clear", "-c", is_flag=True, help="Delete all comments.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@filter_options
+def comment_cmd(runs: tuple, comment: str | None, list_: bool, delete: int | None, clear: bool, yes: bool,
+                **kw: Any) -> None:
+    """Add, list or delete comments on runs."""
+    from . import api
+
+    records = _select_records(runs, kw)
+    if list_ or (comment is None and delete is None and not clear):
+        for r in records:
+            click.echo(f"[{r['id'][:8]}]  {r.get('operation') or ''}  {r.get('label') or ''}".rstrip())
+            for i, c in enumerate(r.get("comments") or [], 1):
+                click.echo(f"  {i}. {c.get('user', '')}@{c.get('host', '')} {_fmt_time(c.get('time'))}")
+                click.echo(f"     {c.get('body', '')}")
+        return
+    if not _preview_runs(records, "comment on", yes):
+        sys.exit(1)
+    api.runs_comment(_ids(records), comment, delete=delete, clear=clear)
+    click.echo(f"Updated comments of {len(records)} run(s)")
+
+
+@main.command("stop")
+@click.argument("runs", nargs=-1)
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@filter_options
+def stop_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
+    """Stop running runs (default: the latest running run)."""
+    from . import api
+
+    kw["running"] = True
+    records = _select_records(runs or ("1",), kw)
+    if not _preview_runs(records, "stop", yes):
+        sys.exit(1)
+    stopped = api.stop_runs(_ids(records))
+    click.echo(f"Stopped {len(stopped)} run(s)")
+
+
+@main.command("export")
+@click.argument("location")
+@click.argument("runs", nargs=-1)
+@click.option("--move", "-m", is_flag=True, help="Move the runs instead of copying them.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+@filter_options
+def export_cmd(location: str, runs: tuple, move: bool, yes: bool, **kw: Any) -> None:
+    """Copy (or move) runs to LOCATION: a directory or a .zip file."""
+    from . import api
+
+    records = _select_records(runs, kw)
+    if not _preview_runs(records, f"{'move' if move else 'copy'} to {location}", yes):
+        sys.exit(1)
+    api.runs_export(_ids(records), location, move=move)
+    click.echo(f"Exported {len(records)} run(s) to {location}")
+
+
+@main.command("import")
+@click.argument("archive")
+@click.argument("runs", nargs=-1)
+@click.option("--move", "-m", is_flag=True, help="Move the runs instead of copying them.")
+@click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+def import_cmd(archive: str, runs: tuple, move: bool, yes: bool) -> None:
+    """Import runs from ARCHIVE: a directory or a .zip file made by export."""
+    from . import api
+    from .store.archive import archive_run_ids
+
+    from pathlib import Path
+
+    ids = archive_run_ids(Path(archive).expanduser().absolute())
+    if not _confirm(f"You are about to import {len(ids)} run(s) from {archive}\nContinue?", yes):
+        sys.exit(1)
+    done = api.runs_import(archive, list(runs) or None, move=move)
+    click.echo(f"Imported {len(done)} run(s)" + (f" ({len(ids) - len(done)} already present)"
+                                                 if len(done) < len(ids) and not runs else ""))
+
+
+@main.command("select")
+@click.argument("runs", nargs=-1)
+@click.option("--all", "-A", "all_", is_flag=True, help="Print every selected run (default: the first).")
+@click.option("--short-id", "-s", is_flag=True, help="Print short ids.")
+@click.option("--attr", "-a", help="Print this attribute instead of the id.")
+@click.option("--path", "--dir", "-p", "path", is_flag=True, help="Print the run directory.")
+@click.option("--min", "min_", metavar="SCALAR", help="Select the run with the lowest SCALAR.")
+@click.option("--max", "max_", metavar="SCALAR", help="Select the run with the highest SCALAR.")
+@filter_options
+def select_cmd(runs: tuple, all_: bool, short_id: bool, attr: str | None, path: bool, min_: str | None,
+               max_: str | None, **kw: Any) -> None:
+    """Print the id of the selected run (default: the latest)."""
+    from .errors import SelectError
+
+    records = _select_records(runs, kw)
+    col = min_ or max_
+    if col:
+        name = col.split(":", 1)[1] if col.startswith("scalar:") else col
+        have = [r for r in records if isinstance((r.get("scalars") or {}).get(name), (int, float))]
+        if not have:
+            raise SelectError(f"no selected run has a scalar '{name}'")
+        have.sort(key=lambda r: r["scalars"][name], reverse=bool(max_))
+        records = have
+    if not records:
+        raise SelectError("no runs match the selection")
+    if not all_:
+        records = records[:1]
+    from .store.run import Run
+
+    for r in records:
+        if attr:
+            v = Run(r["dir"]).get(attr)
+            if isinstance(v, (dict, list)):
+                from .store.attrs import dumps
+
+                click.echo(dumps(v).rstrip())
+            else:
+                click.echo("" if v is None else v)
+        elif path:
+            click.echo(r["dir"])
+        else:
+            click.echo(r["id"][:8] if short_id else r["id"])
+
+
+def _one(run: str | None, kw: dict | None = None) -> dict:
+    from .errors import SelectError
+
+    records = _select_records((run or "1",), kw or {})
+    if not records:
+        raise SelectError("no runs match the selection")
+    return records[0]
+
+
+def _safe_path(run_dir: str, rel: str):
+    from pathlib import Path
+
+    from .errors import UsageError
+
+    base = Path(run_dir).resolve()
+    p = (base / rel).resolve()
+    if p != base and base not in p.parents:
+        raise UsageError(f"'{rel}' is outside the run directory")
+    if not p.exists():
+        raise UsageError(f"no file '{rel}' in run {Path(run_dir).name[:8]}")
+    return p
+
+
+@main.command("cat")
+@click.argument("run", required=False)
+@click.option("--path", "-p", help="A file in the run directory to print (default: the output).")
+@click.option("--output", "-O", is_flag=True, help="Print the run's output (the default).")
+@filter_options
+def cat_cmd(run: str | None, path: str | None, output: bool, **kw: Any) -> None:
+    """Print a run's output, or one of its files (default: the latest run)."""
+    r = _one(run, kw)
+    if path:
+        p = _safe_path(r["dir"], path)
+        if p.is_dir():
+            from .errors import UsageError
+
+            raise UsageError(f"'{path}' is a directory (use 'runyard ls')")
+        data = p.read_bytes()
+    else:
+        from .store.output import read_output
+
+        data = read_output(r["dir"])
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+
+
+@main.command("ls")
+@click.argument("run", required=False)
+@click.option("--path", "-p", help="List only under this path.")
+@click.option("--all", "-a", "all_", is_flag=True, help="Include runyard's own files (.guild).")
+@click.option("--sourcecode", "-s", is_flag=True, help="List only source code files.")
+@click.option("--full-path", "-f", is_flag=True, help="Print absolute paths.")
+@filter_options
+def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full_path: bool, **kw: Any) -> None:
+    """List a run's files (default: the latest run)."""
+    import os
+    from pathlib import Path
+
+    r = _one(run, kw)
+    base = Path(r["dir"])
+    if sourcecode:
+        from .run.sourcecode import manifest_files
+
+        files = manifest_files(base)
+    else:
+        start = _safe_path(r["dir"], path) if path else base
+        files = []
+        for root, dirs, names in os.walk(start):
+            dirs.sort()
+            if not all_:
+                dirs[:] = [d for d in dirs if not (Path(root) == base and d == ".guild")]
+            for n in sorted(names):
+                files.append((Path(root) / n).relative_to(base).as_posix())
+    if not full_path:
+        click.echo(f"{base}:")
+    for f in files:
+        click.echo(str(base / f) if full_path else f"  {f}")
+
+
+@main.command("watch")
+@click.argument("run", required=False)
+@filter_options
+def watch_cmd(run: str | None, **kw: Any) -> None:
+    """Follow a running run's output until it stops (default: the latest running run)."""
+    import time
+
+    from .store.run import status_of
+
+    if not run and not any(kw.get(s) for s in ("running", "completed", "error", "terminated")):
+        kw["running"] = True
+    r = _one(run, kw)
+    out_path = f"{r['dir']}/.guild/output"
+    pos = 0
+    try:
+        while True:
+            try:
+                with open(out_path, "rb") as f:
+                    f.seek(pos)
+                    data = f.read()
+            except FileNotFoundError:
+                data = b""
+            if data:
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+                pos += len(data)
+            from pathlib import Path
+
+            if status_of(Path(r["dir"])) not in ("running", "pending", "staged"):
+                break
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        return
+    click.echo(f"Run {r['id'][:8]} stopped ({status_of(Path(r['dir']))})", err=True)
+
+
+@main.command("diff")
+@click.argument("runs", nargs=-1)
+@click.option("--flags", "-f", "what", flag_value="flags", help="Compare flags only.")
+@click.option("--sourcecode", "-s", "what", flag_value="sourcecode", help="Compare source code only.")
+@click.option("--output", "-O", "what", flag_value="output", help="Compare output only.")
+@click.option("--path", "-p", "paths", multiple=True, help="Compare this file (repeatable).")
+@filter_options
+def diff_cmd(runs: tuple, what: str | None, paths: tuple, **kw: Any) -> None:
+    """Show how two runs differ: flags, source files and output (default: the latest two)."""
+    from . import diffs
+
+    records = _select_records(runs or ("1", "2"), kw)
+    if len(records) != 2:
+        from .errors import UsageError
+
+        raise UsageError(f"diff needs exactly two runs ({len(records)} selected)")
+    a, b = records[1], records[0]  # older first
+    click.echo(diffs.text_diff(a, b, what=what, paths=list(paths)), nl=False)
+
+
+# --- compare and scalars -------------------------------------------------------------------------------
+
+@main.command("compare")
+@click.argument("runs", nargs=-1)
+@click.option("--csv", "csv_path", metavar="FILE", help="Write CSV to FILE ('-' for standard output).")
+@click.option("--table", "-t", is_flag=True, help="Print a table (the default).")
+@click.option("--min", "min_", metavar="COL", help="Sort by COL, lowest first.")
+@click.option("--max", "max_", metavar="COL", help="Sort by COL, highest first.")
+@click.option("--top", "-n", type=int, help="Show only the first N rows.")
+@filter_options
+def compare_cmd(runs: tuple, csv_path: str | None, table: bool, min_: str | None, max_: str | None,
+                top: int | None, **kw: Any) -> None:
+    """Compare runs: flags and last scalar values, one row per run."""
+    from . import compare
+
+    records = _select_records(runs, kw)
+    header, rows = compare.table(records, sort_min=min_, sort_max=max_)
+    if top:
+        rows = rows[:top]
+    if csv_path:
+        compare.write_csv(header, rows, csv_path)
+    else:
+        click.echo(compare.format_table(header, rows))
+
+
+@main.command("scalars")
+@click.argument("runs", nargs=-1)
+@click.option("--csv", "csv_path", metavar="FILE", help="Write CSV to FILE ('-' for standard output).")
+@click.option("--summary", "-s", is_flag=True, help="One row per run and tag: first/last/min/max/avg/total/count.")
+@filter_options
+def scalars_cmd(runs: tuple, csv_path: str | None, summary: bool, **kw: Any) -> None:
+    """Print every scalar of the selected runs (run, path, tag, value, step)."""
+    from . import api
+
+    sel, filters = _selection(runs, kw)
+    df = api.ls_scalars(sel, summary=summary, **filters)
+    if csv_path:
+        df.to_csv(sys.stdout if csv_path == "-" else csv_path, index=False)
+    else:
+        df = df.assign(run=df["run"].str[:8])
+        click.echo(df.to_string(index=False) if len(df) else "No scalars.")

@@ -1,0 +1,92 @@
+"""The compare table: one row per run, its flags and last scalar values (no pandas: it must be fast)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import datetime
+from typing import Any
+
+from .flags import format_value
+
+BASE_COLS = ["run", "operation", "started", "time", "status", "label"]
+
+
+def _time(rec: dict) -> str:
+    a, b = rec.get("started"), rec.get("stopped")
+    if not a or not b:
+        return ""
+    secs = int((b - a) / 1e6)
+    return f"{secs // 3600}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+
+
+def table(records: list[dict], sort_min: str | None = None, sort_max: str | None = None
+          ) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows: run, operation, started, time, status, label, flags..., scalars..."""
+    flag_names: dict[str, None] = {}
+    scalar_names: dict[str, None] = {}
+    for r in records:
+        for k in r.get("flags") or {}:
+            flag_names.setdefault(k)
+        for k in r.get("scalars") or {}:
+            if not k.startswith("sys/"):
+                scalar_names.setdefault(k)
+    flags = sorted(flag_names)
+    scalars = sorted(scalar_names)
+    header = BASE_COLS + flags + [s for s in scalars if s not in flag_names]
+    rows = []
+    for r in records:
+        st = r.get("started")
+        row = [r["id"][:8], r.get("operation") or "",
+               datetime.fromtimestamp(st / 1e6).strftime("%Y-%m-%d %H:%M:%S") if st else "",
+               _time(r), r.get("status") or "", r.get("label") or ""]
+        fl = r.get("flags") or {}
+        sc = r.get("scalars") or {}
+        row += [fl.get(k) for k in flags]
+        row += [sc.get(k) for k in scalars if k not in flag_names]
+        rows.append(row)
+    key = sort_min or sort_max
+    if key:
+        name = key.split(":", 1)[1] if ":" in key else key
+        if name not in header:
+            from .errors import UsageError
+
+            raise UsageError(f"no column '{name}' to sort by (columns: {', '.join(header)})")
+        i = header.index(name)
+        present = [r for r in rows if isinstance(r[i], (int, float)) and not isinstance(r[i], bool)]
+        missing = [r for r in rows if r not in present]
+        present.sort(key=lambda r: r[i], reverse=bool(sort_max))
+        rows = present + missing
+    return header, rows
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, bool):
+        return format_value(v)
+    return str(v)
+
+
+def write_csv(header: list[str], rows: list[list[Any]], path: str) -> None:
+    """Write the table as CSV to ``path`` (``-`` = standard output)."""
+    def emit(f):
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        for row in rows:
+            w.writerow(["" if v is None else format_value(v) if isinstance(v, bool) else v for v in row])
+
+    if path == "-":
+        emit(sys.stdout)
+    else:
+        with open(path, "w", newline="") as f:
+            emit(f)
+
+
+def format_table(header: list[str], rows: list[list[Any]]) -> str:
+    """An aligned plain-text table."""
+    cells = [header] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(header))).rstrip() for c in cells)

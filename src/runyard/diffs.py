@@ -1,0 +1,62 @@
+"""How two runs differ: flags, source files and output (text form; the web view and reports reuse it)."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from .flags import format_value
+from .run.sourcecode import manifest_files
+from .store.output import read_output
+
+
+def flag_changes(a: dict, b: dict) -> list[tuple[str, object, object]]:
+    """(name, value in a, value in b) for every flag whose value differs."""
+    fa, fb = a.get("flags") or {}, b.get("flags") or {}
+    return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
+
+
+def source_files(a: dict, b: dict) -> list[str]:
+    """Union of both runs' source files (from their manifests)."""
+    return sorted(set(manifest_files(Path(a["dir"]))) | set(manifest_files(Path(b["dir"]))))
+
+
+def _read(run: dict, rel: str) -> list[str]:
+    p = Path(run["dir"]) / rel
+    try:
+        return p.read_text(errors="replace").splitlines(keepends=True)
+    except (FileNotFoundError, IsADirectoryError):
+        return []
+
+
+def file_diff(a: dict, b: dict, rel: str) -> str:
+    return "".join(difflib.unified_diff(_read(a, rel), _read(b, rel), f"{a['id'][:8]}/{rel}", f"{b['id'][:8]}/{rel}"))
+
+
+def output_diff(a: dict, b: dict) -> str:
+    la = read_output(Path(a["dir"])).decode("utf-8", "replace").splitlines(keepends=True)
+    lb = read_output(Path(b["dir"])).decode("utf-8", "replace").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(la, lb, f"{a['id'][:8]}/output", f"{b['id'][:8]}/output"))
+
+
+def text_diff(a: dict, b: dict, what: str | None = None, paths: list[str] | None = None) -> str:
+    """A readable diff of run ``a`` (older) against run ``b``."""
+    out = []
+    if paths:
+        for rel in paths:
+            out.append(file_diff(a, b, rel))
+        return "".join(out)
+    if what in (None, "flags"):
+        changes = flag_changes(a, b)
+        out.append(f"--- flags {a['id'][:8]}\n+++ flags {b['id'][:8]}\n")
+        if not changes:
+            out.append("  (no flag differences)\n")
+        for name, va, vb in changes:
+            out.append(f"- {name}: {format_value(va) if va is not None else '(none)'}\n")
+            out.append(f"+ {name}: {format_value(vb) if vb is not None else '(none)'}\n")
+    if what in (None, "sourcecode"):
+        for rel in source_files(a, b):
+            out.append(file_diff(a, b, rel))
+    if what in (None, "output"):
+        out.append(output_diff(a, b))
+    return "".join(out)
