@@ -1,0 +1,330 @@
+"""Scalars from a run's printed output, by Guild AI 0.9's rules.
+
+Each output line, right-stripped (and without the control characters below TAB, which Guild
+drops), is matched against a list of regular expressions. In a pattern, ``\\key``, ``\\value``
+and ``\\step`` stand for a key (``[^ \\t]+``), a number (``1``, ``-0.5``, ``1e-3``, ``nan``,
+``inf``) and a step (``[0-9]+``). What a match gives:
+
+- named groups ``_key`` and ``_val``: one scalar; other named groups: one scalar per group,
+  named after the group;
+- one unnamed group: the value, keyed by the pattern's map key (``loss: 'loss=(\\value)'``);
+- two unnamed groups: ``(key, value)``.
+
+All the matches of one line are gathered first (a key seen twice keeps its last value); the key
+``step`` then sets the step of that line's scalars and of later ones, and is not itself a scalar.
+Before any step is seen the step is 0. With the default patterns, keys that are flag names
+(``ignore_keys``) are not scalars.
+
+The default patterns match ``loss: 0.1`` (scalar ``loss``), ``step: 5`` (step 5) and
+``loss: 0.1 (step 5)`` (both). A Keras progress line such as
+``Epoch 1/10 ... loss: 0.5467 - accuracy: 0.8094`` matches neither: the key must start the line.
+
+Speed: :meth:`OutputScalars.feed` takes big chunks of complete lines and matches the whole chunk
+with one ``finditer``/``findall`` per pattern, falling back to exact per-line matching only for
+the few lines where a pattern's match runs across a line break.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from typing import Any, Iterable
+
+from ..errors import UsageError
+
+__all__ = ["DEFAULT_PATTERNS", "OutputScalars", "test_patterns"]
+
+# Guild's two default patterns, in Guild's own notation.
+DEFAULT_PATTERNS: list = [
+    r"\key: +\value\s+\((?:step\s+)?(?P<step>\step)\)$",
+    r"^(\key):\s+(\value)(?:\s+\(.*\))?$",
+]
+
+# Alias expansions. Guild's \value is [0-9.e-]+; this one also reads nan, inf, 1E+5 and +1.
+# \key excludes "\n" so that chunk-wide matching never runs across lines (a line has no "\n").
+_ALIASES = {
+    "key": r"[^ \t\n]+",
+    "value": r"(?:[-+]?(?:[0-9.](?:[eE][-+]?|[0-9.\-])*|[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?))",
+    "step": r"[0-9]+",
+}
+_ALIAS_RE = re.compile(r"(?<!\\)((?:\\\\)*)\\(key|value|step)")
+
+_WS = r"[^\S\n]"  # whitespace but not "\n": within one line, the same as "\s"
+# When no line of a chunk ends with ")", only this form of the second default can match (and
+# the first cannot): at most one (key, value) per line, found for the whole chunk by findall.
+_FAST_DEFAULT = re.compile(
+    r"^(" + _ALIASES["key"] + r"):" + _WS + r"+(" + _ALIASES["value"] + r")$", re.MULTILINE
+)
+
+_TRAILING_WS = re.compile(r"[^\S\n]+$", re.MULTILINE)
+_LOW_CONTROL = re.compile(r"[\x00-\x08]+")
+_DISABLED = ("no", "false", "off", "none")
+_ENABLED = ("yes", "true", "on")
+
+
+def _expand(pattern: str) -> str:
+    """``pattern`` with the ``\\key``, ``\\value`` and ``\\step`` aliases expanded."""
+    return _ALIAS_RE.sub(lambda m: m.group(1) + _ALIASES[m.group(2)], pattern)
+
+
+# The defaults as matched over a chunk of many lines, where "\s" must not run into the next line.
+_DEFAULT_CHUNK = [_expand(p).replace(r"\s", _WS) for p in DEFAULT_PATTERNS]
+
+
+def _spec(patterns: Any) -> list[tuple[str | None, str]]:
+    """The ``(map key or None, pattern)`` list of a front-matter ``output-scalars`` value."""
+    if isinstance(patterns, str):
+        items: list = [patterns]
+    elif isinstance(patterns, dict):
+        items = [patterns]
+    elif isinstance(patterns, (list, tuple)):
+        items = list(patterns)
+    else:
+        raise UsageError(
+            f"invalid output-scalars value {patterns!r}: expected a list of patterns, a map of "
+            "key: pattern, or no"
+        )
+    spec: list[tuple[str | None, str]] = []
+    for item in items:
+        if isinstance(item, str):
+            spec.append((None, item))
+        elif isinstance(item, dict):
+            # Guild applies a map's patterns in key order.
+            for key in sorted(item, key=str):
+                val = item[key]
+                if not isinstance(val, str):
+                    raise UsageError(
+                        f"invalid output-scalars pattern for {key}: {val!r} is not a regular expression"
+                    )
+                spec.append((str(key), val))
+        else:
+            raise UsageError(
+                f"invalid output-scalars pattern {item!r}: expected a regular expression or a map "
+                "of key: pattern"
+            )
+    return spec
+
+
+def _compile(pattern: str, source: str | None = None) -> re.Pattern:
+    try:
+        return re.compile(_expand(pattern), re.MULTILINE)
+    except re.error as e:
+        raise UsageError(f"invalid output-scalars pattern {source or pattern!r}: {e}") from None
+
+
+class _Pattern:
+    __slots__ = ("key", "source", "rx", "named", "ngroups")
+
+    def __init__(self, key: str | None, source: str, rx: re.Pattern):
+        self.key = key
+        self.source = source
+        self.rx = rx
+        self.named = bool(rx.groupindex)
+        self.ngroups = rx.groups
+
+
+def _put(vals: dict, key: Any, s: Any) -> None:
+    if key is None or s is None:
+        return
+    try:
+        vals[key] = float(s)
+    except ValueError:
+        pass
+
+
+def _apply(m: re.Match, p: _Pattern, vals: dict) -> None:
+    """Add the scalars of match ``m`` of pattern ``p`` to ``vals`` (Guild's rules)."""
+    if p.named:
+        gd = m.groupdict()
+        if "_key" in gd and "_val" in gd:
+            _put(vals, gd["_key"], gd["_val"])
+        else:
+            for k, s in gd.items():
+                _put(vals, k, s)
+    elif p.ngroups == 1:
+        _put(vals, p.key, m.group(1))
+    elif p.ngroups == 2:
+        _put(vals, m.group(1), m.group(2))
+
+
+class OutputScalars:
+    """Turn printed output into scalars written to an :class:`~runyard.store.tfevents.EventWriter`.
+
+    ``patterns`` is the front-matter ``output-scalars`` value: None (or True) for Guild's
+    defaults; False or ``'no'`` to disable; a list of regex strings and/or ``{key: regex}`` maps;
+    or one ``{key: regex}`` map. ``ignore_keys`` (the flag names) are ignored with the default
+    patterns only. An invalid pattern raises :class:`~runyard.errors.UsageError` naming it.
+
+    ``writer`` needs only ``add_scalars(items, wall_time)`` and ``flush()``.
+    """
+
+    def __init__(self, writer: Any, patterns: list | dict | str | bool | None = None,
+                 ignore_keys: Iterable[str] = ()):
+        self._writer = writer
+        self._step = 0
+        self._defaults = False
+        if isinstance(patterns, str) and patterns.strip().lower() in _DISABLED + _ENABLED:
+            patterns = patterns.strip().lower() in _ENABLED
+        if patterns is None or patterns is True:
+            self._defaults = True
+            self._patterns = [
+                _Pattern(None, src, _compile(chunk_src, src))
+                for src, chunk_src in zip(DEFAULT_PATTERNS, _DEFAULT_CHUNK)
+            ]
+        elif patterns is False:
+            self._patterns = []
+        else:
+            self._patterns = [_Pattern(key, src, _compile(src)) for key, src in _spec(patterns)]
+        self._ignore = frozenset(ignore_keys) if self._defaults else frozenset()
+
+    @property
+    def enabled(self) -> bool:
+        """False when output scalars are disabled (``output-scalars: no`` or an empty list)."""
+        return bool(self._patterns)
+
+    @property
+    def patterns(self) -> list[tuple[str | None, str]]:
+        """The ``(map key, pattern)`` pairs in the order they are applied (aliases unexpanded)."""
+        return [(p.key, p.source) for p in self._patterns]
+
+    @property
+    def step(self) -> int:
+        """The current step: the last ``step`` value seen (0 before any)."""
+        return self._step
+
+    def feed(self, text: str) -> None:
+        """Record the scalars of ``text``: one or more complete lines (a last line may lack "\\n")."""
+        if not self._patterns or not text:
+            return
+        if "\r" in text or " \n" in text or "\t\n" in text or "\f" in text or "\v" in text \
+                or text[-1] in " \t":
+            text = _TRAILING_WS.sub("", text)
+        if _LOW_CONTROL.search(text) is not None:
+            text = _LOW_CONTROL.sub("", text)
+        wall_time = time.time()
+        if self._defaults and ")\n" not in text and not text.endswith(")"):
+            items = self._feed_simple(text)
+        else:
+            items = self._feed_lines(text)
+        if items:
+            self._writer.add_scalars(items, wall_time)
+            self._writer.flush()
+
+    def _feed_simple(self, text: str) -> list[tuple[str, float, int]]:
+        """The default patterns over a chunk where no line ends with ")"."""
+        items: list[tuple[str, float, int]] = []
+        append = items.append
+        step = self._step
+        ignore = self._ignore
+        for key, sval in _FAST_DEFAULT.findall(text):
+            if key == "step":
+                try:
+                    f = float(sval)
+                except ValueError:
+                    continue
+                if math.isfinite(f):
+                    step = int(f)
+                continue
+            if key in ignore:
+                continue
+            try:
+                append((key, float(sval), step))
+            except ValueError:
+                pass
+        self._step = step
+        return items
+
+    def _feed_lines(self, text: str) -> list[tuple[str, float, int]]:
+        """Any patterns over a chunk, line by line (only lines with a match are visited)."""
+        patterns = self._patterns
+        rfind = text.rfind
+        find = text.find
+        found: dict[int, list] = {}  # line start -> [(pattern, match)], matches within the line
+        dirty: set[int] = set()  # lines some match ran into from another line: redo exactly
+        for p in patterns:
+            for m in p.rx.finditer(text):
+                s, e = m.span()
+                ls = rfind("\n", 0, s) + 1
+                if find("\n", s, e) < 0:
+                    lst = found.get(ls)
+                    if lst is None:
+                        found[ls] = [(p, m)]
+                    else:
+                        lst.append((p, m))
+                    continue
+                j = ls
+                while True:
+                    dirty.add(j)
+                    nl = find("\n", j, e)
+                    if nl < 0:
+                        break
+                    j = nl + 1
+        if not found and not dirty:
+            return []
+        items: list[tuple[str, float, int]] = []
+        append = items.append
+        step = self._step
+        ignore = self._ignore
+        n = len(text)
+        for ls in sorted(found.keys() | dirty) if dirty else sorted(found):
+            vals: dict = {}
+            if ls in dirty:
+                le = find("\n", ls)
+                if le < 0:
+                    le = n
+                for p in patterns:
+                    for m in p.rx.finditer(text, ls, le):
+                        _apply(m, p, vals)
+            else:
+                # In pattern order, each pattern's matches left to right, as Guild applies them.
+                for p, m in found[ls]:
+                    _apply(m, p, vals)
+            if not vals:
+                continue
+            s = vals.pop("step", None)
+            if s is not None and math.isfinite(s):
+                step = int(s)
+            if len(vals) == 1:
+                for k, v in vals.items():
+                    if k not in ignore:
+                        append((k, v, step))
+            else:
+                for k in sorted(vals, key=str):
+                    if k not in ignore:
+                        append((k, vals[k], step))
+        self._step = step
+        return items
+
+    def close(self) -> None:
+        """Flush the writer (closing it is the caller's business)."""
+        self._writer.flush()
+
+
+class _Collector:
+    """A stand-in writer that keeps the scalars in a list."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, float, int]] = []
+
+    def add_scalars(self, items: Iterable[tuple[str, float, int]], wall_time: float | None = None) -> None:
+        self.items.extend(items)
+
+    def add_scalar(self, tag: str, value: float, step: int = 0, wall_time: float | None = None) -> None:
+        self.items.append((tag, value, step))
+
+    def flush(self) -> None:
+        pass
+
+
+def test_patterns(patterns: list | dict | str | bool | None, text: str,
+                  ignore_keys: Iterable[str] = ()) -> list[tuple[str, float, int]]:
+    """The ``(key, value, step)`` scalars ``patterns`` would record from ``text`` (a preview)."""
+    sink = _Collector()
+    out = OutputScalars(sink, patterns, ignore_keys)
+    out.feed(text)
+    out.close()
+    return sink.items
+
+
+test_patterns.__test__ = False  # not a pytest test, despite the name

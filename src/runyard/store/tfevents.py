@@ -1,0 +1,551 @@
+"""TensorBoard event files, read and written without TensorFlow or a protobuf library.
+
+An event file is a sequence of records, each framed as::
+
+    uint64 length (LE) | uint32 masked crc32c(length) | data | uint32 masked crc32c(data)
+
+where ``data`` is a serialized ``tensorflow.Event`` message. Only the few protobuf fields that
+scalars need are encoded or decoded here, by hand:
+
+- ``Event``: wall_time (1, double), step (2, int64), file_version (3, string), summary (5);
+- ``Summary``: value (1, repeated);
+- ``Summary.Value``: tag (1), simple_value (2, float), tensor (8, ``TensorProto``), metadata (9);
+- ``TensorProto``: dtype (1), tensor_shape (2), tensor_content (4) and the ``*_val`` fields;
+- ``SummaryMetadata``: plugin_data (1) -> ``PluginData.plugin_name`` (1).
+
+Writing caches the encoded bytes of each tag, so a scalar costs a few concatenations and two
+CRCs. Reading has a fast path for records laid out like ones already seen in the same file
+(same tag and shape, only the wall time, step and value differ), and falls back to a small
+generic decoder otherwise. Corrupt records are skipped; a truncated last record (a file still
+being written) ends the read quietly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import socket
+import struct
+import time
+from pathlib import Path, PurePath
+from typing import Iterable, Iterator
+
+from crc32c import crc32c as _crc32c
+
+__all__ = ["EventWriter", "read_scalars", "event_files", "run_scalars"]
+
+FILE_VERSION = b"brain.Event:2"
+
+_S_D = struct.Struct("<d")
+_S_F = struct.Struct("<f")
+_S_I = struct.Struct("<I")
+_S_Q = struct.Struct("<Q")
+_S_QI = struct.Struct("<QI")
+_U64 = 0xFFFFFFFFFFFFFFFF
+
+_name_counter = itertools.count()
+_hostname: str | None = None
+
+
+def _masked_crc(data: bytes) -> int:
+    c = _crc32c(data)
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _varint(n: int) -> bytes:
+    """Protobuf varint of ``n`` (negative numbers as 64-bit two's complement)."""
+    n &= _U64
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _len_field(tag_byte: int, payload: bytes) -> bytes:
+    return bytes((tag_byte,)) + _varint(len(payload)) + payload
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+class EventWriter:
+    """Append scalars to a new TensorBoard event file in ``logdir``.
+
+    The file is ``events.out.tfevents.<time>.<host>.<pid>.<n>``; its first record is the
+    ``brain.Event:2`` file-version event, as TensorBoard expects. Records are buffered in memory
+    until :meth:`flush` (or :meth:`close`, or a large buffer).
+    """
+
+    _FLUSH_PARTS = 60_000  # buffered record parts (3 per scalar) before an automatic flush
+
+    def __init__(self, logdir: str | Path):
+        global _hostname
+        logdir = Path(logdir)
+        logdir.mkdir(parents=True, exist_ok=True)
+        if _hostname is None:
+            _hostname = socket.gethostname() or "localhost"
+        while True:
+            name = f"events.out.tfevents.{int(time.time()):010d}.{_hostname}.{os.getpid()}.{next(_name_counter)}"
+            try:
+                self._f = open(logdir / name, "xb")
+            except FileExistsError:
+                continue
+            break
+        self.path: Path = logdir / name
+        self._buf: list[bytes] = []
+        self._tags: dict[str, bytes] = {}
+        self._steps: dict[int, bytes] = {0: b""}
+        self._headers: dict[int, bytes] = {}
+        self._closed = False
+        version = b"\x09" + _S_D.pack(time.time()) + _len_field(0x1A, FILE_VERSION)
+        self._append(version)
+        self.flush()
+
+    # -- encoding helpers ---------------------------------------------------------------------
+
+    def _tag_prefix(self, tag: str) -> bytes:
+        """Bytes of an Event after wall_time and step, up to the 4 bytes of simple_value."""
+        tb = tag.encode("utf-8", "surrogateescape")
+        value = _len_field(0x0A, tb) + b"\x15"  # Value.tag, then simple_value's field key
+        value_len = len(value) + 4
+        summary = b"\x0a" + _varint(value_len) + value  # Summary.value
+        prefix = b"\x2a" + _varint(len(summary) + 4) + summary  # Event.summary
+        self._tags[tag] = prefix
+        return prefix
+
+    def _step_bytes(self, step: int) -> bytes:
+        b = b"\x10" + _varint(int(step)) if step else b""
+        if len(self._steps) > 4096:
+            self._steps = {0: b""}
+        self._steps[step] = b
+        return b
+
+    def _header(self, n: int) -> bytes:
+        q = _S_Q.pack(n)
+        h = q + _S_I.pack(_masked_crc(q))
+        self._headers[n] = h
+        return h
+
+    def _append(self, data: bytes) -> None:
+        n = len(data)
+        self._buf += (self._headers.get(n) or self._header(n), data, _S_I.pack(_masked_crc(data)))
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def add_scalar(self, tag: str, value: float, step: int = 0, wall_time: float | None = None) -> None:
+        """Record one scalar (stored as a float32 ``simple_value``, as TensorBoard does)."""
+        self.add_scalars(((tag, value, step),), wall_time)
+
+    def add_scalars(self, items: Iterable[tuple[str, float, int]], wall_time: float | None = None) -> None:
+        """Record many ``(tag, value, step)`` scalars sharing one wall time (default: now)."""
+        if self._closed:
+            raise ValueError("EventWriter is closed")
+        head = b"\x09" + _S_D.pack(time.time() if wall_time is None else wall_time)
+        tags = self._tags
+        steps = self._steps
+        headers = self._headers
+        pack_f = _S_F.pack
+        pack_i = _S_I.pack
+        crc = _crc32c
+        buf = self._buf
+        extend = buf.extend
+        for tag, value, step in items:
+            tp = tags.get(tag)
+            if tp is None:
+                tp = self._tag_prefix(tag)
+            sb = steps.get(step)
+            if sb is None:
+                sb = self._step_bytes(step)
+            try:
+                fb = pack_f(value)
+            except OverflowError:
+                fb = pack_f(math.copysign(math.inf, value))
+            data = head + sb + tp + fb
+            h = headers.get(len(data))
+            if h is None:
+                h = self._header(len(data))
+            c = crc(data)
+            extend((h, data, pack_i((((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF)))
+        if len(buf) > self._FLUSH_PARTS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered records to the file (and the OS)."""
+        if self._buf:
+            data = b"".join(self._buf)
+            self._buf.clear()
+            self._f.write(data)
+        if not self._closed:
+            self._f.flush()
+
+    def close(self) -> None:
+        """Flush and close the file. Closing twice is harmless."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._f.close()
+
+    def __enter__(self) -> "EventWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EventWriter({str(self.path)!r})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading: a minimal protobuf decoder
+
+
+class _Corrupt(Exception):
+    pass
+
+
+def _read_varint(b: bytes, i: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        result |= (c & 0x7F) << shift
+        if c < 0x80:
+            return result, i
+        shift += 7
+        if shift > 63:
+            raise _Corrupt("varint too long")
+
+
+def _fields(b: bytes, i: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """Yield ``(field, wire_type, a, b)`` for each field of the message in ``b[i:end]``.
+
+    Varints give ``(field, 0, value, 0)``; others give the byte span ``a:b`` of the payload.
+    """
+    while i < end:
+        key, i = _read_varint(b, i)
+        field = key >> 3
+        wt = key & 7
+        if wt == 0:
+            v, i = _read_varint(b, i)
+            yield field, 0, v, 0
+            continue
+        if wt == 2:
+            n, i = _read_varint(b, i)
+            j = i + n
+        elif wt == 5:
+            j = i + 4
+        elif wt == 1:
+            j = i + 8
+        else:
+            raise _Corrupt(f"unsupported wire type {wt}")
+        if j > end:
+            raise _Corrupt("field past end of message")
+        yield field, wt, i, j
+        i = j
+    if i != end:
+        raise _Corrupt("message overrun")
+
+
+def _signed64(v: int) -> int:
+    return v - (1 << 64) if v >= (1 << 63) else v
+
+
+# TensorFlow DataType enum -> (struct format of one element in tensor_content, kind)
+_DT_CONTENT = {
+    1: ("<f", "f"),  # DT_FLOAT
+    2: ("<d", "f"),  # DT_DOUBLE
+    3: ("<i", "i"),  # DT_INT32
+    4: ("<B", "i"),  # DT_UINT8
+    5: ("<h", "i"),  # DT_INT16
+    6: ("<b", "i"),  # DT_INT8
+    9: ("<q", "i"),  # DT_INT64
+    14: ("<H", "bf16"),  # DT_BFLOAT16
+    17: ("<H", "i"),  # DT_UINT16
+    19: ("<e", "f"),  # DT_HALF
+    22: ("<I", "i"),  # DT_UINT32
+    23: ("<Q", "i"),  # DT_UINT64
+}
+
+
+def _bf16(bits: int) -> float:
+    return _S_F.unpack(_S_I.pack((bits & 0xFFFF) << 16))[0]
+
+
+def _half(bits: int) -> float:
+    return struct.unpack("<e", struct.pack("<H", bits & 0xFFFF))[0]
+
+
+def _decode_tensor(b: bytes, i: int, end: int) -> tuple[float, tuple[int, int, str] | None] | None:
+    """The value of a one-element numeric TensorProto in ``b[i:end]``, or None.
+
+    Also returns the span and struct format of the value bytes when they are fixed-size
+    (float or double), for the reader's layout cache.
+    """
+    dtype = 0
+    n_elems = 1
+    content: tuple[int, int] | None = None
+    vals: list[tuple[int, int, int, int]] = []  # raw *_val fields
+    for f, wt, a, z in _fields(b, i, end):
+        if f == 1 and wt == 0:
+            dtype = a
+        elif f == 2 and wt == 2:  # TensorShapeProto
+            for sf, swt, sa, sz in _fields(b, a, z):
+                if sf == 2 and swt == 2:  # Dim
+                    size = 1
+                    for df, dwt, da, _ in _fields(b, sa, sz):
+                        if df == 1 and dwt == 0:
+                            size = _signed64(da)
+                    n_elems *= size
+        elif f == 4 and wt == 2:
+            content = (a, z)
+        elif f in (5, 6, 7, 10, 13, 16, 17):
+            vals.append((f, wt, a, z))
+    if n_elems != 1 or dtype not in _DT_CONTENT:
+        return None
+    fmt, kind = _DT_CONTENT[dtype]
+    if content is not None:
+        a, z = content
+        size = struct.calcsize(fmt)
+        if z - a != size:
+            return None
+        v = struct.unpack_from(fmt, b, a)[0]
+        if kind == "bf16":
+            return _bf16(v), None
+        span = (a, z, fmt) if fmt in ("<f", "<d") else None
+        return float(v), span
+    if len(vals) != 1:
+        return None
+    f, wt, a, z = vals[0]
+    if f == 5:  # float_val
+        if wt == 5 or (wt == 2 and z - a == 4):
+            return _S_F.unpack_from(b, a)[0], (a, a + 4, "<f")
+        return None
+    if f == 6:  # double_val
+        if wt == 1 or (wt == 2 and z - a == 8):
+            return _S_D.unpack_from(b, a)[0], (a, a + 8, "<d")
+        return None
+    # varint-encoded values: int_val (7), int64_val (10), half_val (13), uint32 (16), uint64 (17)
+    if wt == 0:
+        raw = a
+    elif wt == 2:
+        raw, j = _read_varint(b, a)
+        if j != z:
+            return None
+    else:
+        return None
+    if f == 13:
+        return (_bf16(raw) if kind == "bf16" else _half(raw)), None
+    if f in (7, 10):
+        return float(_signed64(raw)), None
+    return float(raw), None
+
+
+def _plugin_name(b: bytes, i: int, end: int) -> str:
+    for f, wt, a, z in _fields(b, i, end):
+        if f == 1 and wt == 2:  # plugin_data
+            for pf, pwt, pa, pz in _fields(b, a, z):
+                if pf == 1 and pwt == 2:
+                    return b[pa:pz].decode("utf-8", "replace")
+    return ""
+
+
+_SCALAR_PLUGINS = ("", "scalars")
+
+
+def _decode_event(data: bytes, plugins: dict[str, str]):
+    """Decode an Event: ``(wall_time, step, [(tag, value, span)], summary_is_last)``."""
+    wall_time = 0.0
+    step = 0
+    out = []
+    summary_last = False
+    for f, wt, a, z in _fields(data, 0, len(data)):
+        summary_last = False
+        if f == 1 and wt == 1:
+            wall_time = _S_D.unpack_from(data, a)[0]
+        elif f == 2 and wt == 0:
+            step = _signed64(a)
+        elif f == 5 and wt == 2:
+            summary_last = True
+            for sf, swt, sa, sz in _fields(data, a, z):
+                if sf != 1 or swt != 2:
+                    continue
+                tag = None
+                simple = None
+                tensor = None
+                plugin = None
+                for vf, vwt, va, vz in _fields(data, sa, sz):
+                    if vf == 1 and vwt == 2:
+                        tag = data[va:vz].decode("utf-8", "replace")
+                    elif vf == 2 and vwt == 5:
+                        simple = va
+                    elif vf == 8 and vwt == 2:
+                        tensor = (va, vz)
+                    elif vf == 9 and vwt == 2:
+                        plugin = _plugin_name(data, va, vz)
+                if tag is None:
+                    continue
+                if plugin is not None:
+                    plugins[tag] = plugin
+                if simple is not None:
+                    out.append((tag, _S_F.unpack_from(data, simple)[0], (simple, simple + 4, "<f")))
+                elif tensor is not None and plugins.get(tag, "") in _SCALAR_PLUGINS:
+                    got = _decode_tensor(data, tensor[0], tensor[1])
+                    if got is not None:
+                        out.append((tag, got[0], got[1]))
+    return wall_time, step, out, summary_last
+
+
+def _resync(buf: bytes, pos: int) -> int:
+    """Position of the next plausible record header at or after ``pos``, or -1."""
+    n = len(buf)
+    unpack = _S_I.unpack_from
+    while pos + 12 <= n:
+        if _masked_crc(buf[pos : pos + 8]) == unpack(buf, pos + 8)[0]:
+            return pos
+        pos += 1
+    return -1
+
+
+def _scan(buf: bytes, out: list, rel: str | None) -> None:
+    """Append the scalars in the event-file bytes ``buf`` to ``out``.
+
+    Items are ``(tag, value, step, wall_time)``, or ``(rel, tag, value, step)`` when ``rel``
+    (an events directory) is given.
+    """
+    n = len(buf)
+    pos = 0
+    good_headers: dict[int, int] = {}
+    cache4: dict[bytes, str] = {}  # Event bytes after the step, minus a trailing float32 -> tag
+    cache8: dict[bytes, str] = {}  # ... minus a trailing float64 -> tag
+    plugins: dict[str, str] = {}  # tag -> plugin name (metadata comes with a tag's first value)
+    unpack_qi = _S_QI.unpack_from
+    unpack_i = _S_I.unpack_from
+    unpack_d = _S_D.unpack_from
+    unpack_f = _S_F.unpack_from
+    crc = _crc32c
+    append = out.append
+    with_path = rel is not None
+    while pos + 12 <= n:
+        length, hcrc = unpack_qi(buf, pos)
+        if good_headers.get(length) != hcrc:
+            if _masked_crc(buf[pos : pos + 8]) != hcrc:
+                pos = _resync(buf, pos + 1)
+                if pos < 0:
+                    return
+                continue
+            good_headers[length] = hcrc
+        start = pos + 12
+        end = start + length
+        if end + 4 > n:
+            return  # truncated last record: the file is still being written
+        pos = end + 4
+        data = buf[start:end]
+        c = crc(data)
+        if (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF != unpack_i(buf, end)[0]:
+            continue  # corrupt record
+        # Fast path: a layout already seen in this file.
+        p = -1
+        if length > 13 and buf[start] == 0x09:
+            if buf[start + 9] == 0x10:
+                s = buf[start + 10]
+                if s < 0x80:
+                    step = s
+                    p = start + 11
+                else:
+                    try:
+                        step, p = _read_varint(buf, start + 10)
+                    except (IndexError, _Corrupt):
+                        continue
+                    step = _signed64(step)
+            else:
+                step = 0
+                p = start + 9
+            tag = cache4.get(buf[p : end - 4])
+            if tag is not None:
+                if with_path:
+                    append((rel, tag, unpack_f(buf, end - 4)[0], step))
+                else:
+                    append((tag, unpack_f(buf, end - 4)[0], step, unpack_d(buf, start + 1)[0]))
+                continue
+            tag = cache8.get(buf[p : end - 8])
+            if tag is not None:
+                if with_path:
+                    append((rel, tag, unpack_d(buf, end - 8)[0], step))
+                else:
+                    append((tag, unpack_d(buf, end - 8)[0], step, unpack_d(buf, start + 1)[0]))
+                continue
+        try:
+            wall_time, step, values, summary_last = _decode_event(data, plugins)
+        except (_Corrupt, IndexError, struct.error, ValueError):
+            continue
+        for tag, value, _ in values:
+            append((rel, tag, value, step) if with_path else (tag, value, step, wall_time))
+        if p > 0 and summary_last and len(values) == 1 and len(cache4) + len(cache8) < 100_000:
+            tag, _, span = values[0]
+            if span is not None and span[1] == length:
+                if span[2] == "<f":
+                    cache4[buf[p : end - 4]] = tag
+                else:
+                    cache8[buf[p : end - 8]] = tag
+
+
+def read_scalars(path: str | Path) -> Iterator[tuple[str, float, int, float]]:
+    """Yield ``(tag, value, step, wall_time)`` for every scalar in the event file ``path``.
+
+    Scalars are ``simple_value`` summaries and one-element numeric tensors (float, double,
+    half, bfloat16, integer dtypes; in ``tensor_content`` or the ``*_val`` fields), as TF2/Keras,
+    PyTorch's SummaryWriter and tensorboardX write them. Tensors of other plugins (text,
+    histograms, hparams, ...) are not scalars. Corrupt records are skipped and a truncated last
+    record ends the file.
+    """
+    with open(path, "rb") as f:
+        buf = f.read()
+    out: list = []
+    _scan(buf, out, None)
+    del buf
+    yield from out
+
+
+def event_files(run_dir: str | Path) -> list[Path]:
+    """Every file under ``run_dir`` whose name contains ``.tfevents.``, sorted.
+
+    Symlinked directories are not followed (a batch run links its trials; they are runs of
+    their own).
+    """
+    found: list[Path] = []
+    for dirpath, _dirnames, filenames in os.walk(run_dir, followlinks=False):
+        for name in filenames:
+            if ".tfevents." in name:
+                found.append(Path(dirpath, name))
+    found.sort()
+    return found
+
+
+def run_scalars(run_dir: str | Path) -> list[tuple[str, str, float, int]]:
+    """``(path, tag, value, step)`` for every scalar in every event file under ``run_dir``.
+
+    ``path`` is the event file's directory relative to ``run_dir`` in POSIX form: ``.guild``
+    for output scalars, ``''`` for the run directory itself, ``logs/train`` and so on. Files
+    that cannot be read are skipped.
+    """
+    run_dir = os.fspath(run_dir)
+    out: list[tuple[str, str, float, int]] = []
+    for path in event_files(run_dir):
+        rel = PurePath(os.path.relpath(path.parent, run_dir)).as_posix()
+        if rel == ".":
+            rel = ""
+        try:
+            with open(path, "rb") as f:
+                buf = f.read()
+        except OSError:
+            continue
+        _scan(buf, out, rel)
+    return out
