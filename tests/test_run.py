@@ -1,0 +1,415 @@
+"""Issue 2: track every run of a Python script, with no change to the script."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+import runyard
+from conftest import cli, runs_in, write
+
+TRAIN = '''
+#| description: A toy training script.
+import sys
+
+#| description: Learning rate.
+#| min: 0.0
+#| max: 1.0
+learning_rate = 0.1
+
+#| choices: [sgd, adam]
+optimizer = "sgd"
+
+units = 64
+verbose = False
+_private = 3
+
+print(f"lr={learning_rate} opt={optimizer} units={units}")
+for step in range(1, 4):
+    print(f"step: {step}")
+    print(f"loss: {1.0 / (step * (units / 64)):.4f}")
+print("test_accuracy: 0.875", file=sys.stderr)
+'''
+
+
+def attrs(run_dir: Path) -> dict:
+    out = {}
+    for p in (run_dir / ".guild" / "attrs").iterdir():
+        out[p.name] = yaml.safe_load(p.read_text())
+    return out
+
+
+def test_run_defaults_makes_a_guild_run_directory(project, capfd):
+    write(project / "train.py", TRAIN)
+    df = runyard.run("train.py")
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert row["status"] == "completed" and row["exit_status"] == 0
+    assert row["operation"] == "train.py"
+    assert row["label"] == "learning_rate=0.1 optimizer=sgd units=64 verbose=no"
+    assert row["flags.learning_rate"] == 0.1 and row["flags.units"] == 64 and row["flags.optimizer"] == "sgd"
+    assert "flags._private" not in df.columns
+    assert row["scalars.loss"] == pytest.approx(1 / 3, abs=1e-4)
+    assert row["scalars.test_accuracy"] == pytest.approx(0.875)
+    run_dir = Path(row["dir"])
+    assert run_dir.parent == project / ".guild" / "runs" and run_dir.name == row["id"]
+    a = attrs(run_dir)
+    for name in ("id", "initialized", "started", "stopped", "exit_status", "flags", "user_flags", "label", "cmd",
+                 "env", "host", "user", "platform", "random_seed", "sourcecode_digest", "op"):
+        assert name in a, name
+    assert a["id"] == row["id"] and a["exit_status"] == 0 and a["user_flags"] == {}
+    assert a["started"] <= a["stopped"] and isinstance(a["initialized"], int)
+    g = run_dir / ".guild"
+    assert (g / "opref").read_text().split()[-1] == "train.py"
+    assert not (g / "LOCK").exists()
+    out = (g / "output").read_bytes()
+    assert b"lr=0.1 opt=sgd units=64" in out and b"test_accuracy: 0.875" in out
+    assert len((g / "output.index").read_bytes()) == 9 * out.count(b"\n")
+    recs = [struct.unpack("!QB", (g / "output.index").read_bytes()[i:i + 9]) for i in range(0, 9 * 8, 9)]
+    assert recs[-1][1] == 1 and recs[0][1] == 0  # stderr line flagged as stream 1
+    assert "s train.py" in (g / "manifest").read_text()
+    assert list(g.glob("events.out.tfevents.*"))
+    assert (run_dir / "train.py").read_text() == (project / "train.py").read_text()
+    shown = capfd.readouterr()
+    assert "lr=0.1 opt=sgd units=64" in shown.out and "test_accuracy: 0.875" in shown.err
+
+
+def test_flags_rewrite_the_run_copy_only(project):
+    src = write(project / "train.py", TRAIN)
+    before = src.read_text()
+    df = runyard.run("train.py", flags={"learning_rate": 0.003, "units": 128}, echo=False)
+    row = df.iloc[0]
+    copy = (Path(row["dir"]) / "train.py").read_text()
+    assert src.read_text() == before
+    assert "learning_rate = 0.003" in copy and "units = 128" in copy
+    assert len(copy.splitlines()) == len(before.splitlines())
+    assert b"lr=0.003 opt=sgd units=128" in (Path(row["dir"]) / ".guild" / "output").read_bytes()
+    a = attrs(Path(row["dir"]))
+    assert a["user_flags"] == {"learning_rate": 0.003, "units": 128}
+    assert a["flags"]["learning_rate"] == 0.003
+    assert row["label"] == "learning_rate=0.003 optimizer=sgd units=128 verbose=no"
+
+
+def test_ls_scalars_long_and_steps(project):
+    write(project / "train.py", TRAIN)
+    runyard.run("train.py", echo=False)
+    s = runyard.ls_scalars()
+    assert list(s.columns) == ["run", "path", "tag", "value", "step"]
+    loss = s[s.tag == "loss"]
+    assert list(loss.step) == [1, 2, 3]
+    assert loss.value.tolist() == pytest.approx([1.0, 0.5, 0.3333], abs=1e-4)
+    assert set(s.path) == {".guild"}
+    summ = runyard.ls_scalars(summary=True)
+    row = summ[summ.tag == "loss"].iloc[0]
+    assert row["first_val"] == pytest.approx(1.0) and row["last_step"] == 3 and row["count"] == 3
+    assert row["min_val"] == pytest.approx(0.3333, abs=1e-4) and row["max_step"] == 1
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("nope=1", "unknown flag 'nope'"),
+    ("units=abc", "invalid value for flag 'units'"),
+    ("learning_rate=2", "greater than the maximum 1.0"),
+    ("optimizer=rmsprop", "not one of: sgd, adam"),
+    ("units", "expected NAME=VALUE"),
+])
+def test_bad_flags_are_refused_before_anything_is_made(project, arg, message):
+    write(project / "train.py", TRAIN)
+    r = cli("run", "train.py", arg, "-y")
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert runs_in(project / ".guild") == []
+
+
+def test_force_flags_passes_unknown_flags(project):
+    write(project / "train.py", TRAIN)
+    r = cli("run", "train.py", "learning_rate=2", "--force-flags", "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    assert runyard.ls_runs().iloc[0]["flags.learning_rate"] == 2
+
+
+def test_required_flag(project):
+    write(project / "t.py", '''
+    import sys
+
+    #| required: true
+    data = ""
+    print(data)
+    ''')
+    r = cli("run", "t.py", "-y")
+    assert r.returncode == 2 and "missing required flag 'data'" in r.stderr
+    assert cli("run", "t.py", "data=x", "-y", "-q").returncode == 0
+
+
+def test_help_op_lists_flags(project):
+    write(project / "train.py", TRAIN)
+    r = cli("run", "train.py", "--help-op")
+    assert r.returncode == 0
+    assert "A toy training script." in r.stdout
+    assert "learning_rate" in r.stdout and "Learning rate." in r.stdout and "default is 0.1" in r.stdout
+    assert "range 0.0..1.0" in r.stdout and "choices: sgd, adam" in r.stdout
+    assert runs_in(project / ".guild") == []
+
+
+def test_cli_run_quiet_label_tag_comment(project):
+    write(project / "train.py", TRAIN)
+    r = cli("run", "train.py", "units=32", "-y", "-q", "--label", "small", "--tag", "a", "--tag", "b",
+            "--comment", "first try")
+    assert r.returncode == 0, r.stderr
+    assert "lr=" not in r.stdout
+    row = runyard.ls_runs().iloc[0]
+    assert row["label"] == "small" and row["tags"] == ["a", "b"]
+    assert row["comments"][0]["body"] == "first try"
+    assert row["flags.units"] == 32
+
+
+def test_error_exit_status_kept(project):
+    write(project / "fail.py", 'import sys\nprint("loss: 1.5")\nsys.exit(3)\n')
+    r = cli("run", "fail.py", "-y")
+    assert r.returncode == 1
+    row = runyard.ls_runs().iloc[0]
+    assert row["status"] == "error" and row["exit_status"] == 3
+    assert row["scalars.loss"] == 1.5
+
+
+def _wait_for(pred, timeout=20.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+SLOW = 'import time\nprint("started", flush=True)\nfor i in range(600):\n    time.sleep(0.1)\n'
+
+
+def test_sigterm_terminates(project):
+    write(project / "slow.py", SLOW)
+    p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", "-y"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    assert _wait_for(lambda: len(runs_in(project / ".guild")) == 1 and
+                     (runs_in(project / ".guild")[0] / ".guild" / "LOCK").exists())
+    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "running")
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=20)
+    row = runyard.ls_runs().iloc[0]
+    assert row["status"] == "terminated" and row["exit_status"] == -15
+
+
+def test_ctrl_c_terminates(project):
+    write(project / "slow.py", SLOW)
+    p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", "-y"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    assert _wait_for(lambda: b"" != (runs_in(project / ".guild") or [Path("/nonexistent")])[0].joinpath(
+        ".guild", "output").read_bytes() if runs_in(project / ".guild") and
+        runs_in(project / ".guild")[0].joinpath(".guild", "output").exists() else False)
+    os.killpg(p.pid, signal.SIGINT)  # what the terminal sends to the foreground group
+    p.wait(timeout=30)
+    row = runyard.ls_runs().iloc[0]
+    assert row["status"] == "terminated"
+
+
+def test_sigkill_of_runyard_never_leaves_running(project):
+    write(project / "slow.py", SLOW)
+    p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", "-y"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    assert _wait_for(lambda: runs_in(project / ".guild") and
+                     (runs_in(project / ".guild")[0] / ".guild" / "LOCK").exists())
+    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "running")
+    p.kill()
+    p.wait()
+    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] in ("error", "terminated"), timeout=10)
+
+
+def test_reused_pid_in_lock_is_not_running(project):
+    write(project / "ok.py", "print('x')\n")
+    row = runyard.run("ok.py", echo=False).iloc[0]
+    g = Path(row["dir"]) / ".guild"
+    # Simulate a run whose supervisor died without finalizing, its PID since reused by a
+    # process that started after the lock was written (this test process's parent is older,
+    # so use a fresh child).
+    (g / "attrs" / "exit_status").unlink()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (g / "LOCK").write_text(str(child.pid))
+        past = time.time() - 60
+        os.utime(g / "LOCK", (past, past))
+        os.utime(g / "attrs", None)
+        assert runyard.ls_runs().iloc[0]["status"] == "error"
+        os.utime(g / "LOCK", None)  # a lock written after the process started: genuinely running
+        os.utime(g / "attrs", None)
+        assert runyard.ls_runs().iloc[0]["status"] == "running"
+    finally:
+        child.kill()
+
+
+def test_background_returns_at_once(project):
+    write(project / "bg.py", "import time\ntime.sleep(2)\nprint('loss: 0.5')\n")
+    t0 = time.time()
+    df = runyard.run("bg.py", wait=False)
+    assert time.time() - t0 < 2
+    assert df.iloc[0]["status"] == "running"
+    assert runyard.ls_runs().iloc[0]["status"] == "running"
+    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "completed", timeout=30)
+    assert runyard.ls_runs().iloc[0]["scalars.loss"] == 0.5
+
+
+def test_cli_background(project):
+    write(project / "bg.py", "import time\ntime.sleep(1)\n")
+    r = cli("run", "bg.py", "--background", "-y")
+    assert r.returncode == 0 and "started in background as" in r.stdout
+    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "completed", timeout=30)
+
+
+def test_progress_bars_do_not_flood_output(project):
+    write(project / "bar.py", '''
+    import sys, time
+    for i in range(200):
+        sys.stderr.write(f"\\r{i/2:.0f}%")
+        sys.stderr.flush()
+    sys.stderr.write("\\rdone\\n")
+    print("after")
+    ''')
+    row = runyard.run("bar.py", echo=False).iloc[0]
+    out = (Path(row["dir"]) / ".guild" / "output").read_bytes()
+    assert out.count(b"%") <= 1 and b"done\n" in out and b"after\n" in out
+
+
+def test_script_event_files_are_scalars(project):
+    pytest.importorskip("tensorboardX")
+    write(project / "tb.py", '''
+    from tensorboardX import SummaryWriter
+    w = SummaryWriter("logs/train")
+    for i in range(3):
+        w.add_scalar("epoch_loss", 1.0 / (i + 1), i)
+    w.close()
+    ''')
+    row = runyard.run("tb.py", echo=False).iloc[0]
+    assert row["scalars.logs/train/epoch_loss"] == pytest.approx(1 / 3)
+    s = runyard.ls_scalars()
+    assert sorted(s[s.tag == "epoch_loss"].step) == [0, 1, 2]
+    assert set(s.path) == {"logs/train"}
+
+
+def test_matplotlib_show_saves_figures(project):
+    pytest.importorskip("matplotlib")
+    write(project / "plot.py", '''
+    import matplotlib.pyplot as plt
+    plt.plot([1, 2, 3])
+    plt.show()
+    plt.plot([3, 2, 1])
+    plt.show()
+    ''')
+    row = runyard.run("plot.py", echo=False).iloc[0]
+    plots = sorted(p.name for p in (Path(row["dir"]) / "plots").iterdir())
+    assert plots == ["Figure001.png", "Figure002.png"]
+    assert row["status"] == "completed"
+
+
+def test_source_snapshot_without_git(project):
+    write(project / "train.py", "print('hi')\n")
+    write(project / "lib" / "util.py", "x = 1\n")
+    write(project / "data.csv", "a,b\n1,2\n")
+    (project / "model.bin").write_bytes(b"\x00\x01" * 10)
+    (project / "big.txt").write_text("x" * (1024 * 1024 + 1))
+    write(project / ".hidden" / "secret.py", "x = 1\n")
+    write(project / "venv" / "pyvenv.cfg", "home = /usr\n")
+    write(project / "__pycache__" / "x.pyc", "junk")
+    row = runyard.run("train.py", echo=False).iloc[0]
+    rd = Path(row["dir"])
+    got = sorted(str(p.relative_to(rd)) for p in rd.rglob("*") if p.is_file() and ".guild" not in p.relative_to(rd).parts)
+    assert got == ["data.csv", "lib/util.py", "train.py"]
+
+
+def test_source_snapshot_front_matter_rules(project):
+    write(project / "train.py", '''
+    #| sourcecode:
+    #|   - exclude: '*.csv'
+    #|   - include: model.bin
+    print('hi')
+    ''')
+    write(project / "data.csv", "a,b\n")
+    (project / "model.bin").write_bytes(b"\x00\x01")
+    row = runyard.run("train.py", echo=False).iloc[0]
+    rd = Path(row["dir"])
+    assert (rd / "model.bin").exists() and not (rd / "data.csv").exists()
+
+
+def test_source_snapshot_in_git_project(project):
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.fail("git is needed for this test")
+    write(project / "train.py", "print('hi')\n")
+    write(project / ".gitignore", "ignored/\n*.log\n")
+    write(project / "ignored" / "x.py", "x = 1\n")
+    write(project / "run.log", "log\n")
+    (project / "weights.bin").write_bytes(b"\x00" * 10)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run(["git", "add", "train.py", ".gitignore"], cwd=project, check=True)
+    subprocess.run(["git", "commit", "-qm", "init"], cwd=project, check=True, env=env)
+    row = runyard.run("train.py", echo=False).iloc[0]
+    rd = Path(row["dir"])
+    got = sorted(str(p.relative_to(rd)) for p in rd.rglob("*") if p.is_file() and ".guild" not in p.relative_to(rd).parts)
+    assert got == ["train.py", "weights.bin"]  # untracked but not ignored files are source too
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
+    assert attrs(rd)["vcs_commit"] == f"git:{sha}"
+
+
+def test_secrets_removed_from_env(project, monkeypatch):
+    monkeypatch.setenv("MY_API_TOKEN", "abc123")
+    monkeypatch.setenv("PLAIN_VAR", "visible")
+    write(project / "t.py", "import os\nprint(os.environ['MY_API_TOKEN'])\n")
+    row = runyard.run("t.py", echo=False).iloc[0]
+    env = attrs(Path(row["dir"]))["env"]
+    assert "MY_API_TOKEN" not in env and env["PLAIN_VAR"] == "visible"
+    assert b"abc123" in (Path(row["dir"]) / ".guild" / "output").read_bytes()  # the process still had it
+
+
+def test_runs_list_and_info(project):
+    write(project / "train.py", TRAIN)
+    runyard.run("train.py", echo=False)
+    runyard.run("train.py", {"units": 128}, echo=False)
+    r = cli("runs")
+    assert r.returncode == 0
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("[1:") and "units=128" in lines[0] and "completed" in lines[0]
+    r = cli("runs", "info")
+    assert "units: 128" in r.stdout and "status: completed" in r.stdout and "loss: " in r.stdout
+    r = cli("runs", "info", "2")
+    assert "units: 64" in r.stdout
+
+
+def test_ls_runs_columns(project):
+    write(project / "train.py", TRAIN)
+    runyard.run("train.py", echo=False)
+    df = runyard.ls_runs()
+    assert list(df.columns[:13]) == ["id", "operation", "started", "stopped", "status", "exit_status", "label",
+                                     "tags", "marked", "comments", "dir", "project_dir", "sourcecode_digest"]
+    assert str(df["started"].dtype).startswith("datetime64")
+    assert df.iloc[0]["project_dir"] == str(project)
+    assert [c for c in df.columns if c.startswith("flags.")] == sorted(
+        ["flags.learning_rate", "flags.optimizer", "flags.units", "flags.verbose"])
+
+
+def test_import_and_help_load_no_pandas_or_web_stack():
+    code = ("import sys, runyard; from runyard import cli; "
+            "bad = [m for m in ('pandas', 'starlette', 'uvicorn', 'numpy', 'yaml', 'lark') if m in sys.modules]; "
+            "print(bad)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip() == "[]", r.stdout + r.stderr
+    r = cli("--help")
+    assert r.returncode == 0 and "run" in r.stdout
+    code = ("import sys; sys.argv=['runyard','--help']\nfrom runyard import cli\ntry:\n cli.main()\n"
+            "except SystemExit: pass\nprint([m for m in ('pandas','starlette','uvicorn') if m in sys.modules])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip().endswith("[]"), r.stdout
