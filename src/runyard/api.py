@@ -33,6 +33,9 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
     from . import index
     from .select.runs import Filters, select
 
+    if isinstance(runs, str) and runs.startswith("-") or (
+            isinstance(runs, (list, tuple)) and any(isinstance(r, str) and r.startswith("-") for r in runs)):
+        args, runs = (runs, *args), None  # terminal syntax in the first argument: ls_runs("--marked")
     pos, kw = _options.parse(args, _options.FILTER_OPTIONS + [(("--deleted", "-d"), "deleted", "flag", "")])
     kw.update(filters or {})
     deleted = bool(kw.pop("deleted", False)) or deleted

@@ -287,8 +287,6 @@ def _format_info(info: dict, indent: str = "") -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 
 # --- managing runs ------------------------------------------------------------------------------
@@ -721,3 +719,7 @@ def scalars_cmd(runs: tuple, csv_path: str | None, summary: bool, **kw: Any) -> 
     else:
         df = df.assign(run=df["run"].str[:8])
         click.echo(df.to_string(index=False) if len(df) else "No scalars.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

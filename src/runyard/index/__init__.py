@@ -1,10 +1,12 @@
 """The SQLite cache over all runs (``<home>/cache/runs-v1.db``).
 
 Derived and rebuildable: delete the file and the next read rebuilds it. Writers
-call :func:`touch` after changing a run; every read reconciles cheaply with the
-run directories — one ``stat`` of ``.guild/attrs`` per finished run (attribute
-writes are renames into that directory, so its mtime moves), a full re-read of
-runs that are new, changed or still running.
+call :func:`touch` after changing a run. Every read reconciles with the run
+directories: it lists them (new and removed runs), re-reads runs that are still
+running or never finished, and — at most every ``RUNYARD_INDEX_RECHECK`` seconds
+(default 5) — compares each finished run's stamp (the mtimes of ``.guild/attrs``
+and of the attribute files other tools edit in place) to catch changes made
+behind our back, e.g. by Guild AI.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from ..store.record import is_final, read_record, summarize
 
 DB_NAME = "runs-v1.db"
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT NOT NULL,
   location TEXT NOT NULL,
@@ -73,11 +77,28 @@ def connect(home: Path) -> sqlite3.Connection:
     return db
 
 
+_IN_PLACE = ("label", "tags", "comments", "flags")  # attributes Guild AI rewrites in place
+
+
 def _stamp(run_dir: Path) -> int | None:
+    attrs = run_dir / ".guild" / "attrs"
     try:
-        return os.stat(run_dir / ".guild" / "attrs").st_mtime_ns
+        stamp = os.stat(attrs).st_mtime_ns
     except OSError:
         return None
+    for name in _IN_PLACE:
+        try:
+            stamp = max(stamp, os.stat(attrs / name).st_mtime_ns)
+        except OSError:
+            pass
+    return stamp
+
+
+def _recheck_seconds() -> float:
+    try:
+        return float(os.environ.get("RUNYARD_INDEX_RECHECK", "5"))
+    except ValueError:
+        return 5.0
 
 
 def _load(run_dir: Path) -> tuple[dict, list]:
@@ -120,16 +141,22 @@ def sync(home: Path, location: str = "runs", want_summary: bool = False) -> list
             "SELECT id, stamp, final, data" + (", summary" if want_summary else "") +
             " FROM runs WHERE location = ?", (location,))
         cached = {row[0]: row for row in cur}
+        now = time.time()
+        last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
+        full = last is None or now - float(last[0]) >= _recheck_seconds()
         records: list[dict] = []
         updates = []
         present = set()
         for rid in entries:
             run_dir = base / rid
-            stamp = _stamp(run_dir)
-            if stamp is None or not (run_dir / ".guild" / "opref").exists() and rid not in cached:
-                continue
-            present.add(rid)
             row = cached.get(rid)
+            if row is not None and row[2] and not full:
+                stamp = row[1]  # finished and recently checked: trust the index
+            else:
+                stamp = _stamp(run_dir)
+                if stamp is None:
+                    continue
+            present.add(rid)
             if row is not None and row[2] and row[1] == stamp:
                 rec = _loads(row[3])
                 if want_summary:
@@ -146,11 +173,13 @@ def sync(home: Path, location: str = "runs", want_summary: bool = False) -> list
             rec["dir"] = str(run_dir)
             records.append(rec)
         gone = [rid for rid in cached if rid not in present]
-        if updates or gone:
+        if updates or gone or full:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", updates)
                 db.executemany("DELETE FROM runs WHERE location = ? AND id = ?", [(location, g) for g in gone])
+                if full:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, now))
                 db.execute("COMMIT")
             except sqlite3.Error:
                 db.execute("ROLLBACK")
