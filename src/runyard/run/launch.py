@@ -91,6 +91,8 @@ def prepare(
         values = resolve_values(script, user_flags, force_flags)
     if hasattr(lang, "require_r"):
         lang.require_r()
+    if hasattr(lang, "check_values"):  # language-specific limits (R complex literals)
+        lang.check_values(script, values)
     home = Path(home) if home else _home.find_home()
     run_id = uuid.uuid4().hex
     run_dir = _home.runs_dir(home) / run_id
