@@ -196,7 +196,16 @@ def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = T
 
     ``flags``: a dict of values (lists expand to a grid), a DataFrame or list of dicts (one run
     per row). Terminal syntax works in ``args``: ``run("train.py", None, "units=[64,128]", "--label", "x")``.
+    Options: ``label, tags, comment, force_flags, stage``, and for batches ``max_trials, optimizer,
+    minimize, maximize, random_seed, workers, dask, fail_fast, needed``.
     """
+    ids = run_ids(script, flags, *args, echo=echo, wait=wait, **options)
+    return ls_runs(ids) if ids else _frame([])
+
+
+def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = True, wait: bool = True,
+            **options: Any) -> list[str]:
+    """Like :func:`run`, returning the new runs' ids (no pandas: the CLI's fast path)."""
     from .flags.values import parse_assign
     from .run import launch
 
@@ -220,31 +229,25 @@ def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = T
     if isinstance(tags, str):
         tags = [tags]
     if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask")):
-        from .batch import run_batch  # noqa: F401 - the batch runner
+        from .batch import run_batch
 
-        ids = run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), **options)
-        return ls_runs(ids) if ids else _frame([])
+        return list(run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), **options))
     stage = bool(options.pop("stage", False))
+    unknown = [k for k, v in options.items()
+               if k not in ("label", "comment", "force_flags") and v not in (None, False)]
+    if unknown:
+        raise UsageError(f"unknown option '{unknown[0]}' for run()")
     prepared = launch.prepare(
         script, flags if isinstance(flags, dict) else None,
         label=options.pop("label", None), tags=list(tags), comment=options.pop("comment", None),
         force_flags=bool(options.pop("force_flags", False)), stage=stage,
     )
-    leftover = [k for k, v in options.items() if v not in (None, False)]
-    if leftover:
-        import shutil
-
-        shutil.rmtree(prepared.run.dir, ignore_errors=True)
-        raise UsageError(f"unknown option '{leftover[0]}' for run()")
     if not stage:
         if wait:
             launch.start(prepared, echo=echo)
         else:
             launch.start_background(prepared)
-    from . import index
-
-    index.touch(prepared.run)
-    return ls_runs(prepared.run.id)
+    return [prepared.run.id]
 
 
 # --- managing -------------------------------------------------------------------------------

@@ -92,16 +92,20 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
                 raise click.BadParameter(f"--{key.replace('_', '-')} needs a whole number") from None
     quiet = opts.pop("quiet", False)
     background = opts.pop("background", False)
-    df = api.run(script, given or None, echo=not quiet, wait=not background, **opts)
+    ids = api.run_ids(script, given or None, echo=not quiet, wait=not background, **opts)
     if background:
-        for rid in df["id"]:
+        for rid in ids:
             click.echo(f"{info.relpath} started in background as {rid}")
     elif opts.get("stage"):
-        for rid in df["id"]:
+        for rid in ids:
             click.echo(f"{info.relpath} staged as {rid}")
-    bad = [s for s in df["status"] if s in ("error", "terminated")] if len(df) else []
-    if bad and len(df) == 1:
-        sys.exit(1 if bad[0] == "error" else 2)
+    if len(ids) == 1 and not background and not opts.get("stage"):
+        from .store.run import status_of
+        from .home import find_home, runs_dir
+
+        status = status_of(runs_dir(find_home()) / ids[0])
+        if status in ("error", "terminated"):
+            sys.exit(1 if status == "error" else 2)
 
 
 def _preview(info, values: dict) -> str:

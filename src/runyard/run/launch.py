@@ -347,16 +347,7 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
             os.unlink(g / "LOCK")
         except FileNotFoundError:
             pass
-        _notify_index(run)
-
-
-def _notify_index(run: Run) -> None:
-    try:
-        from ..index import touch
-
-        touch(run)
-    except Exception:  # noqa: BLE001 - the index is a cache; reads reconcile
-        pass
+        # No index update needed: an unfinished run is re-read by every listing.
 
 
 def _main_thread() -> bool:
