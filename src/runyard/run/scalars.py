@@ -45,7 +45,7 @@ DEFAULT_PATTERNS: list = [
 # \key excludes "\n" so that chunk-wide matching never runs across lines (a line has no "\n").
 _ALIASES = {
     "key": r"[^ \t\n]+",
-    "value": r"(?:[-+]?(?:[0-9.](?:[eE][-+]?|[0-9.\-])*|[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?))",
+    "value": r"(?:[-+]?(?:[0-9.][0-9.eE\-]*(?:[eE][-+]?[0-9]+)?|[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?))",
     "step": r"[0-9]+",
 }
 _ALIAS_RE = re.compile(r"(?<!\\)((?:\\\\)*)\\(key|value|step)")
@@ -53,8 +53,10 @@ _ALIAS_RE = re.compile(r"(?<!\\)((?:\\\\)*)\\(key|value|step)")
 _WS = r"[^\S\n]"  # whitespace but not "\n": within one line, the same as "\s"
 # When no line of a chunk ends with ")", only this form of the second default can match (and
 # the first cannot): at most one (key, value) per line, found for the whole chunk by findall.
+# Anchored at both ends, a plain class of the characters of numbers, nan and inf(inity) selects,
+# once float() has had its say, exactly the values \value does, and the regex runs faster.
 _FAST_DEFAULT = re.compile(
-    r"^(" + _ALIASES["key"] + r"):" + _WS + r"+(" + _ALIASES["value"] + r")$", re.MULTILINE
+    r"^(" + _ALIASES["key"] + r"):" + _WS + r"+([-+0-9.eEnNaAiIfFtTyY]+)$", re.MULTILINE
 )
 
 _TRAILING_WS = re.compile(r"[^\S\n]+$", re.MULTILINE)
@@ -114,7 +116,7 @@ def _compile(pattern: str, source: str | None = None) -> re.Pattern:
 
 
 class _Pattern:
-    __slots__ = ("key", "source", "rx", "named", "ngroups")
+    __slots__ = ("key", "source", "rx", "named", "ngroups", "simple")
 
     def __init__(self, key: str | None, source: str, rx: re.Pattern):
         self.key = key
@@ -122,6 +124,8 @@ class _Pattern:
         self.rx = rx
         self.named = bool(rx.groupindex)
         self.ngroups = rx.groups
+        # No named groups and a key for the value: (key, value) groups, or one value group.
+        self.simple = not self.named and (self.ngroups == 2 or (self.ngroups == 1 and key is not None))
 
 
 def _put(vals: dict, key: Any, s: Any) -> None:
@@ -220,11 +224,14 @@ class OutputScalars:
         for key, sval in _FAST_DEFAULT.findall(text):
             if key == "step":
                 try:
-                    f = float(sval)
+                    step = int(sval)
                 except ValueError:
-                    continue
-                if math.isfinite(f):
-                    step = int(f)
+                    try:
+                        f = float(sval)
+                    except ValueError:
+                        continue
+                    if math.isfinite(f):
+                        step = int(f)
                 continue
             if key in ignore:
                 continue
@@ -268,6 +275,28 @@ class OutputScalars:
         ignore = self._ignore
         n = len(text)
         for ls in sorted(found.keys() | dirty) if dirty else sorted(found):
+            if ls not in dirty:
+                lst = found[ls]
+                if len(lst) == 1 and lst[0][0].simple:
+                    # The common case: one match of a one- or two-group pattern.
+                    p, m = lst[0]
+                    if p.ngroups == 1:
+                        k = p.key
+                        sv = m.group(1)
+                    else:
+                        k, sv = m.group(1, 2)
+                    if k is None or sv is None:
+                        continue
+                    try:
+                        v = float(sv)
+                    except ValueError:
+                        continue
+                    if k == "step":
+                        if math.isfinite(v):
+                            step = int(v)
+                    elif k not in ignore:
+                        append((k, v, step))
+                    continue
             vals: dict = {}
             if ls in dirty:
                 le = find("\n", ls)
@@ -280,19 +309,12 @@ class OutputScalars:
                 # In pattern order, each pattern's matches left to right, as Guild applies them.
                 for p, m in found[ls]:
                     _apply(m, p, vals)
-            if not vals:
-                continue
             s = vals.pop("step", None)
             if s is not None and math.isfinite(s):
                 step = int(s)
-            if len(vals) == 1:
-                for k, v in vals.items():
-                    if k not in ignore:
-                        append((k, v, step))
-            else:
-                for k in sorted(vals, key=str):
-                    if k not in ignore:
-                        append((k, vals[k], step))
+            for k in sorted(vals, key=str):
+                if k not in ignore:
+                    append((k, vals[k], step))
         self._step = step
         return items
 

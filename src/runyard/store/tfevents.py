@@ -68,6 +68,20 @@ def _len_field(tag_byte: int, payload: bytes) -> bytes:
     return bytes((tag_byte,)) + _varint(len(payload)) + payload
 
 
+def _step_field(step: int) -> bytes:
+    """The Event.step field (absent for step 0, protobuf's default)."""
+    step = int(step)
+    if 0 < step < 0x80:
+        return bytes((0x10, step))
+    if 0 < step < 0x4000:
+        return bytes((0x10, (step & 0x7F) | 0x80, step >> 7))
+    if 0 < step < 0x200000:
+        return bytes((0x10, (step & 0x7F) | 0x80, ((step >> 7) & 0x7F) | 0x80, step >> 14))
+    if step == 0:
+        return b""
+    return b"\x10" + _varint(step)
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 
@@ -80,7 +94,7 @@ class EventWriter:
     until :meth:`flush` (or :meth:`close`, or a large buffer).
     """
 
-    _FLUSH_PARTS = 60_000  # buffered record parts (3 per scalar) before an automatic flush
+    _FLUSH_BYTES = 4 << 20  # buffered bytes before an automatic flush
 
     def __init__(self, logdir: str | Path):
         global _hostname
@@ -96,9 +110,8 @@ class EventWriter:
                 continue
             break
         self.path: Path = logdir / name
-        self._buf: list[bytes] = []
+        self._buf = bytearray()
         self._tags: dict[str, bytes] = {}
-        self._steps: dict[int, bytes] = {0: b""}
         self._headers: dict[int, bytes] = {}
         self._closed = False
         version = b"\x09" + _S_D.pack(time.time()) + _len_field(0x1A, FILE_VERSION)
@@ -117,13 +130,6 @@ class EventWriter:
         self._tags[tag] = prefix
         return prefix
 
-    def _step_bytes(self, step: int) -> bytes:
-        b = b"\x10" + _varint(int(step)) if step else b""
-        if len(self._steps) > 4096:
-            self._steps = {0: b""}
-        self._steps[step] = b
-        return b
-
     def _header(self, n: int) -> bytes:
         q = _S_Q.pack(n)
         h = q + _S_I.pack(_masked_crc(q))
@@ -132,7 +138,9 @@ class EventWriter:
 
     def _append(self, data: bytes) -> None:
         n = len(data)
-        self._buf += (self._headers.get(n) or self._header(n), data, _S_I.pack(_masked_crc(data)))
+        self._buf += self._headers.get(n) or self._header(n)
+        self._buf += data
+        self._buf += _S_I.pack(_masked_crc(data))
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -146,39 +154,41 @@ class EventWriter:
             raise ValueError("EventWriter is closed")
         head = b"\x09" + _S_D.pack(time.time() if wall_time is None else wall_time)
         tags = self._tags
-        steps = self._steps
         headers = self._headers
         pack_f = _S_F.pack
         pack_i = _S_I.pack
         crc = _crc32c
+        join = b"".join
         buf = self._buf
-        extend = buf.extend
+        last_step = 0
+        sb = b""
         for tag, value, step in items:
             tp = tags.get(tag)
             if tp is None:
                 tp = self._tag_prefix(tag)
-            sb = steps.get(step)
-            if sb is None:
-                sb = self._step_bytes(step)
+            if step != last_step:
+                last_step = step
+                sb = _step_field(step)
             try:
                 fb = pack_f(value)
             except OverflowError:
                 fb = pack_f(math.copysign(math.inf, value))
-            data = head + sb + tp + fb
+            data = join((head, sb, tp, fb))
             h = headers.get(len(data))
             if h is None:
                 h = self._header(len(data))
             c = crc(data)
-            extend((h, data, pack_i((((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF)))
-        if len(buf) > self._FLUSH_PARTS:
+            buf += h
+            buf += data
+            buf += pack_i((((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+        if len(buf) > self._FLUSH_BYTES:
             self.flush()
 
     def flush(self) -> None:
         """Write buffered records to the file (and the OS)."""
         if self._buf:
-            data = b"".join(self._buf)
+            self._f.write(self._buf)
             self._buf.clear()
-            self._f.write(data)
         if not self._closed:
             self._f.flush()
 
@@ -459,6 +469,12 @@ def _scan(buf: bytes, out: list, rel: str | None) -> None:
                 if s < 0x80:
                     step = s
                     p = start + 11
+                elif buf[start + 11] < 0x80:
+                    step = (s & 0x7F) | (buf[start + 11] << 7)
+                    p = start + 12
+                elif buf[start + 12] < 0x80:
+                    step = (s & 0x7F) | ((buf[start + 11] & 0x7F) << 7) | (buf[start + 12] << 14)
+                    p = start + 13
                 else:
                     try:
                         step, p = _read_varint(buf, start + 10)
