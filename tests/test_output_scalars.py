@@ -1,0 +1,293 @@
+"""Scalars from printed output (Guild AI 0.9's output-scalars rules), written to event files."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from runyard.errors import UsageError
+from runyard.run.scalars import DEFAULT_PATTERNS, OutputScalars
+from runyard.run.scalars import test_patterns as preview
+from runyard.store.tfevents import EventWriter, read_scalars, run_scalars
+
+FIXTURE_RUNS = Path(__file__).parent / "fixtures" / "guild-runs" / "runs"
+
+
+def record(tmp_path: Path, text: str, patterns=None, ignore_keys=(), chunks: int | None = None):
+    """Feed ``text`` through OutputScalars into a real event file; return (tag, value, step)."""
+    with EventWriter(tmp_path / ".guild") as w:
+        out = OutputScalars(w, patterns, ignore_keys)
+        if chunks:
+            lines = text.splitlines(keepends=True)
+            for i in range(0, len(lines), chunks):
+                out.feed("".join(lines[i:i + chunks]))
+        else:
+            out.feed(text)
+        out.close()
+    return [(t, v, s) for t, v, s, _ in read_scalars(w.path)]
+
+
+def approx_rows(rows):
+    return [(t, pytest.approx(v, rel=1e-6, nan_ok=True), s) for t, v, s in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# Default patterns
+
+
+def test_defaults_step_lines_and_values(tmp_path):
+    text = textwrap.dedent("""\
+        loss: 2.5
+        step: 1
+        loss: 0.5
+        acc: 0.75
+        step: 2
+        loss: 0.25
+        val_loss: -1e-3
+        lr: 1E-4
+        weird: nan
+        worse: -inf
+        version: 1.2.3
+        note: hello
+        """)
+    rows = record(tmp_path, text)
+    assert rows[:4] == [("loss", 2.5, 0), ("loss", 0.5, 1), ("acc", 0.75, 1), ("loss", 0.25, 2)]
+    assert approx_rows(rows[4:]) == [("val_loss", -1e-3, 2), ("lr", 1e-4, 2),
+                                     ("weird", math.nan, 2), ("worse", -math.inf, 2)]
+    assert "step" not in {t for t, _, _ in rows}
+
+
+def test_defaults_step_in_parentheses_and_keras_lines(tmp_path):
+    text = textwrap.dedent("""\
+        loss: 0.1 (step 5)
+        acc: 0.2
+        loss: 0.3 (7)
+        epoch 3 loss: 0.4 (step 10)
+        loss: 0.5 (best so far)
+        Epoch 1/10 ... loss: 0.5467 - accuracy: 0.8094
+        1875/1875 [==============================] - 2s 1ms/step - loss: 0.29 - accuracy: 0.91
+          indented: 1.0
+        """)
+    assert record(tmp_path, text) == [
+        ("loss", pytest.approx(0.1), 5), ("acc", pytest.approx(0.2), 5),
+        ("loss", pytest.approx(0.3), 7),
+        # "epoch 3 loss: 0.4 (step 10)" only sets the step: its key does not start the line.
+        ("loss", 0.5, 10),
+    ]
+
+
+def test_lines_are_right_stripped_and_control_bytes_dropped(tmp_path):
+    text = "step: 3  \r\nloss: 0.5\t \r\nacc:\t0.25\x07\nx: 1 \n\x01y: 2"
+    assert record(tmp_path, text) == [("loss", 0.5, 3), ("acc", 0.25, 3), ("x", 1.0, 3), ("y", 2.0, 3)]
+
+
+def test_flag_names_are_ignored_with_default_patterns_only(tmp_path):
+    text = "lr: 0.1\nbatch: 32\nloss: 0.5\n"
+    assert record(tmp_path / "a", text, ignore_keys=["lr", "batch"]) == [("loss", 0.5, 0)]
+    custom = [r"^(\key):\s+(\value)$"]
+    assert [t for t, _, _ in record(tmp_path / "b", text, custom, ignore_keys=["lr"])] == [
+        "lr", "batch", "loss"]
+
+
+def test_step_persists_across_feeds_and_chunking_does_not_matter(tmp_path):
+    lines = []
+    for i in range(1, 301):
+        lines.append(f"step: {i}")
+        lines.append(f"loss: {1 / i:.6f}")
+        if i % 7 == 0:
+            lines.append(f"note: {i} (step {i * 10})")
+        if i % 11 == 0:
+            lines.append("Epoch 1/10 - loss: 0.1")
+    text = "\n".join(lines) + "\n"
+    whole = record(tmp_path / "whole", text)
+    assert record(tmp_path / "by-line", text, chunks=1) == whole
+    assert record(tmp_path / "by-13", text, chunks=13) == whole
+    assert len([r for r in whole if r[0] == "loss"]) == 300
+    assert ("note", 7.0, 70) in whole and ("loss", pytest.approx(1 / 8, rel=1e-6), 8) in whole
+
+
+def test_no_step_means_step_zero():
+    assert preview(None, "a: 1\nb: 2\na: 3\n") == [("a", 1.0, 0), ("b", 2.0, 0), ("a", 3.0, 0)]
+
+
+def test_default_patterns_are_guilds():
+    assert DEFAULT_PATTERNS == [
+        r"\key: +\value\s+\((?:step\s+)?(?P<step>\step)\)$",
+        r"^(\key):\s+(\value)(?:\s+\(.*\))?$",
+    ]
+
+
+def test_guild_fixture_output_gives_what_guild_recorded():
+    """The output of real Guild 0.9 runs, re-parsed, gives the scalars Guild wrote."""
+    for run_dir in sorted(p for p in FIXTURE_RUNS.iterdir() if p.is_dir()):
+        output = (run_dir / ".guild" / "output").read_text()
+        flags = yaml.safe_load((run_dir / ".guild" / "attrs" / "flags").read_text())
+        ours = preview(None, output, ignore_keys=list(flags))
+        guilds = [(t, v, s) for _, t, v, s in run_scalars(run_dir)]
+        assert approx_rows(guilds) == ours
+
+
+# --------------------------------------------------------------------------------------------
+# Custom patterns (front matter)
+
+FRONT_MATTER = textwrap.dedent(r"""
+    output-scalars:
+      step: 'step: (\value)'
+      loss: 'loss: (\value)'
+      accuracy: 'accuracy: (\value)'
+    """)
+
+
+def test_front_matter_map_patterns(tmp_path):
+    patterns = yaml.safe_load(FRONT_MATTER)["output-scalars"]
+    text = textwrap.dedent("""\
+        step: 1
+        loss: 0.9 accuracy: 0.5
+        Epoch 1/10 ... val_loss: 0.7 - accuracy: 0.6
+        step: 2
+        loss: 0.8
+        """)
+    assert approx_rows(record(tmp_path, text, patterns)) == [
+        # Several keys on one line are written in key order, as Guild does.
+        ("accuracy", 0.5, 1), ("loss", 0.9, 1),
+        ("accuracy", 0.6, 1), ("loss", 0.7, 1),  # unanchored: "val_loss: 0.7" has "loss: 0.7"
+        ("loss", 0.8, 2),
+    ]
+
+
+def test_list_patterns_xgboost_style(tmp_path):
+    patterns = yaml.safe_load(textwrap.dedent(r"""
+        output-scalars:
+          - step: '\[(\step)]'
+          - '(\key):(\value)'
+        """))["output-scalars"]
+    text = "".join(f"[{i}]\ttrain-error:0.{50 - i}\ttest-error:0.{60 - i}\n" for i in range(1, 21))
+    rows = record(tmp_path, text, patterns)
+    assert len(rows) == 40
+    assert rows[:2] == [("test-error", pytest.approx(0.59), 1), ("train-error", pytest.approx(0.49), 1)]
+    assert rows[-1] == ("train-error", pytest.approx(0.30), 20)
+
+
+def test_named_groups():
+    assert preview([r"(?P<_key>\w+)=(?P<_val>\value)"], "a=1 b=2\n") == [("a", 1.0, 0), ("b", 2.0, 0)]
+    assert preview([r"^acc (?P<acc>\value) loss (?P<loss>\value)$"], "acc 0.5 loss 2\n") == [
+        ("acc", 0.5, 0), ("loss", 2.0, 0)]
+    # A named step group sets the step.
+    assert preview([r"it (?P<step>\step):", r"(\key)=(\value)"], "it 4: x=1\nx=2\n") == [
+        ("x", 1.0, 4), ("x", 2.0, 4)]
+
+
+def test_a_key_twice_on_one_line_keeps_the_last_value():
+    assert preview([r"(\key)=(\value)"], "x=1 x=2 y=3\n") == [("x", 2.0, 0), ("y", 3.0, 0)]
+
+
+def test_a_match_never_spans_lines():
+    # Guild matches line by line: "\s" must not reach into the next line.
+    assert preview([r"(\key):\s+(\value)"], "loss:\n0.5\nacc: 1\n") == [("acc", 1.0, 0)]
+    assert preview([r"(?s)start(.*)end"], "start\n1\nend\n") == []
+
+
+def test_patterns_with_an_unusable_group_count_record_nothing():
+    assert preview([r"loss: (\value)"], "loss: 0.5\n") == []  # one group, no key
+    assert preview([r"(a)(b)(c)"], "abc\n") == []
+    assert preview([r"loss: \value"], "loss: 0.5\n") == []
+
+
+def test_disabled():
+    text = "step: 1\nloss: 0.5\n"
+    for off in (False, "no", "No", [], {}):
+        assert preview(off, text) == []
+        assert not OutputScalars(None, off).enabled
+    assert preview(True, text) == preview(None, text) == [("loss", 0.5, 1)]
+
+
+def test_invalid_patterns_raise_usage_error():
+    with pytest.raises(UsageError, match=r"loss: \(\[0-9\]"):
+        OutputScalars(None, ["loss: ([0-9]"])
+    with pytest.raises(UsageError, match="for loss"):
+        OutputScalars(None, {"loss": 3})
+    with pytest.raises(UsageError, match="42"):
+        OutputScalars(None, [42])
+    with pytest.raises(UsageError):
+        OutputScalars(None, 3.5)
+
+
+def test_patterns_property_lists_what_is_applied():
+    out = OutputScalars(None, yaml.safe_load(FRONT_MATTER)["output-scalars"])
+    assert out.patterns == [("accuracy", r"accuracy: (\value)"), ("loss", r"loss: (\value)"),
+                            ("step", r"step: (\value)")]
+    assert OutputScalars(None).patterns == [(None, p) for p in DEFAULT_PATTERNS]
+
+
+# --------------------------------------------------------------------------------------------
+# Speed: a real process printing 400k lines, read from a pipe as the runner does
+
+
+PRINT_HEAVY = textwrap.dedent("""\
+    for i in range(200000):
+        print(f"step: {i}")
+        print(f"loss: {1.0 / (i + 1):.6f}")
+    """)
+
+
+def _pump(script: Path, sink=None) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE)
+    rest = b""
+    while True:
+        data = proc.stdout.read1(65536)
+        if not data:
+            break
+        if sink is not None:
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            if cut:
+                sink.feed(data[:cut].decode("utf-8", "replace"))
+    if sink is not None and rest:
+        sink.feed(rest.decode("utf-8", "replace"))
+    proc.wait()
+    return time.perf_counter() - t0
+
+
+def test_speed_400k_printed_lines(tmp_path, capsys):
+    script = tmp_path / "p.py"
+    script.write_text(PRINT_HEAVY)
+    bare = _pump(script)
+    with EventWriter(tmp_path / ".guild") as w:
+        out = OutputScalars(w, None)
+        t = _pump(script, out)
+        out.close()
+    rows = run_scalars(tmp_path)
+    assert len(rows) == 200_000
+    assert rows[-1] == (".guild", "loss", pytest.approx(1 / 200000, rel=1e-6), 199999)
+
+    # The parsing and writing alone, in-process (CPU time), for the default and custom patterns.
+    text = "".join(f"step: {i}\nloss: {1.0 / (i + 1):.6f}\n" for i in range(200000))
+    chunks = []
+    pos = 0
+    while pos < len(text):
+        end = text.rfind("\n", pos, pos + 65536) + 1
+        chunks.append(text[pos:end])
+        pos = end
+    cpu = {}
+    for name, patterns in (("defaults", None), ("custom", yaml.safe_load(FRONT_MATTER)["output-scalars"])):
+        with EventWriter(tmp_path / name) as w:
+            out = OutputScalars(w, patterns)
+            c0 = time.process_time()
+            for chunk in chunks:
+                out.feed(chunk)
+            out.close()
+            w.flush()
+            cpu[name] = time.process_time() - c0
+    with capsys.disabled():
+        print(f"\n[output scalars] 400k lines: bare python {bare:.2f}s, with scalars {t:.2f}s "
+              f"({t / bare:.2f}x); parse+write CPU: defaults {cpu['defaults']:.2f}s "
+              f"({400000 / cpu['defaults']:,.0f} lines/s), custom map {cpu['custom']:.2f}s")
