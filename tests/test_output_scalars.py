@@ -86,6 +86,9 @@ def test_defaults_step_in_parentheses_and_keras_lines(tmp_path):
 def test_lines_are_right_stripped_and_control_bytes_dropped(tmp_path):
     text = "step: 3  \r\nloss: 0.5\t \r\nacc:\t0.25\x07\nx: 1 \n\x01y: 2"
     assert record(tmp_path, text) == [("loss", 0.5, 3), ("acc", 0.25, 3), ("x", 1.0, 3), ("y", 2.0, 3)]
+    # Other whitespace str.rstrip() strips (no-break and ideographic spaces, form feed).
+    assert preview(None, "a: 1\xa0\nb: 2\u3000\nc: 3\x0c") == [("a", 1.0, 0), ("b", 2.0, 0), ("c", 3.0, 0)]
+    assert preview(None, "a: 1\r") == [("a", 1.0, 0)]
 
 
 def test_flag_names_are_ignored_with_default_patterns_only(tmp_path):

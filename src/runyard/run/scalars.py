@@ -61,6 +61,11 @@ _FAST_DEFAULT = re.compile(
 
 _TRAILING_WS = re.compile(r"[^\S\n]+$", re.MULTILINE)
 _LOW_CONTROL = re.compile(r"[\x00-\x08]+")
+# Characters that need the slow clean-up: the control characters Guild drops, and the
+# whitespace str.rstrip() strips besides space, tab and CR (which plain `in` tests catch).
+_UNUSUAL = re.compile(
+    "[\x00-\x08\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
 _DISABLED = ("no", "false", "off", "none")
 _ENABLED = ("yes", "true", "on")
 
@@ -201,11 +206,11 @@ class OutputScalars:
         """Record the scalars of ``text``: one or more complete lines (a last line may lack "\\n")."""
         if not self._patterns or not text:
             return
-        if "\r" in text or " \n" in text or "\t\n" in text or "\f" in text or "\v" in text \
-                or text[-1] in " \t":
+        # Guild drops the bytes below TAB from a line, then right-strips it.
+        if _UNUSUAL.search(text) is not None:
+            text = _TRAILING_WS.sub("", _LOW_CONTROL.sub("", text))
+        elif "\r" in text or " \n" in text or "\t\n" in text or text[-1] in " \t":
             text = _TRAILING_WS.sub("", text)
-        if _LOW_CONTROL.search(text) is not None:
-            text = _LOW_CONTROL.sub("", text)
         wall_time = time.time()
         if self._defaults and ")\n" not in text and not text.endswith(")"):
             items = self._feed_simple(text)

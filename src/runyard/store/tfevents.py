@@ -122,7 +122,7 @@ class EventWriter:
 
     def _tag_prefix(self, tag: str) -> bytes:
         """Bytes of an Event after wall_time and step, up to the 4 bytes of simple_value."""
-        tb = tag.encode("utf-8", "surrogateescape")
+        tb = tag.encode("utf-8", "replace")  # TensorBoard rejects invalid UTF-8
         value = _len_field(0x0A, tb) + b"\x15"  # Value.tag, then simple_value's field key
         value_len = len(value) + 4
         summary = b"\x0a" + _varint(value_len) + value  # Summary.value
