@@ -1,0 +1,164 @@
+"""What a batch shows while it runs.
+
+- ``Lines`` (one trial at a time, echo on): an ``INFO: Running trial <id>: train.py (x=1)``
+  header before each trial, whose own output is echoed as for a single run (Guild AI's way).
+- ``Bar`` (several trials at once, echo on): a rich progress bar — trials done, running and
+  failed, the best objective so far — instead of interleaved output; each trial's output
+  is in its run directory.
+- ``Quiet`` (echo off): nothing.
+
+Every kind also writes one line per event to the batch run's own output.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ..flags import format_value
+from .search import Objective, Trial
+
+FAILED = ("error", "terminated")
+
+
+def trial_desc(script_rel: str, flags: dict) -> str:
+    inner = ", ".join(f"{k}={format_value(v)}" for k, v in flags.items())
+    return f"{script_rel} ({inner})" if inner else script_rel
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.6g}"
+
+
+class Quiet:
+    """Counts trials and logs to the batch's output; shows nothing."""
+
+    def __init__(self, script_rel: str, total: int, objective: Objective, log: Any = None):
+        self.script_rel = script_rel
+        self.total = total
+        self.objective = objective
+        self.log = log
+        self.done = 0
+        self.failed = 0
+        self.best: Trial | None = None
+
+    def _log(self, line: str, stream: int = 0) -> None:
+        if self.log is not None:
+            self.log.write(line, stream)
+
+    def started(self, trial: Trial) -> None:
+        self._log(f"INFO: Running trial {trial.run.id}: {trial_desc(self.script_rel, trial.flags)}")
+
+    def skipped(self, trial: Trial) -> None:
+        self.done += 1
+        self._log(f"INFO: Skipping trial {trial_desc(self.script_rel, trial.flags)}: "
+                  f"completed run {trial.matched} has the same flags")
+
+    def finished(self, trial: Trial) -> None:
+        self.done += 1
+        if trial.status in FAILED:
+            self.failed += 1
+        if trial.status == "completed" and self.objective.better(trial.objective, self.best and self.best.objective):
+            self.best = trial
+        obj = "" if trial.objective is None else f", {self.objective.tag}={_fmt(trial.objective)}"
+        self._log(f"INFO: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status}{obj})",
+                  1 if trial.status in FAILED else 0)
+
+    def tick(self, running: int) -> None:
+        pass
+
+    def summary(self) -> str:
+        parts = [f"{self.done} of {self.total} trials done"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.best is not None:
+            word = "max" if self.objective.maximize else "min"
+            parts.append(f"best {self.objective.tag} ({word}) {_fmt(self.best.objective)} in {self.best.run.id[:8]}")
+        return ", ".join(parts)
+
+    def close(self, note: str | None = None) -> None:
+        self._log(f"INFO: Batch {note or 'finished'}: {self.summary()}")
+
+
+class Lines(Quiet):
+    """Guild AI's console: a header line before each trial's echoed output."""
+
+    def _say(self, line: str) -> None:
+        try:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    def started(self, trial: Trial) -> None:
+        super().started(trial)
+        self._say(f"INFO: Running trial {trial.run.id}: {trial_desc(self.script_rel, trial.flags)}")
+
+    def skipped(self, trial: Trial) -> None:
+        super().skipped(trial)
+        self._say(f"INFO: Skipping trial {trial_desc(self.script_rel, trial.flags)}: "
+                  f"completed run {trial.matched[:8]} has the same flags")
+
+    def finished(self, trial: Trial) -> None:
+        super().finished(trial)
+        if trial.status in FAILED:
+            self._say(f"WARNING: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status})")
+
+    def close(self, note: str | None = None) -> None:
+        super().close(note)
+        if self.total > 1:
+            self._say(f"INFO: Batch {note or 'finished'}: {self.summary()}")
+
+
+class Bar(Quiet):
+    """A rich progress bar on stderr: done / running / failed and the best objective so far."""
+
+    def __init__(self, script_rel: str, total: int, objective: Objective, log: Any = None):
+        super().__init__(script_rel, total, objective, log)
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._console = Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+            console=self._console, refresh_per_second=4, transient=False,
+        )
+        self._running = 0
+        self._task = self._progress.add_task(f"{script_rel} trials", total=total, info=self._info())
+        self._progress.start()
+
+    def _info(self) -> str:
+        parts = [f"running {self._running}", f"failed {self.failed}"]
+        if self.best is not None:
+            parts.append(f"best {self.objective.tag} {_fmt(self.best.objective)}")
+        return " · ".join(parts)
+
+    def _update(self) -> None:
+        self._progress.update(self._task, completed=self.done, info=self._info())
+
+    def started(self, trial: Trial) -> None:
+        super().started(trial)
+        self._running += 1
+        self._update()
+
+    def skipped(self, trial: Trial) -> None:
+        super().skipped(trial)
+        self._update()
+
+    def finished(self, trial: Trial) -> None:
+        super().finished(trial)
+        self._running = max(self._running - 1, 0)
+        self._update()
+
+    def tick(self, running: int) -> None:
+        if running != self._running:
+            self._running = running
+            self._update()
+
+    def close(self, note: str | None = None) -> None:
+        super().close(note)
+        self._running = 0
+        self._update()
+        self._progress.stop()
+        self._console.print(f"Batch {note or 'finished'}: {self.summary()}")

@@ -1,0 +1,449 @@
+"""Plan a batch (validate everything, make nothing), make its runs, drive its trials.
+
+Flow: :func:`plan` checks every trial's flags → :func:`make` writes the batch run and
+the trials known up front as pending runs (``--stage``: staged runs, for queues) →
+:func:`drive` hands trials to an executor, feeding results back to the search, until
+all are done, a trial fails under ``--fail-fast``, or the batch is stopped (Ctrl-C,
+SIGTERM), when running trials are stopped (they read ``terminated``) and trials that
+never started are removed. ``wait=False`` runs :func:`drive` in a detached
+``python -m runyard.batch BATCH_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..lang import Script, inspect
+from ..run import batchrun
+from ..store.run import Run
+from . import trials as _trials
+from .search import FixedSource, Objective, TpeSource, Trial
+
+
+class _Terminated(BaseException):
+    """SIGTERM reached the batch process."""
+
+
+@dataclass
+class Plan:
+    """Everything a batch will do, checked before anything is made."""
+
+    script: Script
+    space: _trials.Space
+    optimizer: str  # grid, random, tpe
+    objective: Objective
+    seed: int
+    max_trials: int | None = None
+    trials: list[Trial] | None = None  # known up front (grid, random, tables); None for tpe
+    skipped: list[Trial] = field(default_factory=list)  # --needed
+    workers: int = 1
+    dask: Any = None
+    fail_fast: bool = False
+    needed: bool = False
+    label: str | None = None
+    tags: list[str] = field(default_factory=list)
+    comment: str | None = None
+    force_flags: bool = False
+    dask_client: Any = None  # (Client, owned) once connected
+
+    @property
+    def total(self) -> int:
+        if self.trials is not None:
+            return len(self.trials)
+        return self.max_trials or 0
+
+
+def _int_option(name: str, v: Any, low: int | None = None) -> int | None:
+    if v is None or v is False or v == "":
+        return None
+    try:
+        if isinstance(v, bool):
+            raise ValueError
+        n = int(v)
+        if isinstance(v, float) and not v.is_integer():
+            raise ValueError
+    except (TypeError, ValueError):
+        raise UsageError(f"--{name.replace('_', '-')} needs a whole number, not {v!r}") from None
+    if low is not None and n < low:
+        raise UsageError(f"--{name.replace('_', '-')} must be at least {low}")
+    return n
+
+
+def _flags_key(values: dict) -> tuple:
+    def k(v):
+        if isinstance(v, list):
+            return ("l", tuple(k(x) for x in v))
+        if isinstance(v, dict):
+            return ("d", tuple(sorted((str(a), k(b)) for a, b in v.items())))
+        return v
+    return tuple(sorted((n, k(v)) for n, v in values.items()))
+
+
+def _completed_runs_by_flags(script: Script) -> dict[tuple, tuple[str, str]]:
+    """Completed runs of ``script`` (same project), keyed by their flag values -> (id, dir)."""
+    from .. import home as _home
+    from .. import index
+
+    out: dict[tuple, tuple[str, str]] = {}
+    project = str(script.project_dir)
+    for rec in index.sync(_home.find_home(), "runs"):
+        if rec.get("is_batch") or rec.get("status") != "completed" or rec.get("operation") != script.relpath:
+            continue
+        if rec.get("project_dir") not in (project, None):
+            continue
+        out.setdefault(_flags_key(rec.get("flags") or {}), (rec["id"], rec["dir"]))
+    return out
+
+
+def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = None, tags: Any = (),
+         comment: str | None = None, force_flags: bool = False, max_trials: Any = None, optimizer: str | None = None,
+         minimize: str | None = None, maximize: str | None = None, random_seed: Any = None, workers: Any = None,
+         dask: Any = None, fail_fast: bool = False, needed: bool = False) -> Plan:
+    """Check a batch and work out its trials. Raises UsageError/FlagError; makes nothing."""
+    from ..run.launch import resolve_values
+
+    info = script if isinstance(script, Script) else inspect(script)
+    space = _trials.space_of(flags)
+    opt = _trials.choose_optimizer(space, optimizer)
+    max_trials = _int_option("max_trials", max_trials, 1)
+    workers = _int_option("workers", workers, 1)
+    seed = _int_option("random_seed", random_seed)
+    if seed is None:
+        seed = random.randint(0, 2**32 - 1)
+    objective = Objective.parse(minimize, maximize)
+    tags = [tags] if isinstance(tags, str) else list(tags or ())
+    p = Plan(script=info, space=space, optimizer=opt, objective=objective, seed=seed, max_trials=max_trials,
+             workers=workers or 1, dask=dask or None, fail_fast=bool(fail_fast), needed=bool(needed),
+             label=label, tags=tags, comment=comment, force_flags=bool(force_flags))
+    rng = random.Random(seed)
+    if opt == "tpe":
+        _trials.check_space(info, space, p.force_flags)
+        p.max_trials = max_trials or _trials.DEFAULT_SEARCH_TRIALS
+        return p
+    if opt == "grid":
+        flag_sets = _trials.sample_grid(_trials.grid_trials(space), max_trials, rng)
+    else:
+        _trials.check_space(info, space, p.force_flags)
+        n = max_trials or _trials.DEFAULT_SEARCH_TRIALS
+        flag_sets = _trials.random_trials(space, n, rng, _trials.int_flags(info, space))
+    trials = [Trial(f, values=resolve_values(info, f, p.force_flags)) for f in flag_sets]
+    if needed:
+        done = _completed_runs_by_flags(info)
+        keep = []
+        for t in trials:
+            match = done.get(_flags_key(t.values))
+            if match:
+                t.status, t.matched = "skipped", match[0]
+                t.objective = objective.value(match[1])
+                p.skipped.append(t)
+            else:
+                keep.append(t)
+        trials = keep
+    p.trials = trials
+    return p
+
+
+def _run_params(p: Plan) -> dict:
+    return {
+        "script": p.script.relpath,
+        "script_path": str(p.script.path),
+        "cwd": os.getcwd(),
+        "space": p.space.to_attr(),
+        "optimizer": p.optimizer,
+        "max_trials": p.max_trials,
+        "objective": p.objective.colspec,
+        "random_seed": p.seed,
+        "workers": p.workers,
+        "dask": None if p.dask is None else _dask_address(p.dask),
+        "fail_fast": p.fail_fast,
+        "needed": p.needed,
+        "label": p.label,
+        "tags": p.tags,
+        "comment": p.comment,
+        "force_flags": p.force_flags,
+    }
+
+
+def _dask_address(dask: Any) -> str:
+    from .executors import dask_address
+
+    return dask_address(dask)
+
+
+def stage_trial(p: Plan, batch: Run | None, trial: Trial, claim: bool = True) -> None:
+    """Make a trial's run (staged), link it from the batch and, unless it is for a queue, claim it."""
+    from ..run.launch import prepare
+
+    prepared = prepare(p.script, trial.flags, label=p.label, tags=p.tags, comment=p.comment,
+                       force_flags=p.force_flags, stage=True, values=trial.values)
+    trial.run = prepared.run
+    trial.values = prepared.values
+    if batch is not None:
+        batchrun.link_trial(batch, trial.run)
+    if claim:
+        if batchrun.claim(trial.run.dir):
+            trial.status = "pending"
+        else:
+            trial.foreign = True  # a queue took it first; it runs there
+    else:
+        trial.status = "staged"
+
+
+def make(p: Plan, stage: bool = False) -> tuple[Run, list[Trial]]:
+    """Write the batch run and the trials known up front; returns (batch, trials made)."""
+    opt_suffix = "" if p.optimizer == "grid" else p.optimizer
+    attrs = {
+        "label": p.space.describe(),
+        "tags": p.tags or None,
+        "random_seed": p.seed,
+        "max_trials": p.max_trials,
+        "objective": p.objective.colspec,
+        "optimizer": p.optimizer,
+        "run_params": _run_params(p),
+        "trials": [t.flags for t in p.trials] if p.trials is not None else [],
+        "trial_ids": [],
+    }
+    if stage:
+        attrs["stage_trials"] = True
+    if p.skipped:
+        attrs["skipped_trials"] = [{"flags": t.flags, "run": t.matched} for t in p.skipped]
+    batch = batchrun.create_batch(p.script.relpath, opt_suffix, attrs)
+    made: list[Trial] = []
+    try:
+        for t in p.trials or []:
+            stage_trial(p, batch, t, claim=not stage)
+            made.append(t)
+    except BaseException:
+        for t in made:
+            batchrun.discard(t.run.dir)
+        batchrun.finish_batch(batch, 1)
+        raise
+    batchrun.set_attrs(batch, {"trial_ids": [t.run.id for t in made]})
+    return batch, made
+
+
+# --- driving ----------------------------------------------------------------------------------
+
+def _executor(p: Plan, batch: Run, echo: bool):
+    from . import executors
+
+    if p.dask is not None:
+        return executors.DaskPool(p.dask_client or p.dask, batch, p.workers if p.workers > 1 else None)
+    if p.workers > 1:
+        return executors.LocalPool(p.workers)
+    return executors.InProcess(echo=echo)
+
+
+def _progress(p: Plan, ex, echo: bool, log):
+    from . import executors, progress
+
+    if not echo:
+        cls = progress.Quiet
+    elif isinstance(ex, executors.InProcess):
+        cls = progress.Lines
+    else:
+        cls = progress.Bar
+    return cls(p.script.relpath, p.total + len(p.skipped), p.objective, log)
+
+
+def _watch_foreign(trial: Trial) -> bool:
+    """True once a trial started by someone else has finished."""
+    from ..store.run import status_of
+
+    st = status_of(trial.run.dir)
+    if st in ("completed", "error", "terminated"):
+        trial.status = st
+        trial.exit_status = trial.run.get("exit_status")
+        return True
+    return False
+
+
+def drive(p: Plan, batch: Run, made: list[Trial], echo: bool = True) -> list[str]:
+    """Run the batch's trials to the end; returns the ids of the trials that ran."""
+    from .executors import InProcess
+
+    log = batchrun.BatchLog(batch)
+    ex = _executor(p, batch, echo)
+    show = _progress(p, ex, echo, log)
+    if p.trials is not None:
+        source: Any = FixedSource(made)
+    else:
+        lookup = _needed_lookup(p) if p.needed else None
+        source = TpeSource(p.space, p.max_trials, p.objective, p.seed, _trials.int_flags(p.script, p.space), lookup,
+                           on_skip=show.skipped)
+    for t in p.skipped:
+        show.skipped(t)
+    ran: list[Trial] = []
+    foreign: list[Trial] = []
+    stop_sig: int | None = None
+    failed_fast = False
+    main = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
+    try:
+        try:
+            while True:
+                while stop_sig is None and not failed_fast and ex.free() > 0:
+                    t = source.next()
+                    if t is None:
+                        break
+                    if t.run is None:
+                        stage_trial(p, batch, t)
+                        _record(batch, ran + foreign + [t], source)
+                    if t.foreign:
+                        foreign.append(t)
+                        continue
+                    show.started(t)
+                    ran.append(t)
+                    ex.submit(t)
+                    if isinstance(ex, InProcess) and t.exit_status in (-15, -16):
+                        # stopped together with this process (Ctrl-C, SIGTERM): stop the batch
+                        stop_sig = signal.SIGINT if t.exit_status == -16 else signal.SIGTERM
+                for t in ex.wait(0.2):
+                    _finished(p, t, source, show)
+                    if t.status == "error" and p.fail_fast:
+                        failed_fast = True
+                for t in [f for f in foreign if _watch_foreign(f)]:
+                    foreign.remove(t)
+                    _finished(p, t, source, show)
+                show.tick(ex.running())
+                if failed_fast and ex.busy():
+                    for t in ex.stop(signal.SIGTERM):
+                        _finished(p, t, source, show)
+                if stop_sig is not None or failed_fast:
+                    break
+                if not ex.busy() and not foreign and source.exhausted():
+                    break
+        except KeyboardInterrupt:
+            stop_sig = signal.SIGINT
+        except _Terminated:
+            stop_sig = signal.SIGTERM
+        except BaseException:
+            ex.stop(signal.SIGTERM)  # don't leave trials running behind an unexpected error
+            raise
+        if stop_sig is not None:
+            try:
+                for t in ex.stop(stop_sig):
+                    _finished(p, t, source, show)
+            except (KeyboardInterrupt, _Terminated):
+                pass
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+        status = -16 if stop_sig == signal.SIGINT else -15
+        for t in ran:  # trials caught between claim and start
+            if t.status in ("pending", "running"):
+                g = t.run.guild_path()
+                if (g / "PENDING").exists() and not (g / "LOCK").exists():
+                    batchrun.discard(t.run.dir)
+                    t.status = "discarded"
+                else:
+                    batchrun.mark_stopped(t.run.dir, status)
+                    t.status = "terminated"
+        for t in source.remaining():
+            if t.run is not None:
+                batchrun.discard(t.run.dir)
+        ex.close()
+        exit_status, note = 0, "finished"
+        if stop_sig is not None:
+            exit_status, note = (-16 if stop_sig == signal.SIGINT else -15), "stopped"
+        elif failed_fast:
+            exit_status, note = 1, "stopped at a failed trial (--fail-fast)"
+        show.close(note)
+        log.close()
+        kept = [t for t in ran if t.status != "discarded"] + foreign
+        _record(batch, kept, source)
+        batchrun.finish_batch(batch, exit_status)
+    if stop_sig == signal.SIGINT:
+        raise KeyboardInterrupt
+    if stop_sig == signal.SIGTERM:
+        raise SystemExit(128 + signal.SIGTERM)
+    return [t.run.id for t in kept]
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def _finished(p: Plan, t: Trial, source, show) -> None:
+    if t.status == "discarded":
+        source.discarded(t)
+        return
+    t.objective = p.objective.value(t.run.dir) if t.status == "completed" else None
+    source.tell(t)
+    show.finished(t)
+
+
+def _record(batch: Run, trials: list[Trial], source) -> None:
+    attrs: dict[str, Any] = {"trials": [t.flags for t in trials], "trial_ids": [t.run.id for t in trials]}
+    if getattr(source, "skipped", None):
+        attrs["skipped_trials"] = [{"flags": t.flags, "run": t.matched} for t in source.skipped]
+    batchrun.set_attrs(batch, attrs)
+
+
+def _needed_lookup(p: Plan):
+    from ..run.launch import resolve_values
+
+    done = _completed_runs_by_flags(p.script)
+
+    def lookup(flags: dict):
+        match = done.get(_flags_key(resolve_values(p.script, flags, p.force_flags)))
+        if match is None:
+            return None
+        return match[0], p.objective.value(match[1])
+
+    return lookup
+
+
+# --- background -------------------------------------------------------------------------------
+
+def start_background(batch: Run) -> int:
+    """Drive a made batch in a detached ``python -m runyard.batch BATCH_DIR``; returns its PID."""
+    log = open(batch.guild_path("supervisor.log"), "ab")
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "runyard.batch", str(batch.dir)], cwd=os.getcwd(),
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                close_fds=True)
+    finally:
+        log.close()
+    batchrun.set_lock(batch, proc.pid)
+    return proc.pid
+
+
+def resume(batch_dir: str | os.PathLike) -> list[str]:
+    """Drive a batch made by another process (the background half of ``wait=False``)."""
+    from ..store.run import status_of
+
+    batch = Run(Path(batch_dir))
+    rp = batch.get("run_params") or {}
+    cwd = rp.get("cwd")
+    if cwd:
+        os.chdir(cwd)
+    info = inspect(rp["script_path"])
+    space = _trials.space_from_attr(rp.get("space") or {})
+    p = Plan(script=info, space=space, optimizer=rp.get("optimizer") or "grid",
+             objective=Objective.from_colspec(rp.get("objective")), seed=int(rp.get("random_seed") or 0),
+             max_trials=rp.get("max_trials"), workers=int(rp.get("workers") or 1), dask=rp.get("dask"),
+             fail_fast=bool(rp.get("fail_fast")), needed=bool(rp.get("needed")), label=rp.get("label"),
+             tags=list(rp.get("tags") or []), comment=rp.get("comment"), force_flags=bool(rp.get("force_flags")))
+    made = []
+    if p.optimizer != "tpe":
+        flags_list = batch.get("trials") or []
+        ids = batch.get("trial_ids") or []
+        for flags, rid in zip(flags_list, ids):
+            t = Trial(flags, run=Run(batch.dir.parent / rid))
+            st = status_of(t.run.dir)
+            if st == "pending":
+                t.status = "pending"
+                made.append(t)
+        p.trials = made
+    batchrun.set_lock(batch, os.getpid())
+    return drive(p, batch, made, echo=False)
