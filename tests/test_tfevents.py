@@ -113,6 +113,17 @@ def test_writer_flush_makes_scalars_visible_while_writing(tmp_path):
         w.add_scalar("loss", 0.1, 3)
 
 
+def test_unclosed_writer_is_flushed_when_collected(tmp_path):
+    import gc
+
+    w = EventWriter(tmp_path)
+    w.add_scalar("loss", 0.5, None)  # None step: step 0
+    path = w.path
+    del w
+    gc.collect()
+    assert [x[:3] for x in read_scalars(path)] == [("loss", 0.5, 0)]
+
+
 def test_writers_in_one_dir_get_distinct_files(tmp_path):
     with EventWriter(tmp_path) as a, EventWriter(tmp_path) as b:
         a.add_scalar("x", 1.0)
@@ -287,6 +298,14 @@ def test_corrupt_records_are_skipped(tmp_path):
     bad[second + 1] ^= 0x55  # in its length: the reader finds the next record and goes on
     path.write_bytes(bytes(bad))
     assert [x[:3] for x in read_scalars(path)] == [("loss", 0.0, 0), ("loss", 2.0, 2)]
+
+    # A zero-filled region (a crash while the file system preallocated) and random garbage
+    # between records: skipped quickly, the records after them still read.
+    path.write_bytes(data[:second] + b"\x00" * (4 << 20) + bytes(range(256)) * 4096 + data[second:]
+                     + b"\x00" * (4 << 20))
+    t0 = time.perf_counter()
+    assert [x[:3] for x in read_scalars(path)] == [("loss", 0.0, 0), ("loss", 1.0, 1), ("loss", 2.0, 2)]
+    assert time.perf_counter() - t0 < 5
 
     # Garbage between records, and a file of garbage.
     path.write_bytes(data[:second] + b"\x07garbage\x00" * 5 + data[second:])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import socket
 import struct
 import time
@@ -69,7 +70,9 @@ def _len_field(tag_byte: int, payload: bytes) -> bytes:
 
 
 def _step_field(step: int) -> bytes:
-    """The Event.step field (absent for step 0, protobuf's default)."""
+    """The Event.step field (absent for step 0, protobuf's default; None counts as 0)."""
+    if not step:
+        return b""
     step = int(step)
     if 0 < step < 0x80:
         return bytes((0x10, step))
@@ -77,8 +80,6 @@ def _step_field(step: int) -> bytes:
         return bytes((0x10, (step & 0x7F) | 0x80, step >> 7))
     if 0 < step < 0x200000:
         return bytes((0x10, (step & 0x7F) | 0x80, ((step >> 7) & 0x7F) | 0x80, step >> 14))
-    if step == 0:
-        return b""
     return b"\x10" + _varint(step)
 
 
@@ -201,6 +202,13 @@ class EventWriter:
         finally:
             self._closed = True
             self._f.close()
+
+    def __del__(self) -> None:
+        # Best effort for a writer never closed: buffered scalars still reach the file.
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing sensible to do at collection time
+            pass
 
     def __enter__(self) -> "EventWriter":
         return self
@@ -413,15 +421,26 @@ def _decode_event(data: bytes, plugins: dict[str, str]):
     return wall_time, step, out, summary_last
 
 
+# Where a record header may start: a length below 4 GiB, so 4 bytes not all zero, then 4 zeros.
+# (Lets resynchronisation skip zero-filled or garbage regions at C speed.)
+_HEADER_CANDIDATE = re.compile(rb"(?s)(?=(?!\x00{4}).{4}\x00{4})")
+
+
 def _resync(buf: bytes, pos: int) -> int:
     """Position of the next plausible record header at or after ``pos``, or -1."""
     n = len(buf)
+    search = _HEADER_CANDIDATE.search
     unpack = _S_I.unpack_from
-    while pos + 12 <= n:
-        if _masked_crc(buf[pos : pos + 8]) == unpack(buf, pos + 8)[0]:
-            return pos
-        pos += 1
-    return -1
+    while True:
+        m = search(buf, pos)
+        if m is None:
+            return -1
+        q = m.start()
+        if q + 12 > n:
+            return -1
+        if _masked_crc(buf[q : q + 8]) == unpack(buf, q + 8)[0]:
+            return q
+        pos = q + 1
 
 
 def _scan(buf: bytes, out: list, rel: str | None) -> None:
@@ -537,10 +556,23 @@ def event_files(run_dir: str | Path) -> list[Path]:
     their own).
     """
     found: list[Path] = []
-    for dirpath, _dirnames, filenames in os.walk(run_dir, followlinks=False):
-        for name in filenames:
-            if ".tfevents." in name:
-                found.append(Path(dirpath, name))
+    stack = [os.fspath(run_dir)]
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    if not entry.is_symlink():
+                        stack.append(entry.path)
+                elif ".tfevents." in entry.name:
+                    found.append(Path(entry.path))
     found.sort()
     return found
 
