@@ -725,5 +725,26 @@ def scalars_cmd(runs: tuple, csv_path: str | None, summary: bool, **kw: Any) -> 
         click.echo(df.to_string(index=False) if len(df) else "No scalars.")
 
 
+# --- queue ----------------------------------------------------------------------------------------
+
+@main.command("queue")
+@click.option("--poll-interval", "-p", type=float, default=5.0, show_default=True, metavar="SECONDS",
+              help="How often to look for new staged runs.")
+@click.option("--run-once", is_flag=True, help="Exit when no staged runs are left instead of waiting for more.")
+@click.option("--max-runs", "-n", type=int, metavar="N", help="Exit after starting N runs.")
+@click.option("--quiet", "-q", is_flag=True, help="Don't show the runs' output.")
+def queue_cmd(poll_interval: float, run_once: bool, max_runs: int | None, quiet: bool) -> None:
+    """Start staged runs (runyard run --stage) oldest first, one at a time, and wait for more.
+
+    Start several queues to run several at once: each staged run is started by exactly one.
+    Ctrl-C stops the running run and the queue.
+    """
+    from .batch import run_queue
+
+    started = run_queue(poll_interval=poll_interval, run_once=run_once, max_runs=max_runs, echo=not quiet)
+    n = len(started)
+    click.echo(f"Queue started {n} staged run{'' if n == 1 else 's'}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
