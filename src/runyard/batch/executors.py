@@ -2,8 +2,8 @@
 
 - :class:`InProcess` — one trial at a time, supervised in this process's main thread
   (output can be echoed; a terminal's Ctrl-C reaches the trial as for a single run).
-- :class:`LocalPool` — N trials at once, each supervised by ``python -m runyard.run.launch``
-  in a session of its own; stopping sends each supervisor SIGINT (Ctrl-C) or SIGTERM.
+- :class:`LocalPool` — N trials at once in N worker processes (``python -m runyard.batch.worker``,
+  sessions of their own); stopping sends each busy worker SIGINT (Ctrl-C) or SIGTERM.
 - :class:`DaskPool` — trials on a dask.distributed cluster whose workers share the runs
   home; each worker task supervises its trial in a child process and stops it when the
   batch writes a stop request (``<batch>/.guild/STOP``).
@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -76,76 +77,125 @@ class InProcess:
         pass
 
 
+class _Worker:
+    """A ``python -m runyard.batch.worker`` process: run dirs in on stdin, exit statuses out on stdout."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-m", "runyard.batch.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+                                     close_fds=True)
+        self.trial: Trial | None = None
+        self._buf = b""
+
+    def give(self, trial: Trial) -> None:
+        self.trial = trial
+        self.proc.stdin.write(str(trial.run.dir).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def read(self) -> bool:
+        """Read what the worker wrote; True once its trial is done (or the worker died)."""
+        data = os.read(self.proc.stdout.fileno(), 4096)
+        if not data:
+            return True
+        self._buf += data
+        if b"\n" in self._buf:
+            self._buf = self._buf.split(b"\n", 1)[1]
+            return True
+        return False
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+
+
 class LocalPool:
-    """Run up to ``workers`` trials at once, each in a supervisor process of its own."""
+    """Run up to ``workers`` trials at once, each in one of ``workers`` long-lived worker processes
+    (sessions of their own: a terminal's Ctrl-C reaches trials only as the batch passes it on)."""
 
     def __init__(self, workers: int):
         self.workers = workers
-        self._procs: dict[Trial, subprocess.Popen] = {}
+        self._idle = [_Worker() for _ in range(workers)]
+        self._busy: list[_Worker] = []
 
     def free(self) -> int:
-        return self.workers - len(self._procs)
+        return self.workers - len(self._busy)
 
     def submit(self, trial: Trial) -> None:
         trial.status = "running"
-        self._procs[trial] = batchrun.spawn_supervisor(trial.run.dir)
+        w = self._idle.pop() if self._idle else _Worker()
+        if w.proc.poll() is not None:
+            w = _Worker()
+        try:
+            w.give(trial)
+        except (BrokenPipeError, OSError):
+            w = _Worker()
+            w.give(trial)
+        self._busy.append(w)
 
     def busy(self) -> bool:
-        return bool(self._procs)
+        return bool(self._busy)
 
     def running(self) -> int:
-        return len(self._procs)
+        return len(self._busy)
 
-    def _reap(self, default_status: int = 1) -> list[Trial]:
-        done = []
-        for trial, proc in list(self._procs.items()):
-            if proc.poll() is not None:
-                del self._procs[trial]
-                batchrun.mark_stopped(trial.run.dir, default_status)  # no-op when the supervisor finalized it
-                _collect(trial)
-                done.append(trial)
-        return done
+    def _finish(self, w: _Worker, status_if_lost: int) -> Trial:
+        self._busy.remove(w)
+        trial, w.trial = w.trial, None
+        if w.proc.poll() is None:
+            self._idle.append(w)
+        batchrun.mark_stopped(trial.run.dir, status_if_lost)  # no-op when the worker finalized it
+        _collect(trial)
+        return trial
 
-    def wait(self, timeout: float) -> list[Trial]:
-        deadline = time.monotonic() + timeout
-        while True:
-            done = self._reap()
-            if done or not self._procs or time.monotonic() >= deadline:
-                return done
-            time.sleep(0.02)
+    def wait(self, timeout: float, status_if_lost: int = 1) -> list[Trial]:
+        import selectors
+
+        if not self._busy:
+            return []
+        sel = selectors.DefaultSelector()
+        try:
+            for w in self._busy:
+                sel.register(w.proc.stdout.fileno(), selectors.EVENT_READ, w)
+            ready = sel.select(timeout)
+        finally:
+            sel.close()
+        return [self._finish(key.data, status_if_lost) for key, _ in ready if key.data.read()]
 
     def stop(self, signum: int) -> list[Trial]:
-        """Signal every running trial's supervisor; wait for them (a second Ctrl-C kills at once)."""
-        for proc in self._procs.values():
+        """Signal every busy worker (its trial stops); wait for them (a second Ctrl-C kills at once)."""
+        for w in self._busy:
             try:
-                proc.send_signal(signum)
+                w.proc.send_signal(signum)
             except OSError:
                 pass
         status = _exit_signal_status(signum)
         done: list[Trial] = []
         deadline = time.monotonic() + STOP_GRACE
         try:
-            while self._procs and time.monotonic() < deadline:
-                done += self._reap(status)
-                time.sleep(0.05)
+            while self._busy and time.monotonic() < deadline:
+                done += self.wait(0.2, status)
         except KeyboardInterrupt:
             pass
-        for trial, proc in list(self._procs.items()):
-            _kill_tree(proc.pid)
+        for w in list(self._busy):
+            _kill_tree(w.proc.pid)
             try:
-                proc.wait(5)
+                w.proc.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-        done += self._reap(status)
-        for trial in list(self._procs):  # unkillable: record what we know
-            del self._procs[trial]
-            batchrun.mark_stopped(trial.run.dir, status)
-            _collect(trial)
-            done.append(trial)
+            done.append(self._finish(w, status))
         return done
 
     def close(self) -> None:
-        pass
+        for w in self._idle + self._busy:
+            w.close()
+        for w in self._idle + self._busy:
+            try:
+                w.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                _kill_tree(w.proc.pid)
+        self._idle, self._busy = [], []
 
 
 def _kill_tree(pid: int) -> None:
