@@ -59,6 +59,16 @@ _FAST_DEFAULT = re.compile(
     r"^(" + _ALIASES["key"] + r"):" + _WS + r"+([-+0-9.eEnNaAiIfFtTyY]+)$", re.MULTILINE
 )
 
+# The usual line ending with ")": "loss: 0.1 (step 5)" or "loss: 0.1 (5)". When this matches a
+# line, the first default gives the step and the second the same key and value (proof: the key
+# is the first word less its colon and the value the second word, for both patterns).
+_FAST_PAREN = re.compile(
+    r"^([^ \t\n]+): +(" + _ALIASES["value"] + r")" + _WS + r"+\((?:step" + _WS + r"+)?([0-9]+)\)$",
+    re.MULTILINE,
+)
+
+_STEP_TAIL = re.compile(r"\((?:step" + _WS + r"+)?[0-9]+\)$", re.MULTILINE)
+
 _TRAILING_WS = re.compile(r"[^\S\n]+$", re.MULTILINE)
 _LOW_CONTROL = re.compile(r"[\x00-\x08]+")
 # Characters that need the slow clean-up: the control characters Guild drops, and the
@@ -76,7 +86,10 @@ def _expand(pattern: str) -> str:
 
 
 # The defaults as matched over a chunk of many lines, where "\s" must not run into the next line.
+# The first may start its key only where a word starts: the leftmost match always does (a key
+# starting inside a word could take in the rest of the word), and it saves trying every position.
 _DEFAULT_CHUNK = [_expand(p).replace(r"\s", _WS) for p in DEFAULT_PATTERNS]
+_DEFAULT_CHUNK[0] = r"(?<![^ \t\n])" + _DEFAULT_CHUNK[0]
 
 
 def _spec(patterns: Any) -> list[tuple[str | None, str]]:
@@ -212,21 +225,52 @@ class OutputScalars:
         elif "\r" in text or " \n" in text or "\t\n" in text or text[-1] in " \t":
             text = _TRAILING_WS.sub("", text)
         wall_time = time.time()
-        if self._defaults and ")\n" not in text and not text.endswith(")"):
-            items = self._feed_simple(text)
+        if self._defaults:
+            items = self._feed_defaults(text)
         else:
             items = self._feed_lines(text)
         if items:
             self._writer.add_scalars(items, wall_time)
             self._writer.flush()
 
-    def _feed_simple(self, text: str) -> list[tuple[str, float, int]]:
-        """The default patterns over a chunk where no line ends with ")"."""
+    def _feed_defaults(self, text: str) -> list[tuple[str, float, int]]:
+        """The default patterns over a chunk.
+
+        Only a line ending with ")" can match the first default or the "(...)" form of the
+        second; those lines are taken one by one, and the runs of lines between them in one
+        ``findall`` each.
+        """
         items: list[tuple[str, float, int]] = []
+        find = text.find
+        rfind = text.rfind
+        n = len(text)
+        pos = 0
+        i = find(")\n")
+        while i >= 0:
+            j = rfind("\n", pos, i)
+            ls = j + 1 if j >= 0 else pos
+            if ls > pos:
+                self._plain_lines(text, pos, ls, items)
+            self._paren_line(text, ls, i + 1, items)
+            pos = i + 2
+            i = find(")\n", pos)
+        if pos < n:
+            if text.endswith(")"):
+                j = rfind("\n", pos)
+                ls = j + 1 if j >= 0 else pos
+                if ls > pos:
+                    self._plain_lines(text, pos, ls, items)
+                self._paren_line(text, ls, n, items)
+            else:
+                self._plain_lines(text, pos, n, items)
+        return items
+
+    def _plain_lines(self, text: str, start: int, end: int, items: list) -> None:
+        """Default patterns over ``text[start:end]``, whole lines none of which ends with ")"."""
         append = items.append
         step = self._step
         ignore = self._ignore
-        for key, sval in _FAST_DEFAULT.findall(text):
+        for key, sval in _FAST_DEFAULT.findall(text, start, end):
             if key == "step":
                 try:
                     step = int(sval)
@@ -245,7 +289,43 @@ class OutputScalars:
             except ValueError:
                 pass
         self._step = step
-        return items
+
+    def _paren_line(self, text: str, ls: int, le: int, items: list) -> None:
+        """Default patterns over the line ``text[ls:le]``, which ends with ")"."""
+        m = _FAST_PAREN.match(text, ls, le)
+        if m is not None:
+            key, sval, sstep = m.groups()
+            try:
+                v = float(sval)
+            except ValueError:
+                v = None
+            if key == "step":  # the second pattern's value wins over the first's step
+                if v is None:
+                    self._step = int(sstep)
+                elif math.isfinite(v):
+                    self._step = int(v)
+                return
+            self._step = int(sstep)
+            if v is not None and key not in self._ignore:
+                items.append((key, v, self._step))
+            return
+        vals: dict = {}
+        first, second = self._patterns
+        # The first default can only match if the line ends with "(N)" or "(step N)", at its
+        # last "("; the second is anchored at the line start.
+        k = text.rfind("(", ls, le)
+        if k >= 0 and _STEP_TAIL.match(text, k, le) is not None:
+            for m in first.rx.finditer(text, ls, le):
+                _apply(m, first, vals)
+        m = second.rx.match(text, ls, le)
+        if m is not None:
+            _apply(m, second, vals)
+        s = vals.pop("step", None)
+        if s is not None and math.isfinite(s):
+            self._step = int(s)
+        for key in sorted(vals, key=str):
+            if key not in self._ignore:
+                items.append((key, vals[key], self._step))
 
     def _feed_lines(self, text: str) -> list[tuple[str, float, int]]:
         """Any patterns over a chunk, line by line (only lines with a match are visited)."""
