@@ -116,6 +116,82 @@ def test_step_persists_across_feeds_and_chunking_does_not_matter(tmp_path):
     assert ("note", 7.0, 70) in whole and ("loss", pytest.approx(1 / 8, rel=1e-6), 8) in whole
 
 
+def _reference(patterns, text, ignore=()):
+    """Guild's rules applied the slow, obvious way: line by line, pattern by pattern."""
+    import re
+
+    from runyard.run.scalars import _expand, _spec
+
+    if patterns is None:
+        spec = [(None, p) for p in DEFAULT_PATTERNS]
+    else:
+        spec = _spec(patterns)
+        ignore = ()
+    compiled = [(key, re.compile(_expand(src).replace(r"[^ \t\n]", r"[^ \t]"))) for key, src in spec]
+    step, out = 0, []
+    for line in text.split("\n"):
+        line = "".join(ch for ch in line if ord(ch) >= 9).rstrip()
+        vals = {}
+        for key, rx in compiled:
+            for m in rx.finditer(line):
+                gd = m.groupdict()
+                if gd:
+                    pairs = [(gd["_key"], gd["_val"])] if "_key" in gd and "_val" in gd else gd.items()
+                elif len(m.groups()) == 1:
+                    pairs = [(key, m.group(1))]
+                elif len(m.groups()) == 2:
+                    pairs = [m.groups()]
+                else:
+                    pairs = []
+                for k, v in pairs:
+                    try:
+                        if k is not None:
+                            vals[k] = float(v)
+                    except (TypeError, ValueError):
+                        pass
+        if "step" in vals:
+            step = int(vals.pop("step"))
+        out += [(k, vals[k], step) for k in sorted(vals) if k not in ignore]
+    return out
+
+
+@pytest.mark.parametrize("patterns", [
+    None,
+    {"step": r"step: (\value)", "loss": r"loss: (\value)"},
+    [{"step": r"\[(\step)]"}, r"(\key):(\value)"],
+    [r"(\key):\s+(\value)", r"(?P<_key>[a-z]+)=(?P<_val>\value)"],
+])
+def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
+    import random
+
+    rnd = random.Random(7)
+    keys = ["loss", "step", "acc", "a:b", "lr", "val_loss", "[3]", "x"]
+    seps = [": ", ":  ", ":\t", ":", "=", " : "]
+    vals = ["0.5", "-1", "1e-3", "3", "1.2.3", ".5", "2e5", "abc", "12"]
+    ends = ["", " (step 5)", " (7)", " (note)", "  ", "\t", " (step x)", " (3) (4)", ")", "\r", " loss:"]
+    starts = ["", "", "epoch 3 ", " ", "[2]\t", "Epoch 1/10 ... "]
+    lines = []
+    for _ in range(3000):
+        words = [rnd.choice(keys) + rnd.choice(seps) + rnd.choice(vals) for _ in range(rnd.choice([1, 1, 2]))]
+        lines.append(rnd.choice(starts) + " ".join(words) + rnd.choice(ends))
+    text = "\n".join(lines) + "\n"
+    want = _reference(patterns, text, ignore=["lr"])
+    assert len(want) > 50
+    assert preview(patterns, text, ignore_keys=["lr"]) == want
+    for size in (1, 5, 64):
+        got = []
+        class Sink:
+            def add_scalars(self, items, wall_time=None):
+                got.extend(items)
+
+            def flush(self):
+                pass
+        out = OutputScalars(Sink(), patterns, ["lr"])
+        for i in range(0, len(lines), size):
+            out.feed("\n".join(lines[i:i + size]) + "\n")
+        assert got == want, f"fed {size} lines at a time"
+
+
 def test_no_step_means_step_zero():
     assert preview(None, "a: 1\nb: 2\na: 3\n") == [("a", 1.0, 0), ("b", 2.0, 0), ("a", 3.0, 0)]
 
@@ -268,6 +344,7 @@ def test_speed_400k_printed_lines(tmp_path, capsys):
         out = OutputScalars(w, None)
         t = _pump(script, out)
         out.close()
+    bare = min(bare, _pump(script))
     rows = run_scalars(tmp_path)
     assert len(rows) == 200_000
     assert rows[-1] == (".guild", "loss", pytest.approx(1 / 200000, rel=1e-6), 199999)
