@@ -19,9 +19,15 @@ The default patterns match ``loss: 0.1`` (scalar ``loss``), ``step: 5`` (step 5)
 ``loss: 0.1 (step 5)`` (both). A Keras progress line such as
 ``Epoch 1/10 ... loss: 0.5467 - accuracy: 0.8094`` matches neither: the key must start the line.
 
-Speed: :meth:`OutputScalars.feed` takes big chunks of complete lines and matches the whole chunk
-with one ``finditer``/``findall`` per pattern, falling back to exact per-line matching only for
-the few lines where a pattern's match runs across a line break.
+Differences from Guild: ``\\value`` also reads ``nan``, ``inf``, ``1E+5`` and ``+1`` (Guild's is
+``[0-9.e-]+``); an invalid pattern is an error rather than a warning; a ``step`` that is not a
+finite number is ignored.
+
+Speed: :meth:`OutputScalars.feed` takes big chunks of complete lines. With the default patterns,
+the lines between those ending with ")" are matched by one ``findall`` (at most one scalar per
+line), and ")" lines one by one. Custom patterns each ``finditer`` over the whole chunk; the
+matches are grouped by line, and a line some match ran into from another line is redone exactly
+(Guild matches line by line).
 """
 
 from __future__ import annotations
