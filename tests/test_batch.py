@@ -366,6 +366,20 @@ def test_ctrl_c_stops_every_running_trial(project, workers):
     assert sorted(_attrs(batch["dir"])["trial_ids"]) == sorted(df["id"])
 
 
+def test_sigterm_to_a_batch_stops_its_trials(project):
+    write(project / "sleep.py", SLEEP)
+    p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "sleep.py", "x=[1,2,3]", "secs=30",
+                          "--workers", "2", "-y", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert _wait_for(lambda: len(runyard.ls_runs(running=True)) == 2, timeout=30)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=60)
+    assert p.returncode != 0
+    df = runyard.ls_runs()
+    assert len(df) == 2 and set(df["status"]) == {"terminated"} and set(df["exit_status"]) == {-15}
+    [batch] = _batches()
+    assert batch["exit_status"] == -15
+
+
 def test_needed_skips_trials_already_done(project):
     write(project / "train.py", TRAIN)
     runyard.run("train.py", {"units": [16, 32]}, echo=False)

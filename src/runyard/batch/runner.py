@@ -116,16 +116,29 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
     opt = _trials.choose_optimizer(space, optimizer)
     max_trials = _int_option("max_trials", max_trials, 1)
     workers = _int_option("workers", workers, 1)
-    seed = _int_option("random_seed", random_seed)
+    seed = _int_option("random_seed", random_seed, 0)
     if seed is None:
         seed = random.randint(0, 2**32 - 1)
     objective = Objective.parse(minimize, maximize)
     tags = [tags] if isinstance(tags, str) else list(tags or ())
+    if dask is False or (isinstance(dask, str) and not dask.strip()):
+        dask = None
     p = Plan(script=info, space=space, optimizer=opt, objective=objective, seed=seed, max_trials=max_trials,
-             workers=workers or 1, dask=dask or None, fail_fast=bool(fail_fast), needed=bool(needed),
+             workers=workers or 1, dask=dask, fail_fast=bool(fail_fast), needed=bool(needed),
              label=label, tags=tags, comment=comment, force_flags=bool(force_flags))
+    if seed >= 2**32:
+        raise UsageError("--random-seed must be less than 2**32")
+    if dask is not None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UsageError("--dask needs dask.distributed: pip install 'runyard[dask]'") from None
     rng = random.Random(seed)
     if opt == "tpe":
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            raise UsageError("--optimizer tpe needs Optuna: pip install 'runyard[search]'") from None
         _trials.check_space(info, space, p.force_flags)
         p.max_trials = max_trials or _trials.DEFAULT_SEARCH_TRIALS
         return p
