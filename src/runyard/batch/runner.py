@@ -285,20 +285,31 @@ def drive(p: Plan, batch: Run, made: list[Trial], echo: bool = True) -> list[str
     from .executors import InProcess
 
     log = batchrun.BatchLog(batch)
-    ex = _executor(p, batch, echo)
-    show = _progress(p, ex, echo, log)
-    if p.trials is not None:
-        source: Any = FixedSource(made)
-    else:
-        lookup = _needed_lookup(p) if p.needed else None
-        source = TpeSource(p.space, p.max_trials, p.objective, p.seed, _trials.int_flags(p.script, p.space), lookup,
-                           on_skip=show.skipped)
+    ex = None
+    try:
+        ex = _executor(p, batch, echo)
+        show = _progress(p, ex, echo, log)
+        if p.trials is not None:
+            source: Any = FixedSource(made)
+        else:
+            lookup = _needed_lookup(p) if p.needed else None
+            source = TpeSource(p.space, p.max_trials, p.objective, p.seed, _trials.int_flags(p.script, p.space),
+                               lookup, on_skip=show.skipped)
+    except BaseException:
+        for t in made:
+            batchrun.discard(t.run.dir)
+        if ex is not None:
+            ex.close()
+        log.close()
+        batchrun.finish_batch(batch, 1)
+        raise
     for t in p.skipped:
         show.skipped(t)
     ran: list[Trial] = []
     foreign: list[Trial] = []
     stop_sig: int | None = None
     failed_fast = False
+    crashed: str | None = None
     main = threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
     try:
@@ -339,8 +350,13 @@ def drive(p: Plan, batch: Run, made: list[Trial], echo: bool = True) -> list[str
             stop_sig = signal.SIGINT
         except _Terminated:
             stop_sig = signal.SIGTERM
-        except BaseException:
-            ex.stop(signal.SIGTERM)  # don't leave trials running behind an unexpected error
+        except BaseException as e:
+            crashed = f"{type(e).__name__}: {e}"
+            try:
+                for t in ex.stop(signal.SIGTERM):  # don't leave trials running behind an unexpected error
+                    _finished(p, t, source, show)
+            except BaseException:  # noqa: BLE001 - the first error is the one to report
+                pass
             raise
         if stop_sig is not None:
             try:
@@ -370,6 +386,8 @@ def drive(p: Plan, batch: Run, made: list[Trial], echo: bool = True) -> list[str
             exit_status, note = (-16 if stop_sig == signal.SIGINT else -15), "stopped"
         elif failed_fast:
             exit_status, note = 1, "stopped at a failed trial (--fail-fast)"
+        elif crashed:
+            exit_status, note = 1, f"failed ({crashed})"
         show.close(note)
         log.close()
         kept = [t for t in ran if t.status != "discarded"] + foreign
