@@ -40,13 +40,19 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
     kw.update(filters or {})
     deleted = bool(kw.pop("deleted", False)) or deleted
     f = Filters.from_kwargs(**kw)
-    records = index.sync(_runs_home(), "trash" if deleted else "runs", want_summary=want_summary)
+    home = _runs_home()
+    location = "trash" if deleted else "runs"
+    records = index.sync(home, location)
     pred = f.predicate()
     if pred is not None:
         records = [r for r in records if pred(r)]
     if pos:
         runs = pos if runs is None else [runs, *pos] if not isinstance(runs, list) else runs + pos
-    return select(records, runs)
+    records = select(records, runs)
+    if want_summary:
+        sums = index.summaries(home, location, [r["id"] for r in records])
+        records = [{**r, "summary": sums.get(r["id"], [])} for r in records]
+    return records
 
 
 def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
@@ -57,51 +63,37 @@ def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
 # --- listing --------------------------------------------------------------------------------
 
 def _frame(records: list[dict]) -> "pd.DataFrame":
+    """Records -> the ``ls_runs`` DataFrame (column by column: this is the hot path)."""
     import pandas as pd
 
-    n = len(records)
-    cols: dict[str, list] = {c: [None] * n for c in RUN_COLUMNS}
     flag_names: dict[str, None] = {}
     scalar_names: dict[str, None] = {}
-    for r in records:
-        for k in (r.get("flags") or {}):
-            flag_names.setdefault(k)
-        for k in (r.get("scalars") or {}):
-            scalar_names.setdefault(k)
-    fcols = {k: [None] * n for k in flag_names}
-    scols = {k: [float("nan")] * n for k in scalar_names}
-    c_id, c_op, c_start, c_stop = cols["id"], cols["operation"], cols["started"], cols["stopped"]
-    c_status, c_exit, c_label, c_tags = cols["status"], cols["exit_status"], cols["label"], cols["tags"]
-    c_marked, c_comments, c_dir = cols["marked"], cols["comments"], cols["dir"]
-    c_proj, c_digest = cols["project_dir"], cols["sourcecode_digest"]
-    for i, r in enumerate(records):
-        c_id[i] = r["id"]
-        c_op[i] = r.get("operation")
-        c_start[i] = r.get("started")
-        c_stop[i] = r.get("stopped")
-        c_status[i] = r.get("status")
-        c_exit[i] = r.get("exit_status")
-        c_label[i] = r.get("label") or ""
-        c_tags[i] = list(r.get("tags") or [])
-        c_marked[i] = bool(r.get("marked"))
-        c_comments[i] = list(r.get("comments") or [])
-        c_dir[i] = r.get("dir")
-        c_proj[i] = r.get("project_dir")
-        c_digest[i] = r.get("sourcecode_digest")
-        for k, v in (r.get("flags") or {}).items():
-            fcols[k][i] = v
-        for k, v in (r.get("scalars") or {}).items():
-            scols[k][i] = v
-    data: dict[str, Any] = {}
-    for c in RUN_COLUMNS:
-        data[c] = cols[c]
-    data["started"] = pd.to_datetime(pd.Series(c_start, dtype="float64"), unit="us")
-    data["stopped"] = pd.to_datetime(pd.Series(c_stop, dtype="float64"), unit="us")
-    data["exit_status"] = pd.array(c_exit, dtype="Int64")
-    for k in sorted(fcols):
-        data[f"flags.{k}"] = _column(fcols[k])
-    for k in sorted(scols):
-        data[f"scalars.{k}"] = scols[k]
+    flags = [r.get("flags") or {} for r in records]
+    scalars = [r.get("scalars") or {} for r in records]
+    for f in flags:
+        flag_names.update(dict.fromkeys(f))
+    for sc in scalars:
+        scalar_names.update(dict.fromkeys(sc))
+    nan = float("nan")
+    data: dict[str, Any] = {
+        "id": [r["id"] for r in records],
+        "operation": [r.get("operation") for r in records],
+        "started": pd.to_datetime(pd.Series([r.get("started") for r in records], dtype="float64"), unit="us"),
+        "stopped": pd.to_datetime(pd.Series([r.get("stopped") for r in records], dtype="float64"), unit="us"),
+        "status": [r.get("status") for r in records],
+        "exit_status": pd.array([r.get("exit_status") for r in records], dtype="Int64"),
+        "label": [r.get("label") or "" for r in records],
+        "tags": [list(r.get("tags") or ()) for r in records],
+        "marked": [bool(r.get("marked")) for r in records],
+        "comments": [list(r.get("comments") or ()) for r in records],
+        "dir": [r.get("dir") for r in records],
+        "project_dir": [r.get("project_dir") for r in records],
+        "sourcecode_digest": [r.get("sourcecode_digest") for r in records],
+    }
+    for k in sorted(flag_names):
+        data[f"flags.{k}"] = _column([f.get(k) for f in flags])
+    for k in sorted(scalar_names):
+        data[f"scalars.{k}"] = pd.Series([sc.get(k, nan) for sc in scalars], dtype="float64")
     df = pd.DataFrame(data)
     errors = [r.get("error") for r in records]
     if any(errors):

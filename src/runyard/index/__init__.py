@@ -124,55 +124,81 @@ def _location_dir(home: Path, location: str) -> Path:
     return _home.runs_dir(home) if location == "runs" else _home.trash_dir(home)
 
 
-def sync(home: Path, location: str = "runs", want_summary: bool = False) -> list[dict]:
+# In-process mirror of index rows: (home, location) -> {id: (stamp, record)}. Records are
+# shared between calls: treat them as read-only.
+_MEM: dict[tuple[str, str], dict[str, tuple[int, dict]]] = {}
+
+
+def sync(home: Path, location: str = "runs") -> list[dict]:
     """All runs' records in ``location`` ("runs" or "trash"), reconciled with the directories.
 
-    Records carry ``dir``; with ``want_summary`` also ``summary`` (scalar summaries).
-    Sorted newest first (by ``started``, else ``initialized``).
+    Records are dicts (``id, operation, started, stopped, status, exit_status, label, tags,
+    marked, comments, project_dir, sourcecode_digest, flags, scalars, dir``, and ``error`` for a
+    run that cannot be read), sorted newest first. They are shared: don't modify them.
     """
     base = _location_dir(home, location)
+    base_s = str(base)
     try:
-        entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and not e.name.startswith(".")]
+        entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != "."]
     except FileNotFoundError:
         entries = []
+    mem = _MEM.setdefault((str(home), location), {})
     db = connect(home)
     try:
-        cur = db.execute(
-            "SELECT id, stamp, final, data" + (", summary" if want_summary else "") +
-            " FROM runs WHERE location = ?", (location,))
-        cached = {row[0]: row for row in cur}
+        rows = {r[0]: (r[1], r[2]) for r in
+                db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
         now = time.time()
         last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
         full = last is None or now - float(last[0]) >= _recheck_seconds()
         records: list[dict] = []
+        from_db: list[str] = []
         updates = []
         present = set()
         for rid in entries:
-            run_dir = base / rid
-            row = cached.get(rid)
-            if row is not None and row[2] and not full:
-                stamp = row[1]  # finished and recently checked: trust the index
+            row = rows.get(rid)
+            if row is not None and row[1] and not full:
+                stamp = row[0]  # finished and recently checked: trust the index
             else:
-                stamp = _stamp(run_dir)
+                stamp = _stamp(Path(base_s + "/" + rid))
                 if stamp is None:
                     continue
+            if row is not None and row[1] and row[0] == stamp:
+                present.add(rid)
+                m = mem.get(rid)
+                if m is not None and m[0] == stamp:
+                    records.append(m[1])
+                else:
+                    from_db.append(rid)
+                continue
+            run_dir = Path(base_s + "/" + rid)
+            if not (run_dir / ".guild" / "opref").exists():
+                continue
             present.add(rid)
-            if row is not None and row[2] and row[1] == stamp:
-                rec = _loads(row[3])
-                if want_summary:
-                    rec["summary"] = _loads(row[4])
-            else:
-                if not (run_dir / ".guild" / "opref").exists():
-                    present.discard(rid)
-                    continue
-                rec, summary = _load(run_dir)
-                updates.append((rid, location, stamp, 1 if is_final(rec) else 0,
-                                rec.get("started"), _json_dumps(rec), _json_dumps(summary)))
-                if want_summary:
-                    rec["summary"] = summary
-            rec["dir"] = str(run_dir)
+            rec, summary = _load(run_dir)
+            rec["dir"] = base_s + "/" + rid
+            final = is_final(rec)
+            updates.append((rid, location, stamp, 1 if final else 0, rec.get("started"), _json_dumps(rec),
+                            _json_dumps(summary)))
+            mem[rid] = (stamp, rec)
             records.append(rec)
-        gone = [rid for rid in cached if rid not in present]
+        if from_db:
+            want = set(from_db)
+            if len(want) * 4 > len(rows):
+                cur = db.execute("SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
+            else:
+                marks = ",".join("?" * len(want))
+                cur = db.execute(f"SELECT id, stamp, data FROM runs WHERE location = ? AND id IN ({marks})",
+                                 (location, *want)) if len(want) < 900 else db.execute(
+                    "SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
+            for rid, stamp, data in cur:
+                if rid in want:
+                    rec = _loads(data)
+                    rec["dir"] = base_s + "/" + rid
+                    mem[rid] = (stamp, rec)
+                    records.append(rec)
+        gone = [rid for rid in rows if rid not in present]
+        for rid in gone:
+            mem.pop(rid, None)
         if updates or gone or full:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -185,8 +211,28 @@ def sync(home: Path, location: str = "runs", want_summary: bool = False) -> list
                 db.execute("ROLLBACK")
     finally:
         db.close()
-    records.sort(key=lambda r: (r.get("started") or 0, r["id"]), reverse=True)
+    records.sort(key=_newest_first, reverse=True)
     return records
+
+
+def _newest_first(r: dict) -> tuple:
+    return (r.get("started") or 0, r["id"])
+
+
+def summaries(home: Path, location: str, ids: list[str]) -> dict[str, list]:
+    """Scalar summaries (see :func:`runyard.store.record.summarize`) of runs already synced."""
+    out: dict[str, list] = {}
+    db = connect(home)
+    try:
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for rid, summary in db.execute(
+                    f"SELECT id, summary FROM runs WHERE location = ? AND id IN ({marks})", (location, *chunk)):
+                out[rid] = _loads(summary)
+    finally:
+        db.close()
+    return out
 
 
 def touch(run) -> None:
@@ -201,6 +247,8 @@ def touch(run) -> None:
             db.execute("DELETE FROM runs WHERE location = ? AND id = ?", (location, run_dir.name))
             return
         rec, summary = _load(run_dir)
+        rec["dir"] = str(run_dir)
+        _MEM.setdefault((str(home), location), {})[run_dir.name] = (stamp, rec)
         db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (run_dir.name, location, stamp, 1 if is_final(rec) else 0, rec.get("started"),
                     _json_dumps(rec), _json_dumps(summary)))

@@ -184,6 +184,9 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         a("started", now)
         (run.dir / ".guild" / "STAGED").touch()
         _write_env_file(run, env)
+    else:
+        # Running from the moment it is a run: this process holds it until a supervisor takes over.
+        run.guild_path("LOCK").write_text(str(os.getpid()))
     write_opref(run.dir, f"script:{project}", "", "", script.relpath)
     return Prepared(run, argv, env, script, values, user_flags)
 

@@ -60,8 +60,12 @@ def is_batch_opref(opref: list[str]) -> bool:
 
 
 def is_final(rec: dict) -> bool:
-    """A run whose status cannot change without a write to its attributes."""
-    return rec.get("exit_status") is not None and rec.get("status") in ("completed", "error", "terminated")
+    """A run whose status cannot change without a write to its attributes.
+
+    That includes a run with no exit status whose supervisor is gone: every run is
+    made with a live ``LOCK`` (or a ``STAGED`` marker), so it can't come back to life.
+    """
+    return rec.get("status") in ("completed", "error", "terminated")
 
 
 def summarize(scalars: list[tuple[str, str, float, int]]) -> list[list]:
