@@ -91,6 +91,8 @@ def env_for(home: Path | str | None) -> dict:
     """The process environment, with GUILD_HOME set to ``home`` (or removed)."""
     env = dict(os.environ)
     env.pop("GUILD_HOME", None)
+    # Python's default buffering for everyone: bare python, runyard and Guild are measured alike.
+    env.pop("PYTHONUNBUFFERED", None)
     if home is not None:
         env["GUILD_HOME"] = str(home)
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
@@ -485,6 +487,9 @@ def op_print(b: Bench) -> None:
     files = {"p.py": PRINT_HEAVY}
     proj, _ = _project(b, "print-bare", files)
     bare, _ = timed_proc([sys.executable, "p.py"], env_for(None), 3, cwd=proj, stat="median", read_stdout=True)
+    unbuf_env = dict(env_for(None), PYTHONUNBUFFERED="1")
+    bare_unbuf: float | str
+    bare_unbuf, _ = timed_proc([sys.executable, "p.py"], unbuf_env, 3, cwd=proj, stat="median", read_stdout=True)
     proj, home = _project(b, "print-runyard", files)
     t, note = timed_proc(runyard_cmd() + ["run", "p.py", "-y"], env_for(home), 3, cwd=proj,
                          stat="median", read_stdout=True)
@@ -504,10 +509,13 @@ def op_print(b: Bench) -> None:
             except Exception:
                 guild_count = None
     row = Row("print-heavy script, 400k lines (whole process)", "print", None, t, g)
-    parts = [f"bare python {fmt(bare)}"]
+    parts = [f"bare python {fmt(bare)} (unbuffered: {fmt(bare_unbuf)})"]
     if isinstance(t, float) and isinstance(bare, float):
         row.extra["runyard_x"] = t / bare
         parts.append(f"runyard {t / bare:.2f}× bare")
+        if isinstance(bare_unbuf, float):
+            row.extra["runyard_x_unbuffered"] = t / bare_unbuf
+            parts.append(f"{t / bare_unbuf:.2f}× unbuffered bare")
         out = inproc(home, "scalars")
         if "error" in out:
             parts.append(f"ls_scalars: {out['error']}")
@@ -520,7 +528,9 @@ def op_print(b: Bench) -> None:
         parts.append(f"runyard: {note}")
     if isinstance(g, float) and isinstance(bare, float):
         row.extra["guild_x"] = g / bare
-        parts.append(f"Guild {g / bare:.1f}× bare (design.md: {DESIGN_GUILD[('print', None)]})")
+        parts.append(f"Guild {g / bare:.1f}× bare, "
+                     + (f"{g / bare_unbuf:.1f}× unbuffered " if isinstance(bare_unbuf, float) else "")
+                     + f"(design.md: {DESIGN_GUILD[('print', None)]})")
         if guild_count is not None:
             row.extra["guild_loss_events"] = guild_count
             parts.append(f"Guild recorded {guild_count}/200000")
@@ -528,11 +538,20 @@ def op_print(b: Bench) -> None:
     b.add(row)
 
 
-def _count_runs(home: Path) -> int:
+def _count_runs(home: Path, trials_only: bool = False) -> int:
+    """Runs in ``home/runs`` (only trials: not batch runs, whose operation ends in ``+``)."""
+    count = 0
     try:
-        return sum(1 for p in (home / "runs").iterdir() if (p / ".guild" / "opref").exists())
+        for p in (home / "runs").iterdir():
+            try:
+                opref = (p / ".guild" / "opref").read_text()
+            except OSError:
+                continue
+            op = opref.split()[-1] if opref.split() else ""
+            count += not (trials_only and "+" in op)
     except OSError:
-        return 0
+        pass
+    return count
 
 
 def op_batch(b: Bench) -> None:
@@ -551,14 +570,15 @@ def op_batch(b: Bench) -> None:
         gr = run_proc([b.guild, "run", "x.py", grid, "-y"], env_for(ghome), cwd=gproj, read_stdout=True)
         if gr.returncode == 0:
             g = gr.seconds
-            gtrials = _count_runs(ghome) - 1  # minus the batch run
+            gtrials = _count_runs(ghome, trials_only=True)  # Guild moves the batch run to trash
     row = Row("100 trials of a trivial script, --workers 1", "batch", None, t, g)
     parts = []
     if isinstance(t, float):
-        trials = _count_runs(home)
+        trials = _count_runs(home, trials_only=True)
         per = (t - 100 * bare) / 100
         row.extra.update(runyard_trials=trials, runyard_overhead_per_trial=per)
-        parts.append(f"runyard {per * 1000:.0f} ms/trial over bare ({trials} runs made)")
+        parts.append(f"runyard {per * 1000:.0f} ms/trial over bare ({trials} trials"
+                     f"{', expected 100!' if trials != 100 else ''})")
     else:
         parts.append(f"runyard: exit {r.returncode}: {last_line(r.stderr)}")
     if isinstance(g, float):
