@@ -80,10 +80,14 @@ class InProcess:
 class _Worker:
     """A ``python -m runyard.batch.worker`` process: run dirs in on stdin, exit statuses out on stdout."""
 
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-m", "runyard.batch.worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
-                                     close_fds=True)
+    def __init__(self, log_path: Path | None = None):
+        log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "runyard.batch.worker"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=log, start_new_session=True, close_fds=True)
+        finally:
+            if log_path:
+                log.close()
         self.trial: Trial | None = None
         self._buf = b""
 
@@ -114,9 +118,10 @@ class LocalPool:
     """Run up to ``workers`` trials at once, each in one of ``workers`` long-lived worker processes
     (sessions of their own: a terminal's Ctrl-C reaches trials only as the batch passes it on)."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, log_path: Path | None = None):
         self.workers = workers
-        self._idle = [_Worker() for _ in range(workers)]
+        self._log = log_path  # the workers' own errors, if any
+        self._idle = [_Worker(log_path) for _ in range(workers)]
         self._busy: list[_Worker] = []
 
     def free(self) -> int:
@@ -124,13 +129,13 @@ class LocalPool:
 
     def submit(self, trial: Trial) -> None:
         trial.status = "running"
-        w = self._idle.pop() if self._idle else _Worker()
+        w = self._idle.pop() if self._idle else _Worker(self._log)
         if w.proc.poll() is not None:
-            w = _Worker()
+            w = _Worker(self._log)
         try:
             w.give(trial)
         except (BrokenPipeError, OSError):
-            w = _Worker()
+            w = _Worker(self._log)
             w.give(trial)
         self._busy.append(w)
 

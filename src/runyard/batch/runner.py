@@ -252,7 +252,7 @@ def _executor(p: Plan, batch: Run, echo: bool):
     if p.dask is not None:
         return executors.DaskPool(p.dask_client or p.dask, batch, p.workers if p.workers > 1 else None)
     if p.workers > 1:
-        return executors.LocalPool(p.workers)
+        return executors.LocalPool(p.workers, batch.guild_path("workers.log"))
     return executors.InProcess(echo=echo)
 
 
