@@ -456,8 +456,8 @@ def test_argparse_argv_reaches_the_script(project, tmp_path):
     values = {**defaults(s), "learning_rate": -0.5, "n": 4, "verbose": True, "cuda": False,
               "augment": False, "layers": "1 2 3", "name": "my model", "shuffle": False}
     argv, env = py.command(s, run_dir, values)
-    assert argv[:3] == [sys.executable, "-u", "train.py"]
-    assert argv[3:] == ["--learning-rate=-0.5", "--epochs", "5", "-n", "4", "--verbose", "--no-cuda",
+    assert argv[:2] == [sys.executable, "train.py"]
+    assert argv[2:] == ["--learning-rate=-0.5", "--epochs", "5", "-n", "4", "--verbose", "--no-cuda",
                         "--no-augment", "--layers", "1", "2", "3", "--name", "my model", "--shuffle", ""]
     py.apply_flags(s, run_dir, values)  # nothing to write for args
     assert (run_dir / "train.py").read_text() == (project / "train.py").read_text()
@@ -474,7 +474,7 @@ def test_argparse_switches_at_default_are_not_passed(project):
     s = py.inspect(project / "train.py")
     argv, _ = py.command(s, project, {**defaults(s), "n": 1})
     assert "--verbose" not in argv and "--no-cuda" not in argv and "--out" not in argv
-    assert argv[3:] == ["--learning-rate", "0.1", "--epochs", "5", "-n", "1", "--augment",
+    assert argv[2:] == ["--learning-rate", "0.1", "--epochs", "5", "-n", "1", "--augment",
                         "--layers", "8", "4", "--name", "model", "--shuffle", "1"]
 
 
@@ -483,7 +483,7 @@ def test_argparse_import_without_add_argument_uses_globals(project):
     s = py.inspect(project / "train.py")
     assert s.flags_dest == "globals" and defaults(s) == {"lr": 0.1}
     argv, _ = py.command(s, project, {"lr": 0.2})
-    assert argv == [sys.executable, "-u", "train.py"]
+    assert argv == [sys.executable, "train.py"]
 
 
 # ---------------------------------------------------------------------------

@@ -73,8 +73,11 @@ def test_run_defaults_makes_a_guild_run_directory(project, capfd):
     out = (g / "output").read_bytes()
     assert b"lr=0.1 opt=sgd units=64" in out and b"test_accuracy: 0.875" in out
     assert len((g / "output.index").read_bytes()) == 9 * out.count(b"\n")
-    recs = [struct.unpack("!QB", (g / "output.index").read_bytes()[i:i + 9]) for i in range(0, 9 * 8, 9)]
-    assert recs[-1][1] == 1 and recs[0][1] == 0  # stderr line flagged as stream 1
+    index = (g / "output.index").read_bytes()
+    lines = out.decode().splitlines()
+    streams = [struct.unpack("!QB", index[i * 9:(i + 1) * 9])[1] for i in range(len(lines))]
+    assert streams[lines.index("test_accuracy: 0.875")] == 1  # the stderr line is flagged as stream 1
+    assert streams[lines.index("step: 1")] == 0
     assert "s train.py" in (g / "manifest").read_text()
     assert list(g.glob("events.out.tfevents.*"))
     assert (run_dir / "train.py").read_text() == (project / "train.py").read_text()
@@ -414,3 +417,14 @@ def test_import_and_help_load_no_pandas_or_web_stack():
             "except SystemExit: pass\nprint([m for m in ('pandas','starlette','uvicorn') if m in sys.modules])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip().endswith("[]"), r.stdout
+
+
+def test_output_is_live_without_unbuffered_python(project):
+    """A script that prints without flushing is seen while it runs (not only at exit)."""
+    write(project / "live.py", "import time\nprint('first line')\ntime.sleep(4)\nprint('done')\n")
+    runyard.run("live.py", wait=False)
+    path = Path(runyard.ls_runs(1)["dir"][0]) / ".guild" / "output"
+    out = lambda: path.read_bytes() if path.exists() else b""  # noqa: E731
+    assert _wait_for(lambda: b"first line" in out(), timeout=3)
+    assert runyard.ls_runs(1)["status"][0] == "running"
+    assert _wait_for(lambda: runyard.ls_runs(1)["status"][0] == "completed", timeout=20)

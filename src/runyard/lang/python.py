@@ -524,8 +524,10 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
 
 
 def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dict[str, str]]:
-    """``[python, -u, script, args...]`` and the environment to add (headless matplotlib)."""
-    argv = [sys.executable, "-u", script.relpath]
+    """``[python, script, args...]`` and the environment to add: headless matplotlib, and
+    output kept live by a flushing thread (``pyhooks/sitecustomize.py``) rather than ``-u``,
+    which would make print-heavy scripts several times slower."""
+    argv = [sys.executable, script.relpath]
     if script.flags_dest == "args":
         argv += _flag_args(script, values)
     pythonpath = os.environ.get("PYTHONPATH")
