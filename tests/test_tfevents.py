@@ -82,15 +82,22 @@ def test_written_file_is_read_by_tensorboard(tmp_path):
     events = tb_events(w.path)
     assert events[0].file_version == "brain.Event:2"
     assert events[1].wall_time == 1700000000.25
-    got = [(e.summary.value[0].tag, e.summary.value[0].simple_value, e.step) for e in events[1:]]
-    want = [("loss", 0.5, 1), ("loss", 0.25, 2), ("acc", f32(0.9), 2), ("val/loss", -1.5, 3),
-            ("big", math.inf, 2**40), ("ü tag", math.nan, -3), ("zero", 0.0, 0)]
+    from tensorboard.util import tensor_util
+
+    # Scalars are 0-d double tensors tagged for TensorBoard's scalars plugin: full precision.
+    values = [e.summary.value[0] for e in events[1:]]
+    assert {v.metadata.plugin_data.plugin_name for v in values} == {"scalars"}
+    got = [(v.tag, tensor_util.make_ndarray(v.tensor).item(), e.step) for v, e in zip(values, events[1:])]
+    want = [("loss", 0.5, 1), ("loss", 0.25, 2), ("acc", 0.9, 2), ("val/loss", -1.5, 3),
+            ("big", 1e300, 2**40), ("ü tag", math.nan, -3), ("zero", 0.0, 0)]
     assert len(got) == len(want)
     for (t1, v1, s1), (t2, v2, s2) in zip(got, want):
         assert (t1, s1) == (t2, s2) and same(v1, v2)
 
-    # TensorBoard's scalar view (migrated to tensors) agrees.
-    assert [(t, s) for t, _, s in tb_scalars(w.path)] == [(t, s) for t, _, s in want]
+    # TensorBoard's scalar view agrees.
+    tbs = tb_scalars(w.path)
+    assert [(t, s) for t, _, s in tbs] == [(t, s) for t, _, s in want]
+    assert all(same(a[1], b[1]) for a, b in zip(tbs, want))
 
     # And we read back what we wrote.
     ours = list(read_scalars(w.path))
@@ -325,10 +332,11 @@ def test_record_with_valid_crc_but_bad_protobuf_is_skipped(tmp_path):
         n = struct.pack("<Q", len(data))
         return n + struct.pack("<I", masked(n)) + data + struct.pack("<I", masked(data))
 
-    path, data, _ = _three_records(tmp_path)
+    path, data, offsets = _three_records(tmp_path)
     overlong = record(b"\x09\x00\x00\x00\x00\x00\x00\xf0\x3f\x2a\xff\xff\xff\xff\x0f")
     bad_wire_type = record(b"\x0f\x0f")
-    path.write_bytes(data[:-42] + overlong + bad_wire_type + data[-42:])
+    last = len(data) - offsets[3]
+    path.write_bytes(data[:-last] + overlong + bad_wire_type + data[-last:])
     assert [x[:3] for x in read_scalars(path)] == [("loss", 0.0, 0), ("loss", 1.0, 1), ("loss", 2.0, 2)]
 
 
@@ -361,7 +369,7 @@ def test_event_files_and_run_scalars_paths(tmp_path):
     rows = run_scalars(run)
     assert sorted(rows) == sorted([
         ("", "root", 1.0, 0), (".guild", "loss", 0.5, 1), ("logs", "elsewhere", 9.0, 0),
-        ("logs/train", "epoch_loss", f32(0.3), 1), ("logs/validation", "epoch_loss", f32(0.4), 1),
+        ("logs/train", "epoch_loss", 0.3, 1), ("logs/validation", "epoch_loss", 0.4, 1),
     ])
     assert run_scalars(tmp_path / "missing") == []
 
@@ -384,7 +392,7 @@ def test_speed_write_and_read(tmp_path, capsys):
     rows = run_scalars(tmp_path)
     read_s = time.perf_counter() - t0
     assert len(rows) == n
-    assert rows[-1] == ("", "loss", f32((n - 1) * 1e-3), (n - 1) // 2)
+    assert rows[-1] == ("", "loss", (n - 1) * 1e-3, (n - 1) // 2)
     with capsys.disabled():
         print(f"\n[tfevents] write {n / write_s:,.0f} events/s, read {n / read_s:,.0f} events/s "
               f"({os.path.getsize(w.path) / n:.0f} bytes/event)")

@@ -119,6 +119,12 @@ def _step_field(step: int) -> bytes:
 # Writing
 
 
+# Value.metadata = SummaryMetadata{plugin_data: PluginData{plugin_name: "scalars"}}
+_SCALARS_METADATA = b"\x4a\x0b\x0a\x09\x0a\x07scalars"
+# Value.tensor = TensorProto{dtype: DT_DOUBLE (2), double_val: [<8 bytes follow>]}
+_DOUBLE_TENSOR_HEAD = b"\x42\x0c\x08\x02\x32\x08"
+
+
 class EventWriter:
     """Append scalars to a new TensorBoard event file in ``logdir``.
 
@@ -160,12 +166,17 @@ class EventWriter:
     # -- encoding helpers ---------------------------------------------------------------------
 
     def _tag_prefix(self, tag: str) -> bytes:
-        """Bytes of an Event after wall_time and step, up to the 4 bytes of simple_value."""
+        """Bytes of an Event after wall_time and step, up to the 8 bytes of the double value.
+
+        Scalars are written as 0-d DT_DOUBLE tensors with the ``scalars`` plugin's metadata (as
+        TensorBoard's own ``tf.summary.scalar`` does), so printed values keep full precision;
+        TensorBoard and Guild AI read them as scalars.
+        """
         tb = tag.encode("utf-8", "replace")  # TensorBoard rejects invalid UTF-8
-        value = _len_field(0x0A, tb) + b"\x15"  # Value.tag, then simple_value's field key
-        value_len = len(value) + 4
+        value = _len_field(0x0A, tb) + _SCALARS_METADATA + _DOUBLE_TENSOR_HEAD
+        value_len = len(value) + 8
         summary = b"\x0a" + _varint(value_len) + value  # Summary.value
-        prefix = b"\x2a" + _varint(len(summary) + 4) + summary  # Event.summary
+        prefix = b"\x2a" + _varint(len(summary) + 8) + summary  # Event.summary
         self._tags[tag] = prefix
         return prefix
 
@@ -184,7 +195,7 @@ class EventWriter:
     # -- public API ---------------------------------------------------------------------------
 
     def add_scalar(self, tag: str, value: float, step: int = 0, wall_time: float | None = None) -> None:
-        """Record one scalar (stored as a float32 ``simple_value``, as TensorBoard does)."""
+        """Record one scalar (stored as a double, see :meth:`_tag_prefix`)."""
         self.add_scalars(((tag, value, step),), wall_time)
 
     def add_scalars(self, items: Iterable[tuple[str, float, int]], wall_time: float | None = None) -> None:
@@ -194,7 +205,7 @@ class EventWriter:
         head = b"\x09" + _S_D.pack(time.time() if wall_time is None else wall_time)
         tags = self._tags
         headers = self._headers
-        pack_f = _S_F.pack
+        pack_f = _S_D.pack
         pack_i = _S_I.pack
         crc = _crc32c
         join = b"".join
@@ -208,11 +219,7 @@ class EventWriter:
             if step != last_step:
                 last_step = step
                 sb = _step_field(step)
-            try:
-                fb = pack_f(value)
-            except OverflowError:
-                fb = pack_f(math.copysign(math.inf, value))
-            data = join((head, sb, tp, fb))
+            data = join((head, sb, tp, pack_f(value)))
             h = headers.get(len(data))
             if h is None:
                 h = self._header(len(data))
