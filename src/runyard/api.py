@@ -358,7 +358,8 @@ def stop_runs(runs: Any = None, *args: Any, wait: float = 30.0, **filters: Any) 
     from .store.run import lock_pid
 
     stopped = []
-    targets = [(run, rec) for run, rec in _each(runs, args, {**filters, "running": True})]
+    filters = {"include_batch": True, **filters, "running": True}  # a batch can be stopped by its id
+    targets = [(run, rec) for run, rec in _each(runs, args, filters)]
     for run, _ in targets:
         pid = lock_pid(run.dir)
         if pid:

@@ -99,13 +99,17 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
     elif opts.get("stage"):
         for rid in ids:
             click.echo(f"{info.relpath} staged as {rid}")
-    if len(ids) == 1 and not background and not opts.get("stage"):
-        from .store.run import status_of
+    if background and not ids:
+        click.echo(f"{info.relpath} batch started in background")
+    if ids and not background and not opts.get("stage"):
         from .home import find_home, runs_dir
+        from .store.run import status_of
 
-        status = status_of(runs_dir(find_home()) / ids[0])
-        if status in ("error", "terminated"):
-            sys.exit(1 if status == "error" else 2)
+        statuses = {status_of(runs_dir(find_home()) / i) for i in ids}
+        if "error" in statuses:
+            sys.exit(1)
+        if "terminated" in statuses:
+            sys.exit(2)
 
 
 def _preview(info, values: dict) -> str:
@@ -459,6 +463,7 @@ def stop_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
     from . import api
 
     kw["running"] = True
+    kw["include_batch"] = True
     records = _select_records(runs or ("1",), kw)
     if not _preview_runs(records, "stop", yes):
         sys.exit(1)

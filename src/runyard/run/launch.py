@@ -285,12 +285,12 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     from ..store.output import OutputWriter
 
     g = run.guild_path()
+    (g / "LOCK").write_text(str(os.getpid()))  # before the markers go: never a moment without status
     for marker in ("STAGED", "PENDING"):
         try:
             os.unlink(g / marker)
         except FileNotFoundError:
             pass
-    (g / "LOCK").write_text(str(os.getpid()))
     run.set("started", timestamp())
     op = run.get("op") or {}
     flags = run.get("flags") or {}
