@@ -1,0 +1,436 @@
+"""The web view's Starlette application: pages, a JSON API over :mod:`runyard.api`, run files.
+
+Pages: ``/`` (runs), ``/run/<id>``, ``/compare?runs=a,b,...``, ``/diff/<a>/<b>``.
+API: ``/api/runs`` (+ ``/api/runs/changes?since=V`` for live updates), ``/api/run/<id>/{scalars,
+output,files,source}``, ``/api/scalars?runs=...``, ``POST /api/runs/<action>`` (tag, mark, label,
+comment, delete, restore), ``POST /api/tensorboard``. Files: ``/files/<run-id>/<path>``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import RunyardError, SelectError, UsageError
+from . import data as D
+from . import pages
+from .render import STATIC, Renderer
+from .security import Guard, is_loopback, loopback_hosts, new_token
+from .tensorboard import TensorBoard, available as tensorboard_available
+
+MAX_COMPARE = 200
+# percent-encoded dot, slash, backslash and NUL in a /files/ URL
+_ENCODED = re.compile(rb"%(2e|2f|5c|00)", re.I)
+
+
+class ViewConfig:
+    """What one view server shows and how it is protected."""
+
+    def __init__(self, runs: Any = None, filters: dict | None = None, token: str | None = None,
+                 host: str = "127.0.0.1", port: int | None = None, allowed_hosts: set[str] | None = None,
+                 token_always: bool | None = None):
+        self.runs = runs
+        self.filters = dict(filters or {})
+        self.token = token or new_token()
+        self.host = host
+        self.port = port
+        self.loopback = is_loopback(host)
+        self.token_always = (not self.loopback) if token_always is None else token_always
+        if allowed_hosts is None and self.loopback and port:
+            allowed_hosts = loopback_hosts(port)
+        self.allowed_hosts = allowed_hosts
+        self.state = D.RunsState(runs, self.filters)
+        self._trash: D.RunsState | None = None
+        self.tensorboard = TensorBoard("127.0.0.1")
+        self.renderer = Renderer()
+        self.home = D.home()
+
+    @property
+    def trash(self) -> D.RunsState:
+        if self._trash is None:
+            self._trash = D.RunsState(self.runs, self.filters, deleted=True)
+        return self._trash
+
+    def close(self) -> None:
+        self.state.close()
+        if self._trash is not None:
+            self._trash.close()
+        self.tensorboard.stop()
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(D.dumps(obj), status_code=status, media_type="application/json",
+                    headers={"cache-control": "no-store"})
+
+
+def _error_status(e: Exception) -> int:
+    if isinstance(e, D.PathRefused):
+        return 403
+    if isinstance(e, SelectError):
+        return 404
+    if isinstance(e, UsageError):
+        return 400
+    return 500
+
+
+def _cfg(request: Request) -> ViewConfig:
+    return request.app.state.view
+
+
+def _page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    cfg = _cfg(request)
+    ctx.setdefault("token", cfg.token)
+    ctx.setdefault("home", str(cfg.home))
+    ctx.setdefault("tensorboard", tensorboard_available() and cfg.loopback)
+    return HTMLResponse(cfg.renderer.render(template, **ctx), status_code=status,
+                        headers={"cache-control": "no-store"})
+
+
+def _record(cfg: ViewConfig, run_id: str) -> dict:
+    rec = cfg.state.by_id.get(run_id)
+    if rec is not None and "summary" in rec:
+        return rec
+    return D.run_record(run_id)
+
+
+def _run_dir(run_id: str) -> Path:
+    loc = D.run_location(run_id)
+    if loc is None:
+        raise SelectError(f"no run with id '{run_id}'")
+    return loc[0]
+
+
+def _int(value: str | None, default: int | None, lo: int | None = None, hi: int | None = None) -> int | None:
+    if value is None or value == "":
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        raise UsageError(f"not a whole number: '{value}'") from None
+    if lo is not None:
+        n = max(lo, n)
+    if hi is not None:
+        n = min(hi, n)
+    return n
+
+
+def _float(value: str | None) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"not a number: '{value}'") from None
+
+
+def _ids_param(text: str | None) -> list[str]:
+    return [p for p in re.split(r"[,\s]+", text or "") if p]
+
+
+# --- pages ---------------------------------------------------------------------------------------------
+
+async def runs_page(request: Request) -> Response:
+    deleted = request.query_params.get("deleted") in ("1", "true", "yes")
+    return _page(request, "runs.html", deleted=deleted, page="runs")
+
+
+def run_page(request: Request) -> Response:
+    cfg = _cfg(request)
+    run_id = request.path_params["run_id"]
+    if D.run_location(run_id) is None:
+        recs = D.resolve([run_id]) if re.match(r"^[0-9a-fA-F]{1,32}$", run_id) else []
+        if len(recs) == 1:
+            return RedirectResponse(f"/run/{recs[0]['id']}", status_code=303)
+        raise SelectError(f"no run with id '{run_id}'")
+    D.prewarm_series(D.run_location(run_id)[0])
+    rec = _record(cfg, run_id)
+    ctx = pages.run_context(rec)
+    return _page(request, "run.html", page="run", **ctx)
+
+
+def compare_page(request: Request) -> Response:
+    ids = _ids_param(request.query_params.get("runs"))
+    if not ids:
+        raise UsageError("choose runs to compare: /compare?runs=ID,ID,...")
+    if len(ids) > MAX_COMPARE:
+        raise UsageError(f"compare at most {MAX_COMPARE} runs at once")
+    recs = D.resolve(ids)
+    if not recs:
+        raise SelectError("no runs match " + ", ".join(ids))
+    ctx = pages.compare_context(recs)
+    return _page(request, "compare.html", page="compare", run_ids=[r["id"] for r in recs], **ctx)
+
+
+def diff_page(request: Request) -> Response:
+    a, b = request.path_params["a"], request.path_params["b"]
+    ra, rb = D.resolve([a]), D.resolve([b])
+    if len(ra) != 1 or len(rb) != 1:
+        bad = a if len(ra) != 1 else b
+        raise SelectError(f"'{bad}' does not name exactly one run")
+    ctx = pages.diff_context(ra[0], rb[0])
+    return _page(request, "diff.html", page="diff", **ctx)
+
+
+# --- API -----------------------------------------------------------------------------------------------
+
+def api_runs(request: Request) -> Response:
+    cfg = _cfg(request)
+    q = request.query_params
+    state = cfg.trash if q.get("deleted") in ("1", "true") else cfg.state
+    try:
+        body = state.snapshot(q.get("filter"))
+    except SelectError as e:  # a bad filter: the user's input, not a missing thing
+        return _json({"error": str(e)}, 400)
+    return Response(body, media_type="application/json", headers={"cache-control": "no-store"})
+
+
+def api_runs_changes(request: Request) -> Response:
+    cfg = _cfg(request)
+    q = request.query_params
+    state = cfg.trash if q.get("deleted") in ("1", "true") else cfg.state
+    since = _int(q.get("since"), 0) or 0
+    try:
+        return _json(state.changes(since, q.get("filter")))
+    except SelectError as e:
+        return _json({"error": str(e)}, 400)
+
+
+def api_run_scalars(request: Request) -> Response:
+    run_dir = _run_dir(request.path_params["run_id"])
+    q = request.query_params
+    points = _int(q.get("points"), 2000, 10, 20000) or 2000
+    keys = q.getlist("key") or None
+    series = D.series_json(run_dir, points, _float(q.get("x0")), _float(q.get("x1")), keys)
+    return _json({"series": series})
+
+
+def api_scalars(request: Request) -> Response:
+    ids = _ids_param(request.query_params.get("runs"))[:MAX_COMPARE]
+    points = _int(request.query_params.get("points"), 1000, 10, 20000) or 1000
+    out = []
+    for r in D.resolve(ids) if ids else []:
+        out.append({"id": r["id"], "label": r.get("label") or "", "series": D.series_json(r["dir"], points)})
+    return _json({"runs": out})
+
+
+def api_run_output(request: Request) -> Response:
+    from ..store.run import status_of
+
+    run_dir = _run_dir(request.path_params["run_id"])
+    q = request.query_params
+    out = D.output(run_dir, _int(q.get("start"), 0, 0) or 0, _int(q.get("tail"), None, 1, 1_000_000))
+    out["status"] = status_of(run_dir)
+    return _json(out)
+
+
+def api_run_status(request: Request) -> Response:
+    from ..store.run import status_of
+
+    run_dir = _run_dir(request.path_params["run_id"])
+    return _json({"status": status_of(run_dir)})
+
+
+def api_run_files(request: Request) -> Response:
+    run_dir = _run_dir(request.path_params["run_id"])
+    rel = request.query_params.get("path", "")
+    return _json({"path": D.safe_relpath(rel), "entries": D.list_dir(run_dir, rel)})
+
+
+def api_run_source(request: Request) -> Response:
+    run_dir = _run_dir(request.path_params["run_id"])
+    rel = D.safe_relpath(request.query_params.get("path", ""))
+    if rel not in D.source_files(run_dir):
+        raise SelectError(f"'{rel}' is not a source file of this run")
+    path = D.resolve_in_run(run_dir, rel)
+    if not path.is_file():
+        raise SelectError(f"source file '{rel}' is missing from the run directory")
+    text, cut = D.read_text(path)
+    return _json({"path": rel, "html": D.highlight(rel, text), "truncated": cut})
+
+
+_ACTIONS = ("tag", "mark", "label", "comment", "delete", "restore")
+
+
+async def api_action(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    action = request.path_params["action"]
+    if action not in _ACTIONS:
+        raise SelectError(f"unknown action '{action}'")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise UsageError("the request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise UsageError("the request body must be a JSON object")
+    ids = body.get("runs")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise UsageError("'runs' must be a list of run ids")
+    for rid in ids:
+        if D.run_location(rid) is None:
+            raise SelectError(f"no run with id '{rid}'")
+    return await run_in_threadpool(_do_action, _cfg(request), action, ids, body)
+
+
+def _strs(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return v
+    raise UsageError("expected a string or a list of strings")
+
+
+def _do_action(cfg: ViewConfig, action: str, ids: list[str], body: dict) -> Response:
+    from .. import api
+
+    clear = bool(body.get("clear"))
+    if action == "tag":
+        add = [t.strip() for t in _strs(body.get("add")) if t.strip()]
+        remove = _strs(body.get("remove"))
+        api.runs_tag(ids, add=add, remove=remove, clear=clear)
+    elif action == "mark":
+        api.runs_mark(ids, clear=clear)
+    elif action == "label":
+        label = body.get("label")
+        if label is not None and not isinstance(label, str):
+            raise UsageError("'label' must be a string")
+        api.runs_label(ids, label=label if label else None, clear=clear or not label)
+    elif action == "comment":
+        comment, delete = body.get("comment"), body.get("delete")
+        if comment is not None and not isinstance(comment, str):
+            raise UsageError("'comment' must be a string")
+        if delete is not None and not isinstance(delete, int):
+            raise UsageError("'delete' must be a comment number")
+        api.runs_comment(ids, comment=comment or None, delete=delete, clear=clear)
+    elif action == "delete":
+        api.runs_delete(ids)
+    elif action == "restore":
+        api.runs_restore(ids)
+    cfg.state.refresh()
+    if cfg._trash is not None:
+        cfg._trash.refresh()
+    return _json({"ok": True, "runs": ids, "version": cfg.state.version})
+
+
+async def api_tensorboard(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    cfg = _cfg(request)
+    if not cfg.loopback:
+        raise UsageError("TensorBoard is offered only when the view listens on a loopback address")
+    body = await request.json()
+    ids = body.get("runs") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not ids:
+        raise UsageError("'runs' must be a list of run ids")
+    runs = []
+    for rid in ids[:MAX_COMPARE]:
+        loc = D.run_location(str(rid))
+        if loc is None:
+            raise SelectError(f"no run with id '{rid}'")
+        rec = cfg.state.by_id.get(rid) or {}
+        runs.append((rid, loc[0], rec.get("operation") or "run"))
+    url = await run_in_threadpool(cfg.tensorboard.start, runs)
+    return _json({"url": url})
+
+
+# --- files -----------------------------------------------------------------------------------------------
+
+def run_file(request: Request) -> Response:
+    raw = request.scope.get("raw_path") or request.scope.get("path", "").encode()
+    if _ENCODED.search(raw):
+        raise D.PathRefused("encoded '.', '/', backslash or NUL are not allowed in file paths")
+    run_id = request.path_params["run_id"]
+    rel = request.path_params["path"]
+    loc = D.run_location(run_id)
+    if loc is None:
+        raise SelectError(f"no run with id '{run_id}'")
+    path = D.resolve_in_run(loc[0], rel)
+    if not path.is_file():
+        raise SelectError(f"no file '{rel}' in run {run_id[:8]}")
+    ctype, _ = mimetypes.guess_type(path.name)
+    if ctype is None or ctype.startswith("text/") or ctype in ("application/json", "application/x-yaml"):
+        ctype = (ctype if ctype and ctype != "text/html" else "text/plain") + "; charset=utf-8"
+        if path.suffix.lower() in (".html", ".htm"):
+            ctype = "text/html; charset=utf-8"
+    headers = {"cache-control": "no-cache"}
+    if request.query_params.get("download"):
+        headers["content-disposition"] = f"attachment; filename*=UTF-8''{_quote(path.name)}"
+    return FileResponse(path, media_type=ctype, headers=headers)
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+async def highlight_css(request: Request) -> Response:
+    return Response(D.highlight_css(), media_type="text/css", headers={"cache-control": "max-age=3600"})
+
+
+# --- errors ----------------------------------------------------------------------------------------------
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    status = _error_status(exc)
+    msg = str(exc) if isinstance(exc, RunyardError) else f"{type(exc).__name__}: {exc}"
+    if request.url.path.startswith(("/api/", "/files/")):
+        if request.url.path.startswith("/files/"):
+            return Response(msg, status_code=status, media_type="text/plain; charset=utf-8")
+        return _json({"error": msg}, status)
+    return _page(request, "error.html", status=status, message=msg, status_code=status, page="error")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith(("/api/", "/files/")):
+        return _json({"error": "not found"}, 404)
+    return _page(request, "error.html", status=404, message="No such page.", status_code=404, page="error")
+
+
+def create_app(runs: Any = None, filters: dict | None = None, *, token: str | None = None, host: str = "127.0.0.1",
+               port: int | None = None, allowed_hosts: set[str] | None = None,
+               token_always: bool | None = None) -> Any:
+    """The view as an ASGI app (wrapped in the security guard).
+
+    ``runs``/``filters`` choose the runs shown (as in ``ls_runs``). The app's config is
+    ``app.view`` (token, state); ``app.view.close()`` stops its helpers.
+    """
+    cfg = ViewConfig(runs, filters, token, host, port, allowed_hosts, token_always)
+    routes = [
+        Route("/", runs_page),
+        Route("/run/{run_id}", run_page),
+        Route("/compare", compare_page),
+        Route("/diff/{a}/{b}", diff_page),
+        Route("/api/runs", api_runs),
+        Route("/api/runs/changes", api_runs_changes),
+        Route("/api/runs/{action}", api_action, methods=["POST"]),
+        Route("/api/run/{run_id}/scalars", api_run_scalars),
+        Route("/api/run/{run_id}/output", api_run_output),
+        Route("/api/run/{run_id}/files", api_run_files),
+        Route("/api/run/{run_id}/status", api_run_status),
+        Route("/api/run/{run_id}/source", api_run_source),
+        Route("/api/scalars", api_scalars),
+        Route("/api/tensorboard", api_tensorboard, methods=["POST"]),
+        Route("/files/{run_id}/{path:path}", run_file),
+        Route("/static/hl.css", highlight_css),
+        Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={RunyardError: _on_error, OSError: _on_error,
+                                                       404: _not_found, 405: _not_found})
+    app.state.view = cfg
+    guarded = Guard(app, cfg.token, cfg.allowed_hosts, cfg.token_always,
+                    cookie_name=f"runyard_token_{port or 0}")
+    guarded.view = cfg  # type: ignore[attr-defined]
+    return guarded

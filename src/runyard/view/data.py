@@ -1,0 +1,683 @@
+"""What the web view and the reports show, read through runyard's API and store modules.
+
+Nothing here knows the run-directory format: records come from :func:`runyard.api._records`
+(the SQLite index), output lines from :mod:`runyard.store.output`, scalar series from
+:mod:`runyard.store.tfevents`, source files from :mod:`runyard.run.sourcecode`. What is added is
+presentation: caching for a long-lived server, downsampling long series, safe file paths,
+side-by-side diffs and syntax highlighting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import SelectError, UsageError
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+try:
+    import orjson as _orjson
+
+    _OPTS = _orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS
+
+    def dumps(obj: Any) -> bytes:
+        """JSON bytes (NaN and infinities become ``null``)."""
+        try:
+            return _orjson.dumps(obj, option=_OPTS)
+        except TypeError:
+            return _orjson.dumps(obj, option=_OPTS, default=str)
+except ImportError:  # pragma: no cover - orjson is a dependency
+    def dumps(obj: Any) -> bytes:
+        return json.dumps(_clean(obj), default=str, allow_nan=False).encode()
+
+
+def _clean(obj: Any) -> Any:  # pragma: no cover - only without orjson
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def json_for_html(obj: Any) -> str:
+    """JSON safe to put inside ``<script type="application/json">`` (no ``</script>`` break-out)."""
+    text = dumps(obj).decode()
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+# --- run ids and records --------------------------------------------------------------------------
+
+_RUN_ID = re.compile(r"^[0-9A-Za-z_\-]{8,64}$")
+
+
+def home() -> Path:
+    """The runs home the API uses."""
+    from .. import api
+
+    return api._runs_home()
+
+
+def run_location(run_id: str) -> tuple[Path, str] | None:
+    """``(run_dir, "runs"|"trash")`` of the run with exactly this id, or None."""
+    if not _RUN_ID.match(run_id or ""):
+        return None
+    from .. import home as _home
+
+    h = home()
+    for location, base in (("runs", _home.runs_dir(h)), ("trash", _home.trash_dir(h))):
+        d = base / run_id
+        if (d / ".guild" / "opref").is_file():
+            return d, location
+    return None
+
+
+def run_record(run_id: str, want_summary: bool = True) -> dict:
+    """The index record of one run, by full id (looked up in the runs, then the trash)."""
+    from .. import api
+
+    loc = run_location(run_id)
+    if loc is None:
+        raise SelectError(f"no run with id '{run_id}'")
+    recs = api._records([run_id], (), {"include_batch": True}, deleted=loc[1] == "trash",
+                        want_summary=want_summary)
+    if not recs:
+        raise SelectError(f"no run with id '{run_id}'")
+    rec = recs[0]
+    rec["location"] = loc[1]
+    return rec
+
+
+def resolve(runs: Any, deleted: bool | None = None, want_summary: bool = False) -> list[dict]:
+    """Records of ``runs`` (ids, prefixes, ``1``, ``"1:3"`` ...); looks in the trash too when
+    nothing matches among the runs (unless ``deleted`` is given)."""
+    from .. import api
+
+    kw = {"include_batch": True}
+    if deleted is not None:
+        return api._records(runs, (), kw, deleted=deleted, want_summary=want_summary)
+    try:
+        recs = api._records(runs, (), kw, want_summary=want_summary)
+    except SelectError:
+        recs = []
+    if not recs:
+        recs = api._records(runs, (), kw, deleted=True, want_summary=want_summary)
+        for r in recs:
+            r["location"] = "trash"
+    return recs
+
+
+def run_row(rec: dict) -> list:
+    """The compact form of a record the runs page works with (see ``ROW_FIELDS``)."""
+    return [rec["id"], rec.get("operation") or "", rec.get("started"), rec.get("stopped"), rec.get("status"),
+            rec.get("exit_status"), rec.get("label") or "", list(rec.get("tags") or []), bool(rec.get("marked")),
+            len(rec.get("comments") or []), rec.get("flags") or {}, rec.get("scalars") or {}]
+
+
+ROW_FIELDS = ["id", "operation", "started", "stopped", "status", "exit_status", "label", "tags", "marked",
+              "comments", "flags", "scalars"]
+
+
+class RunsState:
+    """The view's cached copy of the runs list, with a version number per change.
+
+    ``refresh`` re-reads the list through the API (the index reconciles with the run
+    directories); clients fetch everything once and then ask only for what changed since the
+    version they have. A background thread refreshes while some client is polling.
+    """
+
+    TOMBSTONES = 5000
+
+    def __init__(self, runs: Any = None, filters: dict | None = None, deleted: bool = False):
+        self.runs = runs
+        self.filters = dict(filters or {})
+        self.deleted = deleted
+        self.version = 0
+        self.records: list[dict] = []
+        self.by_id: dict[str, dict] = {}
+        self._sig: dict[str, bytes] = {}
+        self._ver: dict[str, int] = {}
+        self._removed: "OrderedDict[str, int]" = OrderedDict()
+        self._full_json: bytes | None = None
+        self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self.refreshed_at = 0.0
+        self.duration = 0.0
+        self._last_poll = 0.0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    # -- reading ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the runs and bump the version of every run that changed."""
+        from .. import api
+
+        with self._refresh_lock:
+            t0 = time.perf_counter()
+            recs = api._records(self.runs, (), dict(self.filters), deleted=self.deleted, want_summary=True)
+            with self._lock:
+                seen = set()
+                changed = False
+                next_ver = self.version + 1
+                for r in recs:
+                    rid = r["id"]
+                    seen.add(rid)
+                    sig = dumps(run_row(r))
+                    if self._sig.get(rid) != sig:
+                        self._sig[rid] = sig
+                        self._ver[rid] = next_ver
+                        self._removed.pop(rid, None)
+                        changed = True
+                for rid in list(self._sig):
+                    if rid not in seen:
+                        del self._sig[rid]
+                        self._ver.pop(rid, None)
+                        self._removed[rid] = next_ver
+                        changed = True
+                while len(self._removed) > self.TOMBSTONES:
+                    self._removed.popitem(last=False)
+                if changed or not self.refreshed_at:
+                    self.version = next_ver
+                    self._full_json = None
+                self.records = recs
+                self.by_id = {r["id"]: r for r in recs}
+                self.refreshed_at = time.monotonic()
+                self.duration = time.perf_counter() - t0
+
+    def ensure(self, max_age: float | None = None) -> None:
+        """Refresh if never read (or older than ``max_age`` seconds)."""
+        if not self.refreshed_at or (max_age is not None and time.monotonic() - self.refreshed_at > max_age):
+            self.refresh()
+
+    def _predicate(self, filter_text: str | None):
+        if not filter_text or not filter_text.strip():
+            return None
+        from ..select.runs import Filters
+
+        return Filters(filter=filter_text, include_batch=True).predicate()
+
+    def snapshot(self, filter_text: str | None = None) -> bytes:
+        """JSON of every run (matching ``filter_text``): ``{version, total, fields, runs}``.
+
+        Served from the cache (re-read first if nobody has looked for a while); a page that
+        loads it then polls :meth:`changes`, which a background refresh keeps current."""
+        self.ensure(max_age=30.0)
+        self._last_poll = time.monotonic()
+        self._start_refresher()
+        pred = self._predicate(filter_text)
+        with self._lock:
+            if pred is None and self._full_json is not None:
+                return self._full_json
+            recs = self.records if pred is None else [r for r in self.records if pred(r)]
+            body = dumps({"version": self.version, "total": len(self.records), "fields": ROW_FIELDS,
+                          "runs": [run_row(r) for r in recs]})
+            if pred is None:
+                self._full_json = body
+            return body
+
+    def changes(self, since: int, filter_text: str | None = None) -> dict:
+        """Runs changed (or gone) since version ``since``; ``reload`` when that is too old."""
+        self._last_poll = time.monotonic()
+        self._start_refresher()
+        pred = self._predicate(filter_text)
+        with self._lock:
+            if since > self.version or (self._removed and since < next(iter(self._removed.values())) - 1
+                                        and len(self._removed) >= self.TOMBSTONES):
+                return {"version": self.version, "reload": True}
+            runs, removed = [], [rid for rid, v in self._removed.items() if v > since]
+            for rid, v in self._ver.items():
+                if v > since:
+                    rec = self.by_id[rid]
+                    if pred is None or pred(rec):
+                        runs.append(run_row(rec))
+                    else:
+                        removed.append(rid)
+            return {"version": self.version, "total": len(self.records), "runs": runs, "removed": removed}
+
+    # -- background refresh --------------------------------------------------------------------
+    def _start_refresher(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._refresh_loop, name="runyard-view-refresh", daemon=True)
+        self._thread.start()
+
+    def interval(self) -> float:
+        """Seconds between refreshes: 1.5 s, longer when a refresh is slow (many runs)."""
+        return max(1.5, 6 * self.duration)
+
+    def _refresh_loop(self) -> None:
+        while not self._closed and time.monotonic() - self._last_poll < 20:
+            time.sleep(self.interval())
+            if self._closed:
+                break
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - keep serving the last good list
+                pass
+
+    def close(self) -> None:
+        self._closed = True
+
+
+# --- scalar series --------------------------------------------------------------------------------
+
+_SERIES_CACHE: "OrderedDict[str, tuple[tuple, dict]]" = OrderedDict()
+_SERIES_LOCK = threading.Lock()
+_SERIES_INFLIGHT: dict[str, threading.Lock] = {}
+_SERIES_KEEP = 8
+
+
+def _events_signature(run_dir: Path) -> tuple:
+    from ..store.tfevents import event_files
+
+    sig = []
+    for p in event_files(run_dir):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        sig.append((str(p), st.st_size, st.st_mtime_ns))
+    return tuple(sig)
+
+
+def series(run_dir: str | os.PathLike) -> dict[tuple[str, str], tuple[Any, Any]]:
+    """Every scalar series of a run: ``{(path, tag): (steps, values)}`` as numpy arrays sorted by
+    step. Cached per run until its event files change; concurrent callers share one read."""
+    run_dir = Path(run_dir)
+    key = str(run_dir)
+    with _SERIES_LOCK:
+        key_lock = _SERIES_INFLIGHT.setdefault(key, threading.Lock())
+    with key_lock:
+        sig = _events_signature(run_dir)
+        with _SERIES_LOCK:
+            hit = _SERIES_CACHE.get(key)
+            if hit is not None and hit[0] == sig:
+                _SERIES_CACHE.move_to_end(key)
+                return hit[1]
+        out = _read_series(run_dir)
+        with _SERIES_LOCK:
+            _SERIES_CACHE[key] = (sig, out)
+            _SERIES_CACHE.move_to_end(key)
+            while len(_SERIES_CACHE) > _SERIES_KEEP:
+                old, _ = _SERIES_CACHE.popitem(last=False)
+                _SERIES_INFLIGHT.pop(old, None)
+        return out
+
+
+def prewarm_series(run_dir: str | os.PathLike) -> None:
+    """Start reading a run's series in the background (the run page asks for them soon)."""
+    def work() -> None:
+        try:
+            series(run_dir)
+        except Exception:  # noqa: BLE001 - the request that needs them reports errors
+            pass
+
+    threading.Thread(target=work, name="runyard-view-series", daemon=True).start()
+
+
+def _read_series(run_dir: Path) -> dict[tuple[str, str], tuple[Any, Any]]:
+    import numpy as np
+
+    from ..store.tfevents import run_scalars
+
+    rows = run_scalars(run_dir)
+    n = len(rows)
+    out: dict[tuple[str, str], tuple[Any, Any]] = {}
+    if not n:
+        return out
+    keys: dict[tuple[str, str], int] = {}
+    codes = np.fromiter((keys.setdefault((r[0], r[1]), len(keys)) for r in rows), np.int32, count=n)
+    values = np.fromiter((r[2] for r in rows), np.float64, count=n)
+    steps = np.fromiter((r[3] for r in rows), np.int64, count=n)
+    del rows
+    for k, code in keys.items():
+        if len(keys) == 1:
+            s, v = steps, values
+        else:
+            m = codes == code
+            s, v = steps[m], values[m]
+        if len(s) > 1 and not bool(np.all(s[1:] >= s[:-1])):
+            order = np.argsort(s, kind="stable")
+            s, v = s[order], v[order]
+        out[k] = (s, v)
+    return out
+
+
+def downsample(steps: Any, values: Any, max_points: int = 2000, x0: float | None = None,
+               x1: float | None = None) -> tuple[list, list, bool]:
+    """At most about ``max_points`` points of a series (within ``[x0, x1]`` if given).
+
+    Long series are cut into equal buckets and each bucket keeps its lowest and its highest
+    point (in step order), so spikes and dips survive; the first and last points are kept.
+    Returns ``(steps, values, downsampled)``.
+    """
+    import numpy as np
+
+    i0, i1 = 0, len(steps)
+    if x0 is not None:
+        i0 = max(0, int(np.searchsorted(steps, x0, "left")) - 1)
+    if x1 is not None:
+        i1 = min(len(steps), int(np.searchsorted(steps, x1, "right")) + 1)
+    s, v = steps[i0:i1], values[i0:i1]
+    n = len(s)
+    if n <= max_points:
+        return s.tolist(), v.tolist(), False
+    buckets = max(1, max_points // 2)
+    size = -(-n // buckets)
+    buckets = -(-n // size)
+    pad = buckets * size - n
+    finite = np.isfinite(v)
+    lo = np.where(finite, v, np.inf)
+    hi = np.where(finite, v, -np.inf)
+    if pad:
+        lo = np.concatenate([lo, np.full(pad, np.inf)])
+        hi = np.concatenate([hi, np.full(pad, -np.inf)])
+    base = np.arange(buckets) * size
+    imin = base + lo.reshape(buckets, size).argmin(axis=1)
+    imax = base + hi.reshape(buckets, size).argmax(axis=1)
+    idx = np.unique(np.concatenate([imin, imax, [0, n - 1]]))
+    idx = idx[idx < n]
+    return s[idx].tolist(), v[idx].tolist(), True
+
+
+def series_json(run_dir: str | os.PathLike, max_points: int = 2000, x0: float | None = None,
+                x1: float | None = None, only: Iterable[str] | None = None) -> list[dict]:
+    """Downsampled series of a run, ready for the charts: ``[{key, path, tag, steps, values, n, downsampled}]``."""
+    from ..store.record import scalar_column
+
+    want = set(only) if only else None
+    out = []
+    for (path, tag), (s, v) in sorted(series(run_dir).items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        key = scalar_column(path, tag)
+        if want is not None and key not in want:
+            continue
+        xs, ys, down = downsample(s, v, max_points, x0, x1)
+        out.append({"key": key, "path": path, "tag": tag, "steps": xs, "values": ys, "n": int(len(s)),
+                    "downsampled": down})
+    return out
+
+
+# --- output -----------------------------------------------------------------------------------------
+
+def output(run_dir: str | os.PathLike, start: int = 0, tail: int | None = None) -> dict:
+    """Output lines from ``start`` (or the last ``tail`` lines): ``{start, next, lines: [[t, stream, text]]}``."""
+    from ..store.output import read_lines
+
+    lines = [list(x) for x in read_lines(Path(run_dir), max(0, start))]
+    first = max(0, start)
+    if tail is not None and len(lines) > tail:
+        first += len(lines) - tail
+        lines = lines[-tail:]
+    return {"start": first, "next": first + len(lines), "lines": lines}
+
+
+# --- files ------------------------------------------------------------------------------------------
+
+class PathRefused(UsageError):
+    """A file path that leaves the run directory (or is malformed)."""
+
+
+def safe_relpath(rel: str) -> str:
+    """Check a run-relative path given by a client: no ``..``/``.`` parts, not absolute, no
+    backslashes, NULs or drive letters. Returns it normalized ('' for the run directory)."""
+    if rel is None:
+        return ""
+    if "\x00" in rel or "\\" in rel:
+        raise PathRefused("bad character in path")
+    if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel):
+        raise PathRefused("absolute paths are not allowed")
+    parts = rel.split("/")
+    if parts and parts[-1] == "":
+        parts.pop()
+    for p in parts:
+        if p in ("", ".", ".."):
+            raise PathRefused("path parts '', '.' and '..' are not allowed")
+    return "/".join(parts)
+
+
+def resolve_in_run(run_dir: Path, rel: str) -> Path:
+    """The real path of ``rel`` inside ``run_dir``; refuses anything (symlinks included) that
+    resolves outside the run directory."""
+    rel = safe_relpath(rel)
+    root = Path(os.path.realpath(run_dir))
+    target = Path(os.path.realpath(os.path.join(root, rel))) if rel else root
+    if target != root and not str(target).startswith(str(root) + os.sep):
+        raise PathRefused("path leaves the run directory")
+    return target
+
+
+def list_dir(run_dir: Path, rel: str = "") -> list[dict]:
+    """Entries of a directory inside a run: ``[{name, path, dir, size, mtime, outside}]``, dirs first."""
+    target = resolve_in_run(run_dir, rel)
+    if not target.is_dir():
+        raise PathRefused("not a directory")
+    rel = safe_relpath(rel)
+    out = []
+    try:
+        entries = list(os.scandir(target))
+    except OSError as e:
+        raise UsageError(f"cannot list {rel or 'the run directory'}: {e.strerror}") from None
+    for e in entries:
+        path = f"{rel}/{e.name}" if rel else e.name
+        item = {"name": e.name, "path": path, "dir": False, "size": None, "mtime": None, "outside": False,
+                "link": e.is_symlink()}
+        try:
+            real = resolve_in_run(run_dir, path)
+            st = real.stat()
+            item["dir"] = real.is_dir()
+            item["size"] = None if item["dir"] else st.st_size
+            item["mtime"] = int(st.st_mtime * 1000)
+        except PathRefused:
+            item["outside"] = True
+        except OSError:
+            item["outside"] = True  # a dangling link
+        out.append(item)
+    out.sort(key=lambda i: (not i["dir"], i["name"].lower()))
+    return out
+
+
+def walk_files(run_dir: Path, skip_guild: bool = True, limit: int = 5000) -> list[tuple[str, int]]:
+    """``(relpath, size)`` of regular files in a run (symlinks not followed), sorted."""
+    out: list[tuple[str, int]] = []
+    root = str(run_dir)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        if rel_dir == ".":
+            rel_dir = ""
+            if skip_guild and ".guild" in dirnames:
+                dirnames.remove(".guild")
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = os.path.join(dirpath, name)
+            if os.path.islink(p):
+                continue
+            try:
+                size = os.path.getsize(p)
+            except OSError:
+                continue
+            out.append(((rel_dir + "/" if rel_dir else "") + name, size))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".webp": "image/webp", ".svg": "image/svg+xml", ".bmp": "image/bmp"}
+
+
+# --- source -----------------------------------------------------------------------------------------
+
+def source_files(run_dir: Path) -> list[str]:
+    """Source files recorded for the run (its manifest)."""
+    from ..run.sourcecode import manifest_files
+
+    return manifest_files(Path(run_dir))
+
+
+def read_text(path: Path, limit: int = 2_000_000) -> tuple[str, bool]:
+    """A file's text (UTF-8, undecodable bytes replaced) and whether it was cut at ``limit`` bytes."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    cut = len(data) > limit
+    return data[:limit].decode("utf-8", "replace"), cut
+
+
+def highlight(name: str, text: str) -> str:
+    """Syntax-highlighted HTML (Pygments; every character of ``text`` escaped), line-numbered."""
+    from pygments import highlight as _hl
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import TextLexer, get_lexer_for_filename
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_for_filename(name, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        low = name.lower()
+        if low.endswith((".r", ".rmd")):
+            from pygments.lexers import SLexer
+
+            lexer = SLexer(stripnl=False)
+        else:
+            lexer = TextLexer(stripnl=False)
+    if len(text) > 400_000:
+        lexer = TextLexer(stripnl=False)
+    return _hl(text, lexer, HtmlFormatter(linenos="table", cssclass="hl", wrapcode=True))
+
+
+def highlight_css() -> str:
+    """The stylesheet for :func:`highlight` output."""
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(style="friendly").get_style_defs(".hl")
+
+
+# --- diffs ------------------------------------------------------------------------------------------
+
+def diff_rows(a: list[str], b: list[str], context: int = 3) -> list[dict]:
+    """Side-by-side diff rows of two line lists.
+
+    Each row: ``{"op": "same"|"del"|"add"|"chg"|"skip", "la", "a", "lb", "b"}`` (1-based line
+    numbers; ``skip`` stands for ``n`` identical lines not shown).
+    """
+    import difflib
+
+    sm = difflib.SequenceMatcher(None, a, b, autojunk=len(a) + len(b) > 4000)
+    rows: list[dict] = []
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "equal":
+            n = i2 - i1
+            if n > 2 * context + 1:
+                head = 0 if not rows else context
+                tail = 0 if i2 == len(a) and j2 == len(b) else context
+                for k in range(head):
+                    rows.append({"op": "same", "la": i1 + k + 1, "a": a[i1 + k], "lb": j1 + k + 1, "b": b[j1 + k]})
+                skipped = n - head - tail
+                if skipped > 0:
+                    rows.append({"op": "skip", "n": skipped})
+                for k in range(n - tail, n):
+                    rows.append({"op": "same", "la": i1 + k + 1, "a": a[i1 + k], "lb": j1 + k + 1, "b": b[j1 + k]})
+            else:
+                for k in range(n):
+                    rows.append({"op": "same", "la": i1 + k + 1, "a": a[i1 + k], "lb": j1 + k + 1, "b": b[j1 + k]})
+        elif tag == "replace":
+            for k in range(max(i2 - i1, j2 - j1)):
+                ia, jb = i1 + k, j1 + k
+                rows.append({"op": "chg",
+                             "la": ia + 1 if ia < i2 else None, "a": a[ia] if ia < i2 else None,
+                             "lb": jb + 1 if jb < j2 else None, "b": b[jb] if jb < j2 else None})
+        elif tag == "delete":
+            for k in range(i1, i2):
+                rows.append({"op": "del", "la": k + 1, "a": a[k], "lb": None, "b": None})
+        elif tag == "insert":
+            for k in range(j1, j2):
+                rows.append({"op": "add", "la": None, "a": None, "lb": k + 1, "b": b[k]})
+    return rows
+
+
+def diff_stats(rows: list[dict]) -> tuple[int, int]:
+    """(lines removed, lines added) in diff rows."""
+    rem = sum(1 for r in rows if r["op"] in ("del", "chg") and r.get("a") is not None)
+    add = sum(1 for r in rows if r["op"] in ("add", "chg") and r.get("b") is not None)
+    return rem, add
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+def fmt_time(us: Any) -> str:
+    """Local time of a µs timestamp, ``YYYY-MM-DD HH:MM:SS``."""
+    if us is None:
+        return ""
+    from datetime import datetime
+
+    try:
+        return datetime.fromtimestamp(us / 1e6).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(us)
+
+
+def fmt_duration(started: Any, stopped: Any, status: str | None = None) -> str:
+    """``H:MM:SS`` between two µs timestamps (until now for a running run)."""
+    if started is None:
+        return ""
+    end = stopped if stopped is not None else (time.time() * 1e6 if status == "running" else None)
+    if end is None:
+        return ""
+    secs = max(0, int((end - started) / 1e6))
+    return f"{secs // 3600}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+
+
+def fmt_value(v: Any) -> str:
+    """A flag or attribute value as the CLI shows it."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return fmt_number(v)
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, default=str)
+    from ..flags import format_value
+
+    try:
+        return format_value(v)
+    except Exception:  # noqa: BLE001
+        return str(v)
+
+
+def fmt_number(v: Any) -> str:
+    """A scalar value with up to 6 significant digits."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if v == int(v) and abs(v) < 1e15:
+            return str(int(v)) if abs(v) >= 1e6 else f"{v:g}"
+        return f"{v:.6g}"
+    return str(v)
+
+
+def fmt_size(n: Any) -> str:
+    """Bytes as ``12.3 KB``."""
+    if n is None:
+        return ""
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"

@@ -1,0 +1,97 @@
+"""Jinja rendering shared by the web view (assets linked) and the reports (assets inlined)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from . import data as D
+
+STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"
+REPORT_TEMPLATES = Path(__file__).parent.parent / "report" / "templates"
+
+
+@lru_cache(maxsize=None)
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(TEMPLATES), str(REPORT_TEMPLATES)]),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["fmt_time"] = D.fmt_time
+    env.filters["fmt_number"] = D.fmt_number
+    env.filters["fmt_value"] = D.fmt_value
+    env.filters["fmt_size"] = D.fmt_size
+    env.filters["json_html"] = lambda v: Markup(D.json_for_html(v))
+    return env
+
+
+def static_version() -> str:
+    """Changes whenever a static file changes (cache busting for ``/static`` URLs)."""
+    h = hashlib.md5()
+    for p in sorted(STATIC.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{p.name}{st.st_size}{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:10]
+
+
+@lru_cache(maxsize=None)
+def _read_static(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+class Renderer:
+    """Renders templates; ``inline=True`` puts CSS and JS inside the page (self-contained reports)."""
+
+    def __init__(self, inline: bool = False, version: str = ""):
+        self.inline = inline
+        self.version = version or static_version()
+
+    def css(self, name: str) -> Markup:
+        if name == "hl.css":
+            text = D.highlight_css()
+            if self.inline:
+                return Markup("<style>") + Markup(text.replace("</", "<\\/")) + Markup("</style>")
+            return Markup(f'<link rel="stylesheet" href="/static/hl.css?v={self.version}">')
+        if self.inline:
+            return Markup("<style>") + Markup(_read_static(name).replace("</", "<\\/")) + Markup("</style>")
+        return Markup(f'<link rel="stylesheet" href="/static/{name}?v={self.version}">')
+
+    def js(self, name: str) -> Markup:
+        if self.inline:
+            return Markup("<script>") + Markup(_read_static(name).replace("</script", "<\\/script")) + \
+                Markup("</script>")
+        return Markup(f'<script src="/static/{name}?v={self.version}"></script>')
+
+    def render(self, template: str, **ctx: Any) -> str:
+        ctx.setdefault("inline", self.inline)
+        ctx.setdefault("css", self.css)
+        ctx.setdefault("js", self.js)
+        html = _env().get_template(template).render(**ctx)
+        if self.inline:
+            html = _add_report_csp(html)
+        return html
+
+
+_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def _add_report_csp(html: str) -> str:
+    """A Content-Security-Policy meta tag allowing exactly the page's own inline scripts."""
+    hashes = []
+    for m in _SCRIPT.finditer(html):
+        digest = base64.b64encode(hashlib.sha256(m.group(1).encode("utf-8")).digest()).decode()
+        hashes.append(f"'sha256-{digest}'")
+    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+           f"script-src {' '.join(hashes) or chr(39) + 'none' + chr(39)}; base-uri 'none'; form-action 'none'")
+    tag = f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+    return html.replace("<!--csp-->", tag, 1)

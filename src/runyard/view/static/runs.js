@@ -1,0 +1,460 @@
+/* runyard: the runs page — a virtualized table (only visible rows are in the DOM), sortable by
+   any column, filtered by the filter language on the server, updated live by polling. */
+"use strict";
+
+(() => {
+  const { el, getJSON, fmtTime, fmtDuration, fmtNum, fmtVal, statusPill, toast, ask, act } = RY;
+  const app = document.getElementById("runs-app");
+  const deleted = app.dataset.deleted === "1";
+  const grid = document.getElementById("grid");
+  const inner = document.getElementById("grid-inner");
+  const head = document.getElementById("grid-head");
+  const body = document.getElementById("grid-body");
+  const rowsEl = document.getElementById("grid-rows");
+  const emptyEl = document.getElementById("grid-empty");
+  const filterInput = document.getElementById("filter");
+  const filterError = document.getElementById("filter-error");
+  const F = { id: 0, op: 1, started: 2, stopped: 3, status: 4, exit: 5, label: 6, tags: 7, marked: 8, comments: 9, flags: 10, scalars: 11 };
+  const ROW_H = 30;
+  const POLL_MS = 2000;
+  const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
+  let rows = [];
+  let view = [];
+  let version = 0;
+  let total = 0;
+  let cols = [];
+  let colSig = "";
+  let rendered = [-1, -1];
+  let loadSeq = 0;
+  let lastClicked = null;
+  const selected = new Set();
+  const params = new URLSearchParams(location.search);
+  let filterText = params.get("filter") || "";
+  let sort = parseSort(params.get("sort") || "-started");
+  filterInput.value = filterText;
+
+  function parseSort(s) { return s.startsWith("-") ? { key: s.slice(1), dir: -1 } : { key: s, dir: 1 }; }
+
+  function updateURL() {
+    const p = new URLSearchParams();
+    if (deleted) p.set("deleted", "1");
+    if (filterText) p.set("filter", filterText);
+    const s = (sort.dir < 0 ? "-" : "") + sort.key;
+    if (s !== "-started") p.set("sort", s);
+    const q = p.toString();
+    history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
+  }
+
+  /* ---- columns ------------------------------------------------------------------------------ */
+
+  function textWidth(n) { return Math.max(64, Math.min(320, Math.round(n * 7.2 + 20))); }
+
+  function measure(get, title, fmt) {
+    let n = title.length + 2;
+    const step = Math.max(1, Math.floor(rows.length / 400));
+    for (let i = 0; i < rows.length; i += step) {
+      const v = get(rows[i]);
+      const t = fmt ? fmt(v) : fmtVal(v);
+      if (t.length > n) n = t.length;
+    }
+    return textWidth(n);
+  }
+
+  function buildColumns() {
+    const flags = new Set(), scalars = new Set();
+    for (const r of rows) {
+      for (const k in r[F.flags]) flags.add(k);
+      for (const k in r[F.scalars]) scalars.add(k);
+    }
+    const flagNames = [...flags].sort(collator.compare);
+    const scalarNames = [...scalars].sort(collator.compare);
+    const sig = flagNames.join("\u0000") + "\u0001" + scalarNames.join("\u0000");
+    if (sig === colSig && cols.length) return false;
+    colSig = sig;
+    const c = [
+      { key: "sel", title: "", w: 34, cls: "c-sel", sticky: 0, group: "run", nosort: true },
+      { key: "marked", title: "★", w: 28, cls: "c-mark", sticky: 34, group: "run", get: (r) => (r[F.marked] ? 1 : 0), dir: -1 },
+      { key: "id", title: "Run", w: 84, cls: "mono", sticky: 62, group: "run", get: (r) => r[F.id] },
+      { key: "operation", title: "Operation", group: "run", get: (r) => r[F.op] },
+      { key: "started", title: "Started", w: 160, group: "run", get: (r) => r[F.started], fmt: fmtTime, dir: -1 },
+      { key: "time", title: "Time", w: 74, cls: "num", group: "run", dir: -1,
+        get: (r) => (r[F.started] == null ? null : (r[F.stopped] == null ? (r[F.status] === "running" ? Date.now() * 1000 : null) : r[F.stopped]) - r[F.started]),
+        fmt: null },
+      { key: "status", title: "Status", w: 106, group: "run", get: (r) => r[F.status] },
+      { key: "label", title: "Label", group: "run", get: (r) => r[F.label] },
+      { key: "tags", title: "Tags", group: "run", get: (r) => r[F.tags].join(" ") },
+    ];
+    for (const n of flagNames) c.push({ key: "flag:" + n, title: n, group: "flag", get: (r) => r[F.flags][n] });
+    for (const n of scalarNames) c.push({ key: "scalar:" + n, title: n, group: "scalar", cls: "num", dir: -1, get: (r) => r[F.scalars][n], fmt: fmtNum });
+    for (const col of c) {
+      if (!col.w) col.w = col.key === "label" ? Math.min(360, measure(col.get, col.title)) : measure(col.get, col.title, col.fmt);
+      if (col.key === "tags") col.w = Math.max(col.w, 90);
+      if (col.group === "flag" && !col.cls) {
+        const sample = rows.slice(0, 200).map(col.get).filter((v) => v !== undefined && v !== null);
+        if (sample.length && sample.every((v) => typeof v === "number")) col.cls = "num";
+      }
+    }
+    cols = c;
+    return true;
+  }
+
+  function totalWidth() { return cols.reduce((s, c) => s + c.w, 0); }
+
+  function cellStyle(c) {
+    return `width:${c.w}px` + (c.sticky !== undefined ? `;left:${c.sticky}px` : "");
+  }
+
+  function renderHead() {
+    head.textContent = "";
+    const groups = el("div", { class: "grid-row groups" });
+    const spans = [];
+    for (const c of cols) {
+      const g = c.group;
+      if (spans.length && spans[spans.length - 1].g === g) spans[spans.length - 1].w += c.w;
+      else spans.push({ g, w: c.w });
+    }
+    for (const s of spans) {
+      const t = s.g === "run" ? "" : s.g === "flag" ? "Flags" : "Scalars";
+      groups.appendChild(el("div", { class: `cell g-${s.g}`, style: `width:${s.w}px`, text: t }));
+    }
+    const names = el("div", { class: "grid-row names" });
+    for (const c of cols) {
+      const cls = ["cell", `g-${c.group}`];
+      if (c.cls) cls.push(c.cls);
+      if (c.sticky !== undefined) cls.push("sticky");
+      if (sort.key === c.key) { cls.push("sorted"); if (sort.dir > 0) cls.push("asc"); }
+      const cell = el("div", { class: cls.join(" "), style: cellStyle(c), title: c.group === "run" ? c.title : `${c.group}: ${c.title}`, dataset: { key: c.key } });
+      if (c.key === "sel") {
+        const all = el("input", { type: "checkbox", "aria-label": "Select all runs shown" });
+        all.checked = view.length > 0 && view.every((r) => selected.has(r[F.id]));
+        all.indeterminate = !all.checked && view.some((r) => selected.has(r[F.id]));
+        all.addEventListener("change", () => {
+          if (all.checked) view.forEach((r) => selected.add(r[F.id])); else selected.clear();
+          refreshSelection();
+        });
+        cell.appendChild(all);
+      } else {
+        cell.textContent = c.title;
+      }
+      names.appendChild(cell);
+    }
+    head.appendChild(groups);
+    head.appendChild(names);
+    const w = totalWidth();
+    inner.style.width = w + "px";
+  }
+
+  /* ---- rows --------------------------------------------------------------------------------- */
+
+  function renderCell(c, r) {
+    const cls = ["cell", `g-${c.group}`];
+    if (c.cls) cls.push(c.cls);
+    if (c.sticky !== undefined) cls.push("sticky");
+    const cell = el("div", { class: cls.join(" "), style: cellStyle(c) });
+    const id = r[F.id];
+    switch (c.key) {
+      case "sel": {
+        const cb = el("input", { type: "checkbox", "aria-label": "Select run " + id.slice(0, 8), dataset: { id } });
+        cb.checked = selected.has(id);
+        cell.appendChild(cb);
+        break;
+      }
+      case "marked":
+        cell.appendChild(el("span", { class: r[F.marked] ? "star" : "star off", text: "★", title: r[F.marked] ? "Marked (click to unmark)" : "Click to mark", dataset: { mark: id } }));
+        break;
+      case "id":
+        cell.appendChild(el("a", { href: `/run/${id}`, text: id.slice(0, 8), title: id }));
+        break;
+      case "time":
+        cell.textContent = fmtDuration(r[F.started], r[F.stopped], r[F.status]);
+        break;
+      case "status":
+        cell.appendChild(statusPill(r[F.status]));
+        break;
+      case "tags":
+        for (const t of r[F.tags]) cell.appendChild(el("span", { class: "tag", text: t, title: t }));
+        break;
+      default: {
+        const v = c.get(r);
+        if (v === undefined || v === null) cell.appendChild(el("span", { class: "null", text: c.group === "run" ? "" : "–" }));
+        else {
+          const t = c.fmt ? c.fmt(v) : fmtVal(v);
+          cell.textContent = t;
+          if (c.key === "label" || c.group !== "run") cell.title = t;
+        }
+      }
+    }
+    return cell;
+  }
+
+  function renderRows(force) {
+    const st = grid.scrollTop;
+    const h = grid.clientHeight;
+    const first = Math.max(0, Math.floor(st / ROW_H) - 6);
+    const last = Math.min(view.length, Math.ceil((st + h) / ROW_H) + 6);
+    if (!force && first === rendered[0] && last === rendered[1]) return;
+    rendered = [first, last];
+    rowsEl.style.transform = `translateY(${first * ROW_H}px)`;
+    const frag = document.createDocumentFragment();
+    for (let i = first; i < last; i++) {
+      const r = view[i];
+      const row = el("div", { class: "grid-row" + (selected.has(r[F.id]) ? " selected" : ""), dataset: { id: r[F.id] } });
+      for (const c of cols) row.appendChild(renderCell(c, r));
+      frag.appendChild(row);
+    }
+    rowsEl.replaceChildren(frag);
+  }
+
+  function renderAll() {
+    body.style.height = view.length * ROW_H + "px";
+    renderHead();
+    renderRows(true);
+    emptyEl.hidden = view.length > 0;
+    if (!view.length) emptyEl.textContent = filterText ? "No runs match the filter." : (deleted ? "No deleted runs." : "No runs yet. Start one with: runyard run train.py");
+    renderCounts();
+    refreshButtons();
+  }
+
+  function renderCounts() {
+    const n = view.length;
+    document.getElementById("counts").textContent =
+      `${n.toLocaleString()} ${n === 1 ? "run" : "runs"}` + (filterText && total !== n ? ` of ${total.toLocaleString()}` : "");
+    const counts = {};
+    for (const r of rows) counts[r[F.status]] = (counts[r[F.status]] || 0) + 1;
+    const box = document.getElementById("statuses");
+    box.textContent = "";
+    for (const s of ["running", "completed", "error", "terminated", "pending", "staged"]) {
+      if (!counts[s]) continue;
+      const pill = el("span", { class: `status ${s}`, title: `Show ${s} runs`, text: `${s} ${counts[s].toLocaleString()}` });
+      pill.addEventListener("click", () => { filterInput.value = `attr:status = ${s}`; applyFilter(); });
+      box.appendChild(pill);
+    }
+  }
+
+  /* ---- sorting ------------------------------------------------------------------------------ */
+
+  function cmp(a, b) {
+    const an = a === undefined || a === null || a === "", bn = b === undefined || b === null || b === "";
+    if (an || bn) return an && bn ? 0 : an ? 1 : -1;
+    const ta = typeof a, tb = typeof b;
+    if (ta === "number" && tb === "number") return a - b;
+    if (ta === "number") return -1;
+    if (tb === "number") return 1;
+    if (ta === "boolean" && tb === "boolean") return (a ? 1 : 0) - (b ? 1 : 0);
+    return collator.compare(String(a), String(b));
+  }
+
+  function sortView() {
+    const col = cols.find((c) => c.key === sort.key && c.get) || cols.find((c) => c.key === "started");
+    const get = col.get, dir = sort.dir;
+    const keyed = rows.map((r, i) => [get(r), i, r]);
+    keyed.sort((x, y) => {
+      const an = x[0] === undefined || x[0] === null || x[0] === "", bn = y[0] === undefined || y[0] === null || y[0] === "";
+      if (an || bn) return an && bn ? x[1] - y[1] : an ? 1 : -1; // empty values last either way
+      return dir * cmp(x[0], y[0]) || x[1] - y[1];
+    });
+    view = keyed.map((k) => k[2]);
+  }
+
+  head.addEventListener("click", (e) => {
+    const cell = e.target.closest(".names .cell");
+    if (!cell || e.target.tagName === "INPUT") return;
+    const c = cols.find((x) => x.key === cell.dataset.key);
+    if (!c || c.nosort) return;
+    sort = sort.key === c.key ? { key: c.key, dir: -sort.dir } : { key: c.key, dir: c.dir || 1 };
+    sortView();
+    updateURL();
+    renderAll();
+  });
+
+  /* ---- selection and actions ------------------------------------------------------------------ */
+
+  function refreshSelection() {
+    rowsEl.querySelectorAll(".grid-row").forEach((row) => {
+      const on = selected.has(row.dataset.id);
+      row.classList.toggle("selected", on);
+      const cb = row.querySelector(".c-sel input");
+      if (cb) cb.checked = on;
+    });
+    const all = head.querySelector(".c-sel input");
+    if (all) {
+      all.checked = view.length > 0 && view.every((r) => selected.has(r[F.id]));
+      all.indeterminate = !all.checked && view.some((r) => selected.has(r[F.id]));
+    }
+    refreshButtons();
+  }
+
+  function refreshButtons() {
+    const n = selected.size;
+    document.getElementById("sel-count").textContent = n ? `${n} selected` : "";
+    const set = (id, on) => { const b = document.getElementById(id); if (b) b.disabled = !on; };
+    set("btn-compare", n >= 1);
+    set("btn-diff", n === 2);
+    for (const id of ["btn-tag", "btn-mark", "btn-unmark", "btn-delete", "btn-restore", "btn-tb"]) set(id, n >= 1);
+  }
+
+  rowsEl.addEventListener("click", (e) => {
+    const row = e.target.closest(".grid-row");
+    if (!row) return;
+    const id = row.dataset.id;
+    if (e.target.matches(".c-sel input")) {
+      if (e.shiftKey && lastClicked) {
+        const i0 = view.findIndex((r) => r[F.id] === lastClicked), i1 = view.findIndex((r) => r[F.id] === id);
+        if (i0 >= 0 && i1 >= 0) for (let i = Math.min(i0, i1); i <= Math.max(i0, i1); i++) selected.add(view[i][F.id]);
+      } else if (e.target.checked) selected.add(id); else selected.delete(id);
+      lastClicked = id;
+      refreshSelection();
+      return;
+    }
+    if (e.target.closest(".c-sel")) return;
+    if (e.target.dataset.mark) {
+      const r = view.find((x) => x[F.id] === id);
+      act("mark", [id], { clear: !!(r && r[F.marked]) }).then(() => poll(true));
+      return;
+    }
+    if (e.target.tagName === "A") return;
+    if (e.ctrlKey || e.metaKey) window.open(`/run/${id}`, "_blank");
+    else location.href = `/run/${id}`;
+  });
+
+  function selectedIds() {
+    // oldest first, so a diff shows the older run on the left
+    return view.filter((r) => selected.has(r[F.id])).sort((a, b) => (a[F.started] || 0) - (b[F.started] || 0)).map((r) => r[F.id]);
+  }
+
+  const on = (id, fn) => { const b = document.getElementById(id); if (b) b.addEventListener("click", fn); };
+  on("btn-compare", () => { location.href = "/compare?runs=" + selectedIds().join(","); });
+  on("btn-diff", () => { const [a, b] = selectedIds(); location.href = `/diff/${a}/${b}`; });
+  on("btn-tag", async () => {
+    const v = await ask(`Tag ${selected.size} run${selected.size > 1 ? "s" : ""}`, { placeholder: "tag", hint: "Separate several tags with spaces.", ok: "Add tags" });
+    if (!v || !v.trim()) return;
+    if (await act("tag", [...selected], { add: v.trim().split(/\s+/) }, "Tagged")) poll(true);
+  });
+  on("btn-mark", async () => { if (await act("mark", [...selected], {}, "Marked")) poll(true); });
+  on("btn-unmark", async () => { if (await act("mark", [...selected], { clear: true }, "Unmarked")) poll(true); });
+  on("btn-delete", async () => {
+    const n = selected.size;
+    const ok = await ask(`Delete ${n} run${n > 1 ? "s" : ""}?`, { confirmOnly: true, ok: "Delete", hint: "Deleted runs go to the trash; restore them from the Deleted page." });
+    if (!ok) return;
+    if (await act("delete", [...selected], {}, `Deleted ${n} run${n > 1 ? "s" : ""}`)) { selected.clear(); poll(true); }
+  });
+  on("btn-restore", async () => {
+    const n = selected.size;
+    if (await act("restore", [...selected], {}, `Restored ${n} run${n > 1 ? "s" : ""}`)) { selected.clear(); poll(true); }
+  });
+  on("btn-tb", async () => {
+    const w = window.open("about:blank", "_blank");
+    toast("Starting TensorBoard…");
+    try {
+      const j = await RY.post("/api/tensorboard", { runs: [...selected] });
+      if (w) w.location = j.url; else window.open(j.url, "_blank");
+    } catch (e) { if (w) w.close(); toast(e.message, true); }
+  });
+
+  /* ---- filter ------------------------------------------------------------------------------- */
+
+  function showError(msg) {
+    filterError.hidden = !msg;
+    filterError.textContent = msg || "";
+    renderRows(true);
+  }
+
+  async function applyFilter() {
+    const text = filterInput.value.trim();
+    const ok = await load(text);
+    if (ok) { filterText = text; updateURL(); }
+  }
+
+  document.getElementById("filter-form").addEventListener("submit", (e) => { e.preventDefault(); applyFilter(); });
+  filterInput.addEventListener("search", () => { if (!filterInput.value) applyFilter(); });
+  const helpBtn = document.getElementById("filter-help-btn");
+  const help = document.getElementById("filter-help");
+  helpBtn.addEventListener("click", () => { help.hidden = !help.hidden; helpBtn.setAttribute("aria-expanded", String(!help.hidden)); });
+  help.addEventListener("click", (e) => {
+    if (e.target.tagName === "CODE" && e.target.parentElement === help && e.target.textContent !== "runyard runs -F") {
+      filterInput.value = e.target.textContent;
+      applyFilter();
+    }
+  });
+
+  /* ---- loading and live updates --------------------------------------------------------------- */
+
+  function apiQuery(extra) {
+    const p = new URLSearchParams(extra || {});
+    if (deleted) p.set("deleted", "1");
+    return p.toString();
+  }
+
+  async function load(text) {
+    const seq = ++loadSeq;
+    const f = text === undefined ? filterText : text;
+    try {
+      const j = await getJSON("/api/runs?" + apiQuery(f ? { filter: f } : {}));
+      if (seq !== loadSeq) return false;
+      showError("");
+      rows = j.runs;
+      version = j.version;
+      total = j.total;
+      if (text !== undefined) filterText = text;
+      const ids = new Set(rows.map((r) => r[F.id]));
+      for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
+      buildColumns();
+      sortView();
+      renderAll();
+      return true;
+    } catch (e) {
+      if (seq === loadSeq) showError(e.message);
+      return false;
+    }
+  }
+
+  let pollTimer = null;
+  let polling = false;
+  async function poll(now) {
+    clearTimeout(pollTimer);
+    if (polling) { pollTimer = setTimeout(poll, 300); return; }
+    if (!document.hidden || now) {
+      polling = true;
+      const seq = loadSeq;
+      try {
+        const j = await getJSON("/api/runs/changes?" + apiQuery(Object.assign({ since: version }, filterText ? { filter: filterText } : {})));
+        if (seq === loadSeq) {
+          if (j.reload) await load();
+          else if (j.runs.length || j.removed.length) {
+            const gone = new Set(j.removed);
+            const changed = new Map(j.runs.map((r) => [r[F.id], r]));
+            const next = [];
+            for (const r of rows) {
+              const id = r[F.id];
+              if (gone.has(id)) { selected.delete(id); continue; }
+              if (changed.has(id)) { next.push(changed.get(id)); changed.delete(id); } else next.push(r);
+            }
+            for (const r of changed.values()) next.push(r);
+            rows = next;
+            version = j.version;
+            total = j.total;
+            buildColumns();
+            sortView();
+            renderAll();
+          } else {
+            version = j.version;
+            if (rows.some((r) => r[F.status] === "running")) renderRows(true);
+          }
+        }
+      } catch (e) { /* the server may be restarting; try again later */ }
+      polling = false;
+    }
+    pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  let raf = 0;
+  grid.addEventListener("scroll", () => {
+    if (raf) return;
+    raf = requestAnimationFrame(() => { raf = 0; renderRows(false); });
+  }, { passive: true });
+  window.addEventListener("resize", () => renderRows(true));
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(true); });
+
+  load().then(() => { pollTimer = setTimeout(poll, POLL_MS); });
+})();
