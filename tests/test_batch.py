@@ -320,7 +320,7 @@ def test_failing_trial_and_fail_fast(project):
     assert batch["status"] == "completed"  # a failing trial doesn't fail the batch
     # --fail-fast: the batch stops at the failure; the trial after it never runs.
     r = cli("run", "sleep.py", "fail=[no,yes,no]", "secs=0", "--fail-fast", "-y", "-q")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # a failed trial makes the command fail
     df = runyard.ls_runs()
     assert len(df) == 5
     latest = runyard.ls_runs("1:2").sort_values("started")

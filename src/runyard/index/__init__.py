@@ -179,7 +179,10 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             final = is_final(rec)
             updates.append((rid, location, stamp, 1 if final else 0, rec.get("started"), _json_dumps(rec),
                             _json_dumps(summary)))
-            mem[rid] = (stamp, rec)
+            if final:  # only finished runs are mirrored: a stamp alone can't tell two states apart
+                mem[rid] = (stamp, rec)
+            else:
+                mem.pop(rid, None)
             records.append(rec)
         if from_db:
             want = set(from_db)
@@ -248,7 +251,11 @@ def touch(run) -> None:
             return
         rec, summary = _load(run_dir)
         rec["dir"] = str(run_dir)
-        _MEM.setdefault((str(home), location), {})[run_dir.name] = (stamp, rec)
+        mem = _MEM.setdefault((str(home), location), {})
+        if is_final(rec):
+            mem[run_dir.name] = (stamp, rec)
+        else:
+            mem.pop(run_dir.name, None)
         db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (run_dir.name, location, stamp, 1 if is_final(rec) else 0, rec.get("started"),
                     _json_dumps(rec), _json_dumps(summary)))
