@@ -673,8 +673,10 @@ def watch_cmd(run: str | None, **kw: Any) -> None:
 @click.option("--sourcecode", "-s", "what", flag_value="sourcecode", help="Compare source code only.")
 @click.option("--output", "-O", "what", flag_value="output", help="Compare output only.")
 @click.option("--path", "-p", "paths", multiple=True, help="Compare this file (repeatable).")
+@click.option("--html", is_flag=True, help="Write a self-contained HTML diff, print its path and open it.")
+@click.option("--no-open", "-n", is_flag=True, help="With --html: don't open the diff in a browser.")
 @filter_options
-def diff_cmd(runs: tuple, what: str | None, paths: tuple, **kw: Any) -> None:
+def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: bool, **kw: Any) -> None:
     """Show how two runs differ: flags, source files and output (default: the latest two)."""
     from . import diffs
 
@@ -684,6 +686,11 @@ def diff_cmd(runs: tuple, what: str | None, paths: tuple, **kw: Any) -> None:
 
         raise UsageError(f"diff needs exactly two runs ({len(records)} selected)")
     a, b = records[1], records[0]  # older first
+    if html:
+        from .report import view_runs_diff
+
+        click.echo(view_runs_diff([a["id"], b["id"]], open=not no_open))
+        return
     click.echo(diffs.text_diff(a, b, what=what, paths=list(paths)), nl=False)
 
 
@@ -749,6 +756,35 @@ def queue_cmd(poll_interval: float, run_once: bool, max_runs: int | None, quiet:
     started = run_queue(poll_interval=poll_interval, run_once=run_once, max_runs=max_runs, echo=not quiet)
     n = len(started)
     click.echo(f"Queue started {n} staged run{'' if n == 1 else 's'}", err=True)
+
+
+# --- web view and reports -------------------------------------------------------------------------
+
+@main.command("view")
+@click.argument("runs", nargs=-1)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (anything but loopback requires the printed token).")
+@click.option("--port", "-p", type=int, help="Port to listen on (default: a free one).")
+@click.option("--no-open", "-n", is_flag=True, help="Don't open a browser.")
+@filter_options
+def view_cmd(runs: tuple, host: str, port: int | None, no_open: bool, **kw: Any) -> None:
+    """Browse, compare and manage runs in the web view (until Ctrl-C)."""
+    from .view.server import serve
+
+    sel, filters = _selection(runs, kw)
+    serve(sel, host=host, port=port, open=not no_open, echo=click.echo, **filters)
+
+
+@main.command("report")
+@click.argument("run", required=False)
+@click.option("--no-open", "-n", is_flag=True, help="Don't open the report in a browser.")
+@filter_options
+def report_cmd(run: str | None, no_open: bool, **kw: Any) -> None:
+    """Write a self-contained HTML report of RUN (default: the latest), print its path and open it."""
+    from .report import view_run_report
+
+    r = _one(run, kw)
+    click.echo(view_run_report(r["id"], open=not no_open))
 
 
 if __name__ == "__main__":  # pragma: no cover
