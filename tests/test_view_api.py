@@ -21,7 +21,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
 with warnings.catch_warnings():  # starlette asks for httpx2; httpx works
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient  # noqa: E402
 
 from runyard.view import data as D  # noqa: E402
@@ -473,3 +473,24 @@ def test_tensorboard_starts_on_the_selected_runs(client, runs):
 
 def _post_json(c, path, body):
     return c.post(path, json=body, headers={"X-Runyard-Token": c.token, "Origin": BASE})
+
+
+def test_view_command_serves_until_interrupted(runs, project):
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "view", "--no-open", "--port", str(port), "-F", "units = 64"],
+                         cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        assert line.startswith(f"Running runyard view at http://127.0.0.1:{port}/"), line + p.stderr.read()
+        j = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=10).read())
+        assert [r[0] for r in j["runs"]] == [runs[0]]  # the filter given on the command line
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=10)
+    assert p.returncode in (0, 130)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -153,10 +154,12 @@ def run_page(request: Request) -> Response:
         if len(recs) == 1:
             return RedirectResponse(f"/run/{recs[0]['id']}", status_code=303)
         raise SelectError(f"no run with id '{run_id}'")
-    D.prewarm_series(D.run_location(run_id)[0])
     rec = _record(cfg, run_id)
     ctx = pages.run_context(rec)
-    return _page(request, "run.html", page="run", **ctx)
+    resp = _page(request, "run.html", page="run", **ctx)
+    # start reading the scalar series once the page is sent: its charts ask for them next
+    resp.background = BackgroundTask(D.prewarm_series, Path(rec["dir"]))
+    return resp
 
 
 def compare_page(request: Request) -> Response:

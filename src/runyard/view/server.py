@@ -11,11 +11,13 @@ from typing import Any
 from ..errors import UsageError
 from .security import is_loopback
 
-_current: "_Handle | None" = None
+_current: "Server | None" = None
 _lock = threading.Lock()
 
 
-class _Handle:
+class Server:
+    """A view server running in a background thread (see :func:`start`)."""
+
     def __init__(self, server: Any, thread: threading.Thread, app: Any, url: str):
         self.server = server
         self.thread = thread
@@ -23,6 +25,7 @@ class _Handle:
         self.url = url
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread to end."""
         self.server.should_exit = True
         self.thread.join(timeout)
         self.app.view.close()
@@ -78,6 +81,25 @@ def _check_filters(runs: Any, filters: dict) -> None:
     api._records(runs, (), dict(filters))
 
 
+def start(runs: Any = None, host: str = "127.0.0.1", port: int | None = None, **filters: Any) -> Server:
+    """Start a view server in a background thread and return it once it accepts connections.
+
+    Independent of :func:`view` (which keeps one current server); stop it with ``.stop()``.
+    """
+    _check_filters(runs, filters)
+    server, app, sock, url = _build(runs, host, port, filters)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="runyard-view", daemon=True)
+    thread.start()
+    end = time.monotonic() + 15
+    while not server.started and thread.is_alive() and time.monotonic() < end:
+        time.sleep(0.01)
+    if not server.started:
+        server.should_exit = True
+        sock.close()
+        raise UsageError("the web view did not start")
+    return Server(server, thread, app, url)
+
+
 def view(runs: Any = None, host: str = "127.0.0.1", port: int | None = None, open: bool = True,
          stop: bool = False, **filters: Any) -> str:
     """Start the web view in the background and return its URL (``stop=True`` stops it).
@@ -85,7 +107,7 @@ def view(runs: Any = None, host: str = "127.0.0.1", port: int | None = None, ope
     ``runs`` and ``filters`` choose the runs shown, as in :func:`runyard.ls_runs`. The server
     binds ``host`` (loopback by default) on ``port`` (a free one by default); on a non-loopback
     host the URL carries the token every request needs. Calling ``view`` again replaces the
-    running server.
+    running server; ``view(stop=True)`` stops it and returns its URL.
     """
     global _current
     with _lock:
@@ -97,25 +119,15 @@ def view(runs: Any = None, host: str = "127.0.0.1", port: int | None = None, ope
                 return old.url
         if stop:
             return ""
-        _check_filters(runs, filters)
-        server, app, sock, url = _build(runs, host, port, filters)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="runyard-view", daemon=True)
-        thread.start()
-        end = time.monotonic() + 15
-        while not server.started and thread.is_alive() and time.monotonic() < end:
-            time.sleep(0.01)
-        if not server.started:
-            server.should_exit = True
-            sock.close()
-            raise UsageError("the web view did not start")
-        _current = _Handle(server, thread, app, url)
+        _current = start(runs, host, port, **filters)
+        srv = _current
     try:
-        app.view.state.refresh()  # warm the runs list while the browser starts
+        srv.app.view.state.refresh()  # warm the runs list while the browser starts
     except Exception:  # noqa: BLE001 - the page will show the error
         pass
     if open:
-        _open(url)
-    return url
+        _open(srv.url)
+    return srv.url
 
 
 def current_url() -> str:

@@ -15,7 +15,11 @@ const RYCharts = (() => {
   function fmtTick(v) {
     if (v === null || v === undefined) return "";
     const a = Math.abs(v);
-    if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(1).replace(".0e", "e");
+    if (a >= 1e4 && a < 1e12) {
+      const [d, u] = a >= 1e9 ? [1e9, "G"] : a >= 1e6 ? [1e6, "M"] : [1e3, "k"];
+      return String(parseFloat((v / d).toPrecision(4))) + u;
+    }
+    if (a !== 0 && (a < 1e-3 || a >= 1e12)) return v.toExponential(1).replace(".0e", "e");
     return String(parseFloat(v.toPrecision(4)));
   }
 

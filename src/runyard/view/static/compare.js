@@ -64,7 +64,7 @@
   const flagAxes = varying.length ? varying : data.flags;
 
   function pick(names) {
-    return names.find((n) => /(^|[/_])(acc|accuracy)$/i.test(n) || /test_acc/i.test(n)) ||
+    return names.find((n) => /test_acc/i.test(n)) || names.find((n) => /val_acc/i.test(n)) ||
            names.find((n) => /acc/i.test(n)) || names.find((n) => /loss/i.test(n)) || names[0];
   }
   for (const s of data.scalars) { pcSel.appendChild(el("option", { value: s, text: s })); ySel.appendChild(el("option", { value: s, text: s })); }
