@@ -65,9 +65,9 @@ def test_selector_errors(five):
     # Two ids sharing a prefix: make one by renaming a run directory.
     home = five / ".guild" / "runs"
     a = ids[0]
-    os.rename(home / a, home / (ids[1][:2] + a[2:]))
+    os.rename(home / a, home / (ids[1][:6] + a[6:]))
     with pytest.raises(runyard.errors.SelectError, match="ambiguous"):
-        runyard.ls_runs(ids[1][:2])
+        runyard.ls_runs(ids[1][:6])
     r = cli("runs", "zzzz")
     assert r.returncode == 2 and r.stderr.strip() == "runyard: no run matches 'zzzz'"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import home as _home
-from ..store.run import Run, timestamp, write_opref
+from ..store.run import Run, timestamp, write_lock, write_opref
 
 STOP_FILE = "STOP"  # in a batch's .guild: a stop request (the signal number), read by remote workers
 
@@ -77,7 +77,7 @@ def create_batch(script_relpath: str, optimizer: str | None, attrs: dict[str, An
 
 def set_lock(run: Run, pid: int) -> None:
     """Mark ``run`` as supervised by process ``pid`` (its status reads ``running`` while it lives)."""
-    run.guild_path("LOCK").write_text(str(pid))
+    write_lock(run.dir, pid)
 
 
 def set_attrs(run: Run, attrs: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from ..errors import UsageError
 from ..flags import default_label
 from ..flags import validate as _validate
 from ..lang import Script, for_path, inspect
-from ..store.run import Run, timestamp, write_opref
+from ..store.run import Run, timestamp, write_lock, write_opref
 
 SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "access_key", "credential", "private_key")
 
@@ -186,7 +186,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         _write_env_file(run, env)
     else:
         # Running from the moment it is a run: this process holds it until a supervisor takes over.
-        run.guild_path("LOCK").write_text(str(os.getpid()))
+        write_lock(run.dir, os.getpid())
     write_opref(run.dir, f"script:{project}", "", "", script.relpath)
     return Prepared(run, argv, env, script, values, user_flags)
 
@@ -285,7 +285,7 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     from ..store.output import OutputWriter
 
     g = run.guild_path()
-    (g / "LOCK").write_text(str(os.getpid()))  # before the markers go: never a moment without status
+    write_lock(run.dir, os.getpid())  # before the markers go: never a moment without status
     for marker in ("STAGED", "PENDING"):
         try:
             os.unlink(g / marker)
@@ -449,7 +449,7 @@ def start_background(prepared: Prepared) -> int:
         start_new_session=True, close_fds=True,
     )
     log.close()
-    prepared.run.guild_path("LOCK").write_text(str(proc.pid))  # running from this moment on
+    write_lock(prepared.run.dir, proc.pid)  # running from this moment on
     return proc.pid
 
 

@@ -119,6 +119,14 @@ def write_opref(run_dir: Path, pkg: str, version: str, model: str, op: str) -> N
     os.replace(tmp, run_dir / ".guild" / "opref")
 
 
+def write_lock(run_dir: Path, pid: int) -> None:
+    """Name ``pid`` as the run's live process (atomically: readers never see an empty LOCK)."""
+    g = Path(run_dir) / ".guild"
+    tmp = g / f".LOCK-{os.getpid()}.tmp"
+    tmp.write_text(str(pid))
+    os.replace(tmp, g / "LOCK")
+
+
 def lock_pid(run_dir: Path) -> int | None:
     """The PID of the live process supervising the run, or None."""
     lock = run_dir / ".guild" / "LOCK"
