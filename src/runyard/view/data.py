@@ -252,8 +252,8 @@ class RunsState:
         self._thread.start()
 
     def interval(self) -> float:
-        """Seconds between refreshes: 1.5 s, longer when a refresh is slow (many runs)."""
-        return max(1.5, 6 * self.duration)
+        """Seconds between refreshes: 1.5 s, or ten times a refresh's cost when that is more (many runs)."""
+        return max(1.5, 10 * self.duration)
 
     def _refresh_loop(self) -> None:
         while not self._closed and time.monotonic() - self._last_poll < 20:
@@ -274,7 +274,8 @@ class RunsState:
 _SERIES_CACHE: "OrderedDict[str, tuple[tuple, dict]]" = OrderedDict()
 _SERIES_LOCK = threading.Lock()
 _SERIES_INFLIGHT: dict[str, threading.Lock] = {}
-_SERIES_KEEP = 8
+_SERIES_KEEP = 64  # runs whose series stay in memory...
+_SERIES_MAX_POINTS = 8_000_000  # ...as long as they hold no more points than this in all
 
 
 def _events_signature(run_dir: Path) -> tuple:
@@ -308,10 +309,16 @@ def series(run_dir: str | os.PathLike) -> dict[tuple[str, str], tuple[Any, Any]]
         with _SERIES_LOCK:
             _SERIES_CACHE[key] = (sig, out)
             _SERIES_CACHE.move_to_end(key)
-            while len(_SERIES_CACHE) > _SERIES_KEEP:
-                old, _ = _SERIES_CACHE.popitem(last=False)
+            total = sum(_points(v[1]) for v in _SERIES_CACHE.values())
+            while len(_SERIES_CACHE) > 1 and (len(_SERIES_CACHE) > _SERIES_KEEP or total > _SERIES_MAX_POINTS):
+                old, (_, dropped) = _SERIES_CACHE.popitem(last=False)
                 _SERIES_INFLIGHT.pop(old, None)
+                total -= _points(dropped)
         return out
+
+
+def _points(series_map: dict) -> int:
+    return sum(len(s) for s, _ in series_map.values())
 
 
 def prewarm_series(run_dir: str | os.PathLike) -> None:

@@ -189,9 +189,11 @@ const RYCharts = (() => {
     dims.forEach((dim, i) => {
       const g = svgEl("g", { class: "axis" });
       g.appendChild(svgEl("line", { x1: xs[i], x2: xs[i], y1: m.top, y2: H - m.bottom }));
+      const right = i === dims.length - 1 && dims.length > 1; // the last axis labels on its right
       for (const [y, label] of scales[i].ticks) {
-        g.appendChild(svgEl("line", { x1: xs[i] - 4, x2: xs[i], y1: y, y2: y }));
-        const t = svgEl("text", { x: xs[i] - 7, y: y + 3.5, "text-anchor": "end" }, clip(label, 14));
+        g.appendChild(svgEl("line", { x1: right ? xs[i] : xs[i] - 4, x2: right ? xs[i] + 4 : xs[i], y1: y, y2: y }));
+        const t = svgEl("text", { x: right ? xs[i] + 7 : xs[i] - 7, y: y + 3.5, "text-anchor": right ? "start" : "end" },
+                        clip(label, 14));
         g.appendChild(t);
       }
       const anchor = i === 0 ? "start" : i === dims.length - 1 ? "end" : "middle";
