@@ -329,7 +329,8 @@ def test_a_million_point_series_renders_fast(site, page):
     page.wait_for_selector("#charts .chart-card canvas")
     warm = time.perf_counter() - t
     s = json.loads(urllib.request.urlopen(f"{site['url']}api/run/{rid}/scalars").read())["series"][0]
-    assert s["n"] == 1_000_000 and len(s["values"]) <= 2002 and max(s["values"]) == pytest.approx(25.0 + math.sin(654321 / 5000.0), rel=1e-5)
+    assert s["n"] == 1_000_000 and len(s["values"]) <= 2002
+    assert max(s["values"]) == pytest.approx(25.0 + math.sin(654321 / 5000.0), rel=1e-5)  # the spike survives
     shot(page, "15-million-points")
     # zooming in loads the points of the zoomed range
     box = page.locator("#charts .chart-card .u-over").bounding_box()
@@ -371,7 +372,8 @@ def test_speed_at_10000_runs(site):
         assert len(json.loads(body)["runs"]) == 10000
         api_ms = sorted(times)[3] * 1000
         t = time.perf_counter()
-        urllib.request.urlopen(url + "api/runs?filter=flag%3Alr%20%3C%200.01%20and%20scalar%3Aloss%20%3C%3D%200.3").read()
+        expr = "flag%3Alr%20%3C%200.01%20and%20scalar%3Aloss%20%3C%3D%200.3"
+        urllib.request.urlopen(url + "api/runs?filter=" + expr).read()
         filter_ms = (time.perf_counter() - t) * 1000
         ctx = site["browser"].new_context(viewport={"width": 1400, "height": 900})
         pg = ctx.new_page()

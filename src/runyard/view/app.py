@@ -9,7 +9,6 @@ comment, delete, restore), ``POST /api/tensorboard``. Files: ``/files/<run-id>/<
 from __future__ import annotations
 
 import mimetypes
-import os
 import re
 from pathlib import Path
 from typing import Any
