@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from runyard.errors import UsageError
-from runyard.run.scalars import DEFAULT_PATTERNS, OutputScalars
-from runyard.run.scalars import test_patterns as preview
+from runyard.launch.scalars import DEFAULT_PATTERNS, OutputScalars
+from runyard.launch.scalars import test_patterns as preview
 from runyard.store.tfevents import EventWriter, read_scalars, run_scalars
 
 FIXTURE_RUNS = Path(__file__).parent / "fixtures" / "guild-runs" / "runs"
@@ -120,7 +120,7 @@ def _reference(patterns, text, ignore=()):
     """Guild's rules applied the slow, obvious way: line by line, pattern by pattern."""
     import re
 
-    from runyard.run.scalars import _expand, _spec
+    from runyard.launch.scalars import _expand, _spec
 
     if patterns is None:
         spec = [(None, p) for p in DEFAULT_PATTERNS]

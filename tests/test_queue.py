@@ -69,7 +69,7 @@ def test_claim_is_exclusive_under_contention(project):
         g = home / f"{i:032x}" / ".guild"
         g.mkdir(parents=True)
         (g / "STAGED").touch()
-    code = ("import sys, os\nfrom runyard.run.batchrun import claim\n"
+    code = ("import sys, os\nfrom runyard.launch.batchrun import claim\n"
             "d = sys.argv[1]\n"
             "won = [n for n in sorted(os.listdir(d)) if claim(os.path.join(d, n))]\n"
             "print(' '.join(won))\n")

@@ -23,8 +23,8 @@ with warnings.catch_warnings():  # starlette asks for httpx2; httpx works
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient  # noqa: E402
 
-from runyard.view import data as D  # noqa: E402
-from runyard.view.app import create_app  # noqa: E402
+from runyard.web import data as D  # noqa: E402
+from runyard.web.app import create_app  # noqa: E402
 
 TRAIN = '''
 import os, sys
@@ -454,14 +454,14 @@ def test_tensorboard_button_needs_the_token(client, runs):
     a, _ = runs
     r = client.post("/api/tensorboard", json={"runs": [a]}, headers={"Origin": BASE})
     assert r.status_code == 403
-    from runyard.view.tensorboard import available
+    from runyard.web.tensorboard import available
 
     assert ('id="btn-tb"' in client.get("/").text) == available()
 
 
 @pytest.mark.slow
 def test_tensorboard_starts_on_the_selected_runs(client, runs):
-    from runyard.view.tensorboard import available
+    from runyard.web.tensorboard import available
 
     if not available():
         pytest.skip("tensorboard is not installed")

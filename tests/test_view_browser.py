@@ -352,7 +352,7 @@ def test_speed_at_10000_runs(site):
     import sys
     import urllib.request
 
-    from runyard.view.server import start
+    from runyard.web.server import start
 
     bench = Path(__file__).parent.parent / "benchmarks" / "make_home.py"
     if not bench.exists():

@@ -16,19 +16,6 @@ _API = (
 
 __all__ = list(_API) + ["__version__"]
 
-# The sub-package ``runyard.run`` (the launcher) would shadow the API function ``run`` once
-# imported; import it first (its __init__ is empty) so the name below stays the function.
-from . import run as _launcher_package  # noqa: E402,F401
-
-
-def run(script, flags=None, *args, echo=True, wait=True, **options):  # noqa: D103 - see api.run
-    from .api import run as _run
-
-    return _run(script, flags, *args, echo=echo, wait=wait, **options)
-
-
-run.__doc__ = "Run a script in a new run directory; returns the runs it made (see runyard.api.run)."
-
 
 def __getattr__(name: str):
     if name in _API:
@@ -39,7 +26,7 @@ def __getattr__(name: str):
         except AttributeError:
             pass
         if name in ("view",):
-            from .view import server
+            from .web import server
 
             return server.view
         if name in ("view_run_report", "view_runs_diff"):

@@ -199,7 +199,7 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
             **options: Any) -> list[str]:
     """Like :func:`run`, returning the new runs' ids (no pandas: the CLI's fast path)."""
     from .flags.values import parse_assign
-    from .run import launch
+    from .launch import runner as launch
 
     pos, kw = _options.parse(args, RUN_OPTIONS)
     for k, v in kw.items():
@@ -354,7 +354,7 @@ def stop_runs(runs: Any = None, *args: Any, wait: float = 30.0, **filters: Any) 
     """Stop running runs (SIGTERM to the supervisor and the run's processes); returns their ids."""
     import time
 
-    from .run.launch import _terminate_tree
+    from .launch.runner import _terminate_tree
     from .store.run import lock_pid
 
     stopped = []

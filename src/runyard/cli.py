@@ -73,7 +73,7 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
     from .api import _is_batch
 
     if not _is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
-        from .run.launch import resolve_values
+        from .launch.runner import resolve_values
 
         values = resolve_values(info, given, bool(opts.get("force_flags")))
         if not _confirm(_preview(info, values), yes):
@@ -613,7 +613,7 @@ def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full
     r = _one(run, kw)
     base = Path(r["dir"])
     if sourcecode:
-        from .run.sourcecode import manifest_files
+        from .launch.sourcecode import manifest_files
 
         files = manifest_files(base)
     else:
@@ -769,7 +769,7 @@ def queue_cmd(poll_interval: float, run_once: bool, max_runs: int | None, quiet:
 @filter_options
 def view_cmd(runs: tuple, host: str, port: int | None, no_open: bool, **kw: Any) -> None:
     """Browse, compare and manage runs in the web view (until Ctrl-C)."""
-    from .view.server import serve
+    from .web.server import serve
 
     sel, filters = _selection(runs, kw)
     serve(sel, host=host, port=port, open=not no_open, echo=click.echo, **filters)

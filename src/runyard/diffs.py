@@ -6,7 +6,7 @@ import difflib
 from pathlib import Path
 
 from .flags import format_value
-from .run.sourcecode import manifest_files
+from .launch.sourcecode import manifest_files
 from .store.output import read_output
 
 

@@ -64,7 +64,7 @@ def run_batch(script: str | os.PathLike, flags: Any, *, echo: bool = True, wait:
         p.dask_client = connect(p.dask)  # fail now, before anything is made
     batch, made = runner.make(p, stage=stage)
     if stage:
-        from ..run import batchrun
+        from ..launch import batchrun
 
         batchrun.finish_batch(batch, 0)
         return [t.run.id for t in made]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..run import batchrun
+from ..launch import batchrun
 from ..store.run import Run
 from .search import Trial
 

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..run import batchrun
+from ..launch import batchrun
 from ..store.run import Run
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..lang import Script, inspect
-from ..run import batchrun
+from ..launch import batchrun
 from ..store.run import Run
 from . import trials as _trials
 from .search import FixedSource, Objective, TpeSource, Trial
@@ -109,7 +109,7 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
          minimize: str | None = None, maximize: str | None = None, random_seed: Any = None, workers: Any = None,
          dask: Any = None, fail_fast: bool = False, needed: bool = False) -> Plan:
     """Check a batch and work out its trials. Raises UsageError/FlagError; makes nothing."""
-    from ..run.launch import resolve_values
+    from ..launch.runner import resolve_values
 
     info = script if isinstance(script, Script) else inspect(script)
     space = _trials.space_of(flags)
@@ -194,7 +194,7 @@ def _dask_address(dask: Any) -> str:
 
 def stage_trial(p: Plan, batch: Run | None, trial: Trial, claim: bool = True) -> None:
     """Make a trial's run (staged), link it from the batch and, unless it is for a queue, claim it."""
-    from ..run.launch import prepare
+    from ..launch.runner import prepare
 
     prepared = prepare(p.script, trial.flags, label=p.label, tags=p.tags, comment=p.comment,
                        force_flags=p.force_flags, stage=True, values=trial.values)
@@ -421,7 +421,7 @@ def _record(batch: Run, trials: list[Trial], source) -> None:
 
 
 def _needed_lookup(p: Plan):
-    from ..run.launch import resolve_values
+    from ..launch.runner import resolve_values
 
     done = _completed_runs_by_flags(p.script)
 

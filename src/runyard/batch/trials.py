@@ -227,7 +227,7 @@ def int_flags(script, space: Space) -> set[str]:
 
 def check_space(script, space: Space, force: bool) -> None:
     """Check every value a search may try (list items, function bounds) before anything is made."""
-    from ..run.launch import resolve_values
+    from ..launch.runner import resolve_values
 
     resolve_values(script, space.fixed, force)
     for name, vals in space.lists.items():

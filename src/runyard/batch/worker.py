@@ -13,7 +13,7 @@ import sys
 
 
 def main() -> int:
-    from ..run import batchrun
+    from ..launch import batchrun
 
     out = sys.stdout
     try:

@@ -27,7 +27,7 @@ CHART_POINTS = 1500
 
 def _reports_dir() -> Path:
     from ..home import cache_dir
-    from ..view import data as D
+    from ..web import data as D
 
     d = cache_dir(D.home()) / "reports"
     d.mkdir(parents=True, exist_ok=True)
@@ -41,7 +41,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _one(run: Any) -> dict:
-    from ..view import data as D
+    from ..web import data as D
 
     recs = D.resolve(run if run is not None else 1, want_summary=True)
     if not recs:
@@ -52,7 +52,7 @@ def _one(run: Any) -> dict:
 
 
 def _images(run_dir: Path, files: list[tuple[str, int]]) -> tuple[list[dict], list[str]]:
-    from ..view import data as D
+    from ..web import data as D
 
     out, skipped, total = [], [], 0
     for rel, size in files:
@@ -84,7 +84,7 @@ def _output(run_dir: Path) -> dict:
 
 
 def _sources(run_dir: Path) -> list[dict]:
-    from ..view import data as D
+    from ..web import data as D
 
     out = []
     for rel in D.source_files(run_dir):
@@ -108,9 +108,9 @@ def _sources(run_dir: Path) -> list[dict]:
 
 def run_report_html(rec: dict) -> str:
     """The HTML of a run's report (a record from the API, with its ``summary``)."""
-    from ..view import data as D
-    from ..view import pages
-    from ..view.render import Renderer
+    from ..web import data as D
+    from ..web import pages
+    from ..web.render import Renderer
 
     ctx = pages.run_context(rec)
     run_dir = Path(rec["dir"])
@@ -122,9 +122,9 @@ def run_report_html(rec: dict) -> str:
 
 def diff_report_html(a: dict, b: dict) -> str:
     """The HTML of a two-run diff report."""
-    from ..view import data as D
-    from ..view import pages
-    from ..view.render import Renderer
+    from ..web import data as D
+    from ..web import pages
+    from ..web.render import Renderer
 
     return Renderer(inline=True).render("diff_report.html", page="report", home=str(D.home()), generated=_now(),
                                         **pages.diff_context(a, b))
@@ -157,7 +157,7 @@ def view_runs_diff(runs: Any = None, open: bool = True) -> str:
     ``runs``: two runs in any selector form (default ``"1:2"``, the latest two); the older run is
     shown on the left. ``open`` shows it: inline in Jupyter, else in the web browser.
     """
-    from ..view import data as D
+    from ..web import data as D
 
     recs = D.resolve(runs if runs is not None else "1:2", want_summary=False)
     if len(recs) != 2:

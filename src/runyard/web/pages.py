@@ -1,6 +1,6 @@
 """The content of each page (run, compare, diff), shared by the web view and the HTML reports.
 
-Each function turns records (from :mod:`runyard.view.data`) into plain dicts and lists that
+Each function turns records (from :mod:`runyard.web.data`) into plain dicts and lists that
 the Jinja templates lay out; templates escape every value.
 """
 

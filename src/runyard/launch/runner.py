@@ -5,7 +5,7 @@ directory (attributes, source snapshot, flag values written into the copy) and
 writes ``.guild/opref`` last, so a half-made directory is never a run.
 ``supervise`` starts the process, tees and indexes its output, records output
 scalars and finalizes the status; it runs in-process (foreground) or in a
-detached ``python -m runyard.run.launch RUN_DIR`` (background).
+detached ``python -m runyard.launch.runner RUN_DIR`` (background).
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ class _LazyEvents:
 def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo: bool = True,
               stdin: Any = None) -> int:
     """Run the process in the run directory; tee output; record scalars; finalize. Returns exit_status."""
-    from ..run.scalars import OutputScalars
+    from ..launch.scalars import OutputScalars
     from ..store.output import OutputWriter
 
     g = run.guild_path()
@@ -444,7 +444,7 @@ def start_background(prepared: Prepared) -> int:
     """Supervise a prepared run in a detached process; returns its PID at once."""
     log = open(prepared.run.guild_path("supervisor.log"), "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runyard.run.launch", str(prepared.run.dir)],
+        [sys.executable, "-m", "runyard.launch.runner", str(prepared.run.dir)],
         env=prepared.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         start_new_session=True, close_fds=True,
     )

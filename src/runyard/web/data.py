@@ -2,7 +2,7 @@
 
 Nothing here knows the run-directory format: records come from :func:`runyard.api._records`
 (the SQLite index), output lines from :mod:`runyard.store.output`, scalar series from
-:mod:`runyard.store.tfevents`, source files from :mod:`runyard.run.sourcecode`. What is added is
+:mod:`runyard.store.tfevents`, source files from :mod:`runyard.launch.sourcecode`. What is added is
 presentation: caching for a long-lived server, downsampling long series, safe file paths,
 side-by-side diffs and syntax highlighting.
 """
@@ -526,7 +526,7 @@ IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
 
 def source_files(run_dir: Path) -> list[str]:
     """Source files recorded for the run (its manifest)."""
-    from ..run.sourcecode import manifest_files
+    from ..launch.sourcecode import manifest_files
 
     return manifest_files(Path(run_dir))
 

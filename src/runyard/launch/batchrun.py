@@ -4,7 +4,7 @@ A batch run is an ordinary run directory whose opref is ``builtin:runyard <versi
 <script>+<optimizer>``; it records its trials (``trials``, ``trial_ids``) and links
 each one as ``<batch>/<trial_id> -> ../<trial_id>`` (as Guild AI does).
 
-Starting a run made by :func:`runyard.run.launch.prepare` with ``stage=True`` takes two
+Starting a run made by :func:`runyard.launch.runner.prepare` with ``stage=True`` takes two
 steps: :func:`claim` renames its ``STAGED`` marker to ``PENDING`` (one atomic rename, so
 of several queues or workers exactly one wins), then :func:`start_claimed` supervises
 it in this process or :func:`spawn_supervisor` in a child process.
@@ -41,7 +41,7 @@ def _touch_index(run: Run) -> None:
 def create_batch(script_relpath: str, optimizer: str | None, attrs: dict[str, Any], home: Path | None = None,
                  pid: int | None = None) -> Run:
     """Make a batch run (``<script>+`` or ``<script>+<optimizer>``) holding ``attrs``; running while ``pid`` lives."""
-    from .launch import _platform, _user
+    from .runner import _platform, _user
 
     import socket
 
@@ -156,7 +156,7 @@ def claim(run_dir: str | os.PathLike) -> bool:
 
 def start_claimed(run_dir: str | os.PathLike, echo: bool = True, stdin: Any = None) -> int:
     """Supervise a claimed run in this process with its saved environment; returns its exit_status."""
-    from .launch import read_env_file, supervise
+    from .runner import read_env_file, supervise
 
     run = Run(Path(run_dir))
     argv = run.get("cmd")
@@ -170,7 +170,7 @@ def spawn_supervisor(run_dir: str | os.PathLike) -> subprocess.Popen:
     run = Run(Path(run_dir))
     log = open(run.guild_path("supervisor.log"), "ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "runyard.run.launch", str(run.dir)],
+        return subprocess.Popen([sys.executable, "-m", "runyard.launch.runner", str(run.dir)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True, close_fds=True)
     finally:
