@@ -428,3 +428,50 @@ def test_output_is_live_without_unbuffered_python(project):
     assert _wait_for(lambda: b"first line" in out(), timeout=3)
     assert runyard.ls_runs(1)["status"][0] == "running"
     assert _wait_for(lambda: runyard.ls_runs(1)["status"][0] == "completed", timeout=20)
+
+
+SEMANTICS = '''
+import atexit, os, random, sys, threading, time
+import helper
+
+def late():
+    time.sleep(0.3)
+    print("thread done", flush=True)
+
+threading.Thread(target=late).start()          # a non-daemon thread: python waits for it
+atexit.register(lambda: print("atexit ran"))
+print("main:", __name__, "argv:", sys.argv)
+print("cwd is run dir:", os.getcwd() == os.environ["RUN_DIR"])
+print("path0:", sys.path[0] == os.getcwd(), "helper:", helper.VALUE)
+print("rand:", random.random())
+print("stdout tty:", sys.stdout.isatty())
+if os.environ.get("FAIL"):
+    def boom():
+        raise ValueError("bad value")
+    boom()
+'''
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_python_semantics_in_a_run(project, monkeypatch, fork):
+    """A run behaves as `python train.py` would, forked from runyard or started fresh."""
+    monkeypatch.setenv("RUNYARD_FORK", fork)
+    write(project / "sem.py", SEMANTICS)
+    write(project / "helper.py", "VALUE = 42\n")
+    rows = [runyard.run("sem.py", echo=False).iloc[0] for _ in range(2)]
+    outs = [(Path(r["dir"]) / ".guild" / "output").read_text() for r in rows]
+    for row, out in zip(rows, outs):
+        assert row["status"] == "completed", out
+        assert "main: __main__ argv: ['sem.py']" in out
+        assert "cwd is run dir: True" in out and "path0: True helper: 42" in out
+        assert "thread done" in out and "atexit ran" in out
+        assert out.index("thread done") < out.index("atexit ran")
+        assert "stdout tty: False" in out
+    rands = [l for out in outs for l in out.splitlines() if l.startswith("rand:")]
+    assert len(set(rands)) == 2  # each run has its own random state
+    monkeypatch.setenv("FAIL", "1")
+    row = runyard.run("sem.py", echo=False).iloc[0]
+    out = (Path(row["dir"]) / ".guild" / "output").read_text()
+    assert row["status"] == "error" and row["exit_status"] == 1
+    assert 'File "' in out and "sem.py" in out and "ValueError: bad value" in out
+    assert "runpy" not in out and "runyard" not in out.split("Traceback")[1]  # python's own traceback

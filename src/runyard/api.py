@@ -151,25 +151,7 @@ def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: A
 
 # --- running --------------------------------------------------------------------------------
 
-RUN_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
-    (("--label", "-l"), "label", "value", "Run label (default: name=value for every flag)."),
-    (("--tag", "-t"), "tags", "multi", "Tag the run (repeatable)."),
-    (("--comment", "-c"), "comment", "value", "Comment on the run."),
-    (("--force-flags", "-f"), "force_flags", "flag", "Accept unknown flags and invalid values."),
-    (("--quiet", "-q"), "quiet", "flag", "Don't show the run's output."),
-    (("--background", "-b"), "background", "flag", "Return at once; the run goes on in the background."),
-    (("--stage",), "stage", "flag", "Make a staged run for a queue to start later."),
-    (("--yes", "-y"), "yes", "flag", "Don't ask for confirmation."),
-    (("--max-trials", "-m"), "max_trials", "value", "Run at most N trials."),
-    (("--optimizer", "-o"), "optimizer", "value", "Search: grid, random or tpe (Bayesian)."),
-    (("--minimize", "-N"), "minimize", "value", "Scalar to minimize in a search."),
-    (("--maximize", "-X"), "maximize", "value", "Scalar to maximize in a search."),
-    (("--random-seed",), "random_seed", "value", "Seed for trial sampling."),
-    (("--workers", "-w"), "workers", "value", "Run N trials at once on this machine."),
-    (("--dask",), "dask", "value", "Run trials on a dask.distributed scheduler at ADDRESS."),
-    (("--fail-fast",), "fail_fast", "flag", "Stop a batch at its first failed trial."),
-    (("--needed",), "needed", "flag", "Skip trials whose flags match a completed run."),
-]
+RUN_OPTIONS = _options.RUN_OPTIONS
 
 
 def _is_batch(flags: Any) -> bool:

@@ -10,16 +10,10 @@ detached ``python -m runyard.launch.runner RUN_DIR`` (background).
 
 from __future__ import annotations
 
-import getpass
 import os
-import random
 import selectors
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +24,7 @@ from ..flags import default_label
 from ..flags import validate as _validate
 from ..lang import Script, for_path, inspect
 from ..store.run import Run, timestamp, write_lock, write_opref
+from . import forked as _forked
 
 SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "access_key", "credential", "private_key")
 
@@ -94,7 +89,7 @@ def prepare(
     if hasattr(lang, "check_values"):  # language-specific limits (R complex literals)
         lang.check_values(script, values)
     home = Path(home) if home else _home.find_home()
-    run_id = uuid.uuid4().hex
+    run_id = new_run_id()
     run_dir = _home.runs_dir(home) / run_id
     (run_dir / ".guild" / "attrs").mkdir(parents=True)
     run = Run(run_dir, run_id)
@@ -157,13 +152,13 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     if tags:
         a("tags", tags)
     if comment:
-        a("comments", [{"body": comment, "host": socket.gethostname(), "time": now, "user": getpass.getuser()}])
+        a("comments", [{"body": comment, "host": _host(), "time": now, "user": _user()}])
     a("cmd", argv)
     a("env", clean_env(env))
-    a("host", socket.gethostname())
+    a("host", _host())
     a("user", _user())
     a("platform", _platform())
-    a("random_seed", random.randint(0, 2**32))
+    a("random_seed", int.from_bytes(os.urandom(4), "big"))  # in [0, 2**32), as Guild draws it
     a("sourcecode_digest", digest)
     a("op", {
         "op-cmd": {"cmd-args": argv, "flags-dest": script.flags_dest},
@@ -175,7 +170,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         "sourcecode": {"dest": ".", "root": str(project)},
         "echo": opts.get("echo", True),
     })
-    vcs = sourcecode.vcs_commit(project) if (project / ".git").exists() or _in_git(project) else None
+    vcs = sourcecode.vcs_commit(project)
     if vcs:
         a("vcs_commit", vcs)
     for k, v in (extra_attrs or {}).items():
@@ -191,14 +186,27 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     return Prepared(run, argv, env, script, values, user_flags)
 
 
-def _in_git(project: Path) -> bool:
-    return any((p / ".git").exists() for p in (project, *project.parents))
+def new_run_id() -> str:
+    """A run id: a random (version 4) UUID as 32 lowercase hex digits, as Guild AI makes them."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    return b.hex()
+
+
+def _host() -> str:
+    return os.uname().nodename
 
 
 def _user() -> str:
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if os.environ.get(name):
+            return os.environ[name]
     try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # no user name in some containers
         return ""
 
 
@@ -279,7 +287,8 @@ class _LazyEvents:
 
 
 def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo: bool = True,
-              stdin: Any = None) -> int:
+              stdin: Any = None, output_scalars: Any = ..., flag_names: list[str] | None = None,
+              fork_python: bool = False) -> int:
     """Run the process in the run directory; tee output; record scalars; finalize. Returns exit_status."""
     from ..launch.scalars import OutputScalars
     from ..store.output import OutputWriter
@@ -292,10 +301,12 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
         except FileNotFoundError:
             pass
     run.set("started", timestamp())
-    op = run.get("op") or {}
-    flags = run.get("flags") or {}
+    if output_scalars is ...:
+        output_scalars = (run.get("op") or {}).get("output-scalars")
+    if flag_names is None:
+        flag_names = list(run.get("flags") or {})
     events = _LazyEvents(g)
-    scalars = OutputScalars(events, op.get("output-scalars"), ignore_keys=list(flags))
+    scalars = OutputScalars(events, output_scalars, ignore_keys=flag_names)
     out = OutputWriter(run.dir)
     stopping = {"signal": None}
 
@@ -307,8 +318,14 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     proc = None
     try:
         try:
-            proc = subprocess.Popen(argv, cwd=run.dir, env=env, stdin=stdin,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            if fork_python and stdin is None and _forked.usable(argv):
+                proc = _forked.start(argv, str(run.dir), env if env is not None else dict(os.environ),
+                                     hooks_dir=_hooks_dir(env))
+            else:
+                import subprocess
+
+                proc = subprocess.Popen(argv, cwd=run.dir, env=env, stdin=stdin,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as e:
             msg = f"runyard: cannot start {argv[0]}: {e.strerror}\n".encode()
             out.write(msg, 1)
@@ -437,11 +454,21 @@ def _terminate_tree(pid: int, kill: bool = False) -> None:
 
 def start(prepared: Prepared, echo: bool = True) -> int:
     """Supervise a prepared run in this process; returns its exit_status."""
-    return supervise(prepared.run, prepared.argv, prepared.env, echo=echo)
+    return supervise(prepared.run, prepared.argv, prepared.env, echo=echo,
+                     output_scalars=prepared.script.options.get("output-scalars"),
+                     flag_names=list(prepared.values), fork_python=prepared.script.language == "python")
+
+
+def _hooks_dir(env: dict[str, str] | None) -> str | None:
+    """The pyhooks directory a Python run's PYTHONPATH starts with, if any."""
+    first = ((env or {}).get("PYTHONPATH") or "").split(os.pathsep)[0]
+    return first if first.endswith("pyhooks") else None
 
 
 def start_background(prepared: Prepared) -> int:
     """Supervise a prepared run in a detached process; returns its PID at once."""
+    import subprocess
+
     log = open(prepared.run.guild_path("supervisor.log"), "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "runyard.launch.runner", str(prepared.run.dir)],
@@ -457,6 +484,8 @@ def _background_main(run_dir: str) -> int:
     run = Run(Path(run_dir))
     argv = run.get("cmd")
     env = read_env_file(run) or dict(os.environ)
+    import subprocess
+
     return supervise(run, argv, env, echo=False, stdin=subprocess.DEVNULL)
 
 

@@ -13,7 +13,6 @@ import hashlib
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,10 @@ def _is_text(path: Path) -> bool:
 
 def git_files(project: Path) -> list[str] | None:
     """Files git does not ignore (tracked and untracked), or None outside a git work tree."""
+    if not in_git(project):
+        return None
+    import subprocess
+
     try:
         out = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
@@ -61,8 +64,17 @@ def git_files(project: Path) -> list[str] | None:
     return files
 
 
+def in_git(project: Path) -> bool:
+    """True inside a git work tree (a ``.git`` here or above) — checked without running git."""
+    return any((p / ".git").exists() for p in (project, *project.parents))
+
+
 def vcs_commit(project: Path) -> str | None:
     """``git:<sha>`` (``*`` appended when the work tree is dirty), or None."""
+    if not in_git(project):
+        return None
+    import subprocess
+
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, timeout=30)
         if head.returncode != 0:

@@ -18,8 +18,9 @@ _YAML_WORDS = {
     "y", "n", "yes", "no", "on", "off", "true", "false", "null", "none", "~",
 }
 _NUMBERISH = re.compile(r"^[-+]?[0-9._]|^\.(inf|nan)", re.I)
-# Characters PyYAML accepts in a stream (everything else must be escaped).
-_UNPRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters PyYAML accepts in a stream (everything else must be escaped); compiled on first use.
+_UNPRINTABLE_CLASS = "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+_unprintable = None
 
 
 class _Fallback(Exception):
@@ -30,8 +31,12 @@ def _str(s: str) -> str:
     if _PLAIN.match(s) and s.lower() not in _YAML_WORDS and not _NUMBERISH.match(s):
         return s
     out = json.dumps(s, ensure_ascii=False)
-    if _UNPRINTABLE.search(out):
-        raise _Fallback()
+    if not out.isascii() or "\x7f" in out:
+        global _unprintable
+        if _unprintable is None:
+            _unprintable = re.compile(_UNPRINTABLE_CLASS)
+        if _unprintable.search(out):
+            raise _Fallback()
     return out
 
 
@@ -63,11 +68,21 @@ def _scalar(v: Any) -> str:
     raise _Fallback()
 
 
+def _quoted(s: str) -> str:
+    out = json.dumps(s, ensure_ascii=True)
+    if "\x7f" in out:
+        raise _Fallback()
+    return out
+
+
 def _flow(v: Any) -> str:
+    """Flow style that is also JSON (strings always quoted), so reading needs no YAML parser."""
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{_str(str(k))}: {_flow(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{_quoted(str(k))}: {_flow(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_flow(x) for x in v) + "]"
+    if isinstance(v, str):
+        return _quoted(v)
     return _scalar(v)
 
 
@@ -77,11 +92,14 @@ def dumps(value: Any) -> str:
         if isinstance(value, dict):
             if not value:
                 return "{}\n"
-            return "".join(f"{_str(str(k))}: {_flow(v)}\n" for k, v in value.items())
+            return "".join(f"{_str(str(k))}: {_str(v) if isinstance(v, str) else _flow(v)}\n"
+                           for k, v in value.items())
         if isinstance(value, (list, tuple)):
             if not value:
                 return "[]\n"
             return "".join(f"- {_flow(v)}\n" for v in value)
+        if isinstance(value, str):
+            return _str(value) + "\n"
         return _scalar(value) + "\n"
     except _Fallback:
         import yaml
@@ -90,6 +108,46 @@ def dumps(value: Any) -> str:
 
 
 _INT = re.compile(r"^-?\d+\n?$")
+
+
+_BLOCK_KEY = re.compile(r'^([A-Za-z_][A-Za-z0-9_.-]*|"(?:[^"\\]|\\.)*"): (.*)$')
+_FLOAT_PLAIN = re.compile(r"^[-+]?(\d[\d_]*)?\.\d*([eE][-+]\d+)?$")
+
+
+def _plain_scalar(v: str) -> Any:
+    """A value as written by :func:`dumps` (JSON, or a plain string it chose): raises _Fallback otherwise."""
+    c = v[:1]
+    if c in '"[{' or v in ("true", "false", "null"):
+        try:
+            return json.loads(v)
+        except ValueError:
+            raise _Fallback() from None
+    if _INT.match(v):
+        return int(v)
+    if _FLOAT_PLAIN.match(v) and v not in (".", "-.", "+."):
+        return float(v.replace("_", ""))
+    if _PLAIN.match(v) and v.lower() not in _YAML_WORDS and not _NUMBERISH.match(v):
+        return v
+    raise _Fallback()
+
+
+def _fast_loads(text: str) -> Any:
+    """Read the shapes :func:`dumps` writes without PyYAML; _Fallback for anything else."""
+    lines = text.splitlines()
+    if not lines:
+        raise _Fallback()
+    if len(lines) == 1 and not lines[0].startswith("- ") and ": " not in lines[0]:
+        return _plain_scalar(lines[0])
+    if all(l.startswith("- ") for l in lines):
+        return [_plain_scalar(l[2:]) for l in lines]
+    out = {}
+    for line in lines:
+        m = _BLOCK_KEY.match(line)
+        if not m:
+            raise _Fallback()
+        k = m.group(1)
+        out[json.loads(k) if k[0] == '"' else k] = _plain_scalar(m.group(2))
+    return out
 
 
 def loads(text: str) -> Any:
@@ -101,6 +159,10 @@ def loads(text: str) -> Any:
             return json.loads(text)
         except ValueError:
             pass
+    try:
+        return _fast_loads(text)
+    except (_Fallback, ValueError):
+        pass
     import yaml
 
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

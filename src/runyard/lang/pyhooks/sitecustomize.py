@@ -53,4 +53,5 @@ def _chain() -> None:
 
 
 _start()
-_chain()
+if not globals().get("_start_only"):
+    _chain()
