@@ -80,17 +80,21 @@ def connect(home: Path) -> sqlite3.Connection:
 _IN_PLACE = ("label", "tags", "comments", "flags")  # attributes Guild AI rewrites in place
 
 
-def _stamp(run_dir: Path) -> int | None:
-    attrs = run_dir / ".guild" / "attrs"
+def _stamp(run_dir: str | Path) -> int | None:
+    """Latest mtime (ns) of the run's attrs directory and of the attributes edited in place."""
+    attrs = f"{run_dir}/.guild/attrs"
+    stat = os.stat
     try:
-        stamp = os.stat(attrs).st_mtime_ns
+        stamp = stat(attrs).st_mtime_ns
     except OSError:
         return None
     for name in _IN_PLACE:
         try:
-            stamp = max(stamp, os.stat(attrs / name).st_mtime_ns)
+            m = stat(f"{attrs}/{name}").st_mtime_ns
         except OSError:
-            pass
+            continue
+        if m > stamp:
+            stamp = m
     return stamp
 
 
@@ -159,7 +163,7 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             if row is not None and row[1] and not full:
                 stamp = row[0]  # finished and recently checked: trust the index
             else:
-                stamp = _stamp(Path(base_s + "/" + rid))
+                stamp = _stamp(base_s + "/" + rid)
                 if stamp is None:
                     continue
             if row is not None and row[1] and row[0] == stamp:
