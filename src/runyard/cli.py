@@ -349,6 +349,15 @@ def _ids(records: list[dict]) -> list[str]:
     return [r["id"] for r in records]
 
 
+def _act(runs: tuple, kw: dict, action: str, yes: bool, call, done: str, deleted: bool = False) -> None:
+    """Select runs, show them and ask (on a terminal), then ``call(ids)`` and say what was done."""
+    records = _select_records(runs, kw, deleted=deleted)
+    if not _preview_runs(records, action, yes):
+        sys.exit(1)
+    call(_ids(records))
+    click.echo(f"{done} {len(records)} run(s)")
+
+
 @runs_group.command("delete", cls=_Filtered)
 @click.argument("runs", nargs=-1)
 @click.option("--permanent", "-p", is_flag=True, help="Remove for good instead of moving to the trash.")
@@ -357,12 +366,8 @@ def runs_delete_cmd(runs: tuple, permanent: bool, yes: bool, **kw: Any) -> None:
     """Delete runs (they go to the trash unless --permanent)."""
     from . import api
 
-    records = _select_records(runs, kw)
-    action = "permanently delete" if permanent else "delete"
-    if not _preview_runs(records, action, yes):
-        sys.exit(1)
-    api.runs_delete(_ids(records), permanent=permanent)
-    click.echo(f"Deleted {len(records)} run(s)")
+    _act(runs, kw, "permanently delete" if permanent else "delete", yes,
+         lambda ids: api.runs_delete(ids, permanent=permanent), "Deleted")
 
 
 @runs_group.command("purge", cls=_Filtered)
@@ -372,11 +377,7 @@ def runs_purge_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
     """Remove deleted runs for good."""
     from . import api
 
-    records = _select_records(runs, kw, deleted=True)
-    if not _preview_runs(records, "permanently remove", yes):
-        sys.exit(1)
-    api.runs_purge(_ids(records))
-    click.echo(f"Purged {len(records)} run(s)")
+    _act(runs, kw, "permanently remove", yes, api.runs_purge, "Purged", deleted=True)
 
 
 @runs_group.command("restore", cls=_Filtered)
@@ -386,11 +387,7 @@ def runs_restore_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
     """Restore deleted runs."""
     from . import api
 
-    records = _select_records(runs, kw, deleted=True)
-    if not _preview_runs(records, "restore", yes):
-        sys.exit(1)
-    api.runs_restore(_ids(records))
-    click.echo(f"Restored {len(records)} run(s)")
+    _act(runs, kw, "restore", yes, api.runs_restore, "Restored", deleted=True)
 
 
 @main.command("tag", cls=_Filtered)

@@ -204,18 +204,9 @@ class LocalPool:
 
 
 def _kill_tree(pid: int) -> None:
-    import psutil
+    from ..launch.runner import _terminate_tree
 
-    try:
-        parent = psutil.Process(pid)
-        procs = parent.children(recursive=True) + [parent]
-    except psutil.NoSuchProcess:
-        return
-    for p in procs:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
+    _terminate_tree(pid, kill=True)
 
 
 # --- Dask ---------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import SelectError
+from .syntax import quote
 
 __all__ = ["UNDEFINED", "Filter", "parse_filter", "mapping_lookup"]
 
@@ -442,7 +443,7 @@ class _Compiler:
             name = rest
             if not name:
                 raise SelectError(
-                    f"invalid filter {_quote(self.text)}: missing a name after "
+                    f"invalid filter {quote(self.text)}: missing a name after "
                     f"'{prefix}:' at column {tok.column}"
                 )
         ref = (kind, name)
@@ -492,51 +493,10 @@ _EXPECTED = [
 ]
 
 
-def _describe_expected(names) -> str:
-    names = set(names or ())
-    parts = [desc for terms, desc in _EXPECTED if terms & names]
-    if not parts:
-        return ""
-    if len(parts) == 1:
-        return parts[0]
-    return ", ".join(parts[:-1]) + " or " + parts[-1]
-
-
-def _quote(text: str) -> str:
-    return "'" + " ".join(text.split("\n")) + "'"
-
-
 def _syntax_error(text: str, exc) -> SelectError:
-    import lark
+    from .syntax import syntax_error
 
-    head = f"invalid filter {_quote(text)}"
-    if isinstance(exc, lark.UnexpectedToken):
-        expected_names = exc.expected
-        ip = getattr(exc, "interactive_parser", None)
-        if ip is not None:
-            try:
-                expected_names = ip.accepts()
-            except Exception:  # pragma: no cover - fall back to lark's own set
-                pass
-        expected = _describe_expected(expected_names)
-        tok = exc.token
-        if tok.type == "$END":
-            what = f"expected {expected} at the end" if expected else "it ends too early"
-            return SelectError(f"{head}: {what}")
-        msg = f"{head}: unexpected '{tok}' at column {tok.column}"
-        return SelectError(f"{msg}, expected {expected}" if expected else msg)
-    if isinstance(exc, lark.UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        if ch in "'\"":
-            return SelectError(f"{head}: unclosed quote at column {exc.column}")
-        word = re.match(rf"[^\s]+", text[exc.pos_in_stream:])
-        shown = word.group(0) if word and ch not in "<>!=()[]," else ch
-        msg = f"{head}: unexpected '{shown}' at column {exc.column}"
-        expected = _describe_expected(getattr(exc, "allowed", None))
-        return SelectError(f"{msg}, expected {expected}" if expected else msg)
-    if isinstance(exc, lark.UnexpectedEOF):
-        return SelectError(f"{head}: it ends too early")
-    return SelectError(f"{head}: {exc}")
+    return syntax_error("filter", text, exc, _EXPECTED)
 
 
 # ---------------------------------------------------------------------------
@@ -567,7 +527,7 @@ class Filter:
         try:
             return bool(self._test(lookup))
         except RecursionError:  # pragma: no cover - only absurdly nested filters
-            raise SelectError(f"invalid filter {_quote(self.text)}: it is nested too deeply") from None
+            raise SelectError(f"invalid filter {quote(self.text)}: it is nested too deeply") from None
 
     __call__ = matches
 
@@ -595,7 +555,7 @@ def parse_filter(text: str) -> Filter:
     try:
         test = compiler.compile(tree)
     except RecursionError:
-        raise SelectError(f"invalid filter {_quote(text)}: it is nested too deeply") from None
+        raise SelectError(f"invalid filter {quote(text)}: it is nested too deeply") from None
     return Filter(text, compiler.refs, test)
 
 

@@ -38,6 +38,7 @@ import re
 from datetime import datetime, timedelta
 
 from ..errors import SelectError
+from .syntax import quote
 
 __all__ = ["parse_started", "started_bounds_us"]
 
@@ -271,45 +272,10 @@ _EXPECTED = [
      ("TODAY", "YESTERDAY", "THIS", "LAST", "BEFORE", "AFTER", "BETWEEN", "AGO", "AND")]
 
 
-def _expected(names) -> str:
-    names = set(names or ())
-    parts = [d for terms, d in _EXPECTED if terms & names]
-    if not parts:
-        return ""
-    if len(parts) == 1:
-        return parts[0]
-    return ", ".join(parts[:-1]) + " or " + parts[-1]
-
-
-def _quote(text: str) -> str:
-    return "'" + " ".join(text.split()) + "'"
-
-
 def _syntax_error(text: str, exc) -> SelectError:
-    import lark
+    from .syntax import syntax_error
 
-    head = f"invalid time range {_quote(text)}"
-    if isinstance(exc, lark.UnexpectedToken):
-        names = exc.expected
-        ip = getattr(exc, "interactive_parser", None)
-        if ip is not None:
-            try:
-                names = ip.accepts()
-            except Exception:  # pragma: no cover
-                pass
-        expected = _expected(names)
-        tok = exc.token
-        if tok.type == "$END":
-            return SelectError(f"{head}: expected {expected} at the end" if expected else f"{head}: it ends too early")
-        msg = f"{head}: unexpected '{tok}' at column {tok.column}"
-        return SelectError(f"{msg}, expected {expected}" if expected else msg)
-    if isinstance(exc, lark.UnexpectedCharacters):
-        m = re.match(r"\S+", text[exc.pos_in_stream:])
-        shown = m.group(0) if m else text[exc.pos_in_stream:exc.pos_in_stream + 1]
-        msg = f"{head}: unexpected '{shown}' at column {exc.column}"
-        expected = _expected(getattr(exc, "allowed", None))
-        return SelectError(f"{msg}, expected {expected}" if expected else msg)
-    return SelectError(f"{head}: it ends too early")
+    return syntax_error("time range", text, exc, _EXPECTED)
 
 
 def parse_started(
@@ -337,12 +303,12 @@ def parse_started(
     try:
         r = _Builder(now).build(tree)
     except OverflowError:
-        raise SelectError(f"invalid time range {_quote(text)}: the date is out of range") from None
+        raise SelectError(f"invalid time range {quote(text)}: the date is out of range") from None
     except ValueError as exc:
         msg = str(exc)
         if msg.startswith("year "):
             msg = "the date is out of range"
-        raise SelectError(f"invalid time range {_quote(text)}: {msg}") from None
+        raise SelectError(f"invalid time range {quote(text)}: {msg}") from None
     return r.start, r.end
 
 
