@@ -158,14 +158,20 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         from_db: list[str] = []
         updates = []
         present = set()
+        mem_get = mem.get
         for rid in entries:
             row = rows.get(rid)
-            if row is not None and row[1] and not full:
-                stamp = row[0]  # finished and recently checked: trust the index
-            else:
-                stamp = _stamp(base_s + "/" + rid)
-                if stamp is None:
-                    continue
+            if row is not None and row[1] and not full:  # finished and recently checked: trust the index
+                present.add(rid)
+                m = mem_get(rid)
+                if m is not None and m[0] == row[0]:
+                    records.append(m[1])
+                else:
+                    from_db.append(rid)
+                continue
+            stamp = _stamp(base_s + "/" + rid)
+            if stamp is None:
+                continue
             if row is not None and row[1] and row[0] == stamp:
                 present.add(rid)
                 m = mem.get(rid)
