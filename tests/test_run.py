@@ -304,8 +304,9 @@ def test_script_event_files_are_scalars(project):
     assert set(s.path) == {"logs/train"}
 
 
-def test_matplotlib_show_saves_figures(project):
-    pytest.importorskip("matplotlib")
+@pytest.mark.parametrize("via", ["api", "cli"])
+def test_matplotlib_show_saves_figures(project, via):
+    pytest.importorskip("matplotlib")  # (imports matplotlib here: the run must not inherit it)
     write(project / "plot.py", '''
     import matplotlib.pyplot as plt
     plt.plot([1, 2, 3])
@@ -313,7 +314,11 @@ def test_matplotlib_show_saves_figures(project):
     plt.plot([3, 2, 1])
     plt.show()
     ''')
-    row = runyard.run("plot.py", echo=False).iloc[0]
+    if via == "cli":
+        assert cli("run", "plot.py", "-y", "-q").returncode == 0
+        row = runyard.ls_runs(1).iloc[0]
+    else:
+        row = runyard.run("plot.py", echo=False).iloc[0]
     plots = sorted(p.name for p in (Path(row["dir"]) / "plots").iterdir())
     assert plots == ["Figure001.png", "Figure002.png"]
     assert row["status"] == "completed"
@@ -454,11 +459,13 @@ if os.environ.get("FAIL"):
 
 @pytest.mark.parametrize("fork", ["1", "0"])
 def test_python_semantics_in_a_run(project, monkeypatch, fork):
-    """A run behaves as `python train.py` would, forked from runyard or started fresh."""
+    """A run behaves as `python train.py` would, forked from runyard's command or started fresh."""
     monkeypatch.setenv("RUNYARD_FORK", fork)
     write(project / "sem.py", SEMANTICS)
     write(project / "helper.py", "VALUE = 42\n")
-    rows = [runyard.run("sem.py", echo=False).iloc[0] for _ in range(2)]
+    for _ in range(2):
+        assert cli("run", "sem.py", "-y", "-q").returncode == 0
+    rows = [runyard.ls_runs(i).iloc[0] for i in (1, 2)]
     outs = [(Path(r["dir"]) / ".guild" / "output").read_text() for r in rows]
     for row, out in zip(rows, outs):
         assert row["status"] == "completed", out
@@ -470,7 +477,8 @@ def test_python_semantics_in_a_run(project, monkeypatch, fork):
     rands = [l for out in outs for l in out.splitlines() if l.startswith("rand:")]
     assert len(set(rands)) == 2  # each run has its own random state
     monkeypatch.setenv("FAIL", "1")
-    row = runyard.run("sem.py", echo=False).iloc[0]
+    assert cli("run", "sem.py", "-y", "-q").returncode == 1
+    row = runyard.ls_runs(1).iloc[0]
     out = (Path(row["dir"]) / ".guild" / "output").read_text()
     assert row["status"] == "error" and row["exit_status"] == 1
     assert 'File "' in out and "sem.py" in out and "ValueError: bad value" in out

@@ -91,7 +91,9 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
         if not click.confirm(f"You are about to run a batch of {info.relpath}\nContinue?", default=True):
             sys.exit(1)
     from . import api
+    from .launch import forked
 
+    forked.allow()  # this process is runyard's own: a Python run may start as a fork of it
     for key in ("max_trials", "workers", "random_seed"):
         if key in opts:
             try:

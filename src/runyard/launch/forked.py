@@ -6,7 +6,9 @@ already-started runyard process costs about one. The child does what
 ``sys.path[0]``, fresh block-buffered stdout (line-buffered stderr) on the run's
 pipes, ``__main__`` semantics, the interpreter's exit rules (``SystemExit``
 codes, tracebacks, atexit handlers, non-daemon threads joined), and a fresh
-random state. Used only where it is safe: Linux, a single-threaded parent, and
+random state. Used only where it is safe: Linux, a single-threaded parent that
+is runyard's own command (:func:`allow` — never a notebook or a user's program,
+whose imported modules, threads or GPU state a fork would inherit), and
 ``RUNYARD_FORK`` not set to ``0``; otherwise runyard starts a new interpreter.
 """
 
@@ -19,9 +21,18 @@ import threading
 from typing import Any
 
 
+_allowed = False
+
+
+def allow() -> None:
+    """Called by runyard's own command line: this process holds nothing a fork could spoil."""
+    global _allowed
+    _allowed = True
+
+
 def usable(argv: list[str]) -> bool:
     """True when ``argv`` is ``[this python, script.py, ...]`` and forking is safe here."""
-    return (sys.platform.startswith("linux") and os.environ.get("RUNYARD_FORK", "1") != "0"
+    return (_allowed and sys.platform.startswith("linux") and os.environ.get("RUNYARD_FORK", "1") != "0"
             and len(argv) >= 2 and argv[0] == sys.executable and argv[1].endswith(".py")
             and threading.active_count() == 1)
 
