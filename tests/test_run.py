@@ -483,3 +483,79 @@ def test_python_semantics_in_a_run(project, monkeypatch, fork):
     assert row["status"] == "error" and row["exit_status"] == 1
     assert 'File "' in out and "sem.py" in out and "ValueError: bad value" in out
     assert "runpy" not in out and "runyard" not in out.split("Traceback")[1]  # python's own traceback
+
+
+def test_argparse_script_gets_its_values_as_arguments(project):
+    write(project / "ap.py", '''
+    import argparse
+    p = argparse.ArgumentParser()
+    p.add_argument("--learning-rate", type=float, default=0.1, help="Step size.")
+    p.add_argument("--epochs", type=int, default=3, choices=[1, 3, 5])
+    p.add_argument("--verbose", action="store_true")
+    a = p.parse_args()
+    print(f"lr={a.learning_rate} epochs={a.epochs} verbose={a.verbose}")
+    print(f"loss: {a.learning_rate * a.epochs}")
+    ''')
+    r = cli("run", "ap.py", "--help-op")
+    assert "learning_rate" in r.stdout and "Step size." in r.stdout and "choices: 1, 3, 5" in r.stdout
+    row = runyard.run("ap.py", {"learning_rate": 0.5, "epochs": 5, "verbose": True}, echo=False).iloc[0]
+    out = (Path(row["dir"]) / ".guild" / "output").read_text()
+    assert "lr=0.5 epochs=5 verbose=True" in out and row["scalars.loss"] == 2.5
+    assert (Path(row["dir"]) / "ap.py").read_text() == (project / "ap.py").read_text()  # args, not rewriting
+    r = cli("run", "ap.py", "epochs=4", "-y")
+    assert r.returncode == 2 and "not one of: 1, 3, 5" in r.stderr
+
+
+@pytest.mark.parametrize("dest, text, check", [
+    ("flags.yml", "lr: 0.1\nlayers:\n  units: 64\n", "units: 128"),
+    ("flags.json", '{"lr": 0.1, "layers": {"units": 64}}', '"units": 128'),
+])
+def test_flags_dest_config_file(project, dest, text, check):
+    write(project / dest, text)
+    write(project / "cfg.py", f'''
+    #| flags-dest: ./{dest}
+    import json, yaml
+    path = "{dest}"
+    cfg = json.load(open(path)) if path.endswith(".json") else yaml.safe_load(open(path))
+    print("units:", cfg["layers"]["units"])
+    ''')
+    row = runyard.run("cfg.py", {"layers.units": 128}, echo=False).iloc[0]
+    assert row["flags.layers.units"] == 128 and row["flags.lr"] == 0.1
+    assert check in (Path(row["dir"]) / dest).read_text()
+    assert "64" in (project / dest).read_text()  # the project's file is untouched
+    assert row["scalars.units"] == 128
+
+
+def test_flags_dest_python_module(project):
+    write(project / "settings.py", "lr = 0.1\nname = 'base'\n")
+    write(project / "main.py", '''
+    #| flags-dest: ./settings.py
+    import settings
+    print("rate:", settings.lr)
+    print("lr:", settings.lr)  # a flag's name: not a scalar (Guild's rule)
+    print("name is", settings.name)
+    ''')
+    row = runyard.run("main.py", {"name": "wide", "lr": 0.25}, echo=False).iloc[0]
+    assert "name = 'wide'" in (Path(row["dir"]) / "settings.py").read_text()
+    assert row["scalars.rate"] == 0.25 and "scalars.lr" not in row.index
+
+
+def test_front_matter_output_scalars_label_and_tags(project):
+    write(project / "custom.py", r'''
+    #| output-scalars:
+    #|   - step: 'Epoch (\step)'
+    #|   - '(\key)=(\value)'
+    #| label: custom ${lr}
+    #| tags: [exp1]
+    lr = 0.5
+    for e in range(1, 4):
+        print(f"Epoch {e}")
+        print(f"acc={e / 10} val_acc={e / 20}")
+    print("loss: 9")
+    ''')
+    row = runyard.run("custom.py", echo=False).iloc[0]
+    s = runyard.ls_scalars()
+    acc = s[s.tag == "acc"]
+    assert list(acc.step) == [1, 2, 3] and acc.value.tolist() == [0.1, 0.2, 0.3]
+    assert "loss" not in set(s.tag)  # the default patterns are replaced
+    assert row["label"] == "custom 0.5" and row["tags"] == ["exp1"]
