@@ -42,7 +42,8 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
     f = Filters.from_kwargs(**kw)
     home = _runs_home()
     location = "trash" if deleted else "runs"
-    records = index.sync(home, location)
+    with _gc_paused():
+        records = index.sync(home, location)
     pred = f.predicate()
     if pred is not None:
         records = [r for r in records if pred(r)]
@@ -62,7 +63,40 @@ def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
 
 # --- listing --------------------------------------------------------------------------------
 
+_last_frame: tuple[tuple, Any] | None = None  # (record identities, DataFrame) of the last listing
+
+
 def _frame(records: list[dict]) -> "pd.DataFrame":
+    """Records -> the ``ls_runs`` DataFrame. Records are immutable (a changed run gets a new
+    record), so the same records in the same order give the same frame: that is cached."""
+    global _last_frame
+    key = tuple(map(id, records))
+    if _last_frame is not None and _last_frame[0] == key:
+        return _last_frame[1].copy()
+    with _gc_paused():
+        df = _build_frame(records)
+    _last_frame = (key, df)
+    return df.copy()
+
+
+class _gc_paused:
+    """Pause the cyclic garbage collector while building many small objects at once (it would
+    otherwise rescan every cached record, again and again)."""
+
+    def __enter__(self) -> None:
+        import gc
+
+        self._was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: Any) -> None:
+        import gc
+
+        if self._was:
+            gc.enable()
+
+
+def _build_frame(records: list[dict]) -> "pd.DataFrame":
     """Records -> the ``ls_runs`` DataFrame (column by column: this is the hot path)."""
     import pandas as pd
 

@@ -80,12 +80,27 @@ def connect(home: Path) -> sqlite3.Connection:
 _IN_PLACE = ("label", "tags", "comments", "flags")  # attributes Guild AI rewrites in place
 
 
-def _stamp(run_dir: str | Path) -> int | None:
-    """Latest mtime (ns) of the run's attrs directory and of the attributes edited in place."""
+# What the index may assume about a run between looks (the ``final`` column):
+RUNNING = 0  # may change at any moment (its scalars grow): read it every time
+FINAL = 1  # finished: changes only through its attributes, checked every RUNYARD_INDEX_RECHECK s
+WAITING = 2  # staged or pending: changes through attributes or markers, checked every time
+
+
+def _kind(rec: dict) -> int:
+    if is_final(rec):
+        return FINAL
+    return WAITING if rec.get("status") in ("staged", "pending") else RUNNING
+
+
+def _stamp(run_dir: str | Path, markers: bool = False) -> int | None:
+    """Latest mtime (ns) of the run's attrs directory and of the attributes edited in place
+    (and with ``markers``, of ``.guild`` itself, where STAGED/PENDING/LOCK come and go)."""
     attrs = f"{run_dir}/.guild/attrs"
     stat = os.stat
     try:
         stamp = stat(attrs).st_mtime_ns
+        if markers:
+            stamp = max(stamp, stat(f"{run_dir}/.guild").st_mtime_ns)
     except OSError:
         return None
     for name in _IN_PLACE:
@@ -116,6 +131,34 @@ def _load(run_dir: Path) -> tuple[dict, list]:
         rec["error"] = (rec.get("error", "") + f"; scalars: {e}").lstrip("; ")
     rec["scalars"] = {(_col(p, t)): s[4] for s in summary for p, t in [(s[0], s[1])]}
     return rec, summary
+
+
+PARALLEL_MIN = 400  # runs to read before it pays to start worker processes
+
+
+def _load_chunk(dirs: list[str]) -> list[tuple[dict, list]]:
+    return [_load(Path(d)) for d in dirs]
+
+
+def _load_many(dirs: list[str]) -> list[tuple[dict, list]]:
+    """``_load`` for many runs: in worker processes when there are enough (a first listing of
+    a big Guild home), in order."""
+    workers = min(os.cpu_count() or 1, 4)
+    if len(dirs) < PARALLEL_MIN or workers < 2:
+        return [_load(Path(d)) for d in dirs]
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
+        else "spawn"
+    size = max(50, len(dirs) // (workers * 8))
+    chunks = [dirs[i:i + size] for i in range(0, len(dirs), size)]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            return [item for chunk in pool.map(_load_chunk, chunks) for item in chunk]
+    except (OSError, RuntimeError):  # no processes to be had: do it here
+        return [_load(Path(d)) for d in dirs]
 
 
 def _col(path: str, tag: str) -> str:
@@ -158,10 +201,11 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         from_db: list[str] = []
         updates = []
         present = set()
+        to_load: list[tuple[str, int]] = []  # new, changed or unfinished runs: read from their files
         mem_get = mem.get
         for rid in entries:
             row = rows.get(rid)
-            if row is not None and row[1] and not full:  # finished and recently checked: trust the index
+            if row is not None and row[1] == FINAL and not full:  # recently checked: trust the index
                 present.add(rid)
                 m = mem_get(rid)
                 if m is not None and m[0] == row[0]:
@@ -169,7 +213,7 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 else:
                     from_db.append(rid)
                 continue
-            stamp = _stamp(base_s + "/" + rid)
+            stamp = _stamp(base_s + "/" + rid, row is not None and row[1] == WAITING)
             if stamp is None:
                 continue
             if row is not None and row[1] and row[0] == stamp:
@@ -180,16 +224,17 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 else:
                     from_db.append(rid)
                 continue
-            run_dir = Path(base_s + "/" + rid)
-            if not (run_dir / ".guild" / "opref").exists():
+            if not os.path.exists(base_s + "/" + rid + "/.guild/opref"):
                 continue
             present.add(rid)
-            rec, summary = _load(run_dir)
+            to_load.append((rid, stamp))
+        for (rid, stamp), (rec, summary) in zip(to_load, _load_many([base_s + "/" + r for r, _ in to_load])):
             rec["dir"] = base_s + "/" + rid
-            final = is_final(rec)
-            updates.append((rid, location, stamp, 1 if final else 0, rec.get("started"), _json_dumps(rec),
-                            _json_dumps(summary)))
-            if final:  # only finished runs are mirrored: a stamp alone can't tell two states apart
+            kind = _kind(rec)
+            if kind == WAITING:
+                stamp = _stamp(rec["dir"], True)
+            updates.append((rid, location, stamp, kind, rec.get("started"), _json_dumps(rec), _json_dumps(summary)))
+            if kind:  # running runs are never mirrored: a stamp alone can't tell two states apart
                 mem[rid] = (stamp, rec)
             else:
                 mem.pop(rid, None)
@@ -217,8 +262,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             try:
                 db.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", updates)
                 db.executemany("DELETE FROM runs WHERE location = ? AND id = ?", [(location, g) for g in gone])
-                if full:
-                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, now))
+                if full:  # (stamped when done: a long first listing must not expire its own check)
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, time.time()))
                 db.execute("COMMIT")
             except sqlite3.Error:
                 db.execute("ROLLBACK")
@@ -261,13 +306,16 @@ def touch(run) -> None:
             return
         rec, summary = _load(run_dir)
         rec["dir"] = str(run_dir)
+        kind = _kind(rec)
+        if kind == WAITING:
+            stamp = _stamp(run_dir, True)
         mem = _MEM.setdefault((str(home), location), {})
-        if is_final(rec):
+        if kind:
             mem[run_dir.name] = (stamp, rec)
         else:
             mem.pop(run_dir.name, None)
         db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (run_dir.name, location, stamp, 1 if is_final(rec) else 0, rec.get("started"),
-                    _json_dumps(rec), _json_dumps(summary)))
+                   (run_dir.name, location, stamp, kind, rec.get("started"), _json_dumps(rec),
+                    _json_dumps(summary)))
     finally:
         db.close()

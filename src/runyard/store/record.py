@@ -20,15 +20,16 @@ def read_record(run_dir: Path) -> dict[str, Any]:
     run = Run(run_dir)
     rec: dict[str, Any] = {"id": run.id}
     problems = []
+    attrs_dir = f"{run_dir}/.guild/attrs/"
     try:
-        names = set(os.listdir(run.attrs_dir))
+        names = set(os.listdir(attrs_dir))
     except OSError:
         names = set()
     for name in _ATTRS:
         if name not in names:
             continue
         try:
-            rec[name] = _attrs.read(run.attrs_dir / name)
+            rec[name] = _attrs.read(attrs_dir + name)
         except (_attrs.AttrError, UnicodeDecodeError, OSError) as e:
             problems.append(f"{name}: {str(e).splitlines()[0]}")
     opref = run.opref

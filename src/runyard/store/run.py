@@ -85,11 +85,11 @@ class Run:
     def opref(self) -> list[str]:
         """The four ``opref`` fields: pkg_type:pkg_name, version, model, op."""
         try:
-            text = self.guild_path("opref").read_text()
+            with open(f"{self.dir}/.guild/opref", encoding="utf-8") as f:
+                text = f.read()
         except FileNotFoundError:
             return ["", "", "", ""]
-        parts = shlex.split(text.strip())
-        return (parts + ["", "", "", ""])[:4]
+        return parse_opref(text)
 
     @property
     def operation(self) -> str:
@@ -103,6 +103,16 @@ class Run:
 
     def output_path(self) -> Path:
         return self.guild_path("output")
+
+
+def parse_opref(text: str) -> list[str]:
+    """The four shell-quoted fields of an opref line (fast when only ``''`` is quoted)."""
+    parts = text.split()
+    if any(("'" in p and p != "''") or '"' in p or "\\" in p for p in parts):
+        parts = shlex.split(text)
+    else:
+        parts = ["" if p == "''" else p for p in parts]
+    return (parts + ["", "", "", ""])[:4]
 
 
 def format_operation(opref: list[str], op_attr: Any = None) -> str:
