@@ -63,19 +63,22 @@ def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
 
 # --- listing --------------------------------------------------------------------------------
 
-_last_frame: tuple[tuple, Any] | None = None  # (record identities, DataFrame) of the last listing
+_last_frame: tuple[list[dict], Any] | None = None  # (records, DataFrame) of the last listing
 
 
 def _frame(records: list[dict]) -> "pd.DataFrame":
     """Records -> the ``ls_runs`` DataFrame. Records are immutable (a changed run gets a new
-    record), so the same records in the same order give the same frame: that is cached."""
+    record), so the very same record objects in the same order give the same frame: that is
+    cached. (The cache holds the records, so their identities can't be reused meanwhile.)"""
     global _last_frame
-    key = tuple(map(id, records))
-    if _last_frame is not None and _last_frame[0] == key:
+    import operator
+
+    if _last_frame is not None and len(_last_frame[0]) == len(records) and all(
+            map(operator.is_, _last_frame[0], records)):
         return _last_frame[1].copy()
     with _gc_paused():
         df = _build_frame(records)
-    _last_frame = (key, df)
+    _last_frame = (list(records), df)
     return df.copy()
 
 
