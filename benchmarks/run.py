@@ -412,7 +412,7 @@ def op_filter(b: Bench, n: int, home: Path) -> None:
         b.add(Row(f"filter `{FILTER_EXPR}`", "filter", n, NA, g, note=f"runyard: {err}"))
         return
     note = f"{rows} rows" + (f" (expected {expected}!)" if expected is not None and rows != expected else "")
-    b.add(Row(f"ls_runs(filter=...) in-process", "filter", n, min(best), g,
+    b.add(Row("ls_runs(filter=...) in-process", "filter", n, min(best), g,
               note=note + "; Guild: `guild runs -a -F` whole process"))
 
 

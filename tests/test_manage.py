@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import runyard
-from conftest import cli, runs_in, write
+from conftest import cli, write
 
 SCRIPT = '''
 import sys

@@ -559,3 +559,14 @@ def test_front_matter_output_scalars_label_and_tags(project):
     assert list(acc.step) == [1, 2, 3] and acc.value.tolist() == [0.1, 0.2, 0.3]
     assert "loss" not in set(s.tag)  # the default patterns are replaced
     assert row["label"] == "custom 0.5" and row["tags"] == ["exp1"]
+
+
+def test_failure_while_making_the_run_leaves_nothing(project):
+    write(project / "bad.py", '''
+    #| sourcecode:
+    #|   - 42
+    print("never runs")
+    ''')
+    r = cli("run", "bad.py", "-y")
+    assert r.returncode == 2 and "invalid sourcecode rule" in r.stderr and "Traceback" not in r.stderr
+    assert runs_in(project / ".guild") == []

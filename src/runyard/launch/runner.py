@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import home as _home
-from ..errors import UsageError
 from ..flags import default_label
 from ..flags import validate as _validate
 from ..lang import Script, for_path, inspect
@@ -96,7 +95,9 @@ def prepare(
     try:
         return _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs)
     except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run
         raise
 
 

@@ -34,7 +34,6 @@ drops the month's last day) and ``last week|month|year`` and
 from __future__ import annotations
 
 import functools
-import re
 from datetime import datetime, timedelta
 
 from ..errors import SelectError

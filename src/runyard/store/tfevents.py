@@ -23,7 +23,6 @@ being written) ends the read quietly.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import re
 import struct
