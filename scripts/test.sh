@@ -24,4 +24,5 @@ python3 -m pip install -q --disable-pip-version-check -e '.[all,test]'
 RUNYARD_GUILD="$(bash scripts/guild-venv.sh | tail -n 1)"
 export RUNYARD_GUILD
 
+python3 -m ruff check -q src tests benchmarks   # undefined names and the like, before the slow part
 python3 -m pytest -q -p no:cacheprovider "$@"
