@@ -570,3 +570,27 @@ def test_failure_while_making_the_run_leaves_nothing(project):
     r = cli("run", "bad.py", "-y")
     assert r.returncode == 2 and "invalid sourcecode rule" in r.stderr and "Traceback" not in r.stderr
     assert runs_in(project / ".guild") == []
+
+
+def test_confirmation_only_on_a_terminal(project):
+    pexpect = pytest.importorskip("pexpect")
+    write(project / "t.py", "x = 1\nprint('ran with', x)\n")
+    child = pexpect.spawn(sys.executable, ["-m", "runyard.cli", "run", "t.py", "x=2"], cwd=str(project),
+                          encoding="utf-8", timeout=30)
+    child.expect(r"You are about to run t\.py")
+    child.expect(r"x: 2")
+    child.expect(r"Continue\? \[Y/n\]")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1 and runs_in(project / ".guild") == []
+    child = pexpect.spawn(sys.executable, ["-m", "runyard.cli", "run", "t.py", "x=3"], cwd=str(project),
+                          encoding="utf-8", timeout=30)
+    child.expect(r"Continue\? \[Y/n\]")
+    child.sendline("y")
+    child.expect("ran with 3")
+    child.expect(pexpect.EOF)
+    assert len(runs_in(project / ".guild")) == 1
+    # Not a terminal: no question at all.
+    r = cli("run", "t.py", "x=4")
+    assert r.returncode == 0 and "Continue?" not in r.stdout and "ran with 4" in r.stdout
