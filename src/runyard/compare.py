@@ -12,38 +12,47 @@ from .flags import format_value
 BASE_COLS = ["run", "operation", "started", "time", "status", "label"]
 
 
-def _time(rec: dict) -> str:
-    a, b = rec.get("started"), rec.get("stopped")
-    if not a or not b:
+def duration(started: Any, stopped: Any, status: str | None = None) -> str:
+    """``H:MM:SS`` between two µs timestamps (until now for a running run; "" if unknown)."""
+    if started is None:
         return ""
-    secs = int((b - a) / 1e6)
+    if stopped is None:
+        if status != "running":
+            return ""
+        import time
+
+        stopped = time.time() * 1e6
+    secs = max(0, int((stopped - started) / 1e6))
     return f"{secs // 3600}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+
+
+def columns(records: list[dict]) -> tuple[list[str], list[str]]:
+    """The flag names and the scalar names (``sys/*`` left out) of ``records``, each sorted."""
+    flag_names: dict[str, None] = {}
+    scalar_names: dict[str, None] = {}
+    for r in records:
+        flag_names.update(dict.fromkeys(r.get("flags") or ()))
+        scalar_names.update(dict.fromkeys(k for k in (r.get("scalars") or ()) if not k.startswith("sys/")))
+    return sorted(flag_names), sorted(scalar_names)
 
 
 def table(records: list[dict], sort_min: str | None = None, sort_max: str | None = None
           ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows: run, operation, started, time, status, label, flags..., scalars..."""
-    flag_names: dict[str, None] = {}
-    scalar_names: dict[str, None] = {}
-    for r in records:
-        for k in r.get("flags") or {}:
-            flag_names.setdefault(k)
-        for k in r.get("scalars") or {}:
-            if not k.startswith("sys/"):
-                scalar_names.setdefault(k)
-    flags = sorted(flag_names)
-    scalars = sorted(scalar_names)
-    header = BASE_COLS + flags + [s for s in scalars if s not in flag_names]
+    flags, scalars = columns(records)
+    flag_set = set(flags)
+    scalars = [k for k in scalars if k not in flag_set]
+    header = BASE_COLS + flags + scalars
     rows = []
     for r in records:
         st = r.get("started")
         row = [r["id"][:8], r.get("operation") or "",
                datetime.fromtimestamp(st / 1e6).strftime("%Y-%m-%d %H:%M:%S") if st else "",
-               _time(r), r.get("status") or "", r.get("label") or ""]
+               duration(r.get("started"), r.get("stopped")), r.get("status") or "", r.get("label") or ""]
         fl = r.get("flags") or {}
         sc = r.get("scalars") or {}
         row += [fl.get(k) for k in flags]
-        row += [sc.get(k) for k in scalars if k not in flag_names]
+        row += [sc.get(k) for k in scalars]
         rows.append(row)
     key = sort_min or sort_max
     if key:

@@ -634,13 +634,9 @@ def fmt_time(us: Any) -> str:
 
 def fmt_duration(started: Any, stopped: Any, status: str | None = None) -> str:
     """``H:MM:SS`` between two µs timestamps (until now for a running run)."""
-    if started is None:
-        return ""
-    end = stopped if stopped is not None else (time.time() * 1e6 if status == "running" else None)
-    if end is None:
-        return ""
-    secs = max(0, int((end - started) / 1e6))
-    return f"{secs // 3600}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+    from ..compare import duration
+
+    return duration(started, stopped, status)
 
 
 def fmt_value(v: Any) -> str:

@@ -119,19 +119,15 @@ def _norm(v: Any) -> str:
 
 def compare_context(records: list[dict]) -> dict:
     """Runs as rows; attributes, flags and last scalars as columns; which columns differ."""
-    flag_names: dict[str, None] = {}
-    scalar_names: dict[str, None] = {}
-    for r in records:
-        for k in r.get("flags") or {}:
-            flag_names.setdefault(k)
-        for k in r.get("scalars") or {}:
-            scalar_names.setdefault(k)
+    from ..compare import columns
+
+    flag_names, scalar_names = columns(records)
     cols: list[dict] = []
     for key, title in (("operation", "Operation"), ("started", "Started"), ("time", "Time"),
                        ("status", "Status"), ("label", "Label")):
         cols.append({"group": "attr", "key": key, "title": title})
-    cols += [{"group": "flag", "key": k, "title": k} for k in sorted(flag_names)]
-    cols += [{"group": "scalar", "key": k, "title": k} for k in sorted(scalar_names)]
+    cols += [{"group": "flag", "key": k, "title": k} for k in flag_names]
+    cols += [{"group": "scalar", "key": k, "title": k} for k in scalar_names]
     rows = []
     for r in records:
         cells = []
