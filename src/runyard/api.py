@@ -280,6 +280,15 @@ def _touch(run) -> None:
     index.touch(run)
 
 
+def _update(run, name: str, value: Any) -> None:
+    """Set an annotation attribute (an empty value removes it) and refresh the index."""
+    if value:
+        run.set(name, value)
+    else:
+        run.delete_attr(name)
+    _touch(run)
+
+
 def _user_host() -> tuple[str, str]:
     import getpass
     import socket
@@ -302,22 +311,14 @@ def runs_tag(runs: Any = None, add: Any = None, *args: Any, remove: Any = None, 
         tags = [] if clear else list(rec.get("tags") or [])
         tags = [t for t in tags if t not in rm_l]
         tags += [t for t in add_l if t not in tags]
-        if tags:
-            run.set("tags", tags)
-        else:
-            run.delete_attr("tags")
-        _touch(run)
+        _update(run, "tags", tags)
     return runs
 
 
 def runs_mark(runs: Any = None, *args: Any, clear: bool = False, **filters: Any) -> Any:
     """Mark runs (``clear=True`` unmarks them). Returns ``runs``."""
     for run, _ in _each(runs, args, filters):
-        if clear:
-            run.delete_attr("marked")
-        else:
-            run.set("marked", True)
-        _touch(run)
+        _update(run, "marked", not clear)
     return runs
 
 
@@ -337,11 +338,7 @@ def runs_label(runs: Any = None, label: str | None = None, *args: Any, prepend: 
             cur = f"{cur} {append}".strip()
         if rm_l:
             cur = " ".join(w for w in cur.split() if w not in rm_l)
-        if cur:
-            run.set("label", cur)
-        else:
-            run.delete_attr("label")
-        _touch(run)
+        _update(run, "label", cur)
     return runs
 
 
@@ -361,11 +358,7 @@ def runs_comment(runs: Any = None, comment: str | None = None, *args: Any, delet
             comments.pop(int(delete) - 1)
         if comment:
             comments.append({"body": comment, "host": host, "time": timestamp(), "user": user})
-        if comments:
-            run.set("comments", comments)
-        else:
-            run.delete_attr("comments")
-        _touch(run)
+        _update(run, "comments", comments)
     return runs
 
 
