@@ -324,3 +324,15 @@ def test_concurrent_writers_and_a_reader(project):
     df = runyard.ls_runs()
     assert len(df) == 24 and set(df["status"]) == {"completed"}
     assert df["scalars.loss"].notna().all()
+
+
+def test_runs_json_and_limits(five):
+    import json
+
+    r = cli("runs", "--json")
+    data = json.loads(r.stdout)
+    assert [d["flags"]["x"] for d in data] == [5, 4, 3, 2, 1]
+    assert data[2]["status"] == "error" and data[0]["scalars"]["loss"] == 0.2
+    assert len(cli("runs", "-n", "2").stdout.strip().splitlines()) == 2
+    r = cli("runs", "--completed", "--filter", "x >= 4")
+    assert [l.split()[-1] for l in r.stdout.strip().splitlines()] == ["lr=0.1 x=5"[-3:], "lr=0.01 x=4"[-3:]]
