@@ -594,3 +594,13 @@ def test_confirmation_only_on_a_terminal(project):
     # Not a terminal: no question at all.
     r = cli("run", "t.py", "x=4")
     assert r.returncode == 0 and "Continue?" not in r.stdout and "ran with 4" in r.stdout
+
+
+def test_unusable_runs_home_is_one_line(project, tmp_path):
+    write(project / "t.py", "print(1)\n")
+    bad = tmp_path / "a-file"
+    bad.write_text("not a directory")
+    for args in (("run", "t.py", "-y"), ("runs",)):
+        r = cli(*args, env={"GUILD_HOME": str(bad)})
+        assert r.returncode == 1 and r.stderr.startswith("runyard: Not a directory")
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

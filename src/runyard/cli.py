@@ -11,6 +11,7 @@ import click
 from . import options as _options
 from .errors import RunyardError
 
+
 class _Filtered(click.Command):
     """A command taking the run filters. Their ~17 options are built on first use, not at
     import: every command has them, and ``runyard run`` should not pay for building them."""
@@ -35,6 +36,10 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("runyard: interrupted", err=True)
             ctx.exit(130)
+        except OSError as e:  # a disk full, a read-only runs home...: one line, not a traceback
+            where = f": {e.filename}" if getattr(e, "filename", None) else ""
+            click.echo(f"runyard: {e.strerror or e}{where}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
