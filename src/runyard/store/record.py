@@ -47,6 +47,15 @@ def read_record(run_dir: Path) -> dict[str, Any]:
         rec["tags"] = [str(tags)]
     rec["marked"] = bool(rec.get("marked") or False)
     rec["status"] = status_of(run.dir, rec.get("exit_status"))
+    if rec["status"] == "error" and "exit_status" not in names:
+        # It may have finished while we read it: the exit status is written before the LOCK
+        # goes, so with the LOCK gone, a second look is final.
+        for name in ("exit_status", "stopped"):
+            try:
+                rec[name] = _attrs.read(attrs_dir + name)
+            except (FileNotFoundError, _attrs.AttrError, UnicodeDecodeError, OSError):
+                pass
+        rec["status"] = status_of(run.dir, rec.get("exit_status"))
     if "exit_status" in names and "exit_status" not in rec:
         rec["status"] = "error"
     rec["is_batch"] = is_batch_opref(opref)
