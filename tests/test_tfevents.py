@@ -398,3 +398,33 @@ def test_speed_write_and_read(tmp_path, capsys):
               f"({os.path.getsize(w.path) / n:.0f} bytes/event)")
     assert n / write_s > 100_000
     assert n / read_s > 100_000
+
+
+def test_run_series_matches_the_exact_reader(tmp_path):
+    """The bulk decoder behind the web view's charts gives what run_scalars gives."""
+    import numpy as np
+
+    from runyard.store.tfevents import run_series
+
+    run = tmp_path / "run"
+    with EventWriter(run / ".guild") as w:
+        w.add_scalars([("loss", 1.0 / (i + 1), i) for i in range(20000)])  # step varints of 1, 2 and 3 bytes
+        w.add_scalars([("a", 1.0, 5), ("b", 2.0, 5), ("a", 1.5, 6)])  # interleaved tags: one by one
+        w.add_scalars([("loss", float(i), 7) for i in range(300)])  # one step, many values
+        w.add_scalar("big", 1e300, 2**40)
+    tbx = pytest.importorskip("tensorboardX")
+    sw = tbx.SummaryWriter(str(run / "logs"))  # float32 simple_value records
+    for i in range(500):
+        sw.add_scalar("acc", i / 500, i)
+    sw.close()
+    with open(next((run / ".guild").glob("events.*")), "ab") as f:
+        f.write(b"\x00" * 7)  # a truncated record at the end, as while a run writes
+    exact: dict = {}
+    for path, tag, value, step in run_scalars(run):
+        exact.setdefault((path, tag), []).append((step, value))
+    series = run_series(run)
+    assert set(series) == set(exact)
+    for key, (steps, values) in series.items():
+        assert steps.dtype == np.int64 and values.dtype == np.float64
+        assert list(zip(steps.tolist(), values.tolist())) == exact[key], key
+    assert len(series[(".guild", "loss")][0]) == 20300 and len(series[("logs", "acc")][0]) == 500

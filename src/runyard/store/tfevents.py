@@ -29,7 +29,7 @@ import struct
 import sys
 import time
 from pathlib import Path, PurePath
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 
 def _load_crc32c():
@@ -641,3 +641,153 @@ def run_scalars(run_dir: str | Path) -> list[tuple[str, str, float, int]]:
             continue
         _scan(buf, out, rel)
     return out
+
+
+def run_series(run_dir: str | Path) -> dict[tuple[str, str], tuple[Any, Any]]:
+    """Every scalar series of a run as numpy columns: ``{(path, tag): (steps, values)}``, in
+    file order (not sorted). For charts: long runs of same-shaped records (one scalar per event,
+    as runyard and most writers produce) are decoded in bulk, checking their structure but not
+    each record's data checksum; everything else goes through :func:`_scan`."""
+    import numpy as np
+
+    run_dir = os.fspath(run_dir)
+    parts: dict[tuple[str, str], tuple[list, list]] = {}
+    for path in event_files(run_dir):
+        rel = PurePath(os.path.relpath(path.parent, run_dir)).as_posix()
+        if rel == ".":
+            rel = ""
+        try:
+            with open(path, "rb") as f:
+                buf = f.read()
+        except OSError:
+            continue
+        for tag, steps, values in _bulk_scan(buf, np):
+            s, v = parts.setdefault((rel, tag), ([], []))
+            s.append(steps)
+            v.append(values)
+    return {k: (np.concatenate(s) if len(s) > 1 else s[0], np.concatenate(v) if len(v) > 1 else v[0])
+            for k, (s, v) in parts.items()}
+
+
+_BULK_MIN = 64  # records in a row before bulk decoding pays
+
+
+def _bulk_scan(buf: bytes, np: Any) -> Iterator[tuple[str, Any, Any]]:
+    """``(tag, steps, values)`` pieces of an event file, in order (see :func:`run_series`)."""
+    n = len(buf)
+    pos = 0
+    pending: list = []  # (tag, value, step) from the record-by-record path
+
+    def flush_pending():
+        if pending:
+            by_tag: dict[str, tuple[list, list]] = {}
+            for tag, value, step in pending:
+                s, v = by_tag.setdefault(tag, ([], []))
+                s.append(step)
+                v.append(value)
+            for tag, (s, v) in by_tag.items():
+                yield tag, np.asarray(s, np.int64), np.asarray(v, np.float64)
+            pending.clear()
+
+    while pos + 12 <= n:
+        length = int.from_bytes(buf[pos:pos + 8], "little")
+        size = length + 16
+        if pos + size > n:
+            break
+        layout = _layout(buf, pos, length)
+        if layout is not None and pos + size * _BULK_MIN <= n and \
+                buf[pos + size:pos + size + 8] == buf[pos:pos + 8]:
+            got = _bulk_run(buf, pos, size, layout, np)
+            if got is not None:
+                count, tag, steps, values = got
+                yield from flush_pending()
+                yield tag, steps, values
+                pos += count * size
+                continue
+        # One record the ordinary way (it may hold several values, or a layout we don't bulk).
+        out: list = []
+        _scan(buf[pos:pos + size], out, None)
+        pending.extend((tag, value, step) for tag, value, step, _ in out)
+        pos += size
+    if pos < n:  # a record we could not frame here (a corrupt stretch): let _scan resync
+        out = []
+        _scan(buf[pos:], out, None)
+        pending.extend((tag, value, step) for tag, value, step, _ in out)
+    yield from flush_pending()
+
+
+def _layout(buf: bytes, pos: int, length: int) -> tuple[int, int, int, str, str] | None:
+    """For a one-scalar record at ``pos``: (step offset, step bytes, value offset, value format,
+    tag) relative to the record, or None. Known shapes: our double tensors, simple_value floats."""
+    start = pos + 12
+    end = start + length
+    if length < 14 or buf[start] != 0x09:
+        return None
+    if buf[start + 9] == 0x10:
+        k = 0
+        while start + 10 + k < end and buf[start + 10 + k] & 0x80:
+            k += 1
+        k += 1
+        if k > 8:
+            return None
+        step_off = 22
+    else:
+        k, step_off = 0, 0
+    out: list = []
+    _scan(buf[pos:end + 4], out, None)
+    if len(out) != 1:
+        return None
+    tag = out[0][0]
+    if buf[end - 8 - len(_DOUBLE_TENSOR_HEAD):end - 8] == _DOUBLE_TENSOR_HEAD:
+        return step_off, k, 12 + length - 8, "<f8", tag
+    if buf[end - 5] == 0x15:
+        return step_off, k, 12 + length - 4, "<f4", tag
+    return None
+
+
+def _bulk_run(buf: bytes, pos: int, size: int, layout: tuple, np: Any):
+    """Decode the records from ``pos`` that share the first one's shape: (count, tag, steps,
+    values), or None when fewer than _BULK_MIN do."""
+    step_off, k, val_off, fmt, tag = layout
+    m = (len(buf) - pos) // size
+    arr = np.frombuffer(buf, np.uint8, count=m * size, offset=pos).reshape(m, size)
+    width = 8 if fmt == "<f8" else 4
+    # Every byte that is neither wall time, step, value nor data checksum must match record 0.
+    cuts = sorted([(13, 21), (val_off, val_off + width), (size - 4, size)] +
+                  ([(step_off, step_off + k)] if k else []))
+    const, at = [], 0
+    for a, b in cuts:
+        if a > at:
+            const.append((at, a))
+        at = max(at, b)
+    first = arr[0]
+
+    def shaped(rows):
+        ok = np.ones(len(rows), bool)
+        for a, b in const:
+            ok &= (rows[:, a:b] == first[a:b]).all(axis=1)
+        if k:
+            ok &= (rows[:, step_off + k - 1] & 0x80) == 0
+            if k > 1:
+                ok &= ((rows[:, step_off:step_off + k - 1] & 0x80) != 0).all(axis=1)
+        return ok
+
+    count, window = 0, 1024
+    while count < m:  # look ahead in growing windows: a shape may change after a few records
+        ok = shaped(arr[count:count + window])
+        if not ok.all():
+            count += int(np.argmin(ok))
+            break
+        count += len(ok)
+        window *= 2
+    if count < _BULK_MIN:
+        return None
+    rows = arr[:count]
+    if k:
+        steps = np.zeros(count, np.int64)
+        for j in range(k):
+            steps |= (rows[:, step_off + j].astype(np.int64) & 0x7F) << (7 * j)
+    else:
+        steps = np.zeros(count, np.int64)
+    values = np.ascontiguousarray(rows[:, val_off:val_off + width]).view(fmt).ravel().astype(np.float64)
+    return count, tag, steps, values

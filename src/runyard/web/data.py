@@ -335,24 +335,10 @@ def prewarm_series(run_dir: str | os.PathLike) -> None:
 def _read_series(run_dir: Path) -> dict[tuple[str, str], tuple[Any, Any]]:
     import numpy as np
 
-    from ..store.tfevents import run_scalars
+    from ..store.tfevents import run_series
 
-    rows = run_scalars(run_dir)
-    n = len(rows)
     out: dict[tuple[str, str], tuple[Any, Any]] = {}
-    if not n:
-        return out
-    keys: dict[tuple[str, str], int] = {}
-    codes = np.fromiter((keys.setdefault((r[0], r[1]), len(keys)) for r in rows), np.int32, count=n)
-    values = np.fromiter((r[2] for r in rows), np.float64, count=n)
-    steps = np.fromiter((r[3] for r in rows), np.int64, count=n)
-    del rows
-    for k, code in keys.items():
-        if len(keys) == 1:
-            s, v = steps, values
-        else:
-            m = codes == code
-            s, v = steps[m], values[m]
+    for k, (s, v) in run_series(run_dir).items():
         if len(s) > 1 and not bool(np.all(s[1:] >= s[:-1])):
             order = np.argsort(s, kind="stable")
             s, v = s[order], v[order]
