@@ -604,3 +604,13 @@ def test_unusable_runs_home_is_one_line(project, tmp_path):
         r = cli(*args, env={"GUILD_HOME": str(bad)})
         assert r.returncode == 1 and r.stderr.startswith("runyard: Not a directory")
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_a_run_inherits_no_open_files(project):
+    write(project / "fds.py", "import os\nprint('fds:', sorted(int(f) for f in os.listdir('/proc/self/fd')))\n")
+    for fork in ("1", "0"):
+        r = cli("run", "fds.py", "-y", env={"RUNYARD_FORK": fork})
+        assert r.returncode == 0, r.stderr
+        line = [l for l in r.stdout.splitlines() if l.startswith("fds:")][0]
+        fds = eval(line.split(":", 1)[1])
+        assert fds[:3] == [0, 1, 2] and len(fds) <= 4, (fork, fds)  # (+1: listdir's own fd)

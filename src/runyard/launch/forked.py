@@ -91,8 +91,7 @@ def start(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None 
         os.close(err_r)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        os.close(out_w)
-        os.close(err_w)
+        os.closerange(3, _max_fd())  # as subprocess does: the run gets stdin/stdout/stderr only
         code = _child(argv, cwd, env, hooks_dir)
     except BaseException:  # noqa: BLE001 - nothing may escape into the parent's stack
         code = 1
@@ -104,6 +103,13 @@ def start(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None 
         except BaseException:  # noqa: BLE001
             pass
     os._exit(code)
+
+
+def _max_fd() -> int:
+    try:
+        return min(os.sysconf("SC_OPEN_MAX"), 65536)
+    except (ValueError, OSError):
+        return 4096
 
 
 def _child(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None) -> int:
