@@ -91,7 +91,7 @@ def start(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None 
         os.close(err_r)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        os.closerange(3, _max_fd())  # as subprocess does: the run gets stdin/stdout/stderr only
+        _close_inherited()  # as subprocess does: the run gets stdin/stdout/stderr only
         code = _child(argv, cwd, env, hooks_dir)
     except BaseException:  # noqa: BLE001 - nothing may escape into the parent's stack
         code = 1
@@ -105,11 +105,19 @@ def start(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None 
     os._exit(code)
 
 
-def _max_fd() -> int:
+def _close_inherited() -> None:
+    """Close every file descriptor but 0, 1 and 2 (the open ones, listed; else a range)."""
     try:
-        return min(os.sysconf("SC_OPEN_MAX"), 65536)
-    except (ValueError, OSError):
-        return 4096
+        fds = [int(f) for f in os.listdir("/proc/self/fd")]
+    except OSError:
+        os.closerange(3, 4096)
+        return
+    for fd in fds:
+        if fd > 2:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def _child(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None) -> int:
