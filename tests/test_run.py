@@ -614,3 +614,35 @@ def test_a_run_inherits_no_open_files(project):
         line = [l for l in r.stdout.splitlines() if l.startswith("fds:")][0]
         fds = eval(line.split(":", 1)[1])
         assert fds[:3] == [0, 1, 2] and len(fds) <= 4, (fork, fds)  # (+1: listdir's own fd)
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_stdout_and_stderr_keep_their_order(project, monkeypatch, fork):
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # the default: stdout block-buffered
+    write(project / "order.py", '''
+    import sys, time, warnings
+    print("one")
+    print("two", file=sys.stderr)
+    time.sleep(0.3)  # (two pipes: what is written after a read is ordered by arrival)
+    print("three")
+    warnings.warn("four")
+    time.sleep(0.3)
+    print("five")
+    ''')
+    r = cli("run", "order.py", "-y", "-q", env={"RUNYARD_FORK": fork})
+    assert r.returncode == 0, r.stderr
+    out = (Path(runyard.ls_runs(1)["dir"][0]) / ".guild" / "output").read_text().splitlines()
+    words = [w for l in out for w in ("one", "two", "three", "four", "five") if l.endswith(w) or f": {w}" in l]
+    assert words == ["one", "two", "three", "four", "five"], out
+
+
+def test_live_output_flusher_never_aborts_python_at_exit(tmp_path):
+    """The flushing thread stops before the interpreter finalizes (a daemon thread caught in a
+    flush at shutdown makes CPython abort with 'could not acquire lock for <stdout>')."""
+    from runyard.lang.python import HOOKS_DIR
+
+    env = {**os.environ, "PYTHONPATH": str(HOOKS_DIR), "RUNYARD_FLUSH_SECONDS": "0.0005"}
+    env.pop("PYTHONUNBUFFERED", None)
+    codes = [subprocess.run([sys.executable, "-c", "for i in range(3000): print('x' * 50)"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE).returncode for _ in range(40)]
+    assert codes == [0] * 40

@@ -148,6 +148,12 @@ def _child(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None
             mod = importlib.util.module_from_spec(spec)
             mod._start_only = True  # type: ignore[attr-defined]
             spec.loader.exec_module(mod)
+        try:
+            import runyard_streams  # type: ignore[import-not-found]
+
+            runyard_streams.install()
+        except ImportError:
+            pass
     path = os.path.abspath(script)
     code: Any = 0
     try:

@@ -2,19 +2,18 @@
 
 The run's stdout is a pipe, so Python buffers it: printing stays as fast as it is
 without runyard. To keep the output live anyway, a daemon thread flushes stdout
-and stderr every ``RUNYARD_FLUSH_SECONDS`` (default 0.2). Any other
+and stderr every ``RUNYARD_FLUSH_SECONDS`` (default 0.2), and writes to stderr
+flush stdout first so the two keep their order (``runyard_streams``). Any other
 ``sitecustomize`` module on the path still runs afterwards.
 """
 
 import os
 import sys
 import threading
-import time
 
 
-def _flush_forever(interval: float) -> None:
-    while True:
-        time.sleep(interval)
+def _flush_forever(interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
         for stream in (sys.stdout, sys.stderr):
             try:
                 if stream is not None:
@@ -28,8 +27,21 @@ def _start() -> None:
         interval = float(os.environ.get("RUNYARD_FLUSH_SECONDS", "0.2"))
     except ValueError:
         interval = 0.2
-    if interval > 0:
-        threading.Thread(target=_flush_forever, args=(interval,), name="runyard-flush", daemon=True).start()
+    if interval <= 0:
+        return
+    import atexit
+
+    stop = threading.Event()
+    thread = threading.Thread(target=_flush_forever, args=(interval, stop), name="runyard-flush", daemon=True)
+    thread.start()
+
+    def _stop() -> None:
+        # Before the interpreter finalizes: a daemon thread caught inside stdout's flush at
+        # shutdown makes Python abort ("could not acquire lock ... at interpreter shutdown").
+        stop.set()
+        thread.join(5)
+
+    atexit.register(_stop)  # registered first, so it runs after the script's own atexit handlers
 
 
 def _chain() -> None:
@@ -54,4 +66,10 @@ def _chain() -> None:
 
 _start()
 if not globals().get("_start_only"):
+    try:
+        import runyard_streams
+
+        runyard_streams.install()
+    except ImportError:
+        pass
     _chain()
