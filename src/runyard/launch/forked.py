@@ -30,11 +30,15 @@ def allow() -> None:
     _allowed = True
 
 
+# Libraries whose native state (thread pools, GPU contexts) a fork would carry into the run.
+_NATIVE = ("numpy", "torch", "tensorflow", "jax", "pandas", "scipy")
+
+
 def usable(argv: list[str]) -> bool:
     """True when ``argv`` is ``[this python, script.py, ...]`` and forking is safe here."""
     return (_allowed and sys.platform.startswith("linux") and os.environ.get("RUNYARD_FORK", "1") != "0"
             and len(argv) >= 2 and argv[0] == sys.executable and argv[1].endswith(".py")
-            and threading.active_count() == 1)
+            and threading.active_count() == 1 and not any(m in sys.modules for m in _NATIVE))
 
 
 class ForkedProcess:
