@@ -628,19 +628,23 @@ def run_scalars(run_dir: str | Path) -> list[tuple[str, str, float, int]]:
     for output scalars, ``''`` for the run directory itself, ``logs/train`` and so on. Files
     that cannot be read are skipped.
     """
-    run_dir = os.fspath(run_dir)
     out: list[tuple[str, str, float, int]] = []
+    for rel, buf in _event_buffers(run_dir):
+        _scan(buf, out, rel)
+    return out
+
+
+def _event_buffers(run_dir: str | Path) -> Iterator[tuple[str, bytes]]:
+    """``(path, bytes)`` of each readable event file under ``run_dir`` (path as in run_scalars)."""
+    run_dir = os.fspath(run_dir)
     for path in event_files(run_dir):
         rel = PurePath(os.path.relpath(path.parent, run_dir)).as_posix()
-        if rel == ".":
-            rel = ""
         try:
             with open(path, "rb") as f:
                 buf = f.read()
         except OSError:
             continue
-        _scan(buf, out, rel)
-    return out
+        yield ("" if rel == "." else rel), buf
 
 
 def run_series(run_dir: str | Path) -> dict[tuple[str, str], tuple[Any, Any]]:
@@ -650,17 +654,8 @@ def run_series(run_dir: str | Path) -> dict[tuple[str, str], tuple[Any, Any]]:
     each record's data checksum; everything else goes through :func:`_scan`."""
     import numpy as np
 
-    run_dir = os.fspath(run_dir)
     parts: dict[tuple[str, str], tuple[list, list]] = {}
-    for path in event_files(run_dir):
-        rel = PurePath(os.path.relpath(path.parent, run_dir)).as_posix()
-        if rel == ".":
-            rel = ""
-        try:
-            with open(path, "rb") as f:
-                buf = f.read()
-        except OSError:
-            continue
+    for rel, buf in _event_buffers(run_dir):
         for tag, steps, values in _bulk_scan(buf, np):
             s, v = parts.setdefault((rel, tag), ([], []))
             s.append(steps)
