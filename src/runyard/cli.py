@@ -65,18 +65,53 @@ def _run_options(f):
     return _options.click_options(_options.RUN_OPTIONS)(f)
 
 
-@main.command("run", context_settings={"ignore_unknown_options": False})
+class _RunCommand(click.Command):
+    """``runyard run``: ``--lr 0.1`` (an option runyard doesn't have) is answered with the
+    NAME=VALUE form of the flag, not with click's guess at a similar option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)}
+        for i, a in enumerate(args):
+            if a == "--":
+                break
+            name, eq, val = a.partition("=")
+            if a.startswith("--") and len(a) > 2 and name not in known:
+                if not eq:
+                    nxt = args[i + 1] if i + 1 < len(args) else None
+                    val = nxt if nxt is not None and (not nxt.startswith("-") or _is_number(nxt)) else "yes"
+                from .errors import UsageError
+
+                raise UsageError(f"flags are given as NAME=VALUE: {name[2:]}={val}")
+        return super().parse_args(ctx, args)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@main.command("run", cls=_RunCommand, context_settings={"ignore_unknown_options": False})
 @click.argument("script")
 @click.argument("flags", nargs=-1)
 @click.option("--help-op", is_flag=True, help="Show the script's flags and exit.")
+@click.option("--test-sourcecode", is_flag=True,
+              help="Show which files the run's source snapshot would copy, and why others are skipped; make no run.")
 @_run_options
-def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
+def run_cmd(script: str, flags: tuple, help_op: bool, test_sourcecode: bool, **opts: Any) -> None:
     """Run SCRIPT in a new run directory. FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
     from .lang import inspect
 
     info = inspect(script)
     if help_op:
         click.echo(_help_op(info))
+        return
+    if test_sourcecode:
+        from .launch import sourcecode
+
+        click.echo(sourcecode.plan(*sourcecode.for_script(info), explain=True).explain())
         return
     from .flags.values import parse_assign
 

@@ -106,15 +106,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
 
     opts = script.options
     project = script.project_dir
-    always = [script.relpath]
-    dest = script.flags_dest
-    if dest not in ("globals", "args"):
-        dest_rel = dest[len("config:"):] if dest.startswith("config:") else dest
-        while dest_rel.startswith("./"):
-            dest_rel = dest_rel[2:]
-        if (project / dest_rel).is_file():
-            always.append(dest_rel)
-    files = sourcecode.select(project, opts.get("sourcecode"), tuple(always))
+    files = sourcecode.select(*sourcecode.for_script(script))
     digest = sourcecode.snapshot(project, run.dir, files)
     lang.apply_flags(script, run.dir, values)
     argv, extra_env = lang.command(script, run.dir, values)

@@ -1,0 +1,157 @@
+"""Issue 10: the first hour on a real project — a git repo with an untracked data file, a
+virtualenv and an export folder inside, argparse flags, and a script that prints ``epoch:``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import runyard
+from conftest import cli, runs_in, write
+
+TRAIN = '''
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--batch-size", type=int, default=32)
+p.add_argument("--lr", type=float, default=0.1)
+p.add_argument("--units", type=int, default=16)
+a = p.parse_args()
+print(f"batch_size={a.batch_size} lr={a.lr} units={a.units}")
+for epoch in range(1, 4):
+    print(f"epoch: {epoch}")
+    print(f"loss: {a.lr / epoch:.4f}")
+'''
+
+
+def _git(project: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", *args], cwd=project, check=True, env=env, capture_output=True)
+
+
+def _dir_size(d: Path) -> int:
+    return sum(p.stat().st_size for p in d.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _source_files(run_dir: Path) -> list[str]:
+    return sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")
+                  if p.is_file() and ".guild" not in p.relative_to(run_dir).parts)
+
+
+@pytest.fixture
+def real_project(project):
+    """A git project as people have them: 20 source files (train.py among them, committed), an
+    untracked 40 MB data file, a virtualenv, and an export folder made by ``runyard export``."""
+    write(project / "train.py", TRAIN)
+    for i in range(1, 17):
+        write(project / f"mod{i:02d}.py", f"X = {i}\n")
+    write(project / "pkg" / "__init__.py", "")
+    write(project / "pkg" / "model.py", "UNITS = 8\n")
+    write(project / "README.md", "# my project\n")
+    write(project / "__pycache__" / "mod01.cpython-311.pyc", "junk")
+    (project / "data").mkdir()
+    with open(project / "data" / "train.bin", "wb") as f:
+        f.write(os.urandom(4096))
+        f.truncate(40 * 1024 * 1024)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project / "venv")], check=True)
+    for i in range(150):  # a few packages' worth of files
+        write(project / "venv" / "lib" / "site-packages" / "pkgx" / f"m{i}.py", "x = 1\n")
+    write(project / ".gitignore", ".guild/\n")
+    _git(project, "init", "-q")
+    _git(project, "add", "train.py", ".gitignore")
+    _git(project, "commit", "-qm", "init")
+    r = cli("run", "train.py", "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    r = cli("export", "exported", "-y")
+    assert r.returncode == 0, r.stderr
+    assert (project / "exported" / ".guild-nocopy").exists()
+    return project
+
+
+# --- 1. source snapshots --------------------------------------------------------------------
+
+
+def test_snapshot_of_a_real_project_stays_small(real_project):
+    r = cli("run", "train.py", "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "skipped" not in r.stderr  # 20 source files: under the file limit, no warning
+    rd = Path(runyard.ls_runs(1)["dir"][0])
+    assert _source_files(rd) == sorted(["README.md", "train.py", *(f"mod{i:02d}.py" for i in range(1, 17)),
+                                        "pkg/__init__.py", "pkg/model.py"])
+    assert _dir_size(rd) < 1024 * 1024
+    assert _dir_size(real_project / "data") > 40_000_000  # what used to be copied into every run
+
+
+def test_test_sourcecode_says_why_and_makes_no_run(real_project):
+    before = runs_in(real_project / ".guild")
+    r = cli("run", "train.py", "--test-sourcecode")
+    assert r.returncode == 0, r.stderr
+    assert runs_in(real_project / ".guild") == before
+    out = r.stdout
+    assert "Copied (20 files" in out and "  train.py" in out and "  pkg/model.py" in out
+    lines = {line.split()[0]: line for line in out.splitlines()[1:] if line.startswith("  ")}
+    assert "over 1.0 MiB (40.0 MiB)" in lines["data/train.bin"]
+    assert "virtual environment (pyvenv.cfg)" in lines["venv/"]
+    assert ".guild-nocopy" in lines["exported/"]
+    assert "__pycache__" in lines["__pycache__/"]
+    assert "venv/lib" not in out  # a skipped directory is named once
+
+
+def test_snapshot_rules_outside_git(project):
+    write(project / "train.py", "print('hi')\n")
+    (project / "big.txt").write_text("x" * (1024 * 1024 + 1))
+    (project / "model.bin").write_bytes(b"\x00\x01" * 10)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project / "env")], check=True)
+    write(project / "conda" / "conda-meta" / "history", "")
+    write(project / "conda" / "lib" / "x.py", "x = 1\n")
+    write(project / "myhome" / "runs" / ("a" * 32) / ".guild" / "opref", "script:x '' '' t.py\n")
+    write(project / "keep" / "util.py", "x = 1\n")
+    r = cli("run", "train.py", "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    assert _source_files(Path(runyard.ls_runs(1)["dir"][0])) == ["keep/util.py", "train.py"]
+    out = cli("run", "train.py", "--test-sourcecode").stdout
+    for path, why in [("big.txt", "over 1.0 MiB"), ("model.bin", "binary"), ("env/", "virtual environment"),
+                      ("conda/", "conda-meta"), ("myhome/", "a runs home")]:
+        assert any(line.split()[0] == path and why in line for line in out.splitlines() if line.strip()), (path, out)
+
+
+@pytest.mark.parametrize("git", [False, True])
+def test_file_limit_warns_once_and_names_a_rule(project, git):
+    write(project / "train.py", "print('hi')\n")
+    for i in range(130):
+        write(project / "assets" / f"a{i:03d}.txt", "a\n")
+    if git:
+        _git(project, "init", "-q")
+    r = cli("run", "train.py", "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if "limit" in line]
+    assert len(warnings) == 1, r.stderr
+    assert "copied 100 source files and skipped 31 more" in warnings[0]
+    assert "#| sourcecode: [exclude: assets]" in warnings[0]
+    files = _source_files(Path(runyard.ls_runs(1)["dir"][0]))
+    assert len(files) == 100 and "train.py" in files
+    # The rule it names works: no warning, and the assets are gone.
+    (project / "train.py").write_text("#| sourcecode: [exclude: assets]\nprint('hi')\n")
+    r = cli("run", "train.py", "-y", "-q")
+    assert r.returncode == 0 and "limit" not in r.stderr, r.stderr
+    assert _source_files(Path(runyard.ls_runs(1)["dir"][0])) == ["train.py"]
+
+
+def test_front_matter_rules_override_the_defaults(real_project):
+    (real_project / "train.py").write_text(
+        "#| sourcecode:\n#|   - include: data/train.bin\n#|   - exclude: 'mod*.py'\n#|   - include: mod01.py\n"
+        + TRAIN.lstrip())
+    write(real_project / "venv" / "notes.txt", "kept by a rule\n")
+    (real_project / "train.py").write_text((real_project / "train.py").read_text().replace(
+        "#|   - include: mod01.py\n", "#|   - include: mod01.py\n#|   - include: venv/notes.txt\n"))
+    out = cli("run", "train.py", "--test-sourcecode").stdout
+    assert "excluded by the rule 'mod*.py'" in out
+    r = cli("run", "train.py", "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    files = _source_files(Path(runyard.ls_runs(1)["dir"][0]))
+    assert "data/train.bin" in files and "venv/notes.txt" in files and "mod01.py" in files
+    assert "mod02.py" not in files and "venv/pyvenv.cfg" not in files and not any(f.startswith("exported") for f in files)
