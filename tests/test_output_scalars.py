@@ -128,7 +128,7 @@ def _reference(patterns, text, ignore=()):
         spec = _spec(patterns)
         ignore = ()
     compiled = [(key, re.compile(_expand(src).replace(r"[^ \t\n]", r"[^ \t]"))) for key, src in spec]
-    step, out = 0, []
+    step, out, stepped = 0, [], False
     for line in text.split("\n"):
         line = "".join(ch for ch in line if ord(ch) >= 9).rstrip()
         vals = {}
@@ -150,7 +150,10 @@ def _reference(patterns, text, ignore=()):
                     except (TypeError, ValueError):
                         pass
         if "step" in vals:
-            step = int(vals.pop("step"))
+            step, stepped = int(vals.pop("step")), True
+        elif "epoch" in vals and "epoch" not in ignore and not stepped and vals["epoch"] >= 0 \
+                and vals["epoch"].is_integer():
+            step = int(vals["epoch"])  # epoch sets the step until a step is seen
         out += [(k, vals[k], step) for k in sorted(vals) if k not in ignore]
     return out
 
@@ -165,7 +168,7 @@ def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
     import random
 
     rnd = random.Random(7)
-    keys = ["loss", "step", "acc", "a:b", "lr", "val_loss", "[3]", "x"]
+    keys = ["loss", "step", "acc", "a:b", "lr", "val_loss", "[3]", "x", "epoch", "epoch"]
     seps = [": ", ":  ", ":\t", ":", "=", " : "]
     vals = ["0.5", "-1", "1e-3", "3", "1.2.3", ".5", "2e5", "abc", "12"]
     ends = ["", " (step 5)", " (7)", " (note)", "  ", "\t", " (step x)", " (3) (4)", ")", "\r", " loss:"]
@@ -190,6 +193,18 @@ def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
         for i in range(0, len(lines), size):
             out.feed("\n".join(lines[i:i + size]) + "\n")
         assert got == want, f"fed {size} lines at a time"
+
+
+def test_epoch_sets_the_step_until_a_step_is_seen():
+    text = "loss: 1\nepoch: 1\nloss: 0.5\nepoch: 2\nloss: 0.25 (note)\nepoch: 2.5\nacc: 1\n"
+    assert preview(None, text) == [("loss", 1.0, 0), ("epoch", 1.0, 1), ("loss", 0.5, 1), ("epoch", 2.0, 2),
+                                   ("loss", 0.25, 2), ("epoch", 2.5, 2), ("acc", 1.0, 2)]
+    # step: keeps priority, from the moment it is seen
+    assert preview(None, "epoch: 1\nstep: 10\nloss: 1\nepoch: 2\nloss: 2\n") == [
+        ("epoch", 1.0, 1), ("loss", 1.0, 10), ("epoch", 2.0, 10), ("loss", 2.0, 10)]
+    assert preview(None, "epoch: 3\nloss: 1\n", ignore_keys=["epoch"]) == [("loss", 1.0, 0)]  # a flag
+    assert preview({"epoch": r"Epoch (\value)", "loss": r"loss=(\value)"}, "Epoch 4\nloss=1\n") == [
+        ("epoch", 4.0, 4), ("loss", 1.0, 4)]
 
 
 def test_no_step_means_step_zero():
