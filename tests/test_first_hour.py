@@ -155,3 +155,77 @@ def test_front_matter_rules_override_the_defaults(real_project):
     files = _source_files(Path(runyard.ls_runs(1)["dir"][0]))
     assert "data/train.bin" in files and "venv/notes.txt" in files and "mod01.py" in files
     assert "mod02.py" not in files and "venv/pyvenv.cfg" not in files and not any(f.startswith("exported") for f in files)
+
+
+# --- 2. flags as people write them ----------------------------------------------------------
+
+
+def test_argparse_flags_answer_to_the_option_name_and_the_dest(real_project):
+    for spelling in ("batch-size=64", "batch_size=48"):
+        r = cli("run", "train.py", spelling, "-y", "-q")
+        assert r.returncode == 0, r.stderr
+    rows = runyard.ls_runs("1:2")
+    assert list(rows["flags.batch_size"]) == [48, 64]
+    assert "batch_size=48" in (Path(rows["dir"][0]) / ".guild" / "output").read_text()
+    assert runyard.run("train.py", {"batch-size": 8}, echo=False)["flags.batch_size"][0] == 8
+    r = cli("run", "train.py", "batch-size=1", "batch_size=2", "-y")
+    assert r.returncode == 2 and "given twice" in r.stderr
+
+
+@pytest.mark.parametrize("args, want", [
+    (["--lr", "0.1"], "lr=0.1"), (["--units", "32"], "units=32"), (["--lr=-1"], "lr=-1"),
+    (["--lr", "-1"], "lr=-1"), (["-q", "--verbose"], "verbose=yes"),
+])
+def test_dash_dash_flags_are_answered_with_the_name_value_form(project, args, want):
+    write(project / "train.py", TRAIN)
+    r = cli("run", "train.py", *args, "-y")
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"runyard: flags are given as NAME=VALUE: {want}"
+    assert not runs_in(project / ".guild")
+
+
+def test_a_script_opening_a_config_file_gets_a_flags_dest_hint(project):
+    write(project / "config.yml", "lr: 0.1\nunits: 32\n")
+    write(project / "train.py", """
+    import yaml
+    with open("config.yml") as f:
+        cfg = yaml.safe_load(f)
+    print(f"width: {cfg['units']}")
+    """)
+    r = cli("run", "train.py", "units=64", "-y")
+    assert r.returncode == 2
+    assert "its flags: none" in r.stderr and "#| flags-dest: config:config.yml" in r.stderr
+    assert "--force-flags" in r.stderr and "force_flags=True" not in r.stderr
+    # The hint works as given.
+    (project / "train.py").write_text("#| flags-dest: config:config.yml\n" + (project / "train.py").read_text())
+    r = cli("run", "train.py", "units=64", "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    row = runyard.ls_runs(1).iloc[0]
+    assert row["flags.units"] == 64 and row["scalars.width"] == 64
+
+
+def test_integer_flags_stay_integers_when_scripts_are_mixed(project):
+    write(project / "train.py", TRAIN)
+    write(project / "other.py", "name = 'x'\nprint('ok')\n")
+    runyard.run("train.py", {"units": 32}, echo=False)
+    runyard.run("other.py", echo=False)
+    df = runyard.ls_runs()
+    col = df["flags.units"]
+    assert str(col.dtype) == "Int64"
+    assert col.iloc[1] == 32 and str(col.iloc[1]) == "32"  # not 32.0
+    assert col.isna().tolist() == [True, False]
+    assert str(df["flags.lr"].dtype) == "float64"
+
+
+# --- 3. steps -------------------------------------------------------------------------------
+
+
+def test_epoch_lines_set_the_step(real_project):
+    r = cli("run", "train.py", "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    sc = runyard.ls_scalars(1)
+    loss = sc[sc["tag"] == "loss"]
+    assert list(loss["step"]) == [1, 2, 3]
+    assert list(loss["value"]) == pytest.approx([0.1, 0.05, 0.0333], rel=1e-3)
+    summ = runyard.ls_scalars(1, summary=True).set_index("tag")
+    assert summ.loc["loss", "last_step"] == 3 and summ.loc["loss", "first_step"] == 1

@@ -139,9 +139,19 @@ def _build_frame(records: list[dict]) -> "pd.DataFrame":
 
 
 def _column(values: list) -> Any:
-    """A flag column: numeric when every value is a number, else objects."""
+    """A flag column: integers (pandas' nullable ``Int64`` when some runs lack the flag),
+    floats when any value is a float, else objects."""
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None):
-        if all(isinstance(v, int) for v in values if v is not None) and None not in values:
+        if all(isinstance(v, int) for v in values if v is not None):
+            if None not in values:
+                return values
+            import pandas as pd
+
+            if any(v is not None for v in values):
+                try:
+                    return pd.array(values, dtype="Int64")
+                except (OverflowError, TypeError, ValueError):  # beyond 64 bits
+                    pass
             return values
         return [float("nan") if v is None else v for v in values]
     return values

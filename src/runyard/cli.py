@@ -31,7 +31,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except RunyardError as e:
-            click.echo(f"runyard: {e}", err=True)
+            click.echo(f"runyard: {e.cli_message or e}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("runyard: interrupted", err=True)

@@ -10,6 +10,7 @@ class RunyardError(Exception):
     """
 
     exit_code = 1
+    cli_message: str | None = None  # the message as the CLI says it, when it differs (option names)
 
     def __init__(self, message: str, exit_code: int | None = None):
         super().__init__(message)
@@ -25,6 +26,15 @@ class UsageError(RunyardError):
 
 class FlagError(UsageError):
     """A flag value that the script does not accept."""
+
+
+class UnknownFlagError(FlagError):
+    """A flag the script does not define. The message names ``force_flags=True`` from Python
+    and ``--force-flags`` from the CLI."""
+
+    def __init__(self, message: str):
+        super().__init__(f"{message}; pass force_flags=True to pass it anyway")
+        self.cli_message = f"{message}; use --force-flags to pass it anyway"
 
 
 class SelectError(UsageError):

@@ -27,6 +27,7 @@ class Script:
     flags: dict[str, FlagDef] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # front matter
     flags_dest: str = "globals"  # "globals", "args", or a project-relative file ("flags.yml")
+    hint: str = ""  # what to add when a flag is unknown and the script has none (a flags-dest)
 
     @property
     def project_dir(self) -> Path:

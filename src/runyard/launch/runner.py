@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import home as _home
-from ..flags import default_label
+from ..flags import canonical_names, default_label
 from ..flags import validate as _validate
 from ..lang import Script, for_path, inspect
 from ..store.run import Run, timestamp, write_lock, write_opref
@@ -60,7 +60,7 @@ def _platform() -> dict:
 
 def resolve_values(script: Script, flags: dict | None, force: bool = False) -> dict[str, Any]:
     """Every flag's value for a run of ``script``: defaults overlaid with ``flags``, validated."""
-    return _validate.resolve(script.flags, dict(flags or {}), script.relpath, force=force)
+    return _validate.resolve(script.flags, dict(flags or {}), script.relpath, force=force, hint=script.hint)
 
 
 def prepare(
@@ -80,7 +80,7 @@ def prepare(
     if not isinstance(script, Script):
         script = inspect(script)
     lang = for_path(script.path)
-    user_flags = dict(flags or {})
+    user_flags = canonical_names(script.flags, dict(flags or {}))
     if values is None:
         values = resolve_values(script, user_flags, force_flags)
     if hasattr(lang, "require_r"):
