@@ -118,9 +118,9 @@ def run_cmd(script: str, flags: tuple, help_op: bool, test_sourcecode: bool, **o
     given = dict(parse_assign(f) for f in flags)
     opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
     yes = opts.pop("yes", False)
-    from .api import _is_batch
+    from .flags.values import is_batch
 
-    if not _is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
+    if not is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
         from .launch.runner import resolve_values
 
         values = resolve_values(info, given, bool(opts.get("force_flags")))
@@ -256,10 +256,10 @@ def _fmt_time(us: Any) -> str:
 @click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
 def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, deleted: bool, **kw: Any) -> None:
     """List runs, newest first: [INDEX:ID] OPERATION STARTED STATUS LABEL."""
-    from .api import _records
+    from .api import ls_records
 
     sel, filters = _selection(runs, kw)
-    records = _records(sel, (), filters, deleted=deleted)
+    records = ls_records(sel, deleted=deleted, **filters)
     if as_json:
         import json
 
@@ -288,12 +288,12 @@ def _public_record(r: dict) -> dict:
 @click.option("--deleted", "-d", is_flag=True, help="Look in the trash.")
 def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, deleted: bool, **kw: Any) -> None:
     """Show a run's attributes, flags and scalars (default: the latest run)."""
-    from .api import _records
+    from .api import ls_records
     from .errors import SelectError
     from .store.run import Run
 
     sel, filters = _selection((run or "1",), kw)
-    records = _records(sel, (), filters, deleted=deleted, want_summary=True)
+    records = ls_records(sel, deleted=deleted, summary=True, **filters)
     if not records:
         raise SelectError("no runs match")
     r = records[0]
@@ -381,10 +381,10 @@ def _preview_runs(records: list[dict], action: str, yes: bool) -> bool:
 
 
 def _select_records(runs: tuple, kw: dict, deleted: bool = False) -> list[dict]:
-    from .api import _records
+    from .api import ls_records
 
     sel, filters = _selection(runs, kw)
-    return _records(sel, (), filters, deleted=deleted)
+    return ls_records(sel, deleted=deleted, **filters)
 
 
 def _ids(records: list[dict]) -> list[str]:

@@ -37,5 +37,20 @@ class UnknownFlagError(FlagError):
         self.cli_message = f"{message}; use --force-flags to pass it anyway"
 
 
+class RunFailed(RunyardError):
+    """``run(..., check=True)``: a run ended in error or was terminated. ``run_id``, ``status``,
+    ``exit_status`` and ``output`` (its last output lines) say which and how."""
+
+    def __init__(self, run_id: str, status: str, exit_status: int | None, output: list[str],
+                 operation: str = ""):
+        self.run_id, self.status, self.exit_status, self.output = run_id, status, exit_status, output
+        how = "was terminated" if status == "terminated" else "ended in error"
+        code = f" (exit status {exit_status})" if exit_status is not None else ""
+        text = f"run {run_id[:8]}{f' ({operation})' if operation else ''} {how}{code}"
+        if output:
+            text += "; its last output:\n" + "\n".join(f"  {line}" for line in output)
+        super().__init__(text)
+
+
 class SelectError(UsageError):
     """A run selector or filter that cannot be resolved."""
