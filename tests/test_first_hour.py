@@ -229,3 +229,54 @@ def test_epoch_lines_set_the_step(real_project):
     assert list(loss["value"]) == pytest.approx([0.1, 0.05, 0.0333], rel=1e-3)
     summ = runyard.ls_scalars(1, summary=True).set_index("tag")
     assert summ.loc["loss", "last_step"] == 3 and summ.loc["loss", "first_step"] == 1
+
+
+# --- 6. Python API edges --------------------------------------------------------------------
+
+
+def test_unknown_flag_error_names_the_python_argument_in_python(project):
+    write(project / "train.py", TRAIN)
+    with pytest.raises(runyard.errors.FlagError) as e:
+        runyard.run("train.py", {"dropout": 0.5}, echo=False)
+    assert "unknown flag 'dropout'" in str(e.value) and "force_flags=True" in str(e.value)
+    assert "--force-flags" not in str(e.value)
+    r = cli("run", "train.py", "dropout=0.5", "-y")
+    assert r.returncode == 2 and "use --force-flags" in r.stderr and "force_flags=True" not in r.stderr
+    r = cli("run", "train.py", "dropout=[0.1,0.2]", "-y")  # a batch: the same CLI wording
+    assert r.returncode == 2 and "use --force-flags" in r.stderr
+    assert not runs_in(project / ".guild")
+
+
+FAILS = '''
+import os, signal, sys
+mode = "ok"
+print("working")
+print("loss: 0.5")
+if mode == "error":
+    print("bad input", file=sys.stderr)
+    sys.exit(3)
+if mode == "stop":
+    os.kill(os.getpid(), signal.SIGTERM)
+'''
+
+
+def test_check_true_raises_run_failed_with_id_and_last_output(project):
+    write(project / "fails.py", FAILS)
+    df = runyard.run("fails.py", {"mode": "error"}, echo=False)  # the default: no raise
+    assert df["status"][0] == "error"
+    assert runyard.run("fails.py", echo=False, check=True)["status"][0] == "completed"
+    with pytest.raises(runyard.RunFailed) as e:
+        runyard.run("fails.py", {"mode": "error"}, echo=False, check=True)
+    err = e.value
+    latest = runyard.ls_runs(1).iloc[0]
+    assert err.run_id == latest["id"] and err.status == "error" and err.exit_status == 3
+    assert err.output[-3:] == ["working", "loss: 0.5", "bad input"]
+    assert latest["id"][:8] in str(err) and "bad input" in str(err) and "fails.py" in str(err)
+    with pytest.raises(runyard.errors.RunFailed) as e:
+        runyard.run("fails.py", {"mode": "stop"}, echo=False, check=True)
+    assert e.value.status == "terminated" and "was terminated" in str(e.value)
+    with pytest.raises(runyard.RunFailed) as e:  # any trial of a batch
+        runyard.run("fails.py", {"mode": ["ok", "error"]}, echo=False, check=True)
+    assert e.value.status == "error"
+    with pytest.raises(runyard.errors.UsageError, match="check=True needs wait=True"):
+        runyard.run("fails.py", echo=False, wait=False, check=True)
