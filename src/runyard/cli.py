@@ -70,10 +70,14 @@ class _RunCommand(click.Command):
     NAME=VALUE form of the flag, not with click's guess at a similar option."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        known = {o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)}
+        params = self.get_params(ctx)
+        known = {o for p in params for o in (*p.opts, *p.secondary_opts)}
+        takes_value = {o for p in params if isinstance(p, click.Option) and not p.is_flag for o in p.opts}
         for i, a in enumerate(args):
             if a == "--":
                 break
+            if i and args[i - 1] in takes_value:
+                continue  # an option's value: -l --odd-label
             name, eq, val = a.partition("=")
             if a.startswith("--") and len(a) > 2 and name not in known:
                 if not eq:

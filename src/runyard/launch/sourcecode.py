@@ -330,7 +330,9 @@ def plan(project: Path, spec: Any = None, always: tuple[str, ...] = (), explain:
     result.over_limit = sorted(default[room:])
     result.files = sorted(set(default[:room]) | explicit | set(always))
     if explain and git is not None:
-        skipped += [(rel, "ignored by git") for rel in _git_ignored(project) if rel not in seen]
+        dirs = tuple(p for p, _ in skipped if p.endswith("/"))
+        skipped += [(rel, "ignored by git") for rel in _git_ignored(project)
+                    if rel not in seen and not rel.startswith(dirs)]
     result.skipped = skipped
     return result
 
@@ -345,7 +347,7 @@ def _git_ignored(project: Path) -> list[str]:
     except (OSError, subprocess.TimeoutExpired):
         return []
     names = out.stdout.decode("utf-8", "surrogateescape").split("\0") if out.returncode == 0 else []
-    return [n for n in names if n and n.split("/", 1)[0] not in _NEVER]
+    return [n for n in names if n and not any(part in _NEVER for part in n.split("/"))]
 
 
 def _dir_reasons(project: Path, files: list[str], skipped: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
