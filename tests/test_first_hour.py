@@ -280,3 +280,18 @@ def test_check_true_raises_run_failed_with_id_and_last_output(project):
     assert e.value.status == "error"
     with pytest.raises(runyard.errors.UsageError, match="check=True needs wait=True"):
         runyard.run("fails.py", echo=False, wait=False, check=True)
+
+
+def test_other_spellings_of_flag_names():
+    from runyard.errors import FlagError
+    from runyard.flags import FlagDef, canonical_names
+
+    defs = {"batch_size": FlagDef("batch_size", 32, extra={"arg-name": "--batch-size"}),
+            "lr": FlagDef("lr", 0.1, extra={"arg-name": "--learning-rate"}),
+            "cuda": FlagDef("cuda", True, extra={"arg-name": "--no-cuda", "arg-switch": False}),
+            "n_layers": FlagDef("n_layers", 2)}
+    assert canonical_names(defs, {"batch-size": 1, "learning-rate": 0.2, "n-layers": 3}) == {
+        "batch_size": 1, "lr": 0.2, "n_layers": 3}
+    assert canonical_names(defs, {"no-cuda": True}) == {"no-cuda": True}  # not cuda=True: unknown
+    with pytest.raises(FlagError, match="given twice"):
+        canonical_names(defs, {"lr": 1, "learning-rate": 2})

@@ -67,7 +67,10 @@ def canonical_names(defs: dict[str, FlagDef], given: dict[str, Any]) -> dict[str
 
     spelled: dict[str, str] = {}
     for fd in defs.values():
-        for alt in (str(fd.extra.get("arg-name") or "").lstrip("-"), fd.name.replace("_", "-")):
+        # ``--no-cuda`` (store_false, dest ``cuda``): ``no-cuda=yes`` would mean cuda=no, so that
+        # option's name is no other spelling of the flag.
+        option = "" if fd.extra.get("arg-switch") is False else str(fd.extra.get("arg-name") or "").lstrip("-")
+        for alt in (option, fd.name.replace("_", "-")):
             if alt and alt not in defs:
                 spelled.setdefault(alt, fd.name)
     out: dict[str, Any] = {}
