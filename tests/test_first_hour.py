@@ -196,6 +196,7 @@ def test_a_script_opening_a_config_file_gets_a_flags_dest_hint(project):
     assert r.returncode == 2
     assert "its flags: none" in r.stderr and "#| flags-dest: config:config.yml" in r.stderr
     assert "--force-flags" in r.stderr and "force_flags=True" not in r.stderr
+    assert "#| flags-dest: config:config.yml" in cli("run", "train.py", "--help-op").stdout
     # The hint works as given.
     (project / "train.py").write_text("#| flags-dest: config:config.yml\n" + (project / "train.py").read_text())
     r = cli("run", "train.py", "units=64", "-y", "-q")

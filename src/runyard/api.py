@@ -159,8 +159,7 @@ def _column(values: list) -> Any:
                 try:
                     return pd.array(values, dtype="Int64")
                 except (OverflowError, TypeError, ValueError):  # beyond 64 bits
-                    pass
-            return values
+                    return values
         return [float("nan") if v is None else v for v in values]
     return values
 

@@ -203,7 +203,7 @@ def _help_op(info) -> str:
         out += [str(desc).strip(), ""]
     out += ["Use 'runyard run --help' for a list of options.", ""]
     if not info.flags:
-        out.append("No flags.")
+        out.append("No flags." + (f" ({info.hint})" if info.hint else ""))
         return "\n".join(out)
     out.append("Flags:")
     width = max(len(n) for n in info.flags) + 2
