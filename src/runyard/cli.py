@@ -503,7 +503,7 @@ def export_cmd(location: str, runs: tuple, move: bool, yes: bool, **kw: Any) -> 
     records = _select_records(runs, kw)
     if not _preview_runs(records, f"{'move' if move else 'copy'} to {location}", yes):
         sys.exit(1)
-    api.runs_export(_ids(records), location, move=move)
+    api.runs_export(_ids(records), location, move=move, include_batch=True)  # the ids are chosen already
     click.echo(f"Exported {len(records)} run(s) to {location}")
 
 

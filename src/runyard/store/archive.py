@@ -214,6 +214,10 @@ def _remove_run(run_dir: Path) -> None:
     gone = _tmp_path(tmp_root, "moved-")
     os.rename(run_dir, gone)
     shutil.rmtree(gone, ignore_errors=True)
+    try:
+        tmp_root.rmdir()
+    except OSError:
+        pass
 
 
 # --- import ----------------------------------------------------------------------------------------
@@ -288,6 +292,10 @@ def import_runs(location: Path, dest_runs: Path, run_ids: list[str], move: bool 
             done.append(rid)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        try:
+            tmp_root.rmdir()  # only if empty: another import may be using it
+        except OSError:
+            pass
     if move:
         for rid in done:
             shutil.rmtree(location / rid)
@@ -332,10 +340,10 @@ def _check_ratio(name: str, size: int, packed: int, force: bool) -> None:
 def _extract_zip(zf: zipfile.ZipFile, staging: Path, todo: list[str], force: bool) -> None:
     members = _check_zip(zf, set(todo))
     total = sum(i.file_size for i in members)
+    _check_space(total, staging)
     for info in members:
         _check_ratio(f"archive entry {_shown(info.filename)}", info.file_size, info.compress_size, force)
     _check_ratio("the archive", total, sum(i.compress_size for i in members), force)
-    _check_space(total, staging)
     for info in members:
         target = staging / info.filename
         try:
