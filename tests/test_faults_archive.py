@@ -65,17 +65,18 @@ def real_run(project):
     return project / ".guild" / "runs" / rid
 
 
-def _clone(src: Path, runs_dir: Path, n: int, payload: int = 0) -> list[str]:
-    """``n`` copies of run ``src`` under new ids in ``runs_dir``, each with ``payload`` random bytes
-    spread over a few files (so exports and imports take long enough to be killed half-way)."""
+def _clone(src: Path, runs_dir: Path, n: int, files: int = 0, size: int = 10_000) -> list[str]:
+    """``n`` copies of run ``src`` under new ids in ``runs_dir``, each with ``files`` files of
+    ``size`` random bytes (so exports and imports take long enough to be killed half-way)."""
     ids = []
     for _ in range(n):
         rid = uuid.uuid4().hex
         d = runs_dir / rid
         shutil.copytree(src, d, symlinks=True)
-        for k in range(4 if payload else 0):
-            (d / "data").mkdir(exist_ok=True)
-            (d / "data" / f"part{k}.bin").write_bytes(os.urandom(payload // 4))
+        if files:
+            (d / "data").mkdir()
+        for k in range(files):
+            (d / "data" / f"part{k:04d}.bin").write_bytes(os.urandom(size))
         ids.append(rid)
     return ids
 
@@ -195,7 +196,7 @@ def test_many_small_bomb_entries_refused_as_a_whole(project, tmp_path):
 
 def test_corrupt_or_truncated_zip_one_line_nothing_written(real_run, project, tmp_path):
     home = project / ".guild"
-    ids = _clone(real_run, tmp_path / "src", 2, payload=40_000)
+    ids = _clone(real_run, tmp_path / "src", 2, files=4)
     z = tmp_path / "ok.zip"
     with zipfile.ZipFile(z, "w") as zf:
         for rid in ids:
@@ -283,78 +284,123 @@ def _runyard(*args: str, cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _kill_at_random(p: subprocess.Popen, rng: random.Random, most: float) -> None:
-    time.sleep(rng.uniform(0.25, most))
-    p.send_signal(signal.SIGKILL)
+def _wait_writing(p: subprocess.Popen, writing) -> float | None:
+    """Wait until ``writing()`` turns true (the process has begun writing); returns the time, or
+    None if the process ended first."""
+    deadline = time.monotonic() + 60
+    while not writing():
+        if p.poll() is not None or time.monotonic() > deadline:
+            p.wait()
+            return None
+        time.sleep(0.002)
+    return time.monotonic()
+
+
+def _writing_time(args: tuple, writing, cwd: Path) -> float:
+    """How long a whole (unkilled) ``runyard ARGS`` writes, from its first write to its exit."""
+    p = _runyard(*args, cwd=cwd)
+    began = _wait_writing(p, writing)
+    assert p.wait() == 0, p.stderr.read()
+    return time.monotonic() - began if began else 0.05
+
+
+def _kill_once_writing(p: subprocess.Popen, writing, rng: random.Random, most: float) -> None:
+    """SIGKILL ``p`` at a random moment within ``most`` seconds after it has begun writing."""
+    if _wait_writing(p, writing) is not None:
+        time.sleep(rng.uniform(0, most))
+        p.send_signal(signal.SIGKILL)
     p.wait()
+
+
+def _has_entries(*dirs: Path) -> bool:
+    for d in dirs:
+        try:
+            if any(True for _ in os.scandir(d)):
+                return True
+        except FileNotFoundError:
+            pass
+    return False
 
 
 @pytest.mark.parametrize("kind", ["zip", "dir"])
 def test_import_sigkill_leaves_whole_runs_or_none(real_run, project, tmp_path, kind):
     home = project / ".guild"
     src = tmp_path / "src"
-    ids = _clone(real_run, src, 6, payload=3_000_000)
+    ids = _clone(real_run, src, 4, files=80)
     trees = {i: _tree(src / i) for i in ids}
     archive = tmp_path / "all.zip" if kind == "zip" else tmp_path / "exported"
     if kind == "zip":
-        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zipfile.ZipFile(archive, "w") as zf:
             for i in ids:
                 for p in sorted((src / i).rglob("*")):
                     zf.write(p, p.relative_to(src).as_posix())
     else:
         shutil.copytree(src, archive, symlinks=True)
+    (home / "runs").mkdir(parents=True, exist_ok=True)
     rng = random.Random(9)
-    killed_half_way = 0
+    interrupted = 0
+    writing = lambda: _has_entries(home / "runs", home / "tmp")  # noqa: E731  (in runs/ or a temp dir)
+    duration = _writing_time(("import", str(archive), "-y"), writing, project)
     for _ in range(3):
         for i in ids:
             shutil.rmtree(home / "runs" / i, ignore_errors=True)
         p = _runyard("import", str(archive), "-y", cwd=project)
-        _kill_at_random(p, rng, 1.2)
+        _kill_once_writing(p, writing, rng, duration)  # at a random moment of its writing
         present = [i for i in _runs(home) if i in trees]
         for i in present:  # a run that is there is whole
             assert _tree(home / "runs" / i) == trees[i]
-        killed_half_way += 0 < len(present) < len(ids) or not present
         r = cli("import", str(archive), "-y")  # the same import again completes it
         assert r.returncode == 0, r.stderr
         assert {i: _tree(home / "runs" / i) for i in ids} == trees
-        assert "already present" in r.stdout or len(present) == 0
-    assert killed_half_way  # at least one kill landed before the import had finished
+        interrupted += len(present) < len(ids)
+    assert interrupted  # at least one kill landed before the import had finished
     assert not (home / "tmp").exists() or not list((home / "tmp").iterdir())
 
 
 def test_export_sigkill_never_damages_the_archive(real_run, project, tmp_path):
     home = project / ".guild"
-    first = _clone(real_run, home / "runs", 2, payload=200_000)
-    z = tmp_path / "out.zip"
+    first = _clone(real_run, home / "runs", 2, files=3)
+    out = tmp_path / "out"
+    out.mkdir()
+    z = out / "runs.zip"
     assert cli("export", str(z), *first, "-y").returncode == 0
     with zipfile.ZipFile(z) as zf:
         original = {i.filename: zf.read(i) for i in zf.infolist()}
-    more = _clone(real_run, home / "runs", 6, payload=3_000_000)
+    size = z.stat().st_size
+    more = _clone(real_run, home / "runs", 4, files=80)
+    every = set(first + more) | {real_run.name}
     rng = random.Random(10)
-    for _ in range(3):
-        p = _runyard("export", str(z), "-y", cwd=project)  # appends the six new runs (and the first)
-        _kill_at_random(p, rng, 1.5)
+    interrupted = 0
+    writing = lambda: z.stat().st_size != size or len(os.listdir(out)) > 1  # noqa: E731  (in place or a copy)
+    shutil.copyfile(z, tmp_path / "keep.zip")
+    duration = _writing_time(("export", str(z), "-y"), writing, project)
+    shutil.copyfile(tmp_path / "keep.zip", z)
+    for _ in range(3):  # appending: killed at a random moment of its writing
+        p = _runyard("export", str(z), "-y", cwd=project)
+        _kill_once_writing(p, writing, rng, duration)
         with zipfile.ZipFile(z) as zf:  # always a readable zip, the old runs intact
             assert zf.testzip() is None
             got = {i.filename: zf.read(i) for i in zf.infolist() if i.filename in original}
+            interrupted += len({n.split("/", 1)[0] for n in zf.namelist()}) < len(every)
         assert got == original
-        new = tmp_path / "new.zip"
+    assert interrupted
+    new = out / "new.zip"
+    for _ in range(2):  # a new archive: under its final name only when whole
         p = _runyard("export", str(new), "-y", cwd=project)
-        _kill_at_random(p, rng, 1.5)
-        if new.exists():  # under its final name only when whole
+        _kill_once_writing(p, lambda: len(os.listdir(out)) > 1, rng, duration)
+        if new.exists():
             with zipfile.ZipFile(new) as zf:
                 assert zf.testzip() is None
             new.unlink()
-    for location in (z, tmp_path / "new.zip"):
+    for location in (z, new):
         r = cli("export", str(location), "-y")
         assert r.returncode == 0, r.stderr
-    with zipfile.ZipFile(z) as zf:
-        assert {n.split("/", 1)[0] for n in zf.namelist()} >= set(first + more)
-    leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".")]
-    assert leftovers == [], leftovers  # temp files of killed exports are cleaned by the next export
+        with zipfile.ZipFile(location) as zf:
+            assert {n.split("/", 1)[0] for n in zf.namelist()} == every
+    assert sorted(os.listdir(out)) == ["new.zip", "runs.zip"]  # killed exports' temp files are cleaned
     d = tmp_path / "dirout"
     p = _runyard("export", str(d), "-y", cwd=project)
-    _kill_at_random(p, rng, 1.0)
+    _kill_once_writing(p, lambda: _has_entries(d), rng, duration)
     for name in os.listdir(d) if d.exists() else []:
         if not name.startswith("."):
             assert _tree(d / name) == _tree(home / "runs" / name)  # every run there is whole
