@@ -111,7 +111,10 @@ def _run_entries(run_dir: Path) -> Iterator[tuple[str, Path, str]]:
                 yield rel_root + d, rootp / d, "dir"
         for f in files:
             p = rootp / f
-            yield rel_root + f, p, "link" if p.is_symlink() else "file"
+            if p.is_symlink():
+                yield rel_root + f, p, "link"
+            elif p.is_file():  # not a FIFO, socket or device (reading one could block forever)
+                yield rel_root + f, p, "file"
 
 
 def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False) -> list[str]:
