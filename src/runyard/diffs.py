@@ -33,7 +33,7 @@ def _read(run: dict, rel: str) -> list[str]:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return []
     except PathRefused as e:  # a manifest naming a path outside the run, a FIFO, a device
-        return [f"[{rel!r} not read: {e}]\n"]
+        return [f"[not read: {e}]\n"]
     lines = data.decode("utf-8", "replace").splitlines(keepends=True)
     if cut:
         lines.append(f"[... cut at {MAX_DIFF_BYTES} bytes]\n")

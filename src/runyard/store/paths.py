@@ -23,21 +23,26 @@ class PathRefused(UsageError):
     """A file path that leaves the run directory (or is malformed)."""
 
 
+def _shown(rel: str) -> str:
+    """A path as it is safe to print in a message: quoted, control characters escaped, short."""
+    return repr(rel if len(rel) <= 200 else rel[:200] + "...")
+
+
 def safe_relpath(rel: str | None) -> str:
     """Check a run-relative path: no ``..``/``.``/empty parts, not absolute, no backslashes,
     NULs or drive letters. Returns it normalized ('' for the run directory itself)."""
     if rel is None:
         return ""
     if "\x00" in rel or "\\" in rel:
-        raise PathRefused("bad character in path")
+        raise PathRefused(f"{_shown(rel)}: bad character in path")
     if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel):
-        raise PathRefused("absolute paths are not allowed")
+        raise PathRefused(f"{_shown(rel)}: absolute paths are not allowed")
     parts = rel.split("/")
     if parts and parts[-1] == "":
         parts.pop()
     for p in parts:
         if p in ("", ".", ".."):
-            raise PathRefused("path parts '', '.' and '..' are not allowed")
+            raise PathRefused(f"{_shown(rel)}: path parts '', '.' and '..' are not allowed")
     return "/".join(parts)
 
 
@@ -48,7 +53,7 @@ def resolve_in_run(run_dir: str | os.PathLike, rel: str) -> Path:
     root = os.path.realpath(run_dir)
     target = os.path.realpath(os.path.join(root, rel)) if rel else root
     if target != root and not target.startswith(root + os.sep):
-        raise PathRefused("path leaves the run directory")
+        raise PathRefused(f"{_shown(rel)}: path leaves the run directory")
     return Path(target)
 
 
