@@ -233,9 +233,8 @@ def archive_run_ids(location: Path) -> list[str]:
     if not location.exists():
         raise UsageError(f"nothing to import: {location} does not exist")
     if is_zip(location):
-        names = _zip_call(location, lambda zf: zf.namelist())
-        ids = {n.split("/", 1)[0] for n in names if n.split("/", 1)[0]}
-        runs = {i for i in ids if f"{i}/.guild/opref" in set(names)}
+        names = set(_zip_call(location, lambda zf: zf.namelist()))
+        runs = {n.split("/", 1)[0] for n in names if n.split("/", 1)[-1] == ".guild/opref"}
     elif location.is_dir():
         runs = {p.name for p in location.iterdir() if os.path.lexists(p / ".guild" / "opref")}
     else:
