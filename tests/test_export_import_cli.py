@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -131,3 +132,29 @@ def test_import_chosen_runs_only(made, tmp_path):
     assert [p.name for p in (home / "runs").iterdir()] == [wanted]
     r = cli("import", str(tmp_path / "missing.zip"), "-y")
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_guild_archives_both_ways(made, tmp_path):
+    """A zip made by Guild AI 0.9's export imports into runyard; runyard's zip imports into Guild."""
+    from test_guild_compat import _guild
+
+    guild = _guild()
+    home = made
+    z = tmp_path / "ours.zip"
+    assert cli("export", str(z), "-y").returncode == 0
+    ghome = tmp_path / "guild-home"
+    ghome.mkdir()
+    env = {**os.environ, "GUILD_HOME": str(ghome)}
+    r = subprocess.run([guild, "import", "-y", str(z)], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (ghome / "runs").iterdir()) == sorted(runyard.ls_runs()["id"])
+    theirs = tmp_path / "theirs.zip"
+    r = subprocess.run([guild, "export", "-y", str(theirs)], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    before = _home_trees(home)
+    _wipe(home)
+    r = cli("import", str(theirs), "-y")
+    assert r.returncode == 0 and "Imported 3 run(s)" in r.stdout, r.stderr
+    after = _home_trees(home)
+    assert {i: {k: v[0] for k, v in t.items()} for i, t in after.items()} == \
+        {i: {k: v[0] for k, v in before[i].items()} for i in after}  # every file's bytes
