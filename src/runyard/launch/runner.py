@@ -319,7 +319,7 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     proc = None
     try:
         try:
-            if fork_python and stdin is None and _forked.usable(argv):
+            if fork_python and stdin is None and _forked.usable(argv, str(run.dir), env):
                 proc = _forked.start(argv, str(run.dir), env if env is not None else dict(os.environ),
                                      hooks_dir=_hooks_dir(env))
             else:
