@@ -10,6 +10,7 @@ import click
 
 from . import options as _options
 from .errors import RunyardError
+from .terminal import echo as _echo  # every text runyard prints is made terminal-safe
 
 
 class _Filtered(click.Command):
@@ -31,14 +32,14 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except RunyardError as e:
-            click.echo(f"runyard: {e}", err=True)
+            _echo(f"runyard: {e}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("runyard: interrupted", err=True)
             ctx.exit(130)
         except OSError as e:  # a disk full, a read-only runs home...: one line, not a traceback
             where = f": {e.filename}" if getattr(e, "filename", None) else ""
-            click.echo(f"runyard: {e.strerror or e}{where}", err=True)
+            _echo(f"runyard: {e.strerror or e}{where}", err=True)
             ctx.exit(1)
 
 
@@ -76,7 +77,7 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
 
     info = inspect(script)
     if help_op:
-        click.echo(_help_op(info))
+        _echo(_help_op(info))
         return
     from .flags.values import parse_assign
 
@@ -110,12 +111,12 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
     ids = api.run_ids(script, given or None, echo=not quiet, wait=not background, **opts)
     if background:
         for rid in ids:
-            click.echo(f"{info.relpath} started in background as {rid}")
+            _echo(f"{info.relpath} started in background as {rid}")
     elif opts.get("stage"):
         for rid in ids:
-            click.echo(f"{info.relpath} staged as {rid}")
+            _echo(f"{info.relpath} staged as {rid}")
     if background and not ids:
-        click.echo(f"{info.relpath} batch started in background")
+        _echo(f"{info.relpath} batch started in background")
     code = 0
     if ids and not background and not opts.get("stage"):
         from .home import find_home, runs_dir
@@ -148,9 +149,11 @@ def threading_active() -> int:
 def _preview(info, values: dict) -> str:
     from .flags import format_value
 
-    lines = [f"You are about to run {info.relpath}"]
+    from .terminal import safe
+
+    lines = [f"You are about to run {safe(info.relpath)}"]
     for k in sorted(values):
-        lines.append(f"  {k}: {format_value(values[k])}")
+        lines.append(f"  {safe(k)}: {safe(format_value(values[k]))}")
     lines.append("Continue?")
     return "\n".join(lines)
 
@@ -220,25 +223,74 @@ def _fmt_time(us: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print runs as JSON (all of them).")
 @click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
 def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, deleted: bool, **kw: Any) -> None:
-    """List runs, newest first: [INDEX:ID] OPERATION STARTED STATUS LABEL."""
+    """List runs, newest first: [INDEX:ID] OPERATION STARTED STATUS LABEL.
+
+    \b
+    RUNS selects runs (default: all; see 'runyard help selection'):
+      1          the latest run            1:3    the latest three (inclusive)
+      2:         the second and older      :3     the same as 1:3
+      a1b2c3     a run by id or id prefix  several of these, in any mix
+    INDEX is the run's place in the filtered list, newest first; 'runyard runs 1'
+    is the latest run that passes the filters (see 'runyard help filters').
+    """
     from .api import _records
 
     sel, filters = _selection(runs, kw)
-    records = _records(sel, (), filters, deleted=deleted)
+    records = _records(None, (), filters, deleted=deleted)
+    place = {r["id"]: i for i, r in enumerate(records, 1)}
+    if sel:
+        from .select.runs import select
+
+        records = select(records, sel)
     if as_json:
         import json
 
         click.echo(json.dumps([_public_record(r) for r in records], indent=2, default=str))
         return
+    if not records:
+        _say_none(runs, kw, deleted)
+        return
     shown = records if show_all else records[: limit or 20]
-    lines = []
-    for i, r in enumerate(shown, 1):
-        lines.append(f"[{i}:{r['id'][:8]}]  {r.get('operation') or ''}  {_fmt_time(r.get('started'))}  "
-                     f"{r.get('status')}  {r.get('label') or ''}".rstrip())
-    if lines:
-        click.echo("\n".join(lines))
+    _print_runs(shown, place)
     if len(shown) < len(records):
         click.echo(f"Showing {len(shown)} of {len(records)} runs (use --all to see all)", err=True)
+
+
+def _print_runs(records: list[dict], place: dict[str, int]) -> None:
+    """The runs table: [INDEX:ID] OPERATION STARTED STATUS LABEL, fit to the terminal."""
+    from . import terminal
+
+    header = ["run", "operation", "started", "status", "label"]
+    rows = [[f"[{place.get(r['id'], i)}:{r['id'][:8]}]", r.get("operation") or "", _fmt_time(r.get("started")),
+             r.get("status") or "", r.get("label") or ""] for i, r in enumerate(records, 1)]
+    lines, dropped = terminal.table(header, rows, show_header=False, cuttable=["label", "operation"],
+                                    drop_order=["started", "label", "operation"], keep=["run"],
+                                    styles={"status": terminal.STATUS_STYLE.get, "run": "dim"})
+    click.echo("\n".join(lines))
+    if dropped:
+        click.echo(terminal.dropped_note(dropped), err=True)
+
+
+def _say_none(runs: tuple, kw: dict, deleted: bool = False) -> None:
+    """Say on stderr that nothing matched (not an error: exit 0)."""
+    from . import terminal
+
+    asked = list(runs)
+    by_key = {k: opts[0] for opts, k, _, _ in _options.FILTER_OPTIONS}
+    for k, v in kw.items():
+        if v in (None, False, ()):
+            continue
+        opt = by_key.get(k, "--" + k.replace("_", "-"))
+        vals = v if isinstance(v, (list, tuple)) else [v]
+        asked += [opt] if v is True else [f"{opt} {x!r}" if " " in str(x) else f"{opt} {x}" for x in vals]
+    if deleted:
+        asked.append("--deleted")
+    if asked:
+        terminal.echo(f"no runs match {' '.join(terminal.safe(a) for a in asked)}", err=True)
+    else:
+        from .home import find_home
+
+        terminal.echo(f"no runs yet in {find_home()}", err=True)
 
 
 def _public_record(r: dict) -> dict:
@@ -299,7 +351,7 @@ def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, dele
 
         click.echo(json.dumps(info, indent=2, default=str))
         return
-    click.echo(_format_info(info))
+    _echo(_format_info(info))
 
 
 def _scalar_key(s: list) -> str:
@@ -309,8 +361,11 @@ def _scalar_key(s: list) -> str:
 
 
 def _format_info(info: dict, indent: str = "") -> str:
+    from .terminal import safe  # each key and value on its own line, whatever it holds
+
     lines = []
     for k, v in info.items():
+        k = safe(k)
         if isinstance(v, dict):
             lines.append(f"{indent}{k}:")
             if v:
@@ -318,11 +373,11 @@ def _format_info(info: dict, indent: str = "") -> str:
         elif isinstance(v, list) and v and isinstance(v[0], dict):
             lines.append(f"{indent}{k}:")
             for item in v:
-                lines.append(f"{indent}  - " + ", ".join(f"{a}: {b}" for a, b in item.items()))
+                lines.append(f"{indent}  - " + ", ".join(f"{safe(a)}: {safe(b)}" for a, b in item.items()))
         elif isinstance(v, list):
-            lines.append(f"{indent}{k}: {' '.join(str(x) for x in v)}")
+            lines.append(f"{indent}{k}: {' '.join(safe(x) for x in v)}")
         else:
-            lines.append(f"{indent}{k}: {'' if v is None else v}")
+            lines.append(f"{indent}{k}: {safe(v)}")
     return "\n".join(lines)
 
 
@@ -336,9 +391,11 @@ def _preview_runs(records: list[dict], action: str, yes: bool) -> bool:
 
         raise SelectError("no runs match the selection")
     lines = [f"You are about to {action} the following runs:"]
+    from .terminal import safe
+
     for r in records[:50]:
-        lines.append(f"  [{r['id'][:8]}]  {r.get('operation') or ''}  {_fmt_time(r.get('started'))}  "
-                     f"{r.get('status')}  {r.get('label') or ''}".rstrip())
+        lines.append(f"  [{safe(r['id'][:8])}]  {safe(r.get('operation'))}  {_fmt_time(r.get('started'))}  "
+                     f"{r.get('status')}  {safe(r.get('label'))}".rstrip())
     if len(records) > 50:
         lines.append(f"  ... and {len(records) - 50} more")
     lines.append("Continue?")
@@ -464,10 +521,10 @@ def comment_cmd(runs: tuple, comment: str | None, list_: bool, delete: int | Non
     records = _select_records(runs, kw)
     if list_ or (comment is None and delete is None and not clear):
         for r in records:
-            click.echo(f"[{r['id'][:8]}]  {r.get('operation') or ''}  {r.get('label') or ''}".rstrip())
+            _echo(f"[{r['id'][:8]}]  {r.get('operation') or ''}  {r.get('label') or ''}".rstrip())
             for i, c in enumerate(r.get("comments") or [], 1):
-                click.echo(f"  {i}. {c.get('user', '')}@{c.get('host', '')} {_fmt_time(c.get('time'))}")
-                click.echo(f"     {c.get('body', '')}")
+                _echo(f"  {i}. {c.get('user', '')}@{c.get('host', '')} {_fmt_time(c.get('time'))}")
+                _echo(f"     {c.get('body', '')}")
         return
     if not _preview_runs(records, "comment on", yes):
         sys.exit(1)
@@ -504,7 +561,7 @@ def export_cmd(location: str, runs: tuple, move: bool, yes: bool, **kw: Any) -> 
     if not _preview_runs(records, f"{'move' if move else 'copy'} to {location}", yes):
         sys.exit(1)
     api.runs_export(_ids(records), location, move=move)
-    click.echo(f"Exported {len(records)} run(s) to {location}")
+    _echo(f"Exported {len(records)} run(s) to {location}")
 
 
 @main.command("import")
@@ -523,7 +580,7 @@ def import_cmd(archive: str, runs: tuple, move: bool, yes: bool) -> None:
     if not _confirm(f"You are about to import {len(ids)} run(s) from {archive}\nContinue?", yes):
         sys.exit(1)
     done = api.runs_import(archive, list(runs) or None, move=move)
-    click.echo(f"Imported {len(done)} run(s)" + (f" ({len(ids) - len(done)} already present)"
+    _echo(f"Imported {len(done)} run(s)" + (f" ({len(ids) - len(done)} already present)"
                                                  if len(done) < len(ids) and not runs else ""))
 
 
@@ -561,13 +618,13 @@ def select_cmd(runs: tuple, all_: bool, short_id: bool, attr: str | None, path: 
             if isinstance(v, (dict, list)):
                 from .store.attrs import dumps
 
-                click.echo(dumps(v).rstrip())
+                _echo(dumps(v).rstrip())
             else:
-                click.echo("" if v is None else v)
+                _echo("" if v is None else v)
         elif path:
-            click.echo(r["dir"])
+            _echo(r["dir"])
         else:
-            click.echo(r["id"][:8] if short_id else r["id"])
+            _echo(r["id"][:8] if short_id else r["id"])
 
 
 def _one(run: str | None, kw: dict | None = None) -> dict:
@@ -642,9 +699,9 @@ def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full
             for n in sorted(names):
                 files.append((Path(root) / n).relative_to(base).as_posix())
     if not full_path:
-        click.echo(f"{base}:")
+        _echo(f"{base}:")
     for f in files:
-        click.echo(str(base / f) if full_path else f"  {f}")
+        _echo(str(base / f) if full_path else f"  {f}")
 
 
 @main.command("watch", cls=_Filtered)
@@ -679,7 +736,7 @@ def watch_cmd(run: str | None, **kw: Any) -> None:
             time.sleep(0.2)
     except KeyboardInterrupt:
         return
-    click.echo(f"Run {r['id'][:8]} stopped ({status_of(Path(r['dir']))})", err=True)
+    _echo(f"Run {r['id'][:8]} stopped ({status_of(Path(r['dir']))})", err=True)
 
 
 @main.command("diff", cls=_Filtered)
@@ -703,9 +760,9 @@ def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: b
     if html:
         from .report import view_runs_diff
 
-        click.echo(view_runs_diff([a["id"], b["id"]], open=not no_open))
+        _echo(view_runs_diff([a["id"], b["id"]], open=not no_open))
         return
-    click.echo(diffs.text_diff(a, b, what=what, paths=list(paths)), nl=False)
+    _echo(diffs.text_diff(a, b, what=what, paths=list(paths)), nl=False)
 
 
 # --- compare and scalars -------------------------------------------------------------------------------
@@ -728,8 +785,15 @@ def compare_cmd(runs: tuple, csv_path: str | None, table: bool, min_: str | None
         rows = rows[:top]
     if csv_path:
         compare.write_csv(header, rows, csv_path)
+    elif not rows:
+        _say_none(runs, kw)
     else:
-        click.echo(compare.format_table(header, rows))
+        lines, dropped = compare.table_lines(header, rows)
+        click.echo("\n".join(lines))
+        if dropped:
+            from . import terminal
+
+            click.echo(terminal.dropped_note(dropped), err=True)
 
 
 @main.command("scalars", cls=_Filtered)
@@ -746,7 +810,7 @@ def scalars_cmd(runs: tuple, csv_path: str | None, summary: bool, **kw: Any) -> 
         df.to_csv(sys.stdout if csv_path == "-" else csv_path, index=False)
     else:
         df = df.assign(run=df["run"].str[:8])
-        click.echo(df.to_string(index=False) if len(df) else "No scalars.")
+        _echo(df.to_string(index=False) if len(df) else "No scalars.")
 
 
 # --- queue ----------------------------------------------------------------------------------------
@@ -783,7 +847,7 @@ def view_cmd(runs: tuple, host: str, port: int | None, no_open: bool, **kw: Any)
     from .web.server import serve
 
     sel, filters = _selection(runs, kw)
-    serve(sel, host=host, port=port, open=not no_open, echo=click.echo, **filters)
+    serve(sel, host=host, port=port, open=not no_open, echo=_echo, **filters)
 
 
 @main.command("report", cls=_Filtered)
@@ -794,7 +858,7 @@ def report_cmd(run: str | None, no_open: bool, **kw: Any) -> None:
     from .report import view_run_report
 
     r = _one(run, kw)
-    click.echo(view_run_report(r["id"], open=not no_open))
+    _echo(view_run_report(r["id"], open=not no_open))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -95,7 +95,19 @@ def write_csv(header: list[str], rows: list[list[Any]], path: str) -> None:
 
 
 def format_table(header: list[str], rows: list[list[Any]]) -> str:
-    """An aligned plain-text table."""
-    cells = [header] + [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(header))).rstrip() for c in cells)
+    """The table as aligned text for standard output: fit to the terminal's width (labels cut
+    with "…", then ``started``, ``time``, ``operation`` and the rightmost columns dropped) and
+    styled only on a terminal. See :func:`table_lines` for the dropped columns."""
+    return "\n".join(table_lines(header, rows)[0])
+
+
+def table_lines(header: list[str], rows: list[list[Any]]) -> tuple[list[str], list[str]]:
+    """The table's lines and the names of the columns that did not fit."""
+    from . import terminal
+
+    numeric = [h for i, h in enumerate(header)
+               if any(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in rows)
+               and all(r[i] is None or isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in rows)]
+    return terminal.table(header, [[_cell(v) for v in row] for row in rows], cuttable=["label"],
+                          drop_order=["started", "time", "operation", "label"], keep=["run"], right=numeric,
+                          styles={"status": terminal.STATUS_STYLE.get, "run": "dim"})

@@ -22,8 +22,10 @@ FAILED = ("error", "terminated")
 
 
 def trial_desc(script_rel: str, flags: dict) -> str:
-    inner = ", ".join(f"{k}={format_value(v)}" for k, v in flags.items())
-    return f"{script_rel} ({inner})" if inner else script_rel
+    from ..terminal import safe
+
+    inner = ", ".join(f"{safe(k)}={safe(format_value(v))}" for k, v in flags.items())
+    return f"{safe(script_rel)} ({inner})" if inner else safe(script_rel)
 
 
 def _fmt(v: float | None) -> str:
