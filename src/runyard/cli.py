@@ -122,9 +122,23 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
         from .home import find_home, runs_dir
         from .store.run import status_of
 
-        statuses = {status_of(runs_dir(find_home()) / i) for i in ids}
+        each = [status_of(runs_dir(find_home()) / i) for i in ids]
+        statuses = set(each)
         code = 1 if "error" in statuses else 2 if "terminated" in statuses else 0
+        if not quiet:
+            _say_made(ids, each, runs_dir(find_home()))
     _exit_now(code)
+
+
+def _say_made(ids: list[str], statuses: list[str], base) -> None:
+    """The closing line of ``runyard run``: which run(s) it made, and where."""
+    if len(ids) == 1:
+        _echo(f"Run {ids[0][:8]} {statuses[0]}: {base / ids[0]}", err=True)
+        return
+    counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+    shown = ", ".join(f"{n} {s}" for s, n in counts.items())
+    _echo(f"{len(ids)} runs ({shown}), last {ids[-1][:8]}: {base / ids[-1]} (see 'runyard runs 1:{len(ids)}')",
+          err=True)
 
 
 def _exit_now(code: int) -> None:

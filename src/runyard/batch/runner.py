@@ -262,6 +262,8 @@ def _progress(p: Plan, ex, echo: bool, log):
     if not echo:
         cls = progress.Quiet
     elif isinstance(ex, executors.InProcess):
+        if progress.on_terminal():  # a bar, with each trial's output scrolling above it
+            return progress.Bar(p.script.relpath, p.total + len(p.skipped), p.objective, log, headers=True)
         cls = progress.Lines
     else:
         cls = progress.Bar
