@@ -216,6 +216,17 @@ class _DefaultGroup(_Group):
             args = ["list", *args]
         return super().parse_args(ctx, args)
 
+    def format_help(self, ctx, formatter):
+        """``runyard runs --help``: the listing's help (selection, filters), then the sub-commands."""
+        listing = self.commands["list"]
+        sub = click.Context(listing, info_name=ctx.info_name, parent=ctx.parent)
+        formatter.write_usage(ctx.command_path, "[list] [OPTIONS] [RUNS]...  |  runs COMMAND [ARGS]...")
+        listing.format_help_text(sub, formatter)
+        listing.format_options(sub, formatter)
+        self.format_commands(ctx, formatter)
+        formatter.write_paragraph()
+        formatter.write_text("See 'runyard help selection' and 'runyard help filters'.")
+
 
 @main.group("runs", cls=_DefaultGroup)
 def runs_group() -> None:
@@ -233,7 +244,7 @@ def _fmt_time(us: Any) -> str:
 @runs_group.command("list", cls=_Filtered)
 @click.argument("runs", nargs=-1)
 @click.option("--all", "-a", "show_all", is_flag=True, help="Show all runs (default: the latest 20).")
-@click.option("--limit", "-n", type=int, help="Show at most N runs.")
+@click.option("--limit", "-n", type=int, metavar="N", help="Show at most N runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print runs as JSON (all of them).")
 @click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
 def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, deleted: bool, **kw: Any) -> None:
@@ -397,6 +408,28 @@ def _format_info(info: dict, indent: str = "") -> str:
 
 
 
+@main.command("help")
+@click.argument("topic", required=False)
+@click.pass_context
+def help_cmd(ctx: click.Context, topic: str | None) -> None:
+    """Show help on TOPIC: 'selection' (which runs: 1, 1:3, id prefixes) or 'filters'
+    (-F expressions, --started ranges, the filter options); or a command's help."""
+    from .errors import UsageError
+    from .help_topics import TOPICS
+
+    if topic in TOPICS:
+        _echo(TOPICS[topic].rstrip())
+        return
+    if topic is None:
+        _echo(main.get_help(ctx.parent) + "\n\nHelp topics: " + ", ".join(TOPICS)
+              + " ('runyard help TOPIC').")
+        return
+    cmd = main.get_command(ctx, topic)
+    if cmd is None:
+        raise UsageError(f"no help topic or command '{topic}' (topics: {', '.join(TOPICS)})")
+    _echo(cmd.get_help(click.Context(cmd, info_name=topic, parent=ctx.parent)))
+
+
 # --- managing runs ------------------------------------------------------------------------------
 
 def _preview_runs(records: list[dict], action: str, yes: bool) -> bool:
@@ -470,8 +503,8 @@ def runs_restore_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
 
 @main.command("tag", cls=_Filtered)
 @click.argument("runs", nargs=-1)
-@click.option("--add", "-a", multiple=True, help="Tag to add (repeatable).")
-@click.option("--delete", "-d", "remove", multiple=True, help="Tag to remove (repeatable).")
+@click.option("--add", "-a", multiple=True, metavar="TAG", help="Tag to add (repeatable).")
+@click.option("--delete", "-d", "remove", multiple=True, metavar="TAG", help="Tag to remove (repeatable).")
 @click.option("--clear", "-c", is_flag=True, help="Remove all tags first.")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
 def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, **kw: Any) -> None:
@@ -602,7 +635,7 @@ def import_cmd(archive: str, runs: tuple, move: bool, yes: bool) -> None:
 @click.argument("runs", nargs=-1)
 @click.option("--all", "-A", "all_", is_flag=True, help="Print every selected run (default: the first).")
 @click.option("--short-id", "-s", is_flag=True, help="Print short ids.")
-@click.option("--attr", "-a", help="Print this attribute instead of the id.")
+@click.option("--attr", "-a", metavar="NAME", help="Print this attribute instead of the id.")
 @click.option("--path", "--dir", "-p", "path", is_flag=True, help="Print the run directory.")
 @click.option("--min", "min_", metavar="SCALAR", help="Select the run with the lowest SCALAR.")
 @click.option("--max", "max_", metavar="SCALAR", help="Select the run with the highest SCALAR.")
@@ -666,7 +699,7 @@ def _safe_path(run_dir: str, rel: str):
 
 @main.command("cat", cls=_Filtered)
 @click.argument("run", required=False)
-@click.option("--path", "-p", help="A file in the run directory to print (default: the output).")
+@click.option("--path", "-p", metavar="PATH", help="A file in the run directory to print (default: the output).")
 @click.option("--output", "-O", is_flag=True, help="Print the run's output (the default).")
 def cat_cmd(run: str | None, path: str | None, output: bool, **kw: Any) -> None:
     """Print a run's output, or one of its files (default: the latest run)."""
@@ -688,7 +721,7 @@ def cat_cmd(run: str | None, path: str | None, output: bool, **kw: Any) -> None:
 
 @main.command("ls", cls=_Filtered)
 @click.argument("run", required=False)
-@click.option("--path", "-p", help="List only under this path.")
+@click.option("--path", "-p", metavar="PATH", help="List only under this path.")
 @click.option("--all", "-a", "all_", is_flag=True, help="Include runyard's own files (.guild).")
 @click.option("--sourcecode", "-s", is_flag=True, help="List only source code files.")
 @click.option("--full-path", "-f", is_flag=True, help="Print absolute paths.")
@@ -758,7 +791,7 @@ def watch_cmd(run: str | None, **kw: Any) -> None:
 @click.option("--flags", "-f", "what", flag_value="flags", help="Compare flags only.")
 @click.option("--sourcecode", "-s", "what", flag_value="sourcecode", help="Compare source code only.")
 @click.option("--output", "-O", "what", flag_value="output", help="Compare output only.")
-@click.option("--path", "-p", "paths", multiple=True, help="Compare this file (repeatable).")
+@click.option("--path", "-p", "paths", multiple=True, metavar="PATH", help="Compare this file (repeatable).")
 @click.option("--html", is_flag=True, help="Write a self-contained HTML diff, print its path and open it.")
 @click.option("--no-open", "-n", is_flag=True, help="With --html: don't open the diff in a browser.")
 def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: bool, **kw: Any) -> None:
@@ -787,7 +820,7 @@ def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: b
 @click.option("--table", "-t", is_flag=True, help="Print a table (the default).")
 @click.option("--min", "min_", metavar="COL", help="Sort by COL, lowest first.")
 @click.option("--max", "max_", metavar="COL", help="Sort by COL, highest first.")
-@click.option("--top", "-n", type=int, help="Show only the first N rows.")
+@click.option("--top", "-n", type=int, metavar="N", help="Show only the first N rows.")
 def compare_cmd(runs: tuple, csv_path: str | None, table: bool, min_: str | None, max_: str | None,
                 top: int | None, **kw: Any) -> None:
     """Compare runs: flags and last scalar values, one row per run."""
@@ -852,9 +885,9 @@ def queue_cmd(poll_interval: float, run_once: bool, max_runs: int | None, quiet:
 
 @main.command("view", cls=_Filtered)
 @click.argument("runs", nargs=-1)
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", default="127.0.0.1", metavar="ADDRESS", show_default=True,
               help="Address to listen on (anything but loopback requires the printed token).")
-@click.option("--port", "-p", type=int, help="Port to listen on (default: a free one).")
+@click.option("--port", "-p", type=int, metavar="PORT", help="Port to listen on (default: a free one).")
 @click.option("--no-open", "-n", is_flag=True, help="Don't open a browser.")
 def view_cmd(runs: tuple, host: str, port: int | None, no_open: bool, **kw: Any) -> None:
     """Browse, compare and manage runs in the web view (until Ctrl-C)."""

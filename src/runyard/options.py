@@ -20,13 +20,13 @@ FILTER_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--staged", "-Ss"), "staged", "flag", "Staged runs."),
     (("--marked", "-Fm"), "marked", "flag", "Marked runs."),
     (("--unmarked", "-Fn"), "unmarked", "flag", "Unmarked runs."),
-    (("--label", "-Fl"), "label", "multi", "Runs whose label contains VAL ('-' for unlabeled)."),
+    (("--label", "-Fl"), "label", "multi", "Runs whose label contains TEXT ('-' for unlabeled)."),
     (("--unlabeled", "-Fu"), "unlabeled", "flag", "Runs without a label."),
     (("--tag", "-Ft"), "tag", "multi", "Runs with TAG."),
-    (("--operation", "-Fo"), "operation", "multi", "Runs whose operation contains VAL (^/$ for a regex)."),
-    (("--comment", "-Fc"), "comment", "multi", "Runs with a comment containing VAL."),
+    (("--operation", "-Fo"), "operation", "multi", "Runs whose operation contains TEXT (^/$ for a regex)."),
+    (("--comment", "-Fc"), "comment", "multi", "Runs with a comment containing TEXT."),
     (("--started", "-Fs"), "started", "value", "Runs started in RANGE ('last hour', 'today', 'after 2026-01-02')."),
-    (("--digest", "-Fd"), "digest", "value", "Runs whose source digest starts with VAL."),
+    (("--digest", "-Fd"), "digest", "value", "Runs whose source digest starts with PREFIX."),
     (("--filter", "-F"), "filter", "value", "A filter expression, e.g. 'flag:lr < 0.01 and scalar:loss <= 0.3'."),
     (("--include-batch",), "include_batch", "flag", "Include batch runs."),
 ]
@@ -98,6 +98,12 @@ def parse(args: Iterable[Any], specs: list[tuple[tuple[str, ...], str, str, str]
     return pos, kw
 
 
+# What each option's value is, for help texts (``--workers N``); the rest take TEXT.
+METAVARS = {"tag": "TAG", "tags": "TAG", "started": "RANGE", "digest": "PREFIX", "filter": "EXPR",
+            "max_trials": "N", "workers": "N", "random_seed": "N", "optimizer": "NAME", "minimize": "SCALAR",
+            "maximize": "SCALAR", "dask": "ADDRESS"}
+
+
 def click_options(specs: list[tuple[tuple[str, ...], str, str, str]]):
     """A decorator adding ``specs`` as click options."""
     import click
@@ -107,9 +113,9 @@ def click_options(specs: list[tuple[tuple[str, ...], str, str, str]]):
             if kind == "flag":
                 f = click.option(*opts, kw, is_flag=True, default=False, help=help_)(f)
             elif kind == "multi":
-                f = click.option(*opts, kw, multiple=True, metavar="VAL", help=help_)(f)
+                f = click.option(*opts, kw, multiple=True, metavar=METAVARS.get(kw, "TEXT"), help=help_)(f)
             else:
-                f = click.option(*opts, kw, metavar="VAL", help=help_)(f)
+                f = click.option(*opts, kw, metavar=METAVARS.get(kw, "TEXT"), help=help_)(f)
         return f
 
     return deco
