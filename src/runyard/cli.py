@@ -465,7 +465,7 @@ def _act(runs: tuple, kw: dict, action: str, yes: bool, call, done: str, deleted
     records = _select_records(runs, kw, deleted=deleted)
     if not _preview_runs(records, action, yes):
         sys.exit(1)
-    call(_ids(records))
+    call(_ids(records), include_batch=True)  # the exact runs selected, batch runs included
     click.echo(f"{done} {len(records)} run(s)")
 
 
@@ -478,7 +478,7 @@ def runs_delete_cmd(runs: tuple, permanent: bool, yes: bool, **kw: Any) -> None:
     from . import api
 
     _act(runs, kw, "permanently delete" if permanent else "delete", yes,
-         lambda ids: api.runs_delete(ids, permanent=permanent), "Deleted")
+         lambda ids, **kw: api.runs_delete(ids, permanent=permanent, **kw), "Deleted")
 
 
 @runs_group.command("purge", cls=_Filtered)
@@ -514,7 +514,7 @@ def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, **kw
     records = _select_records(runs, kw)
     if not _preview_runs(records, "tag", yes):
         sys.exit(1)
-    api.runs_tag(_ids(records), list(add), remove=list(remove), clear=clear)
+    api.runs_tag(_ids(records), list(add), remove=list(remove), clear=clear, include_batch=True)
     click.echo(f"Tagged {len(records)} run(s)")
 
 
@@ -529,7 +529,7 @@ def mark_cmd(runs: tuple, clear: bool, yes: bool, **kw: Any) -> None:
     records = _select_records(runs, kw)
     if not _preview_runs(records, "unmark" if clear else "mark", yes):
         sys.exit(1)
-    api.runs_mark(_ids(records), clear=clear)
+    api.runs_mark(_ids(records), clear=clear, include_batch=True)
     click.echo(f"{'Unmarked' if clear else 'Marked'} {len(records)} run(s)")
 
 
@@ -591,7 +591,7 @@ def stop_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
     records = _select_records(runs or ("1",), kw)
     if not _preview_runs(records, "stop", yes):
         sys.exit(1)
-    stopped = api.stop_runs(_ids(records))
+    stopped = api.stop_runs(_ids(records), include_batch=True)
     click.echo(f"Stopped {len(stopped)} run(s)")
 
 
@@ -607,7 +607,7 @@ def export_cmd(location: str, runs: tuple, move: bool, yes: bool, **kw: Any) -> 
     records = _select_records(runs, kw)
     if not _preview_runs(records, f"{'move' if move else 'copy'} to {location}", yes):
         sys.exit(1)
-    api.runs_export(_ids(records), location, move=move)
+    api.runs_export(_ids(records), location, move=move, include_batch=True)  # (the exact runs selected)
     _echo(f"Exported {len(records)} run(s) to {location}")
 
 
