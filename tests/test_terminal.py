@@ -221,3 +221,26 @@ def test_control_characters_are_shown_escaped_everywhere(three):
     assert "\\x1b]0;PWNED\\x07" in joined and "\\x9b" in joined and "\\r" in joined and "\\u202e" in joined
     info = dict(outputs)[("runs", "info", "2")]
     assert "label: evil\\x1b]0;PWNED" in info
+
+
+def test_building_the_index_shows_a_progress_line_on_a_terminal(project):
+    import shutil
+    import uuid
+
+    write(project / "train.py", SCRIPT)
+    runyard.run("train.py", echo=False)
+    runs = project / ".guild" / "runs"
+    first = next(runs.iterdir())
+    for _ in range(249):
+        shutil.copytree(first, runs / uuid.uuid4().hex, symlinks=True)
+    shutil.rmtree(project / ".guild" / "cache")
+    quick = {"RUNYARD_PROGRESS_AFTER": "0"}  # (the 0.5 s wait, shortened so the test needs no big home)
+    out = pty_cli("runs", "-n", "1", env=quick)
+    assert "indexing 250 runs: " in out and " of 250" in out
+    assert "\r\x1b[K" in out  # the line is cleared before the listing
+    assert "indexing" not in pty_cli("runs", "-n", "1", env=quick)  # the index is built: nothing to show
+    shutil.rmtree(project / ".guild" / "cache")
+    r = cli("runs", "-n", "1", env=quick)  # not a terminal: no progress line
+    assert r.returncode == 0 and "indexing" not in r.stderr
+    shutil.rmtree(project / ".guild" / "cache")
+    assert "indexing" not in pty_cli("runs", "-n", "1", env={"RUNYARD_PROGRESS_AFTER": "60"})  # done sooner

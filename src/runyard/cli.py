@@ -47,6 +47,9 @@ class _Group(click.Group):
 @click.version_option(package_name="runyard", prog_name="runyard")
 def main() -> None:
     """Track, compare and manage machine-learning runs with no change to your code."""
+    from .terminal import enable_progress
+
+    enable_progress()  # e.g. "indexing 10,000 runs" on a terminal while a first listing builds
 
 
 def _confirm(prompt: str, yes: bool) -> bool:

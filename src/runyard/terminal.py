@@ -200,13 +200,33 @@ def dropped_note(names: list[str]) -> str:
 
 # --- a progress line --------------------------------------------------------------------------
 
+_progress_on = False
+
+
+def enable_progress() -> None:
+    """Called by the ``runyard`` command: long waits (building the index) may show a
+    progress line on stderr when it is a terminal. Library callers never see one."""
+    global _progress_on
+    _progress_on = True
+
+
+def progress(what: str, total: int) -> "ProgressLine | None":
+    """A :class:`ProgressLine` for ``total`` items if progress lines are enabled, else None."""
+    return ProgressLine(what, total) if _progress_on else None
+
+
 class ProgressLine:
     """A one-line progress report on stderr, shown only on a terminal and only once the work
-    has taken ``delay`` seconds; cleared when done."""
+    has taken ``delay`` seconds (default ``RUNYARD_PROGRESS_AFTER``, else 0.5); cleared when done."""
 
-    def __init__(self, what: str, total: int, delay: float = 0.5, stream: TextIO | None = None):
+    def __init__(self, what: str, total: int, delay: float | None = None, stream: TextIO | None = None):
         self.what = what
         self.total = total
+        if delay is None:
+            try:
+                delay = float(os.environ.get("RUNYARD_PROGRESS_AFTER", "0.5"))
+            except ValueError:
+                delay = 0.5
         self.delay = delay
         self.stream = sys.stderr if stream is None else stream
         self.t0 = time.monotonic()
