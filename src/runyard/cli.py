@@ -241,7 +241,7 @@ def _fmt_time(us: Any) -> str:
         return ""
     from datetime import datetime
 
-    return datetime.fromtimestamp(us / 1e6).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(us / 1e6).isoformat(" ", "seconds")  # YYYY-MM-DD HH:MM:SS, fast
 
 
 @runs_group.command("list", cls=_Filtered)

@@ -47,7 +47,7 @@ def table(records: list[dict], sort_min: str | None = None, sort_max: str | None
     for r in records:
         st = r.get("started")
         row = [r["id"][:8], r.get("operation") or "",
-               datetime.fromtimestamp(st / 1e6).strftime("%Y-%m-%d %H:%M:%S") if st else "",
+               datetime.fromtimestamp(st / 1e6).isoformat(" ", "seconds") if st else "",
                duration(r.get("started"), r.get("stopped")), r.get("status") or "", r.get("label") or ""]
         fl = r.get("flags") or {}
         sc = r.get("scalars") or {}

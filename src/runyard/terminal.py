@@ -126,22 +126,23 @@ def _pad(s: str, w: int, right: bool) -> str:
     return (" " * gap + s) if right else (s + " " * gap)
 
 
-def fit(header: list[str], rows: list[list[str]], max_width: int | None, *, cuttable: Iterable[str] = (),
+def _width_of(col: list[str]) -> int:
+    if all(map(str.isascii, col)):
+        return max(map(len, col), default=0)
+    return max(map(cell_width, col), default=0)
+
+
+def fit(header: list[str], columns: list[list[str]], max_width: int | None, *, cuttable: Iterable[str] = (),
         drop_order: Iterable[str] = (), keep: Iterable[str] = (), sep: int = 2, min_cut: int = 12,
         with_header: bool = True) -> tuple[list[int], list[int], list[str]]:
-    """Lay out a table in ``max_width`` columns.
+    """Lay out a table (given as its ``columns`` of cells) in ``max_width`` columns.
 
     Returns (indexes of the columns shown, their widths, names of the columns dropped).
     Columns in ``cuttable`` are narrowed first (not below ``min_cut``); then columns are dropped:
     those in ``drop_order`` first, in that order, then from the right; ``keep`` never. Without
     ``with_header``, columns that are empty in every row are left out (and not named)."""
     n = len(header)
-    widths = [cell_width(h) for h in header] if with_header else [0] * n
-    for row in rows:
-        for i, c in enumerate(row):
-            w = cell_width(c)
-            if w > widths[i]:
-                widths[i] = w
+    widths = [max(_width_of(col), cell_width(header[i]) if with_header else 0) for i, col in enumerate(columns)]
     shown = [i for i in range(n) if widths[i]]
     if max_width is None:
         return shown, widths, []
@@ -167,7 +168,25 @@ def fit(header: list[str], rows: list[list[str]], max_width: int | None, *, cutt
     return shown, widths, [header[i] for i in sorted(dropped)]
 
 
-def render(header: list[str] | None, rows: list[list[str]], shown: list[int], widths: list[int], *,
+def _column(cells: list[str], w: int, right: bool, pad: bool, st: Any, on: bool) -> list[str]:
+    """One column's cells cut to ``w``, padded (unless it is the last, left-aligned one), styled."""
+    ascii_ = all(map(str.isascii, cells))
+    if ascii_:
+        out = [c if len(c) <= w else cut(c, w) for c in cells]
+        if right:
+            out = [c.rjust(w) for c in out]
+        elif pad:
+            out = [c.ljust(w) for c in out]
+    else:
+        out = [cut(c, w) for c in cells]
+        if right or pad:
+            out = [_pad(c, w, right) for c in out]
+    if on and st is not None:
+        out = [style(o, st(c) if callable(st) else st, True) for o, c in zip(out, cells)]
+    return out
+
+
+def render(header: list[str] | None, columns: list[list[str]], shown: list[int], widths: list[int], *,
            right: Iterable[int] = (), styles: dict[int, Any] | None = None, on: bool = False,
            sep: int = 2) -> list[str]:
     """The table's lines (cells already terminal-safe). ``styles`` maps a column to a style
@@ -176,20 +195,12 @@ def render(header: list[str] | None, rows: list[list[str]], shown: list[int], wi
     styles = styles or {}
     gap = " " * sep
     last = shown[-1] if shown else -1
+    cols = [_column(columns[i], widths[i], i in right, i != last, styles.get(i), on) for i in shown]
     lines = []
     if header is not None:
         lines.append(gap.join(style(_pad(cut(header[i], widths[i]), widths[i], i in right) if i != last
                                     else cut(header[i], widths[i]), "bold", on) for i in shown).rstrip())
-    for row in rows:
-        parts = []
-        for i in shown:
-            c = cut(row[i], widths[i])
-            text = _pad(c, widths[i], i in right) if (i != last or i in right) else c
-            st = styles.get(i)
-            if on and st is not None:
-                text = style(text, st(row[i]) if callable(st) else st, True)
-            parts.append(text)
-        lines.append(gap.join(parts).rstrip())
+    lines += [gap.join(parts).rstrip() for parts in zip(*cols)]
     return lines
 
 
@@ -252,18 +263,25 @@ class ProgressLine:
                 pass
 
 
+def _safe_column(col: list[Any]) -> list[str]:
+    col = ["" if c is None else c if isinstance(c, str) else str(c) for c in col]
+    if _FIELD.search(" ".join(col)):  # (one search for the whole column, usually clean)
+        col = [safe(c) for c in col]
+    return col
+
+
 def table(header: list[str], rows: list[list[Any]], *, show_header: bool = True, cuttable: Iterable[str] = (),
           drop_order: Iterable[str] = (), keep: Iterable[str] = (), right: Iterable[str] = (),
           styles: dict[str, Any] | None = None, stream: TextIO | None = None) -> tuple[list[str], list[str]]:
     """A table for ``stream`` (default stdout): cells made terminal-safe, aligned, fit to the
     width (see :func:`fit`), styled on a terminal. Returns (lines, names of dropped columns)."""
     stream = sys.stdout if stream is None else stream
-    cells = [[safe(c) for c in row] for row in rows]
+    columns = [_safe_column(list(col)) for col in zip(*rows)] if rows else [[] for _ in header]
     head = [safe(h) for h in header]
-    shown, widths, dropped = fit(head, cells, width(stream), cuttable=cuttable, drop_order=drop_order, keep=keep,
+    shown, widths, dropped = fit(head, columns, width(stream), cuttable=cuttable, drop_order=drop_order, keep=keep,
                                  with_header=show_header)
     idx = {h: i for i, h in enumerate(header)}
-    lines = render(head if show_header else None, cells, shown, widths,
+    lines = render(head if show_header else None, columns, shown, widths,
                    right=[idx[c] for c in right if c in idx],
                    styles={idx[k]: v for k, v in (styles or {}).items() if k in idx}, on=styled(stream))
     return lines, dropped
