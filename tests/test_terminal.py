@@ -142,6 +142,8 @@ def test_empty_results_say_so_on_stderr(three):
         assert r.stderr.startswith("no runs match ") and args[-1] in r.stderr, (args, r.stderr)
     r = cli("runs", env={"GUILD_HOME": str(three / "empty-home")})
     assert r.returncode == 0 and r.stdout == "" and r.stderr.startswith("no runs yet in ")
+    r = cli("stop", "-y")
+    assert r.returncode == 0 and r.stderr == "no runs match --running\n"
     r = cli("runs", "99")  # a single index past the end stays an error
     assert r.returncode == 2 and "no run 99" in r.stderr
 

@@ -591,6 +591,9 @@ def stop_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
 
     kw["running"] = True
     kw["include_batch"] = True
+    if not runs and not _select_records((), kw):
+        _say_none((), {"running": True})  # nothing is running: say so, not "no run 1"
+        return
     records = _select_records(runs or ("1",), kw)
     if not _preview_runs(records, "stop", yes):
         sys.exit(1)
