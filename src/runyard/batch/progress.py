@@ -89,7 +89,9 @@ class Lines(Quiet):
 
     def _say(self, line: str) -> None:
         try:
-            sys.stderr.write(line + "\n")
+            from ..terminal import safe_block
+
+            sys.stderr.write(safe_block(line) + "\n")  # (terminal-safe)
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
