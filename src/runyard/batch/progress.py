@@ -136,10 +136,11 @@ def _lines_above(console: Any) -> None:
 
 
 def on_terminal() -> bool:
-    """True when stderr, where progress goes, is a terminal."""
+    """True when stderr (the bar) and stdout (the trials' output, shown above it) are both a
+    terminal: output sent to a file or a pipe stays there, with Guild's header lines."""
     from ..terminal import is_terminal
 
-    return is_terminal(sys.stderr)
+    return is_terminal(sys.stderr) and is_terminal(sys.stdout)
 
 
 class Bar(Quiet):
