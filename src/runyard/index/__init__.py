@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import home as _home
-from ..store.record import is_final, read_record, summarize
+from ..store.record import is_final, read_record, scalar_column, summarize
 
 DB_NAME = "runs-v1.db"
 _SCHEMA = """
@@ -162,7 +162,7 @@ def _load(run_dir: Path) -> tuple[dict, list]:
     except Exception as e:  # noqa: BLE001 - a broken event file must not hide the run
         summary = []
         rec["error"] = (rec.get("error", "") + f"; scalars: {e}").lstrip("; ")
-    rec["scalars"] = {(_col(p, t)): s[4] for s in summary for p, t in [(s[0], s[1])]}
+    rec["scalars"] = {scalar_column(s[0], s[1]): s[4] for s in summary}
     return rec, summary
 
 
@@ -221,12 +221,6 @@ def _load_here(dirs: list[str], line) -> list[tuple[dict, list]]:
         if line is not None and i % 100 == 0:
             line.update(i)
     return out
-
-
-def _col(path: str, tag: str) -> str:
-    from ..store.record import scalar_column
-
-    return scalar_column(path, tag)
 
 
 def _location_dir(home: Path, location: str) -> Path:
