@@ -246,3 +246,15 @@ def test_building_the_index_shows_a_progress_line_on_a_terminal(project):
     assert r.returncode == 0 and "indexing" not in r.stderr
     shutil.rmtree(project / ".guild" / "cache")
     assert "indexing" not in pty_cli("runs", "-n", "1", env={"RUNYARD_PROGRESS_AFTER": "60"})  # done sooner
+
+
+def test_every_control_character_is_escaped_and_wide_labels_fit(three):
+    from runyard.terminal import cell_width, safe
+
+    for n in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x202E, 0x2066]:
+        out = safe(f"a{chr(n)}b")
+        assert not CONTROL.search(out) and "\u2028" not in out and out.startswith("a\\") and out.endswith("b"), n
+    assert safe("plain ünïcode 训练") == "plain ünïcode 训练"
+    runyard.runs_label(1, "训练" * 40)
+    lines = cli("runs", env={"COLUMNS": "70"}).stdout.splitlines()
+    assert all(cell_width(l) <= 70 for l in lines) and "…" in lines[0]
