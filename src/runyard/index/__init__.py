@@ -248,8 +248,16 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
     mem = _MEM.setdefault((str(home), location), {})
     db = connect(home)
     try:
-        rows = {r[0]: (r[1], r[2]) for r in
-                db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
+        datas: dict[str, str] | None = None
+        if not mem:  # a new process: the records will come from here; read them in the same pass
+            rows, datas = {}, {}
+            for rid, stamp_, final_, data in db.execute(
+                    "SELECT id, stamp, final, data FROM runs WHERE location = ?", (location,)):
+                rows[rid] = (stamp_, final_)
+                datas[rid] = data
+        else:
+            rows = {r[0]: (r[1], r[2]) for r in
+                    db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
         now = time.time()
         last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
         full = last is None or now - float(last[0]) >= _recheck_seconds()
@@ -302,7 +310,9 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             records.append(rec)
         if from_db:
             want = set(from_db)
-            if len(want) * 4 > len(rows):
+            if datas is not None:
+                cur = ((rid, rows[rid][0], datas[rid]) for rid in from_db)
+            elif len(want) * 4 > len(rows):
                 cur = db.execute("SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
             else:
                 marks = ",".join("?" * len(want))
