@@ -35,6 +35,7 @@ def hostile(project):
         import yaml
         print("yaml from:", getattr(yaml, "OWNER", "site-packages"))
         print("path0:", sys.path[0])
+        print("fresh interpreter:", "runyard" not in sys.modules)  # click/ clashes: no fork
         print("loss: 0.5")
     """)
     return project
@@ -54,6 +55,7 @@ def test_runyard_uses_its_own_modules_and_the_script_the_projects(hostile, with_
     assert r.returncode == 0, r.stderr
     assert "project click imported" not in r.stdout + r.stderr
     assert "yaml from: project" in r.stdout  # the script sees its own yaml.py ...
+    assert "fresh interpreter: True" in r.stdout
     assert r.stderr.count("project yaml.py imported") == 1  # ... and only the script imported it
     rid = json.loads(cli("runs", "--json", env=env).stdout)[0]["id"]
     assert f"path0: {hostile / '.guild' / 'runs' / rid}" in r.stdout
@@ -93,6 +95,7 @@ def test_forked_run_gets_the_path_python_would_give(project):
         print("path0:", sys.path[0])
         print("helper:", helper_mod.VALUE)
         print("pp-index:", sys.path.index(os.path.abspath(os.environ["PYTHONPATH"].split(os.pathsep)[-1])))
+        print("forked:", "click" in sys.modules)  # (runyard's command has click loaded; python doesn't)
     """)
     env = {"PYTHONPATH": os.environ.get("PYTHONPATH", "") + os.pathsep + str(extra)}
     r = cli("run", "sub/s.py", "-y", env=env)
@@ -100,5 +103,6 @@ def test_forked_run_gets_the_path_python_would_give(project):
     rid = json.loads(cli("runs", "--json").stdout)[0]["id"]
     assert f"path0: {project / '.guild' / 'runs' / rid / 'sub'}" in r.stdout
     assert "helper: 42" in r.stdout
+    assert "forked: True" in r.stdout  # no clash, runyard's own source on PYTHONPATH: still a fork
     idx = int(r.stdout.split("pp-index:")[1].split()[0])
     assert idx < len(os.environ.get("PYTHONPATH", "").split(os.pathsep)) + 3  # before site-packages

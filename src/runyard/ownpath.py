@@ -85,9 +85,23 @@ def shadowed(dirs: list[str]) -> list[str]:
         except OSError:
             continue
         for n in names:
-            if os.path.isdir(os.path.join(d, n)):  # a package (a namespace dir never shadows one)
-                if n in loaded and os.path.exists(os.path.join(d, n, "__init__.py")):
+            path = os.path.join(d, n)
+            if os.path.isdir(path):  # a package (a namespace dir never shadows one)
+                if n in loaded and os.path.exists(os.path.join(path, "__init__.py")) and not _same(n, path):
                     found.append(n)
-            elif n.endswith((".py", ".pyc", ".so", ".pyd")) and n.partition(".")[0] in loaded:
+            elif n.endswith((".py", ".pyc", ".so", ".pyd")) and n.partition(".")[0] in loaded \
+                    and not _same(n.partition(".")[0], path):
                 found.append(n.partition(".")[0])
     return sorted(set(found))
+
+
+def _same(name: str, path: str) -> bool:
+    """True when the loaded module ``name`` is ``path`` itself (e.g. runyard's own source on
+    PYTHONPATH), or can't be shadowed from ``sys.path`` (built-in and frozen modules)."""
+    mod = sys.modules.get(name)
+    origin = getattr(getattr(mod, "__spec__", None), "origin", None) or getattr(mod, "__file__", None)
+    if not origin or origin in ("built-in", "frozen"):
+        return True
+    here = os.path.realpath(path)
+    there = os.path.realpath(origin)
+    return there == here or there.startswith(here + os.sep)
