@@ -21,7 +21,7 @@ from typing import Any
 from .. import home as _home
 from ..flags import default_label
 from ..flags import validate as _validate
-from ..lang import Script, for_path, inspect
+from ..lang import Script, for_script, resolve
 from ..store.run import Run, timestamp, write_lock, write_opref
 from . import forked as _forked
 
@@ -78,15 +78,13 @@ def prepare(
 ) -> Prepared:
     """Validate and make a run directory for ``script`` with ``flags``."""
     if not isinstance(script, Script):
-        script = inspect(script)
-    lang = for_path(script.path)
+        script = resolve(script)
+    lang = for_script(script)
     user_flags = dict(flags or {})
     if values is None:
         values = resolve_values(script, user_flags, force_flags)
-    if hasattr(lang, "require_r"):
-        lang.require_r()
-    if hasattr(lang, "check_values"):  # language-specific limits (R complex literals)
-        lang.check_values(script, values)
+    lang.ready()
+    lang.check_values(script, values)  # language-specific limits (R complex literals)
     home = Path(home) if home else _home.find_home()
     run_id = new_run_id()
     run_dir = _home.runs_dir(home) / run_id
