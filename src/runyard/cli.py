@@ -71,10 +71,11 @@ def _run_options(f):
 @click.option("--help-op", is_flag=True, help="Show the script's flags and exit.")
 @_run_options
 def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
-    """Run SCRIPT in a new run directory. FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
-    from .lang import inspect
+    """Run SCRIPT (or a guild.yml operation OP, MODEL:OP) in a new run directory.
+    FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
+    from .lang import resolve
 
-    info = inspect(script)
+    info = resolve(script)
     if help_op:
         click.echo(_help_op(info))
         return
@@ -93,7 +94,7 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
             click.echo("Cancelled.", err=True)
             sys.exit(1)
     elif not yes and sys.stdin.isatty():
-        if not click.confirm(f"You are about to run a batch of {info.relpath}\nContinue?", default=True):
+        if not click.confirm(f"You are about to run a batch of {info.name}\nContinue?", default=True):
             sys.exit(1)
     from . import api
     from .launch import forked
@@ -110,12 +111,12 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
     ids = api.run_ids(script, given or None, echo=not quiet, wait=not background, **opts)
     if background:
         for rid in ids:
-            click.echo(f"{info.relpath} started in background as {rid}")
+            click.echo(f"{info.name} started in background as {rid}")
     elif opts.get("stage"):
         for rid in ids:
-            click.echo(f"{info.relpath} staged as {rid}")
+            click.echo(f"{info.name} staged as {rid}")
     if background and not ids:
-        click.echo(f"{info.relpath} batch started in background")
+        click.echo(f"{info.name} batch started in background")
     code = 0
     if ids and not background and not opts.get("stage"):
         from .home import find_home, runs_dir
@@ -148,7 +149,7 @@ def threading_active() -> int:
 def _preview(info, values: dict) -> str:
     from .flags import format_value
 
-    lines = [f"You are about to run {info.relpath}"]
+    lines = [f"You are about to run {info.name}"]
     for k in sorted(values):
         lines.append(f"  {k}: {format_value(values[k])}")
     lines.append("Continue?")
@@ -158,7 +159,7 @@ def _preview(info, values: dict) -> str:
 def _help_op(info) -> str:
     from .flags import format_value
 
-    out = [f"Usage: runyard run [OPTIONS] {info.relpath} [FLAG]...", ""]
+    out = [f"Usage: runyard run [OPTIONS] {info.name} [FLAG]...", ""]
     desc = info.options.get("description")
     if desc:
         out += [str(desc).strip(), ""]

@@ -14,7 +14,7 @@ import os
 import selectors
 import signal
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +81,24 @@ def prepare(
         script = resolve(script)
     lang = for_script(script)
     user_flags = dict(flags or {})
+    if script.op is not None:  # a guild.yml operation: its operation dependencies are flags too
+        from . import deps as _deps
+
+        script = replace(script, flags={**script.flags, **_deps.dep_flags(script)})
+        user_flags = _deps.normalize_flags(script, user_flags)
     if values is None:
         values = resolve_values(script, user_flags, force_flags)
     lang.ready()
     lang.check_values(script, values)  # language-specific limits (R complex literals)
     home = Path(home) if home else _home.find_home()
+    sources = _deps.resolve(script, values, home) if script.op is not None else []
     run_id = new_run_id()
     run_dir = _home.runs_dir(home) / run_id
     (run_dir / ".guild" / "attrs").mkdir(parents=True)
     run = Run(run_dir, run_id)
     try:
-        return _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs)
+        return _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs,
+                      sources)
     except BaseException:
         import shutil
 
@@ -99,12 +106,13 @@ def prepare(
         raise
 
 
-def _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs) -> Prepared:
+def _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs,
+           sources=()) -> Prepared:
     from . import sourcecode
 
     opts = script.options
     project = script.project_dir
-    always = [script.relpath]
+    always = [script.relpath] if not (opts.get("steps") or opts.get("exec")) else []
     dest = script.flags_dest
     if dest not in ("globals", "args"):
         dest_rel = dest[len("config:"):] if dest.startswith("config:") else dest
@@ -114,6 +122,11 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
             always.append(dest_rel)
     files = sourcecode.select(project, opts.get("sourcecode"), tuple(always))
     digest = sourcecode.snapshot(project, run.dir, files)
+    deps_attr = None
+    if script.op is not None:
+        from . import deps as _deps
+
+        deps_attr = _deps.apply(sources, run.dir)
     lang.apply_flags(script, run.dir, values)
     argv, extra_env = lang.command(script, run.dir, values)
 
@@ -134,7 +147,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         "RUN_DIR": str(run.dir),
         "RUN_ID": run.id,
         "GUILD_HOME": str(home),
-        "GUILD_OP": script.relpath,
+        "GUILD_OP": script.name,
         "PROJECT_DIR": str(project),
         "CMD_DIR": str(project),
         "FLAGS_DEST": script.flags_dest,
@@ -172,6 +185,10 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     vcs = sourcecode.vcs_commit(project)
     if vcs:
         a("vcs_commit", vcs)
+    if script.op is not None:
+        a("deps", deps_attr or {})
+        if opts.get("steps"):
+            a("steps", opts["steps"])
     for k, v in (extra_attrs or {}).items():
         a(k, v)
     if stage:
@@ -181,7 +198,11 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     else:
         # Running from the moment it is a run: this process holds it until a supervisor takes over.
         write_lock(run.dir, os.getpid())
-    write_opref(run.dir, f"script:{project}", "", "", script.relpath)
+    if script.op is not None:
+        gf = script.op.guildfile
+        write_opref(run.dir, f"guildfile:{gf.path}", gf.digest, script.op.model, script.op.name)
+    else:
+        write_opref(run.dir, f"script:{project}", "", "", script.relpath)
     return Prepared(run, argv, env, script, values, user_flags)
 
 
@@ -455,7 +476,7 @@ def start(prepared: Prepared, echo: bool = True) -> int:
     """Supervise a prepared run in this process; returns its exit_status."""
     return supervise(prepared.run, prepared.argv, prepared.env, echo=echo,
                      output_scalars=prepared.script.options.get("output-scalars"),
-                     flag_names=list(prepared.values), fork_python=prepared.script.language == "python")
+                     flag_names=list(prepared.values), fork_python=prepared.script.language in ("python", "guildfile"))
 
 
 def _hooks_dir(env: dict[str, str] | None) -> str | None:
