@@ -162,7 +162,19 @@ def inspect(path: Path) -> Script:
 
 
 def check_values(script: Script, values: dict) -> None:
-    """Nothing beyond the flags' own checks."""
+    """A pipeline's steps must name operations of the guild.yml (checked before the run is made)."""
+    steps = script.options.get("steps")
+    if not steps:
+        return
+    from ..launch.steps import parse_step
+
+    if not isinstance(steps, list):
+        raise UsageError(f"guild.yml: steps of {script.name} must be a list")
+    model = script.op.model
+    for raw in steps:
+        step = parse_step(raw, script.name)
+        spec = step["op"] if ":" in step["op"] or not model else f"{model}:{step['op']}"
+        script.op.guildfile.op(spec)
 
 
 def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
