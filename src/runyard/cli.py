@@ -190,6 +190,24 @@ def _help_op(info) -> str:
     return "\n".join(out)
 
 
+@main.command("ops")
+def ops_cmd() -> None:
+    """List the operations of the project's guild.yml, with their descriptions."""
+    from pathlib import Path
+
+    from . import guildfile
+    from .errors import UsageError
+
+    path = guildfile.find(Path.cwd())
+    if path is None:
+        raise UsageError("no guild.yml in this directory")
+    ops = sorted(guildfile.load(path).operations(), key=lambda o: o.display_name)
+    width = max((len(o.display_name) for o in ops), default=0) + 2
+    for o in ops:
+        first = o.description.splitlines()[0] if o.description else ""
+        click.echo(f"{o.display_name.ljust(width)}{first}".rstrip())
+
+
 # --- runs -----------------------------------------------------------------------------------------
 
 class _DefaultGroup(_Group):

@@ -60,9 +60,6 @@ def _import_list(op) -> Any:
 
 def script_of(op) -> Script:
     """The :class:`Script` that runs guild.yml operation ``op``."""
-    from .. import lang
-
-    root = op.source_root
     gdefs = op.flagdefs()
     dest = op.data.get("flags-dest")
     steps = op.data.get("steps")
@@ -78,6 +75,17 @@ def script_of(op) -> Script:
         "exec": op.data.get("exec"),
         "main": _main_words(op),
     }
+    script = _script_of(op, gdefs, dest, steps, options)
+    from ..launch.deps import dep_flags
+
+    script.flags.update(dep_flags(script))  # operation:prepare=ID chooses the upstream run
+    return script
+
+
+def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> Script:
+    from .. import lang
+
+    root = op.source_root
     if steps:
         return Script(path=op.guildfile.path, language="guildfile", flags=gdefs, options=options,
                       flags_dest="args", op=op)

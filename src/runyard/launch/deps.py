@@ -100,7 +100,9 @@ def dep_flags(script) -> dict[str, FlagDef]:
     out = {}
     for resource, spec in _sources(script) if script.op is not None else []:
         if "operation" in spec:
-            out[resource] = FlagDef(name=resource, extra={"guild-arg-skip": True})
+            out[resource] = FlagDef(name=resource, extra={"guild-arg-skip": True},
+                                    description=f"Run of {spec['operation']} to use (id or prefix; "
+                                                "default: the marked, else latest completed)")
     return out
 
 
@@ -160,6 +162,21 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
                                       f"no file matching select {spec['select']!r}")
             out.append(Source(resource, spec.get("name") or uri, uri, _targets(selected, spec), link,
                               config=run_dir.name, recorded=[p for p, _ in selected]))
+    return out
+
+
+def snapshot_excludes(script) -> set[str]:
+    """Project-relative files that are ``file:`` dependencies: Guild leaves them out of the source
+    snapshot (the dependency's copy, perhaps renamed, is what the run gets)."""
+    if script.op is None:
+        return set()
+    base, root = script.op.guildfile.dir, script.project_dir
+    out = set()
+    for _, spec in _sources(script):
+        if "file" in spec:
+            p = (base / str(spec["file"])).absolute()
+            if p.is_file() and p.is_relative_to(root):
+                out.add(p.relative_to(root).as_posix())
     return out
 
 
@@ -241,6 +258,8 @@ def _upstream(script, opspec: str, chosen: Any, home: Path) -> Path | None:
         hits = [p for p in candidates if p.name.startswith(c) and (p / ".guild" / "opref").exists()]
         if len(hits) > 1:
             raise DependencyError(f"run prefix {c!r} for operation:{opspec} matches {len(hits)} runs")
+        if hits and parse_opref((hits[0] / ".guild" / "opref").read_text())[3] != name:
+            raise DependencyError(f"run {hits[0].name[:8]} is not a run of operation {opspec}")
         return hits[0] if hits else None
     best: tuple | None = None
     for d in candidates:

@@ -14,7 +14,7 @@ import os
 import selectors
 import signal
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,12 @@ def _platform() -> dict:
 
 def resolve_values(script: Script, flags: dict | None, force: bool = False) -> dict[str, Any]:
     """Every flag's value for a run of ``script``: defaults overlaid with ``flags``, validated."""
-    return _validate.resolve(script.flags, dict(flags or {}), script.relpath, force=force)
+    given = dict(flags or {})
+    if script.op is not None:
+        from . import deps as _deps
+
+        given = _deps.normalize_flags(script, given)
+    return _validate.resolve(script.flags, given, script.name, force=force)
 
 
 def prepare(
@@ -81,11 +86,10 @@ def prepare(
         script = resolve(script)
     lang = for_script(script)
     user_flags = dict(flags or {})
-    if script.op is not None:  # a guild.yml operation: its operation dependencies are flags too
+    if script.op is not None:
         from . import deps as _deps
 
-        script = replace(script, flags={**script.flags, **_deps.dep_flags(script)})
-        user_flags = _deps.normalize_flags(script, user_flags)
+        user_flags = _deps.normalize_flags(script, user_flags)  # prepare=ID -> operation:prepare=ID
     if values is None:
         values = resolve_values(script, user_flags, force_flags)
     lang.ready()
@@ -121,6 +125,11 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         if (project / dest_rel).is_file():
             always.append(dest_rel)
     files = sourcecode.select(project, opts.get("sourcecode"), tuple(always))
+    if script.op is not None:
+        from . import deps as _deps
+
+        skip = _deps.snapshot_excludes(script)
+        files = [f for f in files if f not in skip]
     digest = sourcecode.snapshot(project, run.dir, files)
     deps_attr = None
     if script.op is not None:
