@@ -66,22 +66,30 @@ def _run_options(f):
 
 
 @main.command("run", context_settings={"ignore_unknown_options": False})
-@click.argument("script")
+@click.argument("script", required=False)
 @click.argument("flags", nargs=-1)
 @click.option("--help-op", is_flag=True, help="Show the script's flags and exit.")
 @_run_options
-def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
+def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> None:
     """Run SCRIPT (or a guild.yml operation OP, MODEL:OP) in a new run directory.
     FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
     from .lang import resolve
 
+    if script is not None and "=" in script and not os.path.exists(script):
+        flags, script = (script, *flags), None  # `runyard run lr=0.1`: the guild.yml default operation
     info = resolve(script)
+    if script is None:
+        script = info.name
     if help_op:
         click.echo(_help_op(info))
         return
     from .flags.values import parse_assign
 
     given = dict(parse_assign(f) for f in flags)
+    if info.op is not None:
+        from .launch.deps import keep_ids_raw
+
+        given = keep_ids_raw(info, list(flags), given)
     opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
     yes = opts.pop("yes", False)
     from .api import _is_batch
@@ -300,6 +308,21 @@ def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, dele
         "random_seed": rr.get("random_seed"),
         "flags": r.get("flags") or {},
     }
+    from .store.links import run_deps, run_steps
+
+    deps, steps = run_deps(r["dir"]), run_steps(r["dir"])
+    if deps:
+        if as_json:
+            info["dependencies"] = deps
+        else:
+            info["dependencies"] = {d["resource"]: " ".join(([d["run"][:8]] if d["run"] else []) + d["paths"])
+                                    for d in deps}
+    if steps:
+        if as_json:
+            info["steps"] = steps
+        else:
+            info["steps"] = {s["name"]: f"{(s['id'] or '')[:8]} {s['status']} ({s['run']})".strip()
+                             for s in steps}
     if r.get("comments"):
         info["comments"] = r["comments"]
     if r.get("error"):
@@ -640,7 +663,10 @@ def cat_cmd(run: str | None, path: str | None, output: bool, **kw: Any) -> None:
 @click.option("--all", "-a", "all_", is_flag=True, help="Include runyard's own files (.guild).")
 @click.option("--sourcecode", "-s", is_flag=True, help="List only source code files.")
 @click.option("--full-path", "-f", is_flag=True, help="Print absolute paths.")
-def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full_path: bool, **kw: Any) -> None:
+@click.option("--follow-links", "-L", is_flag=True, help="List inside linked directories (pipeline steps, "
+              "batch trials, linked dependencies).")
+def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full_path: bool, follow_links: bool,
+           **kw: Any) -> None:
     """List a run's files (default: the latest run)."""
     import os
     from pathlib import Path
@@ -654,10 +680,14 @@ def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full
     else:
         start = _safe_path(r["dir"], path) if path else base
         files = []
-        for root, dirs, names in os.walk(start):
+        for root, dirs, names in os.walk(start, followlinks=follow_links):
             dirs.sort()
             if not all_:
                 dirs[:] = [d for d in dirs if not (Path(root) == base and d == ".guild")]
+            if not follow_links:  # a linked directory (a step, a trial) shows as `name/`, as in guild ls
+                for d in dirs:
+                    if (Path(root) / d).is_symlink():
+                        files.append((Path(root) / d).relative_to(base).as_posix() + "/")
             for n in sorted(names):
                 files.append((Path(root) / n).relative_to(base).as_posix())
     if not full_path:

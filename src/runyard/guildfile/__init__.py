@@ -110,6 +110,13 @@ class OpDef:
         """``model:op``, or ``op`` in the anonymous model (as Guild shows it)."""
         return f"{self.model}:{self.name}" if self.model else self.name
 
+    def refuse_unsupported(self) -> None:
+        """A one-line UsageError if the operation needs something runyard does not do."""
+        for key, what in REFUSED_KEYS.items():
+            if key in self.data:
+                raise UsageError(f"{self.guildfile.path.name}: operation '{self.name}' uses '{key}': "
+                                 f"{what} are not supported by runyard")
+
     @property
     def description(self) -> str:
         return str(self.data.get("description") or "").strip()
@@ -373,7 +380,7 @@ def _check_keys(fname: str, op: str, data: dict) -> None:
         if key in OP_KEYS:
             continue
         if key in REFUSED_KEYS:
-            raise UsageError(f"{fname}: operation '{op}' uses '{key}': {REFUSED_KEYS[key]} are not supported by runyard")
+            continue  # refused when the operation is run (OpDef.refused)
         if key in IGNORED_KEYS:
             _warn(f"{fname}: '{key}' of operation '{op}' is ignored ({IGNORED_KEYS[key]})")
         else:

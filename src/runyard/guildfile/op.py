@@ -60,6 +60,7 @@ def _import_list(op) -> Any:
 
 def script_of(op) -> Script:
     """The :class:`Script` that runs guild.yml operation ``op``."""
+    op.refuse_unsupported()
     gdefs = op.flagdefs()
     dest = op.data.get("flags-dest")
     steps = op.data.get("steps")
@@ -107,6 +108,8 @@ def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> 
     if dest is None:
         dest = found_dest
     dest = _dest(op, dest, root)
+    if dest.startswith("global:"):
+        imported = {k: FlagDef.from_value(k, v) for k, v in _dict_global(path, dest[7:], op).items()}
     if dest.startswith("config:"):
         from ..flags import dest as fdest
 
@@ -130,11 +133,11 @@ def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> 
 def _dest(op, dest: str, root: Path) -> str:
     if dest in ("args", "globals"):
         return dest
-    if dest.startswith("config:"):
+    if dest.startswith("config:") or dest.startswith("global:") and dest[7:].isidentifier():
         return dest
     if dest.startswith(("global:", "dict:", "namespace:")) or dest in ("args:click", "none"):
         raise UsageError(f"guild.yml operation {op.display_name}: flags-dest '{dest}' is not supported "
-                         "by runyard (use args, globals or config:FILE)")
+                         "by runyard (use args, globals, global:NAME or config:FILE)")
     raise UsageError(f"guild.yml operation {op.display_name}: unknown flags-dest '{dest}'")
 
 
@@ -194,6 +197,13 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
     dest = script.flags_dest
     if dest == "args":
         return
+    if dest.startswith("global:"):
+        target = run_dir / script.relpath
+        text = target.read_text(encoding="utf-8")
+        new = _rewrite_dict(text, dest[7:], {k: v for k, v in values.items() if k in script.flags})
+        if new != text:
+            target.write_text(new, encoding="utf-8")
+        return
     py = Script(path=script.path, language="python", flags=script.flags, options={},
                 flags_dest="globals" if dest == "globals" else _clean(dest), op=script.op)
     py_values = {k: v for k, v in values.items() if k in script.flags}
@@ -204,6 +214,62 @@ def _clean(dest: str) -> str:
     from ..flags import dest as fdest
 
     return fdest.clean(dest)
+
+
+def _dict_nodes(tree, name: str):
+    """(dotted key, value node) of every scalar in the module-level dict literal ``name``."""
+    import ast
+
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and stmt.targets[0].id == name and isinstance(stmt.value, ast.Dict):
+            out = []
+
+            def walk(d, prefix):
+                for k, v in zip(d.keys, d.values):
+                    if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
+                        continue
+                    if isinstance(v, ast.Dict):
+                        walk(v, prefix + k.value + ".")
+                    else:
+                        try:
+                            out.append((prefix + k.value, v, ast.literal_eval(v)))
+                        except ValueError:
+                            pass
+            walk(stmt.value, "")
+            return out
+    return None
+
+
+def _dict_global(path: Path, name: str, op) -> dict:
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, ValueError, OSError) as e:
+        raise UsageError(f"cannot read flags of {path.name}: {e}") from None
+    nodes = _dict_nodes(tree, name)
+    if nodes is None:
+        raise UsageError(f"guild.yml operation {op.display_name}: flags-dest global:{name} needs a "
+                         f"module-level dict {name} = {{...}} in {path.name}")
+    return {k: v for k, _, v in nodes if isinstance(v, (bool, int, float, str))}
+
+
+def _rewrite_dict(text: str, name: str, values: dict) -> str:
+    """``text`` with the literals of dict ``name``'s keys in ``values`` replaced (line count kept)."""
+    import ast
+
+    lines = text.splitlines(keepends=True)
+    edits = []
+    for key, node, old in _dict_nodes(ast.parse(text), name) or []:
+        if key in values and (values[key] != old or type(values[key]) is not type(old)):
+            if node.lineno != node.end_lineno:
+                continue
+            edits.append((node.lineno, node.col_offset, node.end_col_offset, repr(values[key])))
+    for lineno, start, end, new in sorted(edits, reverse=True):
+        b = lines[lineno - 1].encode("utf-8")
+        lines[lineno - 1] = (b[:start] + new.encode("utf-8") + b[end:]).decode("utf-8")
+    return "".join(lines)
 
 
 def flag_args(script: Script, values: dict, skip: set[str] = frozenset()) -> list[str]:
@@ -276,7 +342,8 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
     env.update({str(k): _fill(str(v), values, {}) for k, v in (opts.get("env") or {}).items()})
     if opts.get("steps"):
         return [sys.executable, "-m", "runyard.launch.steps"], env
-    args = flag_args(script, values, referenced(script)) if script.flags_dest == "args" else []
+    # Flags go as --name value for `args`, and also for `globals` (Guild passes both ways).
+    args = flag_args(script, values, referenced(script)) if script.flags_dest in ("args", "globals") else []
     if opts.get("exec"):
         text = _fill(str(opts["exec"]), values, {
             "python_exe": sys.executable, "guild_python_exe": sys.executable,

@@ -167,8 +167,16 @@ def inspect(path: str | Path) -> Script:
     return for_path(p).inspect(p.absolute())
 
 
-def resolve(spec: str | Path) -> Script:
-    """The operation ``spec`` names: a script path, else a guild.yml operation (``op``, ``model:op``)."""
+def resolve(spec: str | Path | None) -> Script:
+    """The operation ``spec`` names: a script path, else a guild.yml operation (``op``, ``model:op``;
+    None: the guild.yml's default operation)."""
+    if spec is None:
+        from .. import guildfile
+
+        gf = guildfile.find(Path.cwd())
+        if gf is None:
+            raise UsageError("name a script to run (there is no guild.yml here with a default operation)")
+        return guildfile.load(gf).script(None)
     p = Path(spec)
     if p.is_file() or Path(spec).suffix.lower() in _scan():
         return inspect(p)

@@ -114,6 +114,21 @@ def normalize_flags(script, given: dict) -> dict:
     return {(names[k] if k in names and k not in script.flags else k): v for k, v in given.items()}
 
 
+def keep_ids_raw(script, assigns: list[str], given: dict) -> dict:
+    """``given`` with dependency flags (``prepare=6958e0``) kept as typed: run ids are text."""
+    if script.op is None:
+        return given
+    names = set(dep_flags(script)) | {n.split(":", 1)[-1] for n in dep_flags(script)}
+    out = dict(given)
+    for a in assigns:
+        name, eq, raw = a.partition("=")
+        if not eq or name not in out or name not in names:
+            continue
+        if name.startswith("operation:") or name not in script.flags:
+            out[name] = raw
+    return out
+
+
 def resolve(script, values: dict, home: Path) -> list[Source]:
     """Every source of the operation's ``requires``; raises DependencyError naming a missing one.
     Operation dependencies' run ids are put into ``values`` (Guild keeps them as flags)."""

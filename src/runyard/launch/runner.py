@@ -141,14 +141,15 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
 
     now = timestamp()
     tags = list(tags or ()) + [t for t in (opts.get("tags") or []) if t not in (tags or ())]
+    shown = _null_labels(script, values)
     if label is None:
         label = opts.get("label")
         if label is not None:
-            label = _render_label(str(label), values)
+            label = _render_label(str(label), shown)
     if label is None:
-        label = default_label(values)
+        label = default_label(shown)
     elif "${" in label:
-        label = _render_label(label, values)
+        label = _render_label(label, shown)
 
     env = dict(os.environ)
     env.update(extra_env)
@@ -245,6 +246,15 @@ def _flag_env(val: Any) -> str:
     if val is False or val is None:
         return ""
     return str(val)
+
+
+def _null_labels(script: Script, values: dict) -> dict:
+    """``values`` for labels: a guild.yml flag's ``null-label`` stands for its null value."""
+    out = dict(values)
+    for name, fd in script.flags.items():
+        if out.get(name) is None and "guild-null-label" in fd.extra:
+            out[name] = fd.extra["guild-null-label"]
+    return out
 
 
 def _render_label(template: str, values: dict) -> str:
