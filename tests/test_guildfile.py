@@ -381,6 +381,9 @@ def test_file_and_operation_dependencies(project):
     assert len(runs_in(project / ".guild")) == n
     info = _ok("runs", "info", t.name[:8]).stdout
     assert "dependencies:" in info and f"operation:prepare: {second.name[:8]}" in info
+    d = _ok("diff", "-D", t.name[:8], _latest(project).name[:8]).stdout
+    assert f"-operation:prepare: run {second.name[:8]}" in d and f"+operation:prepare: run {first.name[:8]}" in d
+    assert f"+operation:prepare: run {first.name[:8]}" in _ok("diff", t.name[:8], _latest(project).name[:8]).stdout
 
 
 def test_pipeline_links_steps_and_failure(project):

@@ -149,3 +149,20 @@ def test_argparse_project_with_flags_import_all_matches_guild(tmp_path):
     cmd = read_attr(runs["runyard"]["train"] / ".guild" / "attrs" / "cmd")
     assert cmd[1:] == ["train.py", "--data", "small", "--epochs", "3", "--lr", "0.1", "--optimizer", "sgd",
                        "--verbose"]
+
+
+def test_guild_batch_kept_shows_as_guild_names_it(tmp_path):
+    guild = _guild()
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "train.py").write_text("x = 1\nprint('loss: %s' % x)\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1"}
+    r = subprocess.run([guild, "run", "-y", "train.py", "x=[1,2]", "--keep-batch"], cwd=proj, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = cli("runs", "--include-batch", cwd=proj, env={"GUILD_HOME": str(home)})
+    assert [l.split()[1] for l in r.stdout.splitlines()] == ["train.py", "train.py", "train.py+"]
+    r = cli("ls", "--include-batch", "3", cwd=proj, env={"GUILD_HOME": str(home)})
+    assert len([l for l in r.stdout.splitlines() if l.endswith("/")]) == 2  # a link per trial

@@ -736,11 +736,12 @@ def watch_cmd(run: str | None, **kw: Any) -> None:
 @click.option("--flags", "-f", "what", flag_value="flags", help="Compare flags only.")
 @click.option("--sourcecode", "-s", "what", flag_value="sourcecode", help="Compare source code only.")
 @click.option("--output", "-O", "what", flag_value="output", help="Compare output only.")
+@click.option("--deps", "-D", "what", flag_value="deps", help="Compare dependencies only.")
 @click.option("--path", "-p", "paths", multiple=True, help="Compare this file (repeatable).")
 @click.option("--html", is_flag=True, help="Write a self-contained HTML diff, print its path and open it.")
 @click.option("--no-open", "-n", is_flag=True, help="With --html: don't open the diff in a browser.")
 def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: bool, **kw: Any) -> None:
-    """Show how two runs differ: flags, source files and output (default: the latest two)."""
+    """Show how two runs differ: flags, dependencies, source files and output (default: the latest two)."""
     from . import diffs
 
     records = _select_records(runs or ("1", "2"), kw)
