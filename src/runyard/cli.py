@@ -77,7 +77,31 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> Non
 
     if script is not None and "=" in script and not os.path.exists(script):
         flags, script = (script, *flags), None  # `runyard run lr=0.1`: the guild.yml default operation
-    info = resolve(script)
+    again = opts.get("restart") or opts.get("proto")
+    if again and script is not None:
+        raise click.UsageError("--restart and --proto take the operation from the run: give only FLAGS")
+    if again:
+        from .launch import rerun
+
+        info, again_flags, _ = rerun.proto_source(again) if opts.get("proto") else (None, {}, None)
+        if info is None:  # --restart: straight to the run (its own command, or new flag values)
+            from .flags.values import parse_assign
+
+            opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
+            opts.pop("yes", None)
+            from . import api
+
+            quiet = opts.pop("quiet", False)
+            background = opts.pop("background", False)
+            ids = api.run_ids(None, dict(parse_assign(f) for f in flags) or None, echo=not quiet,
+                              wait=not background, **opts)
+            from .store.run import status_of
+            from .home import find_home, runs_dir
+
+            status = status_of(runs_dir(find_home()) / ids[0])
+            _exit_now(0 if background or status == "completed" else 1 if status == "error" else 2)
+    else:
+        info = resolve(script)
     if script is None:
         script = info.name
     if help_op:
@@ -97,7 +121,11 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> Non
     if not _is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
         from .launch.runner import resolve_values
 
+        if opts.get("proto"):
+            given = {**again_flags, **given}
         values = resolve_values(info, given, bool(opts.get("force_flags")))
+        if _introspect(info, values, opts):
+            return
         if not _confirm(_preview(info, values), yes):
             click.echo("Cancelled.", err=True)
             sys.exit(1)
@@ -116,6 +144,8 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> Non
                 raise click.BadParameter(f"--{key.replace('_', '-')} needs a whole number") from None
     quiet = opts.pop("quiet", False)
     background = opts.pop("background", False)
+    if opts.get("proto"):
+        script, given = None, {k: v for k, v in given.items() if k not in again_flags or again_flags[k] != v}
     ids = api.run_ids(script, given or None, echo=not quiet, wait=not background, **opts)
     if background:
         for rid in ids:
@@ -133,6 +163,28 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> Non
         statuses = {status_of(runs_dir(find_home()) / i) for i in ids}
         code = 1 if "error" in statuses else 2 if "terminated" in statuses else 0
     _exit_now(code)
+
+
+def _introspect(info, values: dict, opts: dict) -> bool:
+    """--print-cmd, --test-flags, --test-output-scalars: print and make nothing (True if one was given)."""
+    from .launch import rerun
+
+    if opts.get("print_cmd"):
+        click.echo(rerun.print_cmd(info, values))
+    if opts.get("test_flags"):
+        click.echo(rerun.test_flags(info, values))
+    src = opts.get("test_output_scalars")
+    if src:
+        if src == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                with open(src, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+            except OSError as e:
+                raise click.UsageError(f"cannot read {src}: {e.strerror}") from None
+        click.echo(rerun.test_output_scalars(info, text))
+    return bool(opts.get("print_cmd") or opts.get("test_flags") or src)
 
 
 def _exit_now(code: int) -> None:
@@ -214,6 +266,19 @@ def ops_cmd() -> None:
     for o in ops:
         first = o.description.splitlines()[0] if o.description else ""
         click.echo(f"{o.display_name.ljust(width)}{first}".rstrip())
+
+
+@main.command("check")
+def check_cmd() -> None:
+    """Show versions, the runs home, and which optional parts (R, Dask, the view...) are usable."""
+    from .check import report
+
+    lines, ok = report()
+    width = max(len(k) for k, _ in lines) + 1
+    for k, v in lines:
+        click.echo(f"{(k + ':').ljust(width)} {v}")
+    if not ok:
+        sys.exit(1)
 
 
 # --- runs -----------------------------------------------------------------------------------------

@@ -80,6 +80,8 @@ def prepare(
     stage: bool = False,
     extra_attrs: dict | None = None,
     values: dict | None = None,
+    gpus: str | None = None,
+    proto_dir: Path | None = None,
 ) -> Prepared:
     """Validate and make a run directory for ``script`` with ``flags``."""
     if not isinstance(script, Script):
@@ -102,7 +104,7 @@ def prepare(
     run = Run(run_dir, run_id)
     try:
         return _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs,
-                      sources)
+                      sources, gpus, proto_dir)
     except BaseException:
         import shutil
 
@@ -111,7 +113,7 @@ def prepare(
 
 
 def _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs,
-           sources=()) -> Prepared:
+           sources=(), gpus=None, proto_dir=None) -> Prepared:
     from . import sourcecode
 
     opts = script.options
@@ -130,7 +132,11 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
 
         skip = _deps.snapshot_excludes(script)
         files = [f for f in files if f not in skip]
-    digest = sourcecode.snapshot(project, run.dir, files)
+    if proto_dir is not None:  # --proto RUN: that run's source code, not the project's
+        files = sourcecode.manifest_files(proto_dir)
+        digest = sourcecode.snapshot(proto_dir, run.dir, files)
+    else:
+        digest = sourcecode.snapshot(project, run.dir, files)
     deps_attr = None
     if script.op is not None:
         from . import deps as _deps
@@ -164,6 +170,8 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     })
     for name, val in values.items():
         env["FLAG_" + "".join(c if c.isalnum() else "_" for c in name).upper()] = _flag_env(val)
+    if gpus is not None:  # --gpus 0,1 / --no-gpus
+        env["CUDA_VISIBLE_DEVICES"] = gpus
 
     a = run.set
     a("id", run.id)
