@@ -407,3 +407,14 @@ def test_pipeline_links_steps_and_failure(project):
     assert r.stdout.splitlines()[1:] == ["  prepare/", "  train/"]  # as guild ls shows them
     r = _ok("ls", "-L", pipe.name[:8])
     assert "  train/out.txt" in r.stdout.splitlines() and "  prepare/data.csv" in r.stdout.splitlines()
+
+
+def test_guildfile_op_batch(project):
+    write(project / "guild.yml", "train:\n  main: train\n  flags:\n    lr: 0.1\n")
+    write(project / "train.py", "lr = 0.0\nprint('loss: %s' % lr)\n")
+    _ok("run", "-y", "train", "lr=[0.1,0.2]")
+    r = _ok("runs", "--include-batch")
+    ops = [l.split()[1] for l in r.stdout.splitlines()]
+    assert ops == ["train", "train", "train+"]
+    assert sorted(_attr(d, "flags")["lr"] for d in runs_in(project / ".guild") if _attr(d, "flags").get("lr")
+                  and not isinstance(_attr(d, "flags")["lr"], list)) == [0.1, 0.2]
