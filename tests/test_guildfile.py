@@ -418,3 +418,65 @@ def test_guildfile_op_batch(project):
     assert ops == ["train", "train", "train+"]
     assert sorted(_attr(d, "flags")["lr"] for d in runs_in(project / ".guild") if _attr(d, "flags").get("lr")
                   and not isinstance(_attr(d, "flags")["lr"], list)) == [0.1, 0.2]
+
+
+def test_operation_defaults_resources_arg_split_optional_and_step_name_needed(project):
+    write(project / "guild.yml", """
+    - model: m
+      operation-defaults:
+        flags-dest: args
+      resources:
+        data:
+          sources:
+            - file: data.txt
+      operations:
+        prep:
+          main: show
+          flags:
+            sizes:
+              default: 1 2 3
+              arg-split: yes
+          requires:
+            - data
+            - file: absent.txt
+              optional: yes
+        pipe:
+          steps:
+            - run: prep
+              name: first
+            - run: prep
+              name: again
+              needed: yes
+    """)
+    write(project / "data.txt", "d\n")
+    write(project / "show.py", "import os, sys\nprint(sys.argv[1:], sorted(f for f in os.listdir('.') "
+                               "if f.endswith('.txt')))\n")
+    r = _ok("run", "-y", "m:prep")
+    assert r.stdout.strip() == "['--sizes', '1', '2', '3'] ['data.txt']"
+    r = _ok("run", "-y", "m:pipe")
+    assert "skipping again" in r.stdout
+    pipe = [d for d in runs_in(project / ".guild") if _attr(d, "steps")][0]
+    assert sorted(p.name for p in pipe.iterdir() if p.name != ".guild") == ["again", "first"]
+    assert os.readlink(pipe / "again") == os.readlink(pipe / "first")  # the needed step reused the run
+
+
+def test_export_import_keeps_or_copies_pipeline_links(project, tmp_path):
+    _deps_project(project)
+    _ok("run", "-y", "pipe")
+    pipe = [d for d in runs_in(project / ".guild") if _attr(d, "steps")][0]
+    for archive, extra in (("keep.zip", ()), ("keepdir", ()), ("copy.zip", ("--copy-links",))):
+        _ok("export", "-y", str(tmp_path / archive), *extra)
+        home = tmp_path / f"home-{archive}"
+        _ok("import", "-y", str(tmp_path / archive), env={"GUILD_HOME": str(home)})
+        got = home / "runs" / pipe.name
+        assert sorted(p.name for p in got.iterdir()) == [".guild", "prepare", "train"], archive
+        if extra:
+            assert not (got / "train").is_symlink() and (got / "train" / "out.txt").read_text() == "1,2\n"
+        else:
+            assert os.readlink(got / "train") == os.readlink(pipe / "train"), archive
+            assert (got / "train" / "out.txt").read_text() == "1,2\n"
+            prep = home / "runs" / os.readlink(pipe / "prepare")[3:]
+            link = prep / "linked" / "e.txt"  # a linked project file travels as a file
+            assert link.read_text() == "e\n" and not link.is_symlink()
+        r = _ok("ls", "-L", pipe.name[:8], env={"GUILD_HOME": str(home)})
+        assert "  train/out.txt" in r.stdout.splitlines()

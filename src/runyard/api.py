@@ -444,14 +444,15 @@ def runs_restore(runs: Any = None, *args: Any, **filters: Any) -> Any:
 
 
 def runs_export(runs: Any = None, location: str | os.PathLike | None = None, *args: Any, move: bool = False,
-                **filters: Any) -> Any:
-    """Copy (or ``move``) runs to a directory or a ``.zip`` archive. Returns ``runs``."""
+                links: str = "keep", **filters: Any) -> Any:
+    """Copy (or ``move``) runs to a directory or a ``.zip`` archive. Returns ``runs``.
+    ``links="keep"`` keeps pipeline/batch/dependency links as links; ``"copy"`` stores their files."""
     from .store.archive import export_runs
 
     if location is None:
         raise UsageError("runs_export needs a location (a directory or a .zip file)")
     sel = _each(runs, args, filters)
-    export_runs([run.dir for run, _ in sel], Path(location).expanduser().absolute(), move=move)
+    export_runs([run.dir for run, _ in sel], Path(location).expanduser().absolute(), move=move, links=links)
     return runs
 
 

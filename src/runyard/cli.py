@@ -602,15 +602,17 @@ def stop_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
 @click.argument("location")
 @click.argument("runs", nargs=-1)
 @click.option("--move", "-m", is_flag=True, help="Move the runs instead of copying them.")
+@click.option("--copy-links", "-L", is_flag=True, help="Store what links (pipeline steps, batch trials, linked "
+              "dependencies) point at as files (default: keep them as links, in zips too).")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def export_cmd(location: str, runs: tuple, move: bool, yes: bool, **kw: Any) -> None:
+def export_cmd(location: str, runs: tuple, move: bool, copy_links: bool, yes: bool, **kw: Any) -> None:
     """Copy (or move) runs to LOCATION: a directory or a .zip file."""
     from . import api
 
     records = _select_records(runs, kw)
     if not _preview_runs(records, f"{'move' if move else 'copy'} to {location}", yes):
         sys.exit(1)
-    api.runs_export(_ids(records), location, move=move)
+    api.runs_export(_ids(records), location, move=move, links="copy" if copy_links else "keep")
     click.echo(f"Exported {len(records)} run(s) to {location}")
 
 

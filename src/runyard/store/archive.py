@@ -20,11 +20,15 @@ def is_zip(location: str | os.PathLike) -> bool:
     return str(location).lower().endswith(".zip")
 
 
-def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False) -> list[str]:
+def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False, links: str = "keep") -> list[str]:
     """Copy (or move) runs into ``location`` (a directory or a .zip); returns the ids written.
 
-    Runs already present in the destination are skipped.
+    Runs already present in the destination are skipped. ``links``: ``keep`` stores links
+    (pipeline steps, batch trials, linked dependencies) as links, in zips too; ``copy`` stores
+    what they point at as files.
     """
+    if links not in ("keep", "copy"):
+        raise UsageError(f"links must be keep or copy, not {links!r}")
     run_dirs = list(run_dirs)
     written = []
     if is_zip(location):
@@ -35,17 +39,25 @@ def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False) ->
             for rd in run_dirs:
                 if rd.name in present:
                     continue
-                for root, dirs, files in os.walk(rd):
+                for root, dirs, files in os.walk(rd, followlinks=links == "copy"):
                     rootp = Path(root)
-                    dirs[:] = [d for d in dirs if not (rootp / d).is_symlink()]
-                    rel_root = rootp.relative_to(rd.parent).as_posix()
+                    rel_root = (rd.name / rootp.relative_to(rd)).as_posix()
+                    if links == "keep":
+                        for d in dirs:
+                            if (rootp / d).is_symlink():
+                                _write_link(zf, rootp / d, f"{rel_root}/{d}")
+                        dirs[:] = [d for d in dirs if not (rootp / d).is_symlink()]
+                    else:
+                        dirs[:] = [d for d in dirs if (rootp / d).exists()]
                     if not files and not dirs:
                         zf.writestr(rel_root + "/", b"")
                     for f in files:
                         p = rootp / f
-                        if p.is_symlink():
+                        if p.is_symlink() and links == "keep":
+                            _write_link(zf, p, f"{rel_root}/{f}")
                             continue
-                        zf.write(p, f"{rel_root}/{f}")
+                        if p.exists():
+                            zf.write(p, f"{rel_root}/{f}")
                 written.append(rd.name)
     else:
         location.mkdir(parents=True, exist_ok=True)
@@ -54,13 +66,64 @@ def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False) ->
             dst = location / rd.name
             if dst.exists():
                 continue
-            shutil.copytree(rd, dst, symlinks=True)
+            shutil.copytree(rd, dst, symlinks=links == "keep")
+            if links == "keep":
+                _copy_outside_links(dst, location)
             written.append(rd.name)
     if move:
         for rd in run_dirs:
             if rd.name in written:
                 shutil.rmtree(rd)
     return written
+
+
+def _copy_outside_links(run_copy: Path, location: Path) -> None:
+    """In an exported run, links that point outside the runs (linked project files) become copies."""
+    for root, dirs, files in os.walk(run_copy):
+        for n in dirs + files:
+            p = Path(root) / n
+            if p.is_symlink() and not _safe_link(p.relative_to(location).as_posix(), os.readlink(p), set()):
+                src = (p.parent / os.readlink(p)).resolve()
+                p.unlink()
+                if src.is_dir():
+                    shutil.copytree(src, p)
+                elif src.exists():
+                    shutil.copy2(src, p)
+
+
+def _write_link(zf: zipfile.ZipFile, path: Path, name: str) -> None:
+    """A link as a zip entry (Unix mode S_IFLNK, the target as its content), as Info-ZIP stores it.
+    A link that points outside the runs (a linked project file) is stored as what it points at."""
+    target = os.readlink(path)
+    if not _safe_link(name, target, set()):
+        if path.is_file():
+            zf.write(path, name)
+        elif path.is_dir():
+            for root, _dirs, files in os.walk(path, followlinks=True):
+                for f in files:
+                    p = Path(root) / f
+                    zf.write(p, f"{name}/{p.relative_to(path).as_posix()}")
+        return
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    zf.writestr(info, target)
+
+
+def _safe_link(name: str, target: str, run_ids: set[str]) -> bool:
+    """A link kept in an archive may point only inside its own run or at another run (``../<id>``)."""
+    if target.startswith("/") or "\\" in target:
+        return False
+    parts = PurePosixPath(PurePosixPath(name).parent, target).parts
+    depth = []
+    for part in parts:
+        if part == "..":
+            if not depth:
+                return False
+            depth.pop()
+        elif part != ".":
+            depth.append(part)
+    return bool(depth) and (depth[0] in run_ids or _is_run_id(depth[0]))
 
 
 def _is_run_id(name: str) -> bool:
@@ -87,7 +150,9 @@ def _check_zip(zf: zipfile.ZipFile, run_ids: set[str]) -> list[zipfile.ZipInfo]:
         if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
             raise UsageError(f"refusing to import: archive entry '{name}' would land outside the destination")
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise UsageError(f"refusing to import: archive entry '{name}' is a link")
+            if not _safe_link(name, zf.read(info).decode("utf-8", "replace"), run_ids):
+                raise UsageError(f"refusing to import: archive entry '{name}' is a link that points outside "
+                                 "its runs")
         if path.parts and path.parts[0] in run_ids:
             members.append(info)
     return members
@@ -121,6 +186,11 @@ def import_runs(location: Path, dest_runs: Path, run_ids: list[str], move: bool 
                 if not str(target.resolve()).startswith(str(dest_runs.resolve()) + os.sep):
                     raise UsageError(f"refusing to import: archive entry '{info.filename}' escapes the destination")
             for info in members:
+                if stat.S_ISLNK(info.external_attr >> 16):  # a step / trial link, checked above
+                    target = dest_runs / info.filename
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(zf.read(info).decode("utf-8"), target)
+                    continue
                 zf.extract(info, dest_runs)
                 mode = info.external_attr >> 16
                 if mode and not info.is_dir():
