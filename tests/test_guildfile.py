@@ -480,3 +480,48 @@ def test_export_import_keeps_or_copies_pipeline_links(project, tmp_path):
             assert link.read_text() == "e\n" and not link.is_symlink()
         r = _ok("ls", "-L", pipe.name[:8], env={"GUILD_HOME": str(home)})
         assert "  train/out.txt" in r.stdout.splitlines()
+
+
+def test_a_new_language_is_one_file(project, tmp_path):
+    """Copy runyard, add lang/shell.py (SUFFIXES + the contract's functions): `runyard run x.sh` works."""
+    import shutil
+
+    import runyard
+
+    pkg = tmp_path / "site" / "runyard"
+    shutil.copytree(Path(runyard.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__", "static"))
+    write(pkg / "lang" / "shell.py", '''
+    """Shell scripts: flags are NAME=VALUE lines; values travel in the environment."""
+    import re
+    from pathlib import Path
+
+    from ..flags import FlagDef
+    from . import Script
+
+    SUFFIXES = (".sh",)
+
+
+    def inspect(path: Path) -> Script:
+        text = Path(path).read_text()
+        flags = {m.group(1): FlagDef.from_value(m.group(1), int(m.group(2)))
+                 for m in re.finditer(r"^(\\w+)=(\\d+)$", text, re.M)}
+        return Script(path=Path(path), language="shell", flags=flags)
+
+
+    def apply_flags(script, run_dir, values):
+        pass
+
+
+    def command(script, run_dir, values):
+        return ["sh", "-c", ". ./" + script.relpath], {k.upper(): str(v) for k, v in values.items()}
+    ''')
+    write(project / "hello.sh", "n=1\nn=${N:-$n}\necho \"n is $n\"\n")
+    r = cli("run", "-y", "hello.sh", "n=3", env={"PYTHONPATH": str(tmp_path / "site")})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "n is 3"
+    write(project / "hello.txt", "hi\n")
+    r = cli("run", "-y", "hello.txt", env={"PYTHONPATH": str(tmp_path / "site")})
+    assert r.returncode == 2 and ".sh" in r.stderr
+    r = cli("run", "-y", "hello.txt")
+    assert r.returncode == 2 and r.stderr.strip() == (
+        "runyard: cannot run 'hello.txt': runyard runs scripts ending in .py, .r, and guild.yml operations")

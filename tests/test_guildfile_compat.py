@@ -89,21 +89,50 @@ def _scalars(run_dir: Path) -> list:
     return sorted((p, t, round(v, 6), s) for p, t, v, s in run_scalars(run_dir) if p == ".guild")
 
 
-def _side_by_side(tmp_path: Path, project: str, commands: list[list[str]]):
-    proj = tmp_path / project
-    shutil.copytree(PROJECTS / project, proj)
-    guild = _guild()
-    homes = {"guild": tmp_path / "homes" / "guild", "runyard": tmp_path / "homes" / "runyard"}
-    for tool, home in homes.items():
-        home.mkdir(parents=True)
-        env = {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1"}
-        for args in commands:
-            if tool == "guild":
-                r = subprocess.run([guild, "run", "-y", *args], cwd=proj, env=env, capture_output=True,
-                                   text=True, timeout=300)
-            else:
-                r = cli("run", "-y", *args, cwd=proj, env={"GUILD_HOME": str(home)})
-            assert r.returncode == 0, (tool, args, r.stdout[-2000:], r.stderr[-2000:])
+COMMANDS = {
+    "pipeline": [["pipeline"]],
+    "models": [["train", "epochs=3"], ["mlp:train"], ["mlp:test"]],
+    "argparse": [["train", "epochs=3", "verbose=yes"]],
+}
+
+
+def _run_project(base: Path, project: str, tool: str) -> tuple:
+    """Run a project's commands with one tool (its own home); (tool, args, process) of a failure."""
+    proj, home = base / project, base / "homes" / project / tool
+    home.mkdir(parents=True)
+    env = {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1"}
+    for args in COMMANDS[project]:
+        if tool == "guild":
+            r = subprocess.run([_guild(), "run", "-y", *args], cwd=proj, env=env, capture_output=True,
+                               text=True, timeout=300)
+        else:
+            r = cli("run", "-y", *args, cwd=proj, env={"GUILD_HOME": str(home)})
+        if r.returncode != 0:
+            return tool, args, r.stdout[-2000:], r.stderr[-2000:]
+    return ()
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """Every project run by both tools, concurrently (Guild AI is slow to start)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _guild()
+    base = tmp_path_factory.mktemp("side-by-side")
+    for project in COMMANDS:
+        shutil.copytree(PROJECTS / project, base / project)
+    with ThreadPoolExecutor(4) as pool:
+        jobs = {(p, t): pool.submit(_run_project, base, p, t) for p in COMMANDS for t in ("guild", "runyard")}
+        failures = {k: j.result() for k, j in jobs.items()}
+    return base, failures
+
+
+def _side_by_side(ran, project: str):
+    base, failures = ran
+    for tool in ("guild", "runyard"):
+        assert not failures[(project, tool)], failures[(project, tool)]
+    proj = base / project
+    homes = {tool: base / "homes" / project / tool for tool in ("guild", "runyard")}
     runs = {tool: _runs(home) for tool, home in homes.items()}
     assert sorted(runs["runyard"]) == sorted(runs["guild"])
     names = {tool: _names(home) for tool, home in homes.items()}
@@ -123,8 +152,8 @@ def _guild_reads(guild: str, home: Path, proj: Path, *args: str) -> str:
     return r.stdout
 
 
-def test_pipeline_with_file_and_operation_deps_matches_guild(tmp_path):
-    proj, homes, runs = _side_by_side(tmp_path, "pipeline", [["pipeline"]])
+def test_pipeline_with_file_and_operation_deps_matches_guild(ran):
+    proj, homes, runs = _side_by_side(ran, "pipeline")
     pipe = runs["runyard"]["pipeline"]
     assert sorted(os.readlink(pipe / s) for s in ("prepare", "train", "evaluate")) == sorted(
         f"../{runs['runyard'][s].name}" for s in ("prepare", "train", "evaluate"))
@@ -138,14 +167,26 @@ def test_pipeline_with_file_and_operation_deps_matches_guild(tmp_path):
     assert all(f"{s}/" in listing for s in ("prepare", "train", "evaluate"))
     table = _guild_reads(guild, homes["runyard"], proj, "compare", "-t", "-cc", ".run,.operation,.status,=lr")
     assert re.search(r"train\s+completed\s+0\.2", table), table
+    # runyard reads Guild's pipeline the same way: steps, dependencies, links.
+    gruns = runs["guild"]
+    genv = {"GUILD_HOME": str(homes["guild"])}
+    info = cli("runs", "info", gruns["pipeline"].name[:8], cwd=proj, env=genv).stdout
+    for step in ("prepare", "train", "evaluate"):
+        assert f"  {step}: {gruns[step].name[:8]} completed ({step}" in info, info
+    info = cli("runs", "info", gruns["train"].name[:8], cwd=proj, env=genv).stdout
+    assert f"  operation:prepare: {gruns['prepare'].name[:8]} {gruns['prepare']}/prepared.txt" in info, info
+    listing = cli("ls", gruns["pipeline"].name[:8], cwd=proj, env=genv).stdout.splitlines()
+    assert listing[1:] == ["  evaluate/", "  prepare/", "  train/"]
+    assert "  evaluate/trained/model.txt" in cli("ls", "-L", gruns["pipeline"].name[:8], cwd=proj,
+                                                 env=genv).stdout.splitlines()
 
 
-def test_model_project_with_config_inheritance_matches_guild(tmp_path):
-    _side_by_side(tmp_path, "models", [["train", "epochs=3"], ["mlp:train"], ["mlp:test"]])
+def test_model_project_with_config_inheritance_matches_guild(ran):
+    _side_by_side(ran, "models")
 
 
-def test_argparse_project_with_flags_import_all_matches_guild(tmp_path):
-    proj, homes, runs = _side_by_side(tmp_path, "argparse", [["train", "epochs=3", "verbose=yes"]])
+def test_argparse_project_with_flags_import_all_matches_guild(ran):
+    proj, homes, runs = _side_by_side(ran, "argparse")
     cmd = read_attr(runs["runyard"]["train"] / ".guild" / "attrs" / "cmd")
     assert cmd[1:] == ["train.py", "--data", "small", "--epochs", "3", "--lr", "0.1", "--optimizer", "sgd",
                        "--verbose"]

@@ -10,7 +10,7 @@ Every kind of operation answers the same questions, through :class:`Language`:
 4. ``command(script, run_dir, values) -> (argv, env)``: what command runs it.
 
 **Adding a language is one file**: a module in this package that sets
-``SUFFIXES = (".ext", ...)`` and defines the functions of :class:`Language`. The
+``SUFFIXES = (".ext", ...)`` (in its first 8 KiB) and defines the functions of :class:`Language`. The
 registry finds it by its ``SUFFIXES`` line (without importing every language:
 R's module costs ~50 ms to import) and imports it only when a script has that suffix.
 
@@ -115,7 +115,9 @@ def _scan() -> dict[str, str]:
         for f in sorted(Path(__file__).parent.glob("*.py")):
             if f.name.startswith("_"):
                 continue
-            m = _SUFFIXES_LINE.search(f.read_text(encoding="utf-8"))
+            with open(f, encoding="utf-8", errors="replace") as fh:
+                head = fh.read(8192)  # the SUFFIXES line sits near the top of a language module
+            m = _SUFFIXES_LINE.search(head)
             if m:
                 for s in re.findall(r"""["']([^"']+)["']""", m.group(1)):
                     found.setdefault(s.lower(), f.stem)

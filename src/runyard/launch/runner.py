@@ -23,6 +23,7 @@ from ..flags import default_label
 from ..flags import validate as _validate
 from ..lang import Script, for_script, resolve
 from ..store.run import Run, timestamp, write_lock, write_opref
+from . import deps as _deps
 from . import forked as _forked
 
 SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "access_key", "credential", "private_key")
@@ -62,8 +63,6 @@ def resolve_values(script: Script, flags: dict | None, force: bool = False) -> d
     """Every flag's value for a run of ``script``: defaults overlaid with ``flags``, validated."""
     given = dict(flags or {})
     if script.op is not None:
-        from . import deps as _deps
-
         given = _deps.normalize_flags(script, given)
     return _validate.resolve(script.flags, given, script.name, force=force)
 
@@ -89,8 +88,6 @@ def prepare(
     lang = for_script(script)
     user_flags = dict(flags or {})
     if script.op is not None:
-        from . import deps as _deps
-
         user_flags = _deps.normalize_flags(script, user_flags)  # prepare=ID -> operation:prepare=ID
     if values is None:
         values = resolve_values(script, user_flags, force_flags)
@@ -128,8 +125,6 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
             always.append(dest_rel)
     files = sourcecode.select(project, opts.get("sourcecode"), tuple(always))
     if script.op is not None:
-        from . import deps as _deps
-
         skip = _deps.snapshot_excludes(script)
         files = [f for f in files if f not in skip]
     if proto_dir is not None:  # --proto RUN: that run's source code, not the project's
@@ -137,11 +132,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         digest = sourcecode.snapshot(proto_dir, run.dir, files)
     else:
         digest = sourcecode.snapshot(project, run.dir, files)
-    deps_attr = None
-    if script.op is not None:
-        from . import deps as _deps
-
-        deps_attr = _deps.apply(sources, run.dir)
+    deps_attr = _deps.apply(sources, run.dir) if script.op is not None else None
     lang.apply_flags(script, run.dir, values)
     argv, extra_env = lang.command(script, run.dir, values)
 
