@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from conftest import cli, runs_in, write
@@ -137,6 +138,7 @@ def test_main_args_flag_refs_arg_name_switch_skip_and_null_label(project):
     assert r.stdout.strip() == "['--mode', 'fast', 'fixed', '--learning-rate', '0.5', '--verbose']"
     run = _only_run(project)
     assert _attr(run, "label") == "mode=fast rate=0.5 seed=random verbose=yes"
+    assert re.search(r"seed +\(default is random\)", _ok("run", "train", "--help-op").stdout)
 
 
 def test_exec_with_flag_args_and_env(project):

@@ -239,6 +239,8 @@ def _help_op(info) -> str:
             meta.append("required")
         elif fd.default is not None:
             meta.append(f"default is {format_value(fd.default)}")
+        elif "guild-null-label" in fd.extra:  # guild.yml null-label
+            meta.append(f"default is {fd.extra['guild-null-label']}")
         if fd.type:
             meta.append(fd.type)
         if fd.min is not None or fd.max is not None:
