@@ -85,6 +85,10 @@ def _attrs(run_dir: Path, names: dict[str, str]) -> dict:
             for a in ("flags", "deps", "label", "tags", "steps")}
 
 
+def _attr_of(run_dir: Path, name: str):
+    return read_attr(run_dir / ".guild" / "attrs" / name, None)
+
+
 def _scalars(run_dir: Path) -> list:
     return sorted((p, t, round(v, 6), s) for p, t, v, s in run_scalars(run_dir) if p == ".guild")
 
@@ -142,6 +146,8 @@ def _side_by_side(ran, project: str):
         assert _tree(y, names["runyard"], main) == _tree(g, names["guild"], main), op
         assert _attrs(y, names["runyard"]) == _attrs(g, names["guild"]), op
         assert _scalars(y) == _scalars(g), op
+        if not _attr_of(g, "steps"):  # what the script printed (its arguments, flags, inputs)
+            assert (y / ".guild" / "output").read_bytes() == (g / ".guild" / "output").read_bytes(), op
     return proj, homes, runs
 
 

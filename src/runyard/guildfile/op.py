@@ -342,8 +342,7 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
     env.update({str(k): _fill(str(v), values, {}) for k, v in (opts.get("env") or {}).items()})
     if opts.get("steps"):
         return [sys.executable, "-m", "runyard.launch.steps"], env
-    # Flags go as --name value for `args`, and also for `globals` (Guild passes both ways).
-    args = flag_args(script, values, referenced(script)) if script.flags_dest in ("args", "globals") else []
+    args = flag_args(script, values, referenced(script)) if script.flags_dest == "args" else []
     if opts.get("exec"):
         text = _fill(str(opts["exec"]), values, {
             "python_exe": sys.executable, "guild_python_exe": sys.executable,
