@@ -147,17 +147,24 @@ def test_exec_with_flag_args_and_env(project):
     hello:
       exec: ${python_exe} hello.py ${flag_args}
       flags:
-        name: world
+        name:
+          default: world
+          env-name: WHO
+        data:
+          type: existing-path
       env:
         GREETING: hi-${name}
       tags: [demo]
       label: greet ${name}
     """)
-    write(project / "hello.py", "import os, sys\nprint(os.environ['GREETING'], sys.argv[1:])\n")
+    write(project / "hello.py", "import os, sys\nprint(os.environ['GREETING'], sys.argv[1:], os.environ['WHO'])\n")
     r = _ok("run", "-y", "hello", "name=you")
-    assert r.stdout.strip() == "hi-you ['--name', 'you']"
+    assert r.stdout.strip() == "hi-you ['--name', 'you'] you"
     run = _only_run(project)
     assert _attr(run, "tags") == ["demo"] and _attr(run, "label") == "greet you"
+    r = cli("run", "-y", "hello", "data=nowhere.csv")
+    assert r.returncode == 2 and r.stderr.strip() == "runyard: invalid value for flag 'data': path 'nowhere.csv' does not exist"
+    assert len(runs_in(project / ".guild")) == 1
 
 
 def test_flags_import_list_and_skip(project):

@@ -59,7 +59,7 @@ REFUSED_KEYS = {"notebook": "notebook operations", "plugins": "Guild plugins"}
 
 FLAG_KEYS = {
     "default", "description", "type", "choices", "min", "max", "required", "arg-name", "arg-switch",
-    "arg-skip", "arg-split", "null-label", "allow-other", "distribution",
+    "arg-skip", "arg-split", "null-label", "env-name", "allow-other", "distribution",
 }
 _TYPES = {"string": "string", "int": "int", "float": "float", "number": "number", "boolean": "boolean",
           "bool": "boolean", "path": "string", "existing-path": "string", "auto": None}
@@ -172,7 +172,9 @@ def flagdef(name: str, spec: Any, where: str) -> FlagDef:
             fd.choices = None
     fd.min, fd.max = spec.get("min"), spec.get("max")
     fd.required = bool(spec.get("required"))
-    for key in ("arg-name", "arg-switch", "arg-skip", "arg-split", "null-label"):
+    if t == "existing-path":
+        fd.extra["guild-existing-path"] = True
+    for key in ("arg-name", "arg-switch", "arg-skip", "arg-split", "null-label", "env-name"):
         if key in spec:
             fd.extra["guild-" + key] = spec[key]
     return fd

@@ -173,7 +173,12 @@ def inspect(path: Path) -> Script:
 
 
 def check_values(script: Script, values: dict) -> None:
-    """A pipeline's steps must name operations of the guild.yml (checked before the run is made)."""
+    """``type: existing-path`` flags must name something that exists; a pipeline's steps must name
+    operations of the guild.yml (both checked before the run is made)."""
+    for name, fd in script.flags.items():
+        v = values.get(name)
+        if fd.extra.get("guild-existing-path") and v not in (None, "") and not Path(str(v)).exists():
+            raise UsageError(f"invalid value for flag '{name}': path {v!r} does not exist")
     steps = script.options.get("steps")
     if not steps:
         return
@@ -340,6 +345,10 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
     _, env = lang.entry("python").command(py, run_dir, {})
     opts = script.options
     env.update({str(k): _fill(str(v), values, {}) for k, v in (opts.get("env") or {}).items()})
+    for name, fd in script.flags.items():  # env-name: the flag also under a name of its own
+        if fd.extra.get("guild-env-name") and values.get(name) is not None:
+            v = values[name]
+            env[str(fd.extra["guild-env-name"])] = "1" if v is True else "" if v is False else str(v)
     if opts.get("steps"):
         return [sys.executable, "-m", "runyard.launch.steps"], env
     args = flag_args(script, values, referenced(script)) if script.flags_dest == "args" else []
