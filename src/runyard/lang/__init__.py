@@ -23,6 +23,7 @@ project's guild.yml. Both go through the same prepare/supervise path in
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,8 @@ class Language(Protocol):
         """argv to execute with cwd=run_dir, and environment variables to add."""
 
     # Optional: check_values(script, values) -> None (limits of the language's literals),
-    # ready() -> Any (raises UsageError when the runtime, e.g. Rscript, is missing).
+    # ready() -> Any (raises UsageError when the runtime, e.g. Rscript, is missing),
+    # random_seed() -> int (a run's seed; R keeps it in its integer range).
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,11 @@ class Entry:
     command: Callable[[Script, Path, dict], tuple[list[str], dict[str, str]]]
     check_values: Callable[[Script, dict], None] = lambda script, values: None
     ready: Callable[[], Any] = lambda: None  # raises UsageError when the language's runtime is missing
+    random_seed: Callable[[], int] = lambda: int.from_bytes(os.urandom(4), "big")  # a run's seed, [0, 2**32)
 
 
 _REQUIRED = ("inspect", "apply_flags", "command")
-_OPTIONAL = ("check_values", "ready")
+_OPTIONAL = ("check_values", "ready", "random_seed")
 _ELSEWHERE = {"guildfile": "runyard.guildfile.op"}  # operation sources that are not script languages
 _SUFFIXES_LINE = re.compile(r"^SUFFIXES\s*(?::[^=]*)?=\s*\(([^)]*)\)", re.M)
 _by_suffix: dict[str, str] | None = None

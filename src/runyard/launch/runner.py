@@ -179,7 +179,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     a("host", _host())
     a("user", _user())
     a("platform", _platform())
-    a("random_seed", int.from_bytes(os.urandom(4), "big"))  # in [0, 2**32), as Guild draws it
+    a("random_seed", lang.random_seed())  # in [0, 2**32), as Guild draws it (R: its integer range)
     a("sourcecode_digest", digest)
     a("op", {
         "op-cmd": {"cmd-args": argv, "flags-dest": script.flags_dest},
