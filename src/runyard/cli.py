@@ -70,21 +70,54 @@ def _run_options(f):
 
 
 @main.command("run", context_settings={"ignore_unknown_options": False})
-@click.argument("script")
+@click.argument("script", required=False)
 @click.argument("flags", nargs=-1)
 @click.option("--help-op", is_flag=True, help="Show the script's flags and exit.")
 @_run_options
-def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
-    """Run SCRIPT in a new run directory. FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
-    from .lang import inspect
+def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> None:
+    """Run SCRIPT (or a guild.yml operation OP, MODEL:OP) in a new run directory.
+    FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
+    from .lang import resolve
 
-    info = inspect(script)
+    if script is not None and "=" in script and not os.path.exists(script):
+        flags, script = (script, *flags), None  # `runyard run lr=0.1`: the guild.yml default operation
+    again = opts.get("restart") or opts.get("proto")
+    if again and script is not None:
+        raise click.UsageError("--restart and --proto take the operation from the run: give only FLAGS")
+    if again:
+        from .launch import rerun
+
+        info, again_flags, _ = rerun.proto_source(again) if opts.get("proto") else (None, {}, None)
+        if info is None:  # --restart: straight to the run (its own command, or new flag values)
+            from .flags.values import parse_assign
+
+            opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
+            opts.pop("yes", None)
+            from . import api
+
+            quiet = opts.pop("quiet", False)
+            background = opts.pop("background", False)
+            ids = api.run_ids(None, dict(parse_assign(f) for f in flags) or None, echo=not quiet,
+                              wait=not background, **opts)
+            from .store.run import status_of
+            from .home import find_home, runs_dir
+
+            status = status_of(runs_dir(find_home()) / ids[0])
+            _exit_now(0 if background or status == "completed" else 1 if status == "error" else 2)
+    else:
+        info = resolve(script)
+    if script is None:
+        script = info.name
     if help_op:
         _echo(_help_op(info))
         return
     from .flags.values import parse_assign
 
     given = dict(parse_assign(f) for f in flags)
+    if info.op is not None:
+        from .launch.deps import keep_ids_raw
+
+        given = keep_ids_raw(info, list(flags), given)
     opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
     yes = opts.pop("yes", False)
     from .api import _is_batch
@@ -92,12 +125,16 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
     if not _is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
         from .launch.runner import resolve_values
 
+        if opts.get("proto"):
+            given = {**again_flags, **given}
         values = resolve_values(info, given, bool(opts.get("force_flags")))
+        if _introspect(info, values, opts):
+            return
         if not _confirm(_preview(info, values), yes):
             click.echo("Cancelled.", err=True)
             sys.exit(1)
     elif not yes and sys.stdin.isatty():
-        if not click.confirm(f"You are about to run a batch of {info.relpath}\nContinue?", default=True):
+        if not click.confirm(f"You are about to run a batch of {info.name}\nContinue?", default=True):
             sys.exit(1)
     from . import api
     from .launch import forked
@@ -111,15 +148,17 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
                 raise click.BadParameter(f"--{key.replace('_', '-')} needs a whole number") from None
     quiet = opts.pop("quiet", False)
     background = opts.pop("background", False)
+    if opts.get("proto"):
+        script, given = None, {k: v for k, v in given.items() if k not in again_flags or again_flags[k] != v}
     ids = api.run_ids(script, given or None, echo=not quiet, wait=not background, **opts)
     if background:
         for rid in ids:
-            _echo(f"{info.relpath} started in background as {rid}")
+            _echo(f"{info.name} started in background as {rid}")
     elif opts.get("stage"):
         for rid in ids:
-            _echo(f"{info.relpath} staged as {rid}")
+            _echo(f"{info.name} staged as {rid}")
     if background and not ids:
-        _echo(f"{info.relpath} batch started in background")
+        _echo(f"{info.name} batch started in background")
     code = 0
     if ids and not background and not opts.get("stage"):
         from .home import find_home, runs_dir
@@ -142,6 +181,28 @@ def _say_made(ids: list[str], statuses: list[str], base) -> None:
     shown = ", ".join(f"{n} {s}" for s, n in counts.items())
     _echo(f"{len(ids)} runs ({shown}), last {ids[-1][:8]}: {base / ids[-1]} (see 'runyard runs 1:{len(ids)}')",
           err=True)
+
+
+def _introspect(info, values: dict, opts: dict) -> bool:
+    """--print-cmd, --test-flags, --test-output-scalars: print and make nothing (True if one was given)."""
+    from .launch import rerun
+
+    if opts.get("print_cmd"):
+        _echo(rerun.print_cmd(info, values))
+    if opts.get("test_flags"):
+        _echo(rerun.test_flags(info, values))
+    src = opts.get("test_output_scalars")
+    if src:
+        if src == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                with open(src, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+            except OSError as e:
+                raise click.UsageError(f"cannot read {src}: {e.strerror}") from None
+        _echo(rerun.test_output_scalars(info, text))
+    return bool(opts.get("print_cmd") or opts.get("test_flags") or src)
 
 
 def _exit_now(code: int) -> None:
@@ -168,7 +229,7 @@ def _preview(info, values: dict) -> str:
 
     from .terminal import safe
 
-    lines = [f"You are about to run {safe(info.relpath)}"]
+    lines = [f"You are about to run {safe(info.name)}"]
     for k in sorted(values):
         lines.append(f"  {safe(k)}: {safe(format_value(values[k]))}")
     lines.append("Continue?")
@@ -178,7 +239,7 @@ def _preview(info, values: dict) -> str:
 def _help_op(info) -> str:
     from .flags import format_value
 
-    out = [f"Usage: runyard run [OPTIONS] {info.relpath} [FLAG]...", ""]
+    out = [f"Usage: runyard run [OPTIONS] {info.name} [FLAG]...", ""]
     desc = info.options.get("description")
     if desc:
         out += [str(desc).strip(), ""]
@@ -198,6 +259,8 @@ def _help_op(info) -> str:
             meta.append("required")
         elif fd.default is not None:
             meta.append(f"default is {format_value(fd.default)}")
+        elif "guild-null-label" in fd.extra:  # guild.yml null-label
+            meta.append(f"default is {fd.extra['guild-null-label']}")
         if fd.type:
             meta.append(fd.type)
         if fd.min is not None or fd.max is not None:
@@ -207,6 +270,37 @@ def _help_op(info) -> str:
         text = (" ".join(parts) + " " if parts else "") + f"({'; '.join(meta)})"
         out.append(f"  {name.ljust(width)} {text}")
     return "\n".join(out)
+
+
+@main.command("ops")
+def ops_cmd() -> None:
+    """List the operations of the project's guild.yml, with their descriptions."""
+    from pathlib import Path
+
+    from . import guildfile
+    from .errors import UsageError
+
+    path = guildfile.find(Path.cwd())
+    if path is None:
+        raise UsageError("no guild.yml in this directory")
+    ops = sorted(guildfile.load(path).operations(), key=lambda o: o.display_name)
+    width = max((len(o.display_name) for o in ops), default=0) + 2
+    for o in ops:
+        first = o.description.splitlines()[0] if o.description else ""
+        _echo(f"{o.display_name.ljust(width)}{first}".rstrip())
+
+
+@main.command("check")
+def check_cmd() -> None:
+    """Show versions, the runs home, and which optional parts (R, Dask, the view...) are usable."""
+    from .check import report
+
+    lines, ok = report()
+    width = max(len(k) for k, _ in lines) + 1
+    for k, v in lines:
+        _echo(f"{(k + ':').ljust(width)} {v}")
+    if not ok:
+        sys.exit(1)
 
 
 # --- runs -----------------------------------------------------------------------------------------
@@ -361,6 +455,21 @@ def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, dele
         "random_seed": rr.get("random_seed"),
         "flags": r.get("flags") or {},
     }
+    from .store.links import run_deps, run_steps
+
+    deps, steps = run_deps(r["dir"]), run_steps(r["dir"])
+    if deps:
+        if as_json:
+            info["dependencies"] = deps
+        else:
+            info["dependencies"] = {d["resource"]: " ".join(([d["run"][:8]] if d["run"] else []) + d["paths"])
+                                    for d in deps}
+    if steps:
+        if as_json:
+            info["steps"] = steps
+        else:
+            info["steps"] = {s["name"]: f"{(s['id'] or '')[:8]} {s['status']} ({s['run']})".strip()
+                             for s in steps}
     if r.get("comments"):
         info["comments"] = r["comments"]
     if r.get("error"):
@@ -605,15 +714,18 @@ def stop_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
 @click.argument("location")
 @click.argument("runs", nargs=-1)
 @click.option("--move", "-m", is_flag=True, help="Move the runs instead of copying them.")
+@click.option("--copy-links", "-L", is_flag=True, help="Store what links (pipeline steps, batch trials, linked "
+              "dependencies) point at as files (default: keep them as links, in zips too).")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def export_cmd(location: str, runs: tuple, move: bool, yes: bool, **kw: Any) -> None:
+def export_cmd(location: str, runs: tuple, move: bool, copy_links: bool, yes: bool, **kw: Any) -> None:
     """Copy (or move) runs to LOCATION: a directory or a .zip file."""
     from . import api
 
     records = _select_records(runs, kw)
     if not _preview_runs(records, f"{'move' if move else 'copy'} to {location}", yes):
         sys.exit(1)
-    api.runs_export(_ids(records), location, move=move, include_batch=True)  # the ids are chosen already
+    api.runs_export(_ids(records), location, move=move, include_batch=True,  # the ids are chosen already
+                    links="copy" if copy_links else "keep")
     _echo(f"Exported {len(records)} run(s) to {location}")
 
 
@@ -738,7 +850,10 @@ def cat_cmd(run: str | None, path: str | None, output: bool, **kw: Any) -> None:
 @click.option("--all", "-a", "all_", is_flag=True, help="Include runyard's own files (.guild).")
 @click.option("--sourcecode", "-s", is_flag=True, help="List only source code files.")
 @click.option("--full-path", "-f", is_flag=True, help="Print absolute paths.")
-def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full_path: bool, **kw: Any) -> None:
+@click.option("--follow-links", "-L", is_flag=True, help="List inside linked directories (pipeline steps, "
+              "batch trials, linked dependencies).")
+def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full_path: bool, follow_links: bool,
+           **kw: Any) -> None:
     """List a run's files (default: the latest run)."""
     import os
     from pathlib import Path
@@ -752,10 +867,14 @@ def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full
     else:
         start = _safe_path(r["dir"], path) if path else base
         files = []
-        for root, dirs, names in os.walk(start):
+        for root, dirs, names in os.walk(start, followlinks=follow_links):
             dirs.sort()
             if not all_:
                 dirs[:] = [d for d in dirs if not (Path(root) == base and d == ".guild")]
+            if not follow_links:  # a linked directory (a step, a trial) shows as `name/`, as in guild ls
+                for d in dirs:
+                    if (Path(root) / d).is_symlink():
+                        files.append((Path(root) / d).relative_to(base).as_posix() + "/")
             for n in sorted(names):
                 files.append((Path(root) / n).relative_to(base).as_posix())
     if not full_path:
@@ -804,11 +923,12 @@ def watch_cmd(run: str | None, **kw: Any) -> None:
 @click.option("--flags", "-f", "what", flag_value="flags", help="Compare flags only.")
 @click.option("--sourcecode", "-s", "what", flag_value="sourcecode", help="Compare source code only.")
 @click.option("--output", "-O", "what", flag_value="output", help="Compare output only.")
+@click.option("--deps", "-D", "what", flag_value="deps", help="Compare dependencies only.")
 @click.option("--path", "-p", "paths", multiple=True, metavar="PATH", help="Compare this file (repeatable).")
 @click.option("--html", is_flag=True, help="Write a self-contained HTML diff, print its path and open it.")
 @click.option("--no-open", "-n", is_flag=True, help="With --html: don't open the diff in a browser.")
 def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: bool, **kw: Any) -> None:
-    """Show how two runs differ: flags, source files and output (default: the latest two)."""
+    """Show how two runs differ: flags, dependencies, source files and output (default: the latest two)."""
     from . import diffs
 
     records = _select_records(runs or ("1", "2"), kw)

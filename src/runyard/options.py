@@ -51,6 +51,14 @@ RUN_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--dask",), "dask", "value", "Run trials on a dask.distributed scheduler at ADDRESS."),
     (("--fail-fast",), "fail_fast", "flag", "Stop a batch at its first failed trial."),
     (("--needed",), "needed", "flag", "Skip trials whose flags match a completed run."),
+    (("--restart",), "restart", "value", "Run RUN again in its own directory (a terminated or failed run)."),
+    (("--proto",), "proto", "value", "A new run with RUN's operation, flags and source code."),
+    (("--gpus",), "gpus", "value", "GPUs the run may use, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES)."),
+    (("--no-gpus",), "no_gpus", "flag", "Hide every GPU from the run (CUDA_VISIBLE_DEVICES='')."),
+    (("--print-cmd",), "print_cmd", "flag", "Print the command the run would start, and exit."),
+    (("--test-flags",), "test_flags", "flag", "Print the run's flag values and where they go, and exit."),
+    (("--test-output-scalars",), "test_output_scalars", "value",
+     "Print the scalars the run would find in FILE ('-': standard input), and exit."),
 ]
 
 
