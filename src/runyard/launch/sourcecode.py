@@ -385,11 +385,12 @@ def select(project: Path, spec: Any = None, always: tuple[str, ...] = ()) -> lis
     return p.files
 
 
-def for_script(script: Any) -> tuple[Path, Any, tuple[str, ...]]:
+def rules_for(script: Any) -> tuple[Path, Any, tuple[str, ...]]:
     """(project, front-matter rules, files always copied) of a :class:`runyard.lang.Script`:
-    the script itself and its flags-dest file."""
+    the script itself (not for a guild.yml ``steps``/``exec`` operation) and its flags-dest file."""
     project = script.project_dir
-    always = [script.relpath]
+    opts = script.options
+    always = [script.relpath] if not (opts.get("steps") or opts.get("exec")) else []
     dest = script.flags_dest
     if dest not in ("globals", "args"):
         dest_rel = dest[len("config:"):] if dest.startswith("config:") else dest
@@ -397,7 +398,7 @@ def for_script(script: Any) -> tuple[Path, Any, tuple[str, ...]]:
             dest_rel = dest_rel[2:]
         if (project / dest_rel).is_file():
             always.append(dest_rel)
-    return project, script.options.get("sourcecode"), tuple(always)
+    return project, opts.get("sourcecode"), tuple(always)
 
 def snapshot(project: Path, run_dir: Path, files: list[str]) -> str:
     """Copy ``files`` into ``run_dir``; write ``.guild/manifest``; return the source digest (MD5)."""
