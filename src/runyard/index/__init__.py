@@ -135,17 +135,42 @@ def _load(run_dir: Path) -> tuple[dict, list]:
 
 PARALLEL_MIN = 400  # runs to read before it pays to start worker processes
 
+_progress_hooks: list = []
+
+
+def on_progress(fn: Any) -> Any:
+    """Call ``fn(location, done, total)`` while :func:`sync` reads runs from their files (a first
+    listing of a big home); returns a function that removes the hook. Used by the web view to
+    show "indexing N runs"."""
+    _progress_hooks.append(fn)
+    return lambda: _progress_hooks.remove(fn) if fn in _progress_hooks else None
+
+
+def _progress(location: str, done: int, total: int) -> None:
+    for fn in list(_progress_hooks):
+        try:
+            fn(location, done, total)
+        except Exception:  # noqa: BLE001 - a display hook never breaks a listing
+            pass
+
 
 def _load_chunk(dirs: list[str]) -> list[tuple[dict, list]]:
     return [_load(Path(d)) for d in dirs]
 
 
-def _load_many(dirs: list[str]) -> list[tuple[dict, list]]:
+def _load_many(dirs: list[str], location: str = "runs") -> list[tuple[dict, list]]:
     """``_load`` for many runs: in worker processes when there are enough (a first listing of
-    a big Guild home), in order."""
+    a big Guild home), in order. Reports progress to :func:`on_progress` hooks."""
     workers = min(os.cpu_count() or 1, 4)
     if len(dirs) < PARALLEL_MIN or workers < 2:
-        return [_load(Path(d)) for d in dirs]
+        if not _progress_hooks or len(dirs) < 50:
+            return [_load(Path(d)) for d in dirs]
+        out = []
+        for i, d in enumerate(dirs):
+            out.append(_load(Path(d)))
+            if i % 50 == 49:
+                _progress(location, i + 1, len(dirs))
+        return out
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor
@@ -156,7 +181,11 @@ def _load_many(dirs: list[str]) -> list[tuple[dict, list]]:
     chunks = [dirs[i:i + size] for i in range(0, len(dirs), size)]
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            return [item for chunk in pool.map(_load_chunk, chunks) for item in chunk]
+            out = []
+            for chunk in pool.map(_load_chunk, chunks):
+                out.extend(chunk)
+                _progress(location, len(out), len(dirs))
+            return out
     except (OSError, RuntimeError):  # no processes to be had: do it here
         return [_load(Path(d)) for d in dirs]
 
@@ -228,7 +257,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 continue
             present.add(rid)
             to_load.append((rid, stamp))
-        for (rid, stamp), (rec, summary) in zip(to_load, _load_many([base_s + "/" + r for r, _ in to_load])):
+        for (rid, stamp), (rec, summary) in zip(to_load, _load_many([base_s + "/" + r for r, _ in to_load],
+                                                                         location)):
             rec["dir"] = base_s + "/" + rid
             kind = _kind(rec)
             if kind == WAITING:
