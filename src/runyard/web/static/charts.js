@@ -178,14 +178,18 @@ const RYCharts = (() => {
       if (w && Math.abs(w - lastW) > 2) { lastW = w; plot.setSize({ width: Math.max(240, w), height: cfg.height || 240 }); }
     });
     ro.observe(container);
-    return {
+    const api = {
       get plot() { return plot; },
+      get smoothing() { return weight; },
+      get xMode() { return xMode; },
       setLog(v) { log = !!v; create(); },
       setSmoothing(w) { weight = Math.max(0, Math.min(0.99, +w || 0)); update(true); },
       setXMode(m) { xMode = m; create(); },
       setSeries(series, keepScale) { current = series; update(keepScale); },
       destroy() { ro.disconnect(); plot.destroy(); },
     };
+    container.ryChart = api; // the chart of a plot box (tests and benchmarks read it)
+    return api;
   }
 
   /* A scalar logged once: its value, not a lone dot on an empty axis. */

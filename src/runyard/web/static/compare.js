@@ -32,7 +32,9 @@
   const heads = [...table.querySelectorAll("thead tr.names th[data-key]")];
   const keys = heads.map((h) => h.dataset.key);
   const listParam = (n) => (params.get(n) || "").split(",").filter(Boolean);
-  let hidden = new Set(params.has("hide") ? listParam("hide") : keys.filter((k) => k === "attr:started"));
+  // by default: no start time (the table is about differences), and no label that only repeats the flags
+  const labelRepeats = data.points.every((p) => RY.labelRepeatsFlags(p.label, p.flags));
+  let hidden = new Set(params.has("hide") ? listParam("hide") : keys.filter((k) => k === "attr:started" || (k === "attr:label" && labelRepeats)));
   let pinned = listParam("pin").filter((k) => keys.includes(k));
   function applyColumns() {
     const rowsEl = table.querySelectorAll("tr");
