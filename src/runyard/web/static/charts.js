@@ -338,7 +338,7 @@ const RYCharts = (() => {
       const active = brushes.some((b) => b);
       const kept = new Set();
       items.forEach((it, j) => {
-        const ok = brushes.every((b, i) => !b || (() => { const y = yOf(i, dims[i].values[j]); return y >= b[0] && y <= b[1]; })());
+        const ok = brushes.every((b, i) => !b || (() => { const y = yOf(i, dims[i].values[j]); return y >= b[0] - 4 && y <= b[1] + 4; })());
         paths[j].classList.toggle("dim", active && !ok);
         if (ok) kept.add(it.id);
       });
@@ -368,6 +368,7 @@ const RYCharts = (() => {
       const band = svgEl("rect", { class: "pc-brush", x: xs[i] - 9, width: 18, y: 0, height: 0, visibility: "hidden" });
       let y0 = null;
       const yAt = (e) => { const r = svg.getBoundingClientRect(); return Math.max(m.top, Math.min(H - m.bottom, e.clientY - r.top)); };
+      // (a brush within 4 px of a value keeps it: the axis' end values sit exactly on its ends)
       hit.addEventListener("pointerdown", (e) => { y0 = yAt(e); hit.setPointerCapture(e.pointerId); e.preventDefault(); });
       hit.addEventListener("pointermove", (e) => {
         if (y0 === null) return;
@@ -423,7 +424,8 @@ const RYCharts = (() => {
     container.textContent = "";
     const W = Math.max(360, container.clientWidth || 700), H = opts.height || 320;
     const m = { top: 14, bottom: 44, left: 62, right: 18 };
-    const svg = svgEl("svg", { class: "viz", viewBox: `0 0 ${W} ${H}`, height: H, role: "img" });
+    const svg = svgEl("svg", { class: "viz", viewBox: `0 0 ${W} ${H}`, height: H, role: "img",
+                               "aria-label": `Scatter of ${opts.yName || "a scalar"} against ${opts.xName || "a value"}, ${points.length} runs` });
     const pts = points.filter((p) => p.x !== null && p.x !== undefined && isNum(p.y));
     const sx = scaleFor(pts.map((p) => p.x), 0, 1, 0.05);
     const sy = scaleFor(pts.map((p) => p.y), m.top, H - m.bottom, 0.06);
