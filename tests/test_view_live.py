@@ -150,7 +150,7 @@ def test_the_compare_page_follows_a_running_run(live_site):
     ctx.close()
 
 
-def test_view_command_serves_its_first_page_at_once_and_shows_indexing_progress(tmp_path):
+def test_view_command_serves_its_first_page_at_once_and_shows_indexing_progress(live_site):
     """``runyard view`` on a home whose index must be built: the page and an "indexing" answer come
     first, the runs follow."""
     bench = Path(__file__).parent.parent / "benchmarks" / "make_home.py"
@@ -169,7 +169,7 @@ def test_view_command_serves_its_first_page_at_once_and_shows_indexing_progress(
     said = []
     import threading
 
-    threading.Thread(target=lambda: said.append((proc.stderr.readline(), time.monotonic())), daemon=True).start()
+    threading.Thread(target=lambda: said.append((proc.stdout.readline(), time.monotonic())), daemon=True).start()
     try:
         base = f"http://127.0.0.1:{port}/"
         first = None
@@ -181,6 +181,17 @@ def test_view_command_serves_its_first_page_at_once_and_shows_indexing_progress(
             except OSError:
                 time.sleep(0.02)
         assert first is not None and 'id="runs-app"' in html
+        # the runs page in Chromium: "Indexing N runs" until the listing is done, then the rows
+        ctx = live_site["browser"].new_context()
+        page = ctx.new_page()
+        page.goto(base)
+        texts = set()
+        while time.monotonic() - t0 < 90 and page.locator("#grid-rows .grid-row").count() == 0:
+            texts.add(page.inner_text("#grid-empty") if page.locator("#grid-empty").is_visible() else "")
+            time.sleep(0.05)
+        assert page.locator("#grid-rows .grid-row").count() > 0
+        saw_indexing = any(t.startswith("Indexing 2,000 runs") for t in texts)
+        ctx.close()
         answers = []
         while time.monotonic() - t0 < 60:
             r = urllib.request.urlopen(base + "api/runs", timeout=30)
@@ -192,6 +203,7 @@ def test_view_command_serves_its_first_page_at_once_and_shows_indexing_progress(
             assert body["indexing"]["total"] == 2000 and 0 <= body["indexing"]["done"] <= 2000
         listed = time.monotonic() - t0
         assert said and b"Running runyard view at" in said[0][0]
+        assert saw_indexing or listed - first < 1.0, f"the page never said it was indexing: {texts}"
         print(f"\nrunyard view, 2,000 runs, no index: first page {first:.2f} s after the process started "
               f"({first - (said[0][1] - t0):.2f} s after it printed its URL), runs listed after {listed:.2f} s; "
               f"{answers.count(202)} 'indexing' answers first")

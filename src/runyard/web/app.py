@@ -203,7 +203,10 @@ def api_runs(request: Request) -> Response:
     if not state.ready(wait=0.4):  # a first listing of a big home: say how far it got
         return _indexing(state)
     headers = {"cache-control": "no-store"}
+    limit = _int(q.get("limit"), None, 1)
     try:
+        if limit and not q.get("filter"):
+            return Response(state.first_rows(limit), media_type="application/json", headers=headers)
         if not q.get("filter") and "gzip" in request.headers.get("accept-encoding", ""):
             headers.update({"content-encoding": "gzip", "vary": "Accept-Encoding"})
             return Response(state.snapshot_gzip(), media_type="application/json", headers=headers)

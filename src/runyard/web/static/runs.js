@@ -561,11 +561,13 @@
     return p.toString();
   }
 
-  async function load(text) {
+  const FIRST = 200; // a big home: draw the newest runs first, then the whole list
+  async function load(text, first) {
     const seq = ++loadSeq;
     const f = text === undefined ? filterText : text;
     try {
-      const j = await getJSON("/api/runs?" + apiQuery(f ? { filter: f } : {}));
+      const q = f ? { filter: f } : (first ? { limit: String(FIRST) } : {});
+      const j = await getJSON("/api/runs?" + apiQuery(q));
       if (seq !== loadSeq) return false;
       if (j.indexing) { // a first listing of a big home: show how far it got, ask again soon
         const { done, total: n } = j.indexing;
@@ -585,6 +587,12 @@
       buildColumns();
       sortView();
       renderAll();
+      if (j.partial) {
+        document.getElementById("counts").textContent = `${rows.length} newest of ${j.total.toLocaleString()} runs…`;
+        window.__runyardFirstRows = performance.now();
+        return load(text);
+      }
+      window.__runyardAllRows = performance.now();
       return true;
     } catch (e) {
       if (seq === loadSeq) showError(e.message);
@@ -640,5 +648,5 @@
   document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(true); });
 
   updateURL();
-  load().then(() => { pollTimer = setTimeout(poll, POLL_MS); });
+  load(undefined, true).then(() => { pollTimer = setTimeout(poll, POLL_MS); });
 })();
