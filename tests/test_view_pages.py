@@ -317,7 +317,7 @@ def test_compare_legends_parallel_coordinates_brushing_and_missing_band(site):
     wait_js(page, "document.querySelectorAll('#parcoords path.pc-line.dim').length === 2")
     assert page.locator("#cmp tbody tr.brushed-out").count() == 2
     assert "2 of 4 runs" in page.inner_text("#pc-count")
-    page.screenshot(path=str(ARTIFACTS / "view-compare-brushed.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "view-compare-brushed.png"))  # (a full-page shot resizes: brushes reset)
     page.click("#pc-clear")
     wait_js(page, "document.querySelectorAll('#parcoords path.pc-line.dim').length === 0")
     assert page.locator("#cmp tbody tr.brushed-out").count() == 0
@@ -400,3 +400,17 @@ def test_compare_limit_is_said_before_the_click_and_back_keeps_the_filter(site):
     finally:
         srv.stop()
         mp.undo()
+
+
+def test_diff_with_offers_the_other_runs_to_choose_from(site):
+    a, b, c, d = site["ids"]
+    ctx, page = _page(site)
+    page.goto(f"{site['url']}run/{b}")
+    page.click('button[data-action="diff"]')
+    options = page.locator("dialog.ask select option")
+    assert options.count() == 3 and b[:8] not in options.all_inner_texts()
+    assert "wide.py" in options.first.inner_text()  # the same operation first
+    page.select_option("dialog.ask select", a)
+    page.click("dialog.ask button[type=submit]")
+    page.wait_for_url(f"**/diff/{a}/{b}")
+    ctx.close()

@@ -101,7 +101,8 @@ const RYCharts = (() => {
                     points: { show: s.steps.length <= 60 && weight === 0, size: 5, fill: s.color },
                     value: (u, v) => (v === null || v === undefined ? "–" : RY.fmtNum(v)) });
       }
-      const data = parts.length === 1 ? parts[0] : uPlot.join(parts);
+      // one x array for all (one series, raw + smoothed): aligned as is; else let uPlot merge them
+      const data = parts.every((p) => p[0] === parts[0][0]) ? [parts[0][0], ...parts.map((p) => p[1])] : uPlot.join(parts);
       return { data, opts };
     }
 
