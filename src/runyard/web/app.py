@@ -29,6 +29,7 @@ from .security import Guard, is_loopback, loopback_hosts, new_token
 from .tensorboard import TensorBoard, available as tensorboard_available
 
 MAX_COMPARE = 200
+FIRST_ROWS = 200  # runs sent with the runs page; the whole list follows
 # percent-encoded dot, slash, backslash and NUL in a /files/ URL
 _ENCODED = re.compile(rb"%(2e|2f|5c|00)", re.I)
 
@@ -143,7 +144,10 @@ def _ids_param(text: str | None) -> list[str]:
 
 async def runs_page(request: Request) -> Response:
     deleted = request.query_params.get("deleted") in ("1", "true", "yes")
-    return _page(request, "runs.html", deleted=deleted, page="runs", max_compare=MAX_COMPARE)
+    state = _cfg(request).trash if deleted else _cfg(request).state
+    # the newest runs come with the page (no round trip before the first rows); the rest follow
+    first = state.first_rows(FIRST_ROWS) if state.refreshed_at and not request.query_params.get("filter") else None
+    return _page(request, "runs.html", deleted=deleted, page="runs", max_compare=MAX_COMPARE, first_rows=first)
 
 
 def _known(cfg: ViewConfig) -> list[dict] | None:
@@ -206,7 +210,7 @@ def api_runs(request: Request) -> Response:
     limit = _int(q.get("limit"), None, 1)
     try:
         if limit and not q.get("filter"):
-            return Response(state.first_rows(limit), media_type="application/json", headers=headers)
+            return Response(D.dumps(state.first_rows(limit)), media_type="application/json", headers=headers)
         if not q.get("filter") and "gzip" in request.headers.get("accept-encoding", ""):
             headers.update({"content-encoding": "gzip", "vary": "Accept-Encoding"})
             return Response(state.snapshot_gzip(), media_type="application/json", headers=headers)

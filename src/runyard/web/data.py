@@ -259,12 +259,12 @@ class RunsState:
                 self._gzip_of = body
             return self._full_gzip
 
-    def first_rows(self, limit: int) -> bytes:
+    def first_rows(self, limit: int) -> dict:
         """The newest ``limit`` runs only (``partial: true``): what a big home's page draws first."""
         self.ensure(max_age=30.0)
         with self._lock:
-            return dumps({"version": self.version, "total": len(self.records), "fields": ROW_FIELDS,
-                          "partial": len(self.records) > limit, "runs": [run_row(r) for r in self.records[:limit]]})
+            return {"version": self.version, "total": len(self.records), "fields": ROW_FIELDS,
+                    "partial": len(self.records) > limit, "runs": [run_row(r) for r in self.records[:limit]]}
 
     def snapshot(self, filter_text: str | None = None) -> bytes:
         """JSON of every run (matching ``filter_text``): ``{version, total, fields, runs}``.

@@ -567,7 +567,8 @@
     const f = text === undefined ? filterText : text;
     try {
       const q = f ? { filter: f } : (first ? { limit: String(FIRST) } : {});
-      const j = await getJSON("/api/runs?" + apiQuery(q));
+      const inline = first && !f && document.getElementById("runs-first");
+      const j = inline ? JSON.parse(inline.textContent) : await getJSON("/api/runs?" + apiQuery(q));
       if (seq !== loadSeq) return false;
       if (j.indexing) { // a first listing of a big home: show how far it got, ask again soon
         const { done, total: n } = j.indexing;
