@@ -103,7 +103,8 @@
         if (row && row.textContent.trim() !== run.status) row.replaceChildren(RY.statusPill(run.status));
         for (const s of run.series) {
           if (!next.has(s.key)) next.set(s.key, []);
-          next.get(s.key).push(Object.assign({}, s, { label: runName(run.id), color: color(index.get(run.id) || 0) }));
+          // charts name runs by short id (their colour is in the legend above, with the differing flags)
+          next.get(s.key).push(Object.assign({}, s, { label: run.id.slice(0, 8), color: color(index.get(run.id) || 0) }));
         }
       }
       const same = !redraw && next.size === byKey.size && [...next.keys()].every((k) => byKey.has(k) && byKey.get(k).length === next.get(k).length);
