@@ -219,12 +219,14 @@ def _fmt_time(us: Any) -> str:
 @click.option("--limit", "-n", type=int, help="Show at most N runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print runs as JSON (all of them).")
 @click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
-def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, deleted: bool, **kw: Any) -> None:
+@click.option("--remote", "-r", metavar="NAME", help="List the runs on remote NAME (nothing is pulled).")
+def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, deleted: bool, remote: str | None,
+              **kw: Any) -> None:
     """List runs, newest first: [INDEX:ID] OPERATION STARTED STATUS LABEL."""
     from .api import _records
 
     sel, filters = _selection(runs, kw)
-    records = _records(sel, (), filters, deleted=deleted)
+    records = _records(sel, (), filters, deleted=deleted, remote=remote)
     if as_json:
         import json
 
@@ -799,3 +801,79 @@ def report_cmd(run: str | None, no_open: bool, **kw: Any) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --- remotes --------------------------------------------------------------------------------
+
+@main.group("remote")
+def remote_group() -> None:
+    """Named remotes to push runs to and pull them from (kept in ~/.config/runyard/remotes.yml)."""
+
+
+@remote_group.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
+              help="A backend option, e.g. endpoint_url=http://127.0.0.1:9000 (repeatable). Never credentials.")
+def remote_add_cmd(name: str, url: str, options: tuple) -> None:
+    """Add remote NAME at URL: s3://BUCKET/PREFIX, ssh://USER@HOST[:PORT]/PATH or file:///PATH."""
+    from .remotes import config
+
+    r = config.add(name, url, dict(config.parse_option(o) for o in options))
+    click.echo(f"added remote {r.name}: {r.url}")
+
+
+@remote_group.command("list")
+def remote_list_cmd() -> None:
+    """List the remotes."""
+    from .remotes import config
+
+    for r in config.all_remotes():
+        opts = " ".join(f"{k}={v}" for k, v in sorted(r.options.items()))
+        click.echo(f"{r.name}  {r.url}  {opts}".rstrip())
+
+
+@remote_group.command("remove")
+@click.argument("name")
+def remote_remove_cmd(name: str) -> None:
+    """Remove remote NAME (its runs stay where they are)."""
+    from .remotes import config
+
+    config.remove(name)
+    click.echo(f"removed remote {name}")
+
+
+def _transfer_options(f):
+    f = click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")(f)
+    f = click.option("--include-running", is_flag=True, help="Also copy runs that are still running.")(f)
+    return click.option("--delete", is_flag=True, help="Mirror deletions (remove what the source doesn't have).")(f)
+
+
+@main.command("push", cls=_Filtered)
+@click.argument("remote")
+@click.argument("runs", nargs=-1)
+@_transfer_options
+def push_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, **kw: Any) -> None:
+    """Copy runs to REMOTE; only new or changed files are sent."""
+    from . import api
+
+    sel, filters = _selection(runs, kw)
+    if delete and not _confirm(f"Remove runs from {remote} that this home doesn't have?", yes):
+        click.echo("Cancelled.", err=True)
+        sys.exit(1)
+    api.runs_push(remote, sel, delete=delete, include_running=include_running, **filters)
+
+
+@main.command("pull", cls=_Filtered)
+@click.argument("remote")
+@click.argument("runs", nargs=-1)
+@_transfer_options
+def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, **kw: Any) -> None:
+    """Copy runs from REMOTE into this home; only new or changed files are fetched."""
+    from . import api
+
+    sel, filters = _selection(runs, kw)
+    if delete and not _confirm(f"Move local runs that {remote} doesn't have to the trash?", yes):
+        click.echo("Cancelled.", err=True)
+        sys.exit(1)
+    api.runs_pull(remote, sel, delete=delete, include_running=include_running, **filters)

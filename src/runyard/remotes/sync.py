@@ -1,0 +1,464 @@
+"""Push runs to a remote and pull them back, over fsspec (s3fs, sshfs, the local filesystem).
+
+On the remote, runs keep the home's layout, plus runyard's bookkeeping::
+
+    ROOT/runs/<id>/...                 the run's files, as in a runs home
+    ROOT/.runyard/runs/<id>.json       the run's manifest: every file's size, mtime and mode,
+                                       its links, and its listing record. Written LAST: a run
+                                       is on the remote (listed, pullable) only once it exists.
+    ROOT/.runyard/index.json           the records of every published run (``runs --remote``)
+
+Both directions are incremental (a file is sent again only when its size or mtime changed) and
+publish last: a push writes the manifest after the files; a pull builds the run in
+``<home>/runs/.pull-<id>`` (hidden from listings) and renames it into place whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterator
+
+from ..errors import RunyardError, UsageError
+from .config import Remote
+
+_META = ".runyard"
+_HEX = frozenset("0123456789abcdef")
+
+
+class RemoteError(RunyardError):
+    """A remote that can't be reached or used (one line, nothing changed locally)."""
+
+
+def is_run_id(name: str) -> bool:
+    """Run ids are exactly 32 lowercase hex digits."""
+    return len(name) == 32 and _HEX.issuperset(name)
+
+
+@dataclass
+class Transfer:
+    """What a push or pull did."""
+
+    sent: list[str] = field(default_factory=list)        # runs copied (new or changed)
+    unchanged: list[str] = field(default_factory=list)   # runs already up to date
+    skipped: list[str] = field(default_factory=list)     # running runs, and refused ones
+    deleted: list[str] = field(default_factory=list)     # runs removed by --delete
+    files: int = 0
+    bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# --- the filesystem -------------------------------------------------------------------------
+
+def filesystem(remote: Remote) -> tuple[Any, str]:
+    """(fsspec filesystem, root path on it) for ``remote``."""
+    scheme, rest = remote.url.split("://", 1)
+    opts = dict(remote.options)
+    with remote_errors(remote):
+        if scheme == "file":
+            from fsspec.implementations.local import LocalFileSystem
+
+            return LocalFileSystem(), "/" + rest.lstrip("/")
+        if scheme == "s3":
+            try:
+                import s3fs
+            except ImportError:
+                raise UsageError("S3 remotes need s3fs: pip install 'runyard[remotes]'") from None
+            return s3fs.S3FileSystem(**opts), rest.strip("/")
+        if scheme in ("ssh", "sftp"):
+            try:
+                import sshfs
+            except ImportError:
+                raise UsageError("SSH remotes need sshfs: pip install 'runyard[remotes]'") from None
+            netloc, _, path = rest.partition("/")
+            user, _, hostport = netloc.rpartition("@")
+            host, _, port = hostport.partition(":")
+            if user:
+                opts.setdefault("username", user)
+            if port:
+                opts.setdefault("port", int(port))
+            return sshfs.SSHFileSystem(host, **opts), "/" + path
+    raise UsageError(f"unsupported remote URL {remote.url!r}")
+
+
+@contextmanager
+def remote_errors(remote: Remote) -> Iterator[None]:
+    """Backend failures (unreachable host, bad credentials, missing bucket) -> one line."""
+    try:
+        yield
+    except RunyardError:
+        raise
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # noqa: BLE001 - every backend has its own exception tree
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RemoteError(f"remote {remote.name} ({remote.url}): {msg}") from None
+
+
+def _read_json(fs: Any, path: str) -> Any:
+    try:
+        with fs.open(path, "rb") as f:
+            data = f.read(64 * 1024 * 1024 + 1)
+    except FileNotFoundError:
+        return None
+    if len(data) > 64 * 1024 * 1024:
+        raise RemoteError(f"refusing {path}: over 64 MiB")
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise RemoteError(f"{path} on the remote is not valid JSON") from None
+
+
+def _write_json(fs: Any, path: str, value: Any) -> None:
+    """Write whole or not at all: an object store's PUT is atomic; elsewhere temp + rename."""
+    data = json.dumps(value, separators=(",", ":")).encode()
+    if _is_object_store(fs):
+        fs.pipe_file(path, data)
+        return
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fs.pipe_file(tmp, data)
+    fs.mv(tmp, path)
+
+
+def _is_object_store(fs: Any) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol in ("s3", "s3a", "gs", "gcs", "abfs", "az")
+
+
+# --- the local side -------------------------------------------------------------------------
+
+def _local_files(run_dir: Path) -> tuple[dict[str, list[int]], dict[str, str]]:
+    """{relpath: [size, mtime_ns, mode]} and {relpath: link target} of a run directory."""
+    files: dict[str, list[int]] = {}
+    links: dict[str, str] = {}
+    base = str(run_dir)
+    for root, dirs, names in os.walk(base):
+        rel_root = os.path.relpath(root, base)
+        prefix = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
+        for d in list(dirs):
+            p = os.path.join(root, d)
+            if os.path.islink(p):
+                links[prefix + d] = os.readlink(p)
+                dirs.remove(d)
+        for n in names:
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                links[prefix + n] = os.readlink(p)
+            elif stat.S_ISREG(st.st_mode):
+                files[prefix + n] = [st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)]
+    return files, links
+
+
+def _safe_rel(rel: str) -> bool:
+    """A path that stays inside the run directory."""
+    p = PurePosixPath(rel)
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel and "\0" not in rel
+
+
+def _plain_mode(mode: int) -> int:
+    """Owner-writable, no setuid/setgid/sticky, nothing world-writable."""
+    return (0o755 if mode & 0o111 else 0o644)
+
+
+def _progress(total_runs: int, total_bytes: int, verb: str) -> tuple[Callable[[int], None], Callable[[], None],
+                                                                    Callable[[], None]]:
+    """(add_bytes, run_done, close): a rich progress bar of runs and bytes on a terminal."""
+    import sys
+
+    if not sys.stderr.isatty() or not total_runs:
+        return (lambda n: None), (lambda: None), (lambda: None)
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+    prog.start()
+    bt = prog.add_task(f"{verb} 0/{total_runs} runs", total=max(total_bytes, 1))
+    done = [0]
+
+    def add(n: int) -> None:
+        prog.advance(bt, n)
+
+    def run_done() -> None:
+        done[0] += 1
+        prog.update(bt, description=f"{verb} {done[0]}/{total_runs} runs")
+
+    return add, run_done, prog.stop
+
+
+# --- push -----------------------------------------------------------------------------------
+
+def push(remote: Remote, records: list[dict], home_runs: Path, *, delete: bool = False,
+         include_running: bool = False) -> Transfer:
+    """Send the runs of ``records`` (local listing records) to ``remote``."""
+    fs, root = filesystem(remote)
+    t = Transfer()
+    with remote_errors(remote):
+        index = (_read_json(fs, f"{root}/{_META}/index.json") or {}).get("runs", {})
+        todo = []
+        for r in records:
+            if r.get("status") in ("running", "pending", "staged") and not include_running:
+                t.skipped.append(r["id"])
+                t.notes.append(f"{r['id'][:8]} is {r.get('status')}: skipped (use --include-running)")
+                continue
+            todo.append(r)
+        olds = _manifests(fs, root, [r["id"] for r in todo])
+        plans = []
+        total = 0
+        for r in todo:
+            rid = r["id"]
+            run_dir = Path(r["dir"])
+            files, links = _local_files(run_dir)
+            old = olds.get(rid) or {}
+            old_files = old.get("files") or {}
+            changed = [rel for rel, meta in files.items() if old_files.get(rel) != meta]
+            gone = [rel for rel in old_files if rel not in files]
+            if not changed and not gone and old.get("links", {}) == links:
+                t.unchanged.append(rid)
+                continue
+            total += sum(files[rel][0] for rel in changed)
+            plans.append((rid, run_dir, files, links, changed, gone))
+        add, run_done, close = _progress(len(plans), total, "pushing")
+        try:
+            for i in range(0, len(plans), _BATCH):
+                _push_batch(fs, root, plans[i:i + _BATCH], index, t, add, run_done)
+        finally:
+            close()
+        if delete:
+            local = {p.name for p in home_runs.iterdir()} if home_runs.exists() else set()
+            for rid in [i for i in _published(fs, root) if i not in local]:
+                fs.rm_file(f"{root}/{_META}/runs/{rid}.json")  # unpublish first
+                if fs.exists(f"{root}/runs/{rid}"):
+                    fs.rm(f"{root}/runs/{rid}", recursive=True)
+                index.pop(rid, None)
+                t.deleted.append(rid)
+        if plans or t.deleted or not fs.exists(f"{root}/{_META}/index.json"):
+            # Re-read right before writing: another machine may have pushed meanwhile.
+            fresh = (_read_json(fs, f"{root}/{_META}/index.json") or {}).get("runs", {})
+            fresh.update({rid: index[rid] for rid in t.sent})
+            for rid in t.deleted:
+                fresh.pop(rid, None)
+            _write_json(fs, f"{root}/{_META}/index.json", {"runs": fresh})
+    return t
+
+
+_BATCH = 64  # runs sent per round of concurrent transfers
+
+
+def _manifests(fs: Any, root: str, ids: list[str]) -> dict[str, dict]:
+    """The remote manifests of ``ids`` (absent ones left out), fetched in one batched call."""
+    if not ids:
+        return {}
+    paths = {f"{root}/{_META}/runs/{rid}.json": rid for rid in ids}
+    try:
+        got = fs.cat(list(paths), on_error="omit")
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for path, data in got.items():
+        rid = paths.get(path) or paths.get(path.lstrip("/")) or paths.get("/" + path.lstrip("/"))
+        if rid is None or isinstance(data, Exception):
+            continue
+        try:
+            m = json.loads(data)
+        except ValueError:
+            continue
+        if isinstance(m, dict):
+            out[rid] = m
+    return out
+
+
+def _push_batch(fs: Any, root: str, plans: list, index: dict, t: Transfer, add: Callable[[int], None],
+                run_done: Callable[[], None]) -> None:
+    """Send a batch of runs' changed files concurrently, then publish each run's manifest."""
+    from ..store.record import read_record
+
+    lpaths, rpaths = [], []
+    for rid, run_dir, files, _links, changed, _gone in plans:
+        for rel in changed:
+            lpaths.append(str(run_dir / rel))
+            rpaths.append(f"{root}/runs/{rid}/{rel}")
+    if not _is_object_store(fs):
+        for parent in sorted({p.rsplit("/", 1)[0] for p in rpaths}):
+            fs.makedirs(parent, exist_ok=True)
+    if lpaths:
+        fs.put(lpaths, rpaths)
+    for rid, run_dir, files, links, changed, gone in plans:
+        rec = read_record(run_dir)
+        rec.pop("dir", None)
+        _write_json(fs, f"{root}/{_META}/runs/{rid}.json",
+                    {"id": rid, "files": files, "links": links, "record": rec, "pushed": time.time()})
+        for rel in gone:
+            try:
+                fs.rm_file(f"{root}/runs/{rid}/{rel}")
+            except FileNotFoundError:
+                pass
+        n = sum(files[rel][0] for rel in changed)
+        t.files += len(changed)
+        t.bytes += n
+        add(n)
+        index[rid] = rec
+        t.sent.append(rid)
+        run_done()
+
+
+def _published(fs: Any, root: str) -> list[str]:
+    try:
+        names = fs.ls(f"{root}/{_META}/runs", detail=False)
+    except FileNotFoundError:
+        return []
+    out = []
+    for n in names:
+        base = n.rsplit("/", 1)[-1]
+        if base.endswith(".json") and is_run_id(base[:-5]):
+            out.append(base[:-5])
+    return out
+
+
+# --- listing --------------------------------------------------------------------------------
+
+def remote_records(remote: Remote) -> list[dict]:
+    """The listing records of a remote's runs, from its index (nothing is pulled)."""
+    fs, root = filesystem(remote)
+    with remote_errors(remote):
+        index = (_read_json(fs, f"{root}/{_META}/index.json") or {}).get("runs", {})
+    out = []
+    for rid, rec in index.items():
+        if not is_run_id(rid) or not isinstance(rec, dict):
+            continue
+        rec = dict(rec, id=rid, dir=f"{remote.url.rstrip('/')}/runs/{rid}")
+        out.append(rec)
+    out.sort(key=lambda r: (r.get("started") or 0, r["id"]), reverse=True)
+    return out
+
+
+# --- pull -----------------------------------------------------------------------------------
+
+def pull(remote: Remote, ids: list[str], home_runs: Path, *, delete: bool = False,
+         include_running: bool = False, statuses: dict[str, str] | None = None) -> Transfer:
+    """Bring runs ``ids`` from ``remote`` into ``home_runs``."""
+    fs, root = filesystem(remote)
+    t = Transfer()
+    statuses = statuses or {}
+    home_runs.mkdir(parents=True, exist_ok=True)
+    with remote_errors(remote):
+        plans = []
+        total = 0
+        manifests = _manifests(fs, root, [i for i in ids if is_run_id(i)])
+        for rid in ids:
+            if not is_run_id(rid):
+                t.skipped.append(rid)
+                t.notes.append(f"refusing remote run {rid!r}: not a run id (32 hex digits)")
+                continue
+            if statuses.get(rid) in ("running", "pending", "staged") and not include_running:
+                t.skipped.append(rid)
+                t.notes.append(f"{rid[:8]} is {statuses[rid]} on the remote: skipped (use --include-running)")
+                continue
+            _recover(home_runs, rid)
+            m = manifests.get(rid)
+            if not isinstance(m, dict) or not isinstance(m.get("files"), dict):
+                t.skipped.append(rid)
+                t.notes.append(f"{rid[:8]} has no manifest on the remote: skipped")
+                continue
+            bad = [rel for rel in list(m["files"]) + list(m.get("links") or {}) if not _safe_rel(rel)]
+            if bad:
+                t.skipped.append(rid)
+                t.notes.append(f"refusing remote run {rid[:8]}: {bad[0]!r} would land outside its directory")
+                continue
+            local_dir = home_runs / rid
+            local_files, local_links = _local_files(local_dir) if local_dir.is_dir() else ({}, {})
+            want = {rel: meta for rel, meta in m["files"].items()
+                    if local_files.get(rel, [None, None])[:2] != list(meta)[:2]}
+            if not want and (m.get("links") or {}) == {k: v for k, v in local_links.items() if k in m.get("links", {})}:
+                t.unchanged.append(rid)
+                continue
+            total += sum(int(meta[0]) for meta in want.values())
+            plans.append((rid, m, local_dir, local_files, want))
+        add, run_done, close = _progress(len(plans), total, "pulling")
+        try:
+            for rid, m, local_dir, local_files, want in plans:
+                if _pull_one(fs, root, rid, m, local_dir, local_files, want, home_runs, t, add):
+                    t.sent.append(rid)
+                run_done()
+        finally:
+            close()
+        if delete:
+            remote_ids = set(_published(fs, root))
+            from ..store import trash
+
+            for p in sorted(home_runs.iterdir()):
+                if is_run_id(p.name) and p.name not in remote_ids:
+                    trash.delete(home_runs.parent, p.name)
+                    t.deleted.append(p.name)
+    return t
+
+
+def _recover(home_runs: Path, rid: str) -> None:
+    """Undo what a pull killed mid-swap left: the old run back in place, the half-built one gone."""
+    old = home_runs / f".pull-old-{rid}"
+    if old.is_dir():
+        if (home_runs / rid).exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(old, home_runs / rid)
+    shutil.rmtree(home_runs / f".pull-{rid}", ignore_errors=True)
+
+
+def _pull_one(fs: Any, root: str, rid: str, m: dict, local_dir: Path, local_files: dict, want: dict,
+              home_runs: Path, t: Transfer, add: Callable[[int], None]) -> bool:
+    stage = home_runs / f".pull-{rid}"
+    stage.mkdir()
+    try:
+        for rel in m["files"]:
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            if rel not in want:
+                try:
+                    os.link(local_dir / rel, stage / rel)
+                except OSError:
+                    shutil.copy2(local_dir / rel, stage / rel)
+        if want:
+            fs.get([f"{root}/runs/{rid}/{rel}" for rel in want], [str(stage / rel) for rel in want])
+        for rel, meta in want.items():
+            size, mtime_ns, mode = (list(meta) + [0o644])[:3]
+            dst = stage / rel
+            if not dst.is_file() or dst.stat().st_size != int(size):
+                t.notes.append(f"{rid[:8]} changed on the remote while it was pulled: try again")
+                shutil.rmtree(stage, ignore_errors=True)
+                t.skipped.append(rid)
+                return False
+            os.chmod(dst, _plain_mode(int(mode)))
+            os.utime(dst, ns=(int(mtime_ns), int(mtime_ns)))
+            t.files += 1
+            t.bytes += int(size)
+            add(int(size))
+        for rel, target in (m.get("links") or {}).items():
+            full = os.path.normpath(os.path.join(str(stage), os.path.dirname(rel), target))
+            if os.path.isabs(target) or not (full + os.sep).startswith(str(stage) + os.sep):
+                t.notes.append(f"{rid[:8]}: link {rel} points outside the run: not made")
+                continue
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(target, stage / rel)
+        # Local files the remote doesn't have (say, a tag added here) are kept.
+        for rel in local_files:
+            if rel not in m["files"] and not (stage / rel).exists():
+                (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.link(local_dir / rel, stage / rel)
+        if local_dir.exists():
+            old = home_runs / f".pull-old-{rid}"
+            os.rename(local_dir, old)
+            os.rename(stage, local_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(stage, local_dir)
+        return True
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
