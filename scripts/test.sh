@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
-# Debian packages: R for R scripts, Chromium for the web view's browser tests, git for snapshots.
+# Debian packages: R for R scripts, Chromium for the web view's browser tests, git for snapshots,
+# sshd for the SSH remote.
 need=()
 command -v Rscript  >/dev/null 2>&1 || need+=(r-base-core)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v git      >/dev/null 2>&1 || need+=(git)
+[ -x /usr/sbin/sshd ]                 || need+=(openssh-server)   # a real SSH remote for the remotes tests
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq

@@ -799,8 +799,6 @@ def report_cmd(run: str | None, no_open: bool, **kw: Any) -> None:
     click.echo(view_run_report(r["id"], open=not no_open))
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 
 # --- remotes --------------------------------------------------------------------------------
@@ -877,3 +875,7 @@ def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes:
         click.echo("Cancelled.", err=True)
         sys.exit(1)
     api.runs_pull(remote, sel, delete=delete, include_running=include_running, **filters)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

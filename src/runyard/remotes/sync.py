@@ -70,6 +70,8 @@ def filesystem(remote: Remote) -> tuple[Any, str]:
                 import s3fs
             except ImportError:
                 raise UsageError("S3 remotes need s3fs: pip install 'runyard[remotes]'") from None
+            # Fail fast on an unreachable endpoint (botocore's default retries take ~15 s).
+            opts.setdefault("config_kwargs", {"connect_timeout": 5, "retries": {"max_attempts": 2}})
             return s3fs.S3FileSystem(**opts), rest.strip("/")
         if scheme in ("ssh", "sftp"):
             try:
@@ -225,7 +227,7 @@ def push(remote: Remote, records: list[dict], home_runs: Path, *, delete: bool =
                 t.unchanged.append(rid)
                 continue
             total += sum(files[rel][0] for rel in changed)
-            plans.append((rid, run_dir, files, links, changed, gone))
+            plans.append((r, run_dir, files, links, changed, gone))
         add, run_done, close = _progress(len(plans), total, "pushing")
         try:
             for i in range(0, len(plans), _BATCH):
@@ -279,10 +281,9 @@ def _manifests(fs: Any, root: str, ids: list[str]) -> dict[str, dict]:
 def _push_batch(fs: Any, root: str, plans: list, index: dict, t: Transfer, add: Callable[[int], None],
                 run_done: Callable[[], None]) -> None:
     """Send a batch of runs' changed files concurrently, then publish each run's manifest."""
-    from ..store.record import read_record
-
     lpaths, rpaths = [], []
-    for rid, run_dir, files, _links, changed, _gone in plans:
+    for r, run_dir, files, _links, changed, _gone in plans:
+        rid = r["id"]
         for rel in changed:
             lpaths.append(str(run_dir / rel))
             rpaths.append(f"{root}/runs/{rid}/{rel}")
@@ -291,9 +292,9 @@ def _push_batch(fs: Any, root: str, plans: list, index: dict, t: Transfer, add: 
             fs.makedirs(parent, exist_ok=True)
     if lpaths:
         fs.put(lpaths, rpaths)
-    for rid, run_dir, files, links, changed, gone in plans:
-        rec = read_record(run_dir)
-        rec.pop("dir", None)
+    for r, run_dir, files, links, changed, gone in plans:
+        rid = r["id"]
+        rec = {k: v for k, v in r.items() if k not in ("dir", "summary")}
         _write_json(fs, f"{root}/{_META}/runs/{rid}.json",
                     {"id": rid, "files": files, "links": links, "record": rec, "pushed": time.time()})
         for rel in gone:
