@@ -101,6 +101,11 @@ def _tree(d: Path) -> dict[str, bytes]:
     return out
 
 
+def _bytes(d: Path) -> dict[str, bytes]:
+    """``_tree`` without mtimes (a remote's own copy keeps its mtimes in the manifest)."""
+    return {k: v[0] if isinstance(v, tuple) else v for k, v in _tree(d).items()}
+
+
 def _other_home(tmp_path: Path, name: str = "laptop") -> dict:
     return {"GUILD_HOME": str(tmp_path / name / ".guild")}
 
@@ -349,3 +354,30 @@ def test_api_push_pull(runs, tmp_path, monkeypatch):
     assert list(runyard.ls_runs()["flags.x"]) == [3, 2]
     shutil.rmtree(tmp_path / "share")
     assert runyard.ls_runs(remote="share").empty
+
+
+def test_sync_while_running(project, tmp_path):
+    """A run on a 'cloud machine' is visible on the remote while it trains, and whole at the end."""
+    write(project / "slow.py", "import time\nfor i in range(30):\n    print(f'step: {i}')\n"
+                               "    print(f'loss: {1 / (i + 1)}', flush=True)\n    time.sleep(0.1)\n")
+    share = tmp_path / "share"
+    _add("share", share.as_uri())
+    p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", "-y", "-q", "--sync", "share",
+                          "--sync-interval", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen_running = False
+    deadline = time.time() + 30
+    while p.poll() is None and time.time() < deadline:
+        out = cli("runs", "--remote", "share").stdout
+        seen_running = seen_running or "running" in out
+        time.sleep(0.2)
+    assert p.wait(30) == 0, p.stderr.read()
+    assert seen_running
+    listed = cli("runs", "--remote", "share").stdout
+    assert "completed" in listed
+    rid = runyard.resolve_run_ids(1)[0]
+    assert _bytes(project / ".guild" / "runs" / rid) == _bytes(share / "runs" / rid)
+    r = cli("run", "slow.py", "-y", "--sync", "nosuch")
+    assert r.returncode == 2 and "no remote named 'nosuch'" in r.stderr
+    assert len(runyard.ls_runs()) == 1  # nothing was made
+    r = cli("run", "slow.py", "-y", "-b", "--sync", "share")
+    assert r.returncode == 2 and "--sync needs a run in the foreground" in r.stderr

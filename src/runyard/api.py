@@ -243,6 +243,10 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
     if options.pop("background", False):
         wait = False
     options.pop("yes", None)
+    sync_to = options.pop("sync", None)
+    sync_every = options.pop("sync_interval", None)
+    if sync_to:
+        return _run_synced(script, flags, sync_to, sync_every, echo=echo, wait=wait, **options)
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]
@@ -266,6 +270,33 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
         else:
             launch.start_background(prepared)
     return [prepared.run.id]
+
+
+def _run_synced(script: Any, flags: Any, remote: str, interval: Any, echo: bool, wait: bool,
+                **options: Any) -> list[str]:
+    """``run(..., sync=REMOTE)``: push the new runs while they run and when they end."""
+    import time as _time
+
+    from .home import runs_dir
+    from .remotes import config, sync
+
+    if not wait or options.get("stage"):
+        raise UsageError("--sync needs a run in the foreground (use nohup or a terminal multiplexer on a "
+                         "remote machine), not --background or --stage")
+    try:
+        every = float(interval) if interval is not None else 30.0
+    except (TypeError, ValueError):
+        raise UsageError(f"--sync-interval needs a number of seconds, not {interval!r}") from None
+    if every <= 0:
+        raise UsageError("--sync-interval needs a positive number of seconds")
+    r = config.get(remote)
+    since = int(_time.time() * 1_000_000) - 1
+
+    def mine() -> list[dict]:
+        return [x for x in _records(None, (), {"include_batch": True}) if (x.get("started") or 0) >= since]
+
+    with sync.LiveSync(r, mine, runs_dir(_runs_home()), every):
+        return run_ids(script, flags, echo=echo, wait=wait, **options)
 
 
 # --- managing -------------------------------------------------------------------------------

@@ -463,3 +463,46 @@ def _pull_one(fs: Any, root: str, rid: str, m: dict, local_dir: Path, local_file
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+
+
+# --- sync while running ---------------------------------------------------------------------
+
+class LiveSync:
+    """Push runs to a remote every ``interval`` seconds while they run, and once more at the end.
+
+    ``records`` returns the current listing records of the runs to push (one run, or a batch's
+    runs). A failing push is reported once per distinct message on stderr; the run goes on.
+    """
+
+    def __init__(self, remote: Remote, records: Callable[[], list[dict]], home_runs: Path,
+                 interval: float = 30.0):
+        import threading
+
+        self.remote, self.records, self.home_runs, self.interval = remote, records, home_runs, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="runyard-sync", daemon=True)
+        self._said: set[str] = set()
+
+    def __enter__(self) -> "LiveSync":
+        filesystem(self.remote)  # an unusable remote fails now, before the run starts
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.push_now()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.push_now()
+
+    def push_now(self) -> None:
+        import sys
+
+        try:
+            push(self.remote, self.records(), self.home_runs, include_running=True)
+        except RunyardError as e:
+            if str(e) not in self._said:
+                self._said.add(str(e))
+                print(f"runyard: sync: {e}", file=sys.stderr)
