@@ -247,13 +247,14 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
     sync_every = options.pop("sync_interval", None)
     if sync_to:
         return _run_synced(script, flags, sync_to, sync_every, echo=echo, wait=wait, **options)
+    batch_sync = options.pop("_sync", None)  # set by _run_synced: Dask trials without a shared disk use it
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]
-    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask")):
+    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask", "executor")):
         from .batch import run_batch
 
-        return list(run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), **options))
+        return list(run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), sync=batch_sync, **options))
     stage = bool(options.pop("stage", False))
     unknown = [k for k, v in options.items()
                if k not in ("label", "comment", "force_flags") and v not in (None, False)]
@@ -296,7 +297,7 @@ def _run_synced(script: Any, flags: Any, remote: str, interval: Any, echo: bool,
         return [x for x in _records(None, (), {"include_batch": True}) if (x.get("started") or 0) >= since]
 
     with sync.LiveSync(r, mine, runs_dir(_runs_home()), every):
-        return run_ids(script, flags, echo=echo, wait=wait, **options)
+        return run_ids(script, flags, echo=echo, wait=wait, _sync=remote, **options)
 
 
 # --- managing -------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ RUN_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--dask",), "dask", "value", "Run trials on a dask.distributed scheduler at ADDRESS."),
     (("--fail-fast",), "fail_fast", "flag", "Stop a batch at its first failed trial."),
     (("--needed",), "needed", "flag", "Skip trials whose flags match a completed run."),
+    (("--executor",), "executor", "value", "Run trials with NAME[:ARG]: inline, local:N or dask:ADDRESS."),
+    (("--dask-no-shared-fs",), "dask_no_shared_fs", "flag", "Dask workers don't see the runs home: run trials in their scratch directories."),
     (("--sync",), "sync", "value", "Push the run to remote NAME while it runs and when it ends."),
     (("--sync-interval",), "sync_interval", "value", "Seconds between pushes with --sync (default 30)."),
 ]

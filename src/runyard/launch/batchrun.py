@@ -164,13 +164,13 @@ def start_claimed(run_dir: str | os.PathLike, echo: bool = True, stdin: Any = No
     return supervise(run, argv, env, echo=echo, stdin=stdin)
 
 
-def spawn_supervisor(run_dir: str | os.PathLike) -> subprocess.Popen:
+def spawn_supervisor(run_dir: str | os.PathLike, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Supervise a claimed run in a child process of its own session (so a terminal's Ctrl-C
     reaches it only through its parent, which signals it on purpose)."""
     run = Run(Path(run_dir))
     log = open(run.guild_path("supervisor.log"), "ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "runyard.launch.runner", str(run.dir)],
+        return subprocess.Popen([sys.executable, "-m", "runyard.launch.runner", str(run.dir)], env=env,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True, close_fds=True)
     finally:
