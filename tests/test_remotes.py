@@ -207,14 +207,21 @@ def _big_runs(project: Path, n: int = 4) -> None:
         runyard.run("files.py", echo=False)
 
 
+def _shards(share: Path) -> dict[Path, dict]:
+    return {p: json.loads(p.read_text()) for p in (share / ".runyard" / "index").glob("*.json")}
+
+
 def _check_remote_complete(share: Path) -> int:
-    """Every run the remote publishes is complete: all its files, with their sizes."""
+    """Every run the remote lists is complete: each of its files is in the pack named for it."""
+    import zipfile
+
     n = 0
-    for m in (share / ".runyard" / "runs").glob("*.json"):
-        man = json.loads(m.read_text())
-        for rel, (size, _mtime, _mode) in man["files"].items():
-            assert (share / "runs" / man["id"] / rel).stat().st_size == size
-        n += 1
+    for shard in _shards(share).values():
+        for rid, entry in shard["runs"].items():
+            for rel, (size, _mtime, _mode, pack) in entry["files"].items():
+                with zipfile.ZipFile(share / "packs" / rid / f"{pack}.zip") as zf:
+                    assert zf.getinfo(rel).file_size == size
+            n += 1
     return n
 
 
@@ -255,18 +262,15 @@ def test_hostile_remote_runs_are_refused(runs, tmp_path):
     share = tmp_path / "share"
     _add("share", share.as_uri())
     cli("push", "share")
-    meta = share / ".runyard"
-    index = json.loads((meta / "index.json").read_text())
-    good = next(iter(index["runs"]))
-    # An id that isn't 32 hex digits is not listed; a manifest reaching outside is refused.
-    index["runs"]["--help"] = dict(index["runs"][good])
+    [(path, shard)] = _shards(share).items()
+    good = next(iter(shard["runs"]))
+    # An id that isn't 32 hex digits is not listed; an entry reaching outside its run is refused.
+    shard["runs"]["--help"] = dict(shard["runs"][good])
     evil = "e" * 32
-    index["runs"][evil] = dict(index["runs"][good])
-    (meta / "index.json").write_text(json.dumps(index))
-    man = json.loads((meta / "runs" / f"{good}.json").read_text())
-    man["id"] = evil
-    man["files"]["../../../escaped.txt"] = [3, 0, 0o644]
-    (meta / "runs" / f"{evil}.json").write_text(json.dumps(man))
+    entry = json.loads(json.dumps(shard["runs"][good]))
+    entry["files"]["../../../escaped.txt"] = [3, 0, 0o644, next(iter(entry["files"].values()))[3]]
+    shard["runs"][evil] = entry
+    path.write_text(json.dumps(shard))
     ids = list(runyard.ls_runs(remote="share")["id"])
     assert "--help" not in ids and evil in ids
     laptop = _other_home(tmp_path)
@@ -375,7 +379,9 @@ def test_sync_while_running(project, tmp_path):
     listed = cli("runs", "--remote", "share").stdout
     assert "completed" in listed
     rid = runyard.resolve_run_ids(1)[0]
-    assert _bytes(project / ".guild" / "runs" / rid) == _bytes(share / "runs" / rid)
+    laptop = _other_home(tmp_path)
+    assert "pulled 1 run" in cli("pull", "share", env=laptop).stderr
+    assert _tree(project / ".guild" / "runs" / rid) == _tree(tmp_path / "laptop" / ".guild" / "runs" / rid)
     r = cli("run", "slow.py", "-y", "--sync", "nosuch")
     assert r.returncode == 2 and "no remote named 'nosuch'" in r.stderr
     assert len(runyard.ls_runs()) == 1  # nothing was made

@@ -1,16 +1,19 @@
 """Push runs to a remote and pull them back, over fsspec (s3fs, sshfs, the local filesystem).
 
-On the remote, runs keep the home's layout, plus runyard's bookkeeping::
+On the remote, each push sends a run's new or changed files as one zip (a *pack*), and each
+pushing home keeps one *index shard* — few, large requests, which is what object stores are
+fast at::
 
-    ROOT/runs/<id>/...                 the run's files, as in a runs home
-    ROOT/.runyard/runs/<id>.json       the run's manifest: every file's size, mtime and mode,
-                                       its links, and its listing record. Written LAST: a run
-                                       is on the remote (listed, pullable) only once it exists.
-    ROOT/.runyard/index.json           the records of every published run (``runs --remote``)
+    ROOT/packs/<run id>/<pack>.zip     files of one run sent by one push (stored as zip members)
+    ROOT/.runyard/index/<home>.json    per run this home pushed: its listing record, every
+                                       file's size, mtime, mode and pack, its links, and when
+                                       (a deletion is kept as a dated tombstone)
 
-Both directions are incremental (a file is sent again only when its size or mtime changed) and
-publish last: a push writes the manifest after the files; a pull builds the run in
-``<home>/runs/.pull-<id>`` (hidden from listings) and renames it into place whole.
+The remote's view of a run is the newest entry among the shards. A shard is written after the
+packs it names, so a run is on the remote (listed, pullable) only once its files are. Both
+directions are incremental (a file is sent again only when its size or mtime changed); a pull
+builds the run in ``<home>/runs/.pull-<id>`` (hidden from listings) and renames it into place
+whole.
 """
 
 from __future__ import annotations
@@ -196,15 +199,73 @@ def _progress(total_runs: int, total_bytes: int, verb: str) -> tuple[Callable[[i
     return add, run_done, prog.stop
 
 
+# --- the remote's state --------------------------------------------------------------------
+
+_PACK = frozenset("0123456789abcdefghijklmnopqrstuvwxyz-")
+
+
+def _home_key(home_runs: Path) -> str:
+    """This home's shard name: stable for a home, distinct between homes and machines."""
+    import hashlib
+    import socket
+
+    digest = hashlib.sha256(f"{socket.gethostname()}:{home_runs.resolve()}".encode()).hexdigest()[:16]
+    return f"{digest}"
+
+
+def _shards(fs: Any, root: str) -> dict[str, dict]:
+    """Every home's index shard, by name (one listing and one batched read)."""
+    try:
+        names = [n for n in fs.ls(f"{root}/{_META}/index", detail=False) if n.endswith(".json")]
+    except FileNotFoundError:
+        return {}
+    got = fs.cat(names, on_error="omit") if names else {}
+    out = {}
+    for path, data in got.items():
+        if isinstance(data, Exception) or len(data) > 256 * 1024 * 1024:
+            continue
+        try:
+            shard = json.loads(data)
+        except ValueError:
+            continue
+        if isinstance(shard, dict):
+            out[path.rsplit("/", 1)[-1][:-5]] = shard
+    return out
+
+
+def _merged(shards: dict[str, dict]) -> dict[str, dict]:
+    """The remote's view: per run, the newest entry of any shard (tombstones included)."""
+    view: dict[str, dict] = {}
+    for shard in shards.values():
+        for rid, entry in (shard.get("runs") or {}).items():
+            if not isinstance(entry, dict) or not is_run_id(rid):
+                continue
+            old = view.get(rid)
+            if old is None or float(entry.get("pushed") or 0) > float(old.get("pushed") or 0):
+                view[rid] = entry
+    return view
+
+
+def _live(view: dict[str, dict]) -> dict[str, dict]:
+    return {rid: e for rid, e in view.items() if not e.get("deleted")}
+
+
 # --- push -----------------------------------------------------------------------------------
+
+_BATCH = 64  # runs sent per round of concurrent transfers (and shard writes)
+_SMALL = 8 * 1024 * 1024  # packs up to this size are built in memory and sent together
+
 
 def push(remote: Remote, records: list[dict], home_runs: Path, *, delete: bool = False,
          include_running: bool = False) -> Transfer:
     """Send the runs of ``records`` (local listing records) to ``remote``."""
     fs, root = filesystem(remote)
     t = Transfer()
+    key = _home_key(home_runs)
     with remote_errors(remote):
-        index = (_read_json(fs, f"{root}/{_META}/index.json") or {}).get("runs", {})
+        shards = _shards(fs, root)
+        view = _merged(shards)
+        mine = dict((shards.get(key) or {}).get("runs") or {})
         todo = []
         for r in records:
             if r.get("status") in ("running", "pending", "staged") and not include_running:
@@ -212,131 +273,113 @@ def push(remote: Remote, records: list[dict], home_runs: Path, *, delete: bool =
                 t.notes.append(f"{r['id'][:8]} is {r.get('status')}: skipped (use --include-running)")
                 continue
             todo.append(r)
-        olds = _manifests(fs, root, [r["id"] for r in todo])
         plans = []
         total = 0
         for r in todo:
             rid = r["id"]
             run_dir = Path(r["dir"])
             files, links = _local_files(run_dir)
-            old = olds.get(rid) or {}
-            old_files = old.get("files") or {}
-            changed = [rel for rel, meta in files.items() if old_files.get(rel) != meta]
-            gone = [rel for rel in old_files if rel not in files]
-            if not changed and not gone and old.get("links", {}) == links:
+            old = view.get(rid) if not (view.get(rid) or {}).get("deleted") else None
+            old_files = (old or {}).get("files") or {}
+            changed = [rel for rel, meta in files.items() if list(old_files.get(rel, []))[:3] != meta]
+            rec = {k: v for k, v in r.items() if k not in ("dir", "summary")}
+            if old is not None and not changed and set(old_files) == set(files) and old.get("links", {}) == links \
+                    and old.get("record") == json.loads(json.dumps(rec, default=str)):
                 t.unchanged.append(rid)
                 continue
             total += sum(files[rel][0] for rel in changed)
-            plans.append((r, run_dir, files, links, changed, gone))
+            plans.append((r, run_dir, files, links, changed, old_files, rec))
         add, run_done, close = _progress(len(plans), total, "pushing")
         try:
             for i in range(0, len(plans), _BATCH):
-                _push_batch(fs, root, plans[i:i + _BATCH], index, t, add, run_done)
+                _push_batch(fs, root, plans[i:i + _BATCH], mine, t, add, run_done)
+                _write_json(fs, f"{root}/{_META}/index/{key}.json", {"runs": mine})
         finally:
             close()
         if delete:
             local = {p.name for p in home_runs.iterdir()} if home_runs.exists() else set()
-            for rid in [i for i in _published(fs, root) if i not in local]:
-                fs.rm_file(f"{root}/{_META}/runs/{rid}.json")  # unpublish first
-                if fs.exists(f"{root}/runs/{rid}"):
-                    fs.rm(f"{root}/runs/{rid}", recursive=True)
-                index.pop(rid, None)
+            now = time.time()
+            for rid in sorted(rid for rid in _live(view) if rid not in local):
+                mine[rid] = {"deleted": True, "pushed": now}
                 t.deleted.append(rid)
-        if plans or t.deleted or not fs.exists(f"{root}/{_META}/index.json"):
-            # Re-read right before writing: another machine may have pushed meanwhile.
-            fresh = (_read_json(fs, f"{root}/{_META}/index.json") or {}).get("runs", {})
-            fresh.update({rid: index[rid] for rid in t.sent})
-            for rid in t.deleted:
-                fresh.pop(rid, None)
-            _write_json(fs, f"{root}/{_META}/index.json", {"runs": fresh})
+            if t.deleted:
+                _write_json(fs, f"{root}/{_META}/index/{key}.json", {"runs": mine})  # unpublish first
+                for rid in t.deleted:
+                    if fs.exists(f"{root}/packs/{rid}"):
+                        fs.rm(f"{root}/packs/{rid}", recursive=True)
     return t
 
 
-_BATCH = 64  # runs sent per round of concurrent transfers
+def _pack(run_dir: Path, rels: list[str], dest: Any) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for rel in rels:
+            zf.write(run_dir / rel, rel)
 
 
-def _manifests(fs: Any, root: str, ids: list[str]) -> dict[str, dict]:
-    """The remote manifests of ``ids`` (absent ones left out), fetched in one batched call."""
-    if not ids:
-        return {}
-    paths = {f"{root}/{_META}/runs/{rid}.json": rid for rid in ids}
-    try:
-        got = fs.cat(list(paths), on_error="omit")
-    except FileNotFoundError:
-        return {}
-    out = {}
-    for path, data in got.items():
-        rid = paths.get(path) or paths.get(path.lstrip("/")) or paths.get("/" + path.lstrip("/"))
-        if rid is None or isinstance(data, Exception):
-            continue
-        try:
-            m = json.loads(data)
-        except ValueError:
-            continue
-        if isinstance(m, dict):
-            out[rid] = m
-    return out
-
-
-def _push_batch(fs: Any, root: str, plans: list, index: dict, t: Transfer, add: Callable[[int], None],
+def _push_batch(fs: Any, root: str, plans: list, mine: dict, t: Transfer, add: Callable[[int], None],
                 run_done: Callable[[], None]) -> None:
-    """Send a batch of runs' changed files concurrently, then publish each run's manifest."""
-    lpaths, rpaths = [], []
-    for r, run_dir, files, _links, changed, _gone in plans:
-        rid = r["id"]
-        for rel in changed:
-            lpaths.append(str(run_dir / rel))
-            rpaths.append(f"{root}/runs/{rid}/{rel}")
+    """Send a batch of runs' changed files (one pack each, small ones concurrently), then record them."""
+    import io
+    import tempfile
+    import uuid
+
+    small: dict[str, bytes] = {}
     if not _is_object_store(fs):
-        for parent in sorted({p.rsplit("/", 1)[0] for p in rpaths}):
-            fs.makedirs(parent, exist_ok=True)
-    if lpaths:
-        fs.put(lpaths, rpaths)
-    for r, run_dir, files, links, changed, gone in plans:
+        for r, *_ in plans:
+            fs.makedirs(f"{root}/packs/{r['id']}", exist_ok=True)
+    names = {}
+    for r, run_dir, files, _links, changed, _old, _rec in plans:
+        if not changed:
+            continue
+        name = f"{int(time.time() * 1000):x}-{uuid.uuid4().hex[:8]}"
+        names[r["id"]] = name
+        path = f"{root}/packs/{r['id']}/{name}.zip"
+        if sum(files[rel][0] for rel in changed) <= _SMALL:
+            buf = io.BytesIO()
+            _pack(run_dir, changed, buf)
+            small[path] = buf.getvalue()
+        else:
+            with tempfile.NamedTemporaryFile(suffix=".zip") as tmp:
+                _pack(run_dir, changed, tmp)
+                tmp.flush()
+                fs.put_file(tmp.name, path)
+    if small:
+        fs.pipe(small)
+    now = time.time()
+    for r, run_dir, files, links, changed, old_files, rec in plans:
         rid = r["id"]
-        rec = {k: v for k, v in r.items() if k not in ("dir", "summary")}
-        _write_json(fs, f"{root}/{_META}/runs/{rid}.json",
-                    {"id": rid, "files": files, "links": links, "record": rec, "pushed": time.time()})
-        for rel in gone:
-            try:
-                fs.rm_file(f"{root}/runs/{rid}/{rel}")
-            except FileNotFoundError:
-                pass
+        entry_files = {}
+        for rel, meta in files.items():
+            entry_files[rel] = [*meta, names[rid]] if rel in changed else list(old_files[rel])
+        mine[rid] = {"record": json.loads(json.dumps(rec, default=str)), "files": entry_files, "links": links,
+                     "pushed": now}
         n = sum(files[rel][0] for rel in changed)
         t.files += len(changed)
         t.bytes += n
         add(n)
-        index[rid] = rec
         t.sent.append(rid)
         run_done()
 
 
 def _published(fs: Any, root: str) -> list[str]:
-    try:
-        names = fs.ls(f"{root}/{_META}/runs", detail=False)
-    except FileNotFoundError:
-        return []
-    out = []
-    for n in names:
-        base = n.rsplit("/", 1)[-1]
-        if base.endswith(".json") and is_run_id(base[:-5]):
-            out.append(base[:-5])
-    return out
+    return list(_live(_merged(_shards(fs, root))))
 
 
 # --- listing --------------------------------------------------------------------------------
 
 def remote_records(remote: Remote) -> list[dict]:
-    """The listing records of a remote's runs, from its index (nothing is pulled)."""
+    """The listing records of a remote's runs, from its index shards (nothing is pulled)."""
     fs, root = filesystem(remote)
     with remote_errors(remote):
-        index = (_read_json(fs, f"{root}/{_META}/index.json") or {}).get("runs", {})
+        view = _live(_merged(_shards(fs, root)))
     out = []
-    for rid, rec in index.items():
-        if not is_run_id(rid) or not isinstance(rec, dict):
+    for rid, entry in view.items():
+        rec = entry.get("record")
+        if not isinstance(rec, dict):
             continue
-        rec = dict(rec, id=rid, dir=f"{remote.url.rstrip('/')}/runs/{rid}")
-        out.append(rec)
+        out.append(dict(rec, id=rid, dir=f"{remote.url.rstrip('/')}/runs/{rid}"))
     out.sort(key=lambda r: (r.get("started") or 0, r["id"]), reverse=True)
     return out
 
@@ -351,9 +394,9 @@ def pull(remote: Remote, ids: list[str], home_runs: Path, *, delete: bool = Fals
     statuses = statuses or {}
     home_runs.mkdir(parents=True, exist_ok=True)
     with remote_errors(remote):
+        view = _live(_merged(_shards(fs, root)))
         plans = []
         total = 0
-        manifests = _manifests(fs, root, [i for i in ids if is_run_id(i)])
         for rid in ids:
             if not is_run_id(rid):
                 t.skipped.append(rid)
@@ -364,12 +407,15 @@ def pull(remote: Remote, ids: list[str], home_runs: Path, *, delete: bool = Fals
                 t.notes.append(f"{rid[:8]} is {statuses[rid]} on the remote: skipped (use --include-running)")
                 continue
             _recover(home_runs, rid)
-            m = manifests.get(rid)
+            m = view.get(rid)
             if not isinstance(m, dict) or not isinstance(m.get("files"), dict):
                 t.skipped.append(rid)
-                t.notes.append(f"{rid[:8]} has no manifest on the remote: skipped")
+                t.notes.append(f"{rid[:8]} is not on the remote: skipped")
                 continue
             bad = [rel for rel in list(m["files"]) + list(m.get("links") or {}) if not _safe_rel(rel)]
+            bad += [str(meta) for meta in m["files"].values()
+                    if not (isinstance(meta, list) and len(meta) == 4 and isinstance(meta[3], str)
+                            and meta[3] and _PACK.issuperset(meta[3]))]
             if bad:
                 t.skipped.append(rid)
                 t.notes.append(f"refusing remote run {rid[:8]}: {bad[0]!r} would land outside its directory")
@@ -385,21 +431,52 @@ def pull(remote: Remote, ids: list[str], home_runs: Path, *, delete: bool = Fals
             plans.append((rid, m, local_dir, local_files, want))
         add, run_done, close = _progress(len(plans), total, "pulling")
         try:
-            for rid, m, local_dir, local_files, want in plans:
-                if _pull_one(fs, root, rid, m, local_dir, local_files, want, home_runs, t, add):
-                    t.sent.append(rid)
-                run_done()
+            for i in range(0, len(plans), _BATCH):
+                batch = plans[i:i + _BATCH]
+                packs = _fetch_packs(fs, root, batch)
+                for rid, m, local_dir, local_files, want in batch:
+                    if _pull_one(rid, m, local_dir, local_files, want, packs, home_runs, t, add):
+                        t.sent.append(rid)
+                        _touch_index(local_dir)
+                    run_done()
         finally:
             close()
         if delete:
-            remote_ids = set(_published(fs, root))
             from ..store import trash
 
             for p in sorted(home_runs.iterdir()):
-                if is_run_id(p.name) and p.name not in remote_ids:
+                if is_run_id(p.name) and p.name not in view:
                     trash.delete(home_runs.parent, p.name)
                     t.deleted.append(p.name)
     return t
+
+
+def _touch_index(run_dir: Path) -> None:
+    """A pulled run is a change like any other runyard makes: the index learns it at once."""
+    from .. import index
+    from ..store.run import Run
+
+    try:
+        index.touch(Run(run_dir))
+    except Exception:  # noqa: BLE001 - the index is a cache; listings reconcile
+        pass
+
+
+def _fetch_packs(fs: Any, root: str, batch: list) -> dict[tuple[str, str], bytes]:
+    """The packs a batch of pulls needs, fetched concurrently: (run id, pack) -> zip bytes."""
+    paths = {}
+    for rid, _m, _ld, _lf, want in batch:
+        for meta in want.values():
+            paths[f"{root}/packs/{rid}/{meta[3]}.zip"] = (rid, meta[3])
+    if not paths:
+        return {}
+    got = fs.cat(list(paths), on_error="omit")
+    out = {}
+    for path, data in got.items():
+        k = paths.get(path) or paths.get("/" + path.lstrip("/")) or paths.get(path.lstrip("/"))
+        if k is not None and not isinstance(data, Exception):
+            out[k] = data
+    return out
 
 
 def _recover(home_runs: Path, rid: str) -> None:
@@ -413,8 +490,11 @@ def _recover(home_runs: Path, rid: str) -> None:
     shutil.rmtree(home_runs / f".pull-{rid}", ignore_errors=True)
 
 
-def _pull_one(fs: Any, root: str, rid: str, m: dict, local_dir: Path, local_files: dict, want: dict,
+def _pull_one(rid: str, m: dict, local_dir: Path, local_files: dict, want: dict, packs: dict,
               home_runs: Path, t: Transfer, add: Callable[[int], None]) -> bool:
+    import io
+    import zipfile
+
     stage = home_runs / f".pull-{rid}"
     stage.mkdir()
     try:
@@ -425,16 +505,28 @@ def _pull_one(fs: Any, root: str, rid: str, m: dict, local_dir: Path, local_file
                     os.link(local_dir / rel, stage / rel)
                 except OSError:
                     shutil.copy2(local_dir / rel, stage / rel)
-        if want:
-            fs.get([f"{root}/runs/{rid}/{rel}" for rel in want], [str(stage / rel) for rel in want])
+        opened: dict[str, zipfile.ZipFile] = {}
         for rel, meta in want.items():
-            size, mtime_ns, mode = (list(meta) + [0o644])[:3]
-            dst = stage / rel
-            if not dst.is_file() or dst.stat().st_size != int(size):
+            size, mtime_ns, mode, pack = meta
+            data = packs.get((rid, pack))
+            if data is None:
+                t.notes.append(f"{rid[:8]}: pack {pack} is missing on the remote: try again")
+                shutil.rmtree(stage, ignore_errors=True)
+                t.skipped.append(rid)
+                return False
+            zf = opened.get(pack) or opened.setdefault(pack, zipfile.ZipFile(io.BytesIO(data)))
+            try:
+                info = zf.getinfo(rel)
+            except KeyError:
+                info = None
+            if info is None or info.file_size != int(size):
                 t.notes.append(f"{rid[:8]} changed on the remote while it was pulled: try again")
                 shutil.rmtree(stage, ignore_errors=True)
                 t.skipped.append(rid)
                 return False
+            dst = stage / rel
+            with zf.open(info) as src, open(dst, "wb") as out:
+                shutil.copyfileobj(src, out)
             os.chmod(dst, _plain_mode(int(mode)))
             os.utime(dst, ns=(int(mtime_ns), int(mtime_ns)))
             t.files += 1
@@ -442,8 +534,9 @@ def _pull_one(fs: Any, root: str, rid: str, m: dict, local_dir: Path, local_file
             add(int(size))
         for rel, target in (m.get("links") or {}).items():
             full = os.path.normpath(os.path.join(str(stage), os.path.dirname(rel), target))
-            if os.path.isabs(target) or not (full + os.sep).startswith(str(stage) + os.sep):
-                t.notes.append(f"{rid[:8]}: link {rel} points outside the run: not made")
+            inside_runs = (full + os.sep).startswith(str(home_runs) + os.sep)
+            if os.path.isabs(target) or not inside_runs:
+                t.notes.append(f"{rid[:8]}: link {rel} points outside the runs folder: not made")
                 continue
             (stage / rel).parent.mkdir(parents=True, exist_ok=True)
             os.symlink(target, stage / rel)
