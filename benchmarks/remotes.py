@@ -74,16 +74,17 @@ def measure(n: int) -> list[dict]:
             rows.append({"op": op, "runs": n, "seconds": round(secs, 3), "budget": budget,
                          "ok": ok and (budget is None or secs <= budget), "note": r.stderr.strip()[-200:]})
 
-        secs, r = _timed(["push", "bench"], env)
+        # (the bench home holds a few staged and running runs: push them too, so every row is n runs)
+        secs, r = _timed(["push", "bench", "--include-running"], env)
         row("push (first)", secs, r, f"pushed {n} runs" in r.stderr)
-        secs, r = _timed(["push", "bench"], env)
+        secs, r = _timed(["push", "bench", "--include-running"], env)
         row("push (nothing changed)", secs, r, f"{n} unchanged" in r.stderr)
         secs, r = _timed(["runs", "--remote", "bench", "--all"], env)
         row("runs --remote", secs, r, len(r.stdout.splitlines()) == n)
         env2 = dict(env, GUILD_HOME=str(work / "laptop" / ".guild"))
-        secs, r = _timed(["pull", "bench"], env2)
+        secs, r = _timed(["pull", "bench", "--include-running"], env2)
         row("pull (first)", secs, r, f"pulled {n} runs" in r.stderr)
-        secs, r = _timed(["pull", "bench"], env2)
+        secs, r = _timed(["pull", "bench", "--include-running"], env2)
         row("pull (nothing changed)", secs, r, f"{n} unchanged" in r.stderr)
     finally:
         server.terminate()

@@ -435,9 +435,11 @@ def pull(remote: Remote, ids: list[str], home_runs: Path, *, delete: bool = Fals
                 batch = plans[i:i + _BATCH]
                 packs = _fetch_packs(fs, root, batch)
                 for rid, m, local_dir, local_files, want in batch:
+                    existed = local_dir.exists()
                     if _pull_one(rid, m, local_dir, local_files, want, packs, home_runs, t, add):
                         t.sent.append(rid)
-                        _touch_index(local_dir)
+                        if existed:  # a new run is found by the next listing; a changed one may not be
+                            _touch_index(local_dir)
                     run_done()
         finally:
             close()
