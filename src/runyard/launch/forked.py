@@ -20,6 +20,8 @@ import sys
 import threading
 from typing import Any
 
+from . import environ as _environ
+
 
 _allowed = False
 
@@ -132,8 +134,7 @@ def _child(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(env)
+    _environ.install(env)  # (os.environ.clear() would die on a variable with an empty name)
     random.seed()
     enc = "utf-8"
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=enc,
