@@ -141,3 +141,17 @@ def test_a_variable_with_an_empty_name_does_not_stop_a_run(train):
     assert run["status"] == "completed"
     env = json.loads(cli("runs", "info", "--env", "--json").stdout)
     assert "" not in (env.get("environment") or env.get("env") or {})
+
+
+def test_deeply_nested_attribute_files_are_listed_with_error(train):
+    for _ in range(3):
+        runyard.run("train.py", echo=False)
+    block, flow, ok = [Path(d) for d in runyard.ls_runs()["dir"]]
+    (block / ".guild" / "attrs" / "flags").write_text("- " * 50_000 + "x\n")  # overflowed the YAML loader's stack
+    (flow / ".guild" / "attrs" / "tags").write_text("[" * 50_000 + "]" * 50_000 + "\n")
+    r = cli("runs", env={"RUNYARD_INDEX_RECHECK": "0"})
+    assert r.returncode == 0 and r.stdout.count("train.py") == 3, r.stderr
+    df = runyard.ls_runs()
+    errors = dict(zip(df["id"], df["error"]))
+    assert "nested more than 100 levels" in errors[block.name]
+    assert "tags: corrupt attribute file" in errors[flow.name]

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import RunyardError, check_text
 
 MAX_BYTES = 4 * 1024 * 1024  # an attribute file larger than this is not read (listed with `error`)
+MAX_DEPTH = 100  # nor one nested deeper than this
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./@+-]*( [A-Za-z0-9_./@+=-]+)*$")
 _YAML_WORDS = {
     "y", "n", "yes", "no", "on", "off", "true", "false", "null", "none", "~",
@@ -169,10 +170,21 @@ def loads(text: str) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    if "&" in text or "*" in text:  # (neither can start an anchor or alias otherwise)
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-                raise ValueError("YAML anchors and aliases are not allowed in attribute files")
+    # First a look at the events (an iterative parser): aliases would make a few KB expand to
+    # gigabytes, deep nesting would overflow the loader's stack. Most files can hold neither.
+    nesting_bound = sum(text.count(c) for c in "[{-:\n")
+    if nesting_bound < MAX_DEPTH and "&" not in text and "*" not in text:
+        return yaml.load(text, Loader=loader)
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise ValueError("YAML anchors and aliases are not allowed in attribute files")
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
     return yaml.load(text, Loader=loader)
 
 
@@ -201,9 +213,24 @@ def read(path: Path) -> Any:
     except Exception as e:  # noqa: BLE001 - any YAML error means a corrupt file
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise AttrError(f"corrupt attribute file {path}: {msg}") from None
+    if (text.count("[") + text.count("{") > MAX_DEPTH) and _depth(value) > MAX_DEPTH:  # (JSON paths)
+        raise AttrError(f"corrupt attribute file {path}: nested more than {MAX_DEPTH} levels deep")
     if "\\u" in text or "\\U" in text:
         value = _escape_surrogates(value)
     return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and dicts nest in ``value`` (iteratively: the value may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (list, dict)):
+            deepest = max(deepest, d)
+            if deepest > MAX_DEPTH:
+                break
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
 
 
 def _escape_surrogates(value: Any) -> Any:
