@@ -24,6 +24,8 @@ from runyard.store.run import Run
 SHOW = '''
 import hashlib, os
 x = 1
+passes = 3  # a flag whose FLAG_PASSES looks like a secret but isn't one
+print("FLAG_PASSES=" + os.environ.get("FLAG_PASSES", "missing"))
 for name in sorted(os.environ):
     if name.startswith(("KAGGLE", "DATABASE", "CACHE", "ACME", "MYCORP", "STRIPE")):
         print("saw", name, hashlib.sha256(os.environ[name].encode()).hexdigest()[:12])
@@ -145,6 +147,7 @@ def test_staged_run_keeps_no_environment_file_and_the_queue_supplies_secrets(sec
     out = (run_dir / ".guild" / "output").read_text()
     assert f"saw KAGGLE_KEY {_digest('mk-queue-kaggle-99')}" in out
     assert f"saw DATABASE_URL {_digest('postgres://q:pw@h/db')}" in out
+    assert "FLAG_PASSES=3" in out  # runyard's own variables are kept
     assert "PLAIN_SETTING" in Run(run_dir).get("env")  # the staged environment otherwise
     assert_no_secret(project / ".guild")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "CREDENTIAL", "AUTH",
@@ -91,10 +91,14 @@ def _text(s: str) -> str:
         return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def storable(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` as it may be written: no secrets, no unusable names, text that is valid UTF-8."""
+def storable(env: Mapping[str, str], keep: Collection[str] = ()) -> dict[str, str]:
+    """``env`` as it may be written: no secrets, no unusable names, text that is valid UTF-8.
+
+    Names in ``keep`` (runyard's own ``FLAG_*`` and ``RUN_*`` variables, whose values are
+    stored anyway) are kept whatever they look like: a flag named ``passes`` is no secret."""
     secret = _matcher()
-    return {_text(k): _text(v) for k, v in env.items() if usable_name(k) and not secret(k, v)}
+    return {_text(k): _text(v) for k, v in env.items()
+            if usable_name(k) and (k in keep or not secret(k, v))}
 
 
 def process_env(env: Mapping[str, str]) -> dict[str, str]:

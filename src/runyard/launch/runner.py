@@ -126,7 +126,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
 
     env = _environ.process_env(os.environ)
     env.update(extra_env)
-    env.update({
+    ours = {
         "RUN_DIR": str(run.dir),
         "RUN_ID": run.id,
         "GUILD_HOME": str(home),
@@ -134,9 +134,10 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         "PROJECT_DIR": str(project),
         "CMD_DIR": str(project),
         "FLAGS_DEST": script.flags_dest,
-    })
+    }
     for name, val in values.items():
-        env["FLAG_" + "".join(c if c.isalnum() else "_" for c in name).upper()] = _flag_env(val)
+        ours["FLAG_" + "".join(c if c.isalnum() else "_" for c in name).upper()] = _flag_env(val)
+    env.update(ours)
 
     a = run.set
     a("id", run.id)
@@ -149,7 +150,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     if comment:
         a("comments", [{"body": comment, "host": _host(), "time": now, "user": _user()}])
     a("cmd", argv)
-    a("env", _environ.storable(env))  # never a secret (launch/environ.py)
+    a("env", _environ.storable(env, keep=ours))  # never a secret (launch/environ.py)
     a("host", _host())
     a("user", _user())
     a("platform", _platform())
