@@ -207,3 +207,13 @@ def test_dask_trials_write_no_secret(secret_env, project):
     for d in df["dir"]:
         assert f"saw KAGGLE_KEY {_digest(SECRETS['KAGGLE_KEY'])}" in (Path(d) / ".guild" / "output").read_text()
     assert_no_secret(project / ".guild")
+
+
+def test_runs_info_never_shows_a_secret_another_tool_stored(project):
+    write(project / "show.py", SHOW)
+    run_dir = Path(runyard.run("show.py", echo=False).iloc[0]["dir"])
+    # Guild AI 0.9 drops only names holding password/token/secret: its runs may hold a KAGGLE_KEY
+    (run_dir / ".guild" / "attrs" / "env").write_text("KAGGLE_KEY: mk-kaggle-1f3a\nPATH: /usr/bin\n")
+    r = cli("runs", "info", "--env", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "mk-kaggle" not in r.stdout and "/usr/bin" in r.stdout
