@@ -103,6 +103,8 @@ def resolve(defs: dict[str, FlagDef], given: dict[str, Any], script: str = "scri
         raise FlagError(f"unknown flag '{unknown[0]}' for {script} (its flags: {known}); "
                         "use --force-flags to pass it anyway")
     values: dict[str, Any] = {n: fd.default for n, fd in defs.items()}
+    for name, val in values.items():  # (a default read from a script that is not UTF-8)
+        check_text(val, f"the default of flag '{name}'")
     for name, val in given.items():
         fd = defs.get(name)
         if fd is None:
