@@ -53,10 +53,11 @@ def user_patterns() -> list[str]:
     return out
 
 
-def _matcher(extra: list[str] | None = None):
+def _matcher():
+    """``is_secret(name, value)`` for the built-in and the user's patterns (read once)."""
     words = [w.upper() for w in SECRET_WORDS]
     globs = []
-    for p in user_patterns() if extra is None else extra:
+    for p in user_patterns():
         (globs if any(c in p for c in "*?[") else words).append(p.upper())
 
     def is_secret(name: str, value: str) -> bool:
