@@ -136,6 +136,11 @@ def test_hand_edited_bad_text_is_read_safely_and_the_others_list(train):
         assert by_id[b.name]["label"] == "x\\udcff"
         info = cli_bytes("runs", "info", c.name, cwd=train)
         assert info.returncode == 0 and b"error: opref: " in info.stdout, info.stdout
+        with open(a / ".guild" / "attrs" / "label", "w") as f:  # fixed in place, as Guild AI writes
+            f.write("fixed\n")
+        r = cli_bytes("runs", cwd=train)
+        assert b"fixed" in r.stdout, r.stdout
+        assert runyard.ls_runs().set_index("id").loc[a.name, "label"] == "fixed"
         r = cli_bytes("runs", "delete", "-y", cwd=train)
         assert r.returncode == 0, r.stderr
         assert runyard.ls_runs().empty and len(runyard.ls_runs(deleted=True)) == 3

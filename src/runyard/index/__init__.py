@@ -153,6 +153,8 @@ def _final_column(kind: int, rec: dict) -> int:
     attributes it has (a record holds a key for each attribute file it read)."""
     if kind != FINAL:
         return kind
+    if "error" in rec:  # an attribute it couldn't read is no key of it: recheck them all
+        return FINAL
     mask = sum(1 << (2 + i) for i, name in enumerate(_IN_PLACE) if name in rec)
     return FINAL | KNOWN | mask
 
