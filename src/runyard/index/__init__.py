@@ -5,21 +5,22 @@ call :func:`touch` after changing a run. Every read reconciles with the run
 directories: it lists them (new and removed runs), re-reads runs that are still
 running or never finished, and — at most every ``RUNYARD_INDEX_RECHECK`` seconds
 (default 5) — compares each finished run's stamp (the mtimes of ``.guild/attrs``
-and of the attribute files other tools edit in place) to catch changes made
-behind our back, e.g. by Guild AI.
+and of the attribute files it has that other tools edit in place) to catch
+changes made behind our back, e.g. by Guild AI.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from .. import home as _home
-from ..store.record import is_final, read_record, summarize
+from ..store.record import is_final, read_record, scalar_column, summarize
 
 DB_NAME = "runs-v1.db"
 _SCHEMA = """
@@ -53,12 +54,61 @@ except ImportError:  # pragma: no cover - orjson is optional
 def _json_dumps(v: Any) -> str:
     try:
         return _dumps(v)
-    except TypeError:
+    except TypeError:  # an int beyond 64 bits, text orjson refuses: plain json (read by _decode)
         return json.dumps(v, default=str, allow_nan=True)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _decode(data: str) -> Any:
+    """A stored row's JSON; raises ValueError if even plain json cannot read it."""
+    try:
+        return _loads(data)
+    except ValueError:
+        if _SURROGATE_ESCAPE.search(data):  # a lone surrogate (an older runyard wrote it): re-read the run
+            raise
+        return json.loads(data)
+
+
 def connect(home: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the index database of ``home``."""
+    """Open (creating if needed) the index database of ``home``.
+
+    If the cache can't be used (a file where its directory should be, a directory where the
+    database should be, no permission), one warning is printed and this process keeps the
+    index in memory: listing works, only slower.
+    """
+    try:
+        return _connect_file(home)
+    except (OSError, sqlite3.Error) as e:
+        return _in_memory(home, e)
+
+
+class _KeptOpen(sqlite3.Connection):
+    """The in-memory index of a home whose cache can't be used: it lives as long as the process."""
+
+    def close(self) -> None:
+        pass
+
+
+_IN_MEMORY: dict[str, sqlite3.Connection] = {}
+
+
+def _in_memory(home: Path, error: Exception) -> sqlite3.Connection:
+    db = _IN_MEMORY.get(str(home))
+    if db is None:
+        import sys
+
+        reason = getattr(error, "strerror", None) or str(error)
+        sys.stderr.write(f"runyard: warning: cannot use the index cache {_home.cache_dir(home) / DB_NAME} "
+                         f"({reason}); listing without it\n")
+        db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False, factory=_KeptOpen)
+        db.executescript(_SCHEMA)
+        _IN_MEMORY[str(home)] = db
+    return db
+
+
+def _connect_file(home: Path) -> sqlite3.Connection:
     cache = _home.cache_dir(home)
     cache.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(cache / DB_NAME, timeout=30, isolation_level=None, check_same_thread=False)
@@ -73,23 +123,58 @@ def connect(home: Path) -> sqlite3.Connection:
                 os.unlink(cache / (DB_NAME + suffix))
             except FileNotFoundError:
                 pass
-        return connect(home)
+        return _connect_file(home)
     return db
 
 
-_IN_PLACE = ("label", "tags", "comments", "flags")  # attributes Guild AI rewrites in place
+# Attributes Guild AI rewrites in place (``open(path, "w")``: the file's mtime changes, its
+# directory's doesn't). Creating or deleting any attribute (Guild's first tag or comment, mark
+# and unmark, runyard's atomic writes) changes the mtime of ``.guild/attrs`` itself.
+_IN_PLACE = ("label", "tags", "comments", "flags")
 
 
-# What the index may assume about a run between looks (the ``final`` column):
+# What the index may assume about a run between looks (the ``final`` column, low 2 bits):
 RUNNING = 0  # may change at any moment (its scalars grow): read it every time
 FINAL = 1  # finished: changes only through its attributes, checked every RUNYARD_INDEX_RECHECK s
 WAITING = 2  # staged or pending: changes through attributes or markers, checked every time
+# For a FINAL run the higher bits say which _IN_PLACE files it has (KNOWN set): the recheck
+# stats the attrs directory and those files only. (A row without KNOWN gets all of them.)
+KNOWN = 1 << 6
 
 
 def _kind(rec: dict) -> int:
     if is_final(rec):
         return FINAL
     return WAITING if rec.get("status") in ("staged", "pending") else RUNNING
+
+
+def _final_column(kind: int, rec: dict) -> int:
+    """The ``final`` column of a run: its kind, and for a finished run which in-place
+    attributes it has (a record holds a key for each attribute file it read)."""
+    if kind != FINAL:
+        return kind
+    if "error" in rec:  # an attribute it couldn't read is no key of it: recheck them all
+        return FINAL
+    mask = sum(1 << (2 + i) for i, name in enumerate(_IN_PLACE) if name in rec)
+    return FINAL | KNOWN | mask
+
+
+def _recheck_stamp(run_dir: str, final: int) -> int | None:
+    """:func:`_stamp` of a finished run, statting only the in-place files it is known to have."""
+    if not final & KNOWN:
+        return _stamp(run_dir)
+    attrs = run_dir + "/.guild/attrs"
+    stat = os.stat
+    try:
+        stamp = stat(attrs).st_mtime_ns
+        for i, name in enumerate(_IN_PLACE):
+            if final & (1 << (2 + i)):
+                m = stat(attrs + "/" + name).st_mtime_ns
+                if m > stamp:
+                    stamp = m
+    except OSError:  # a file it had is gone (so the directory changed too): read it again
+        return _stamp(run_dir)
+    return stamp
 
 
 def _stamp(run_dir: str | Path, markers: bool = False) -> int | None:
@@ -129,23 +214,75 @@ def _load(run_dir: Path) -> tuple[dict, list]:
     except Exception as e:  # noqa: BLE001 - a broken event file must not hide the run
         summary = []
         rec["error"] = (rec.get("error", "") + f"; scalars: {e}").lstrip("; ")
-    rec["scalars"] = {(_col(p, t)): s[4] for s in summary for p, t in [(s[0], s[1])]}
+    rec["scalars"] = {scalar_column(s[0], s[1]): s[4] for s in summary}
     return rec, summary
 
 
 PARALLEL_MIN = 400  # runs to read before it pays to start worker processes
+
+_progress_hooks: list = []
+
+
+def on_progress(fn: Any) -> Any:
+    """Call ``fn(location, done, total)`` while :func:`sync` reads runs from their files (a first
+    listing of a big home); returns a function that removes the hook. Used by the web view to
+    show "indexing N runs"."""
+    _progress_hooks.append(fn)
+    return lambda: _progress_hooks.remove(fn) if fn in _progress_hooks else None
+
+
+def _progress(location: str, done: int, total: int) -> None:
+    for fn in list(_progress_hooks):
+        try:
+            fn(location, done, total)
+        except Exception:  # noqa: BLE001 - a display hook never breaks a listing
+            pass
 
 
 def _load_chunk(dirs: list[str]) -> list[tuple[dict, list]]:
     return [_load(Path(d)) for d in dirs]
 
 
-def _load_many(dirs: list[str]) -> list[tuple[dict, list]]:
+PROGRESS_MIN = 200  # runs to read before a progress line may show (on the CLI, after 0.5 s)
+
+
+class _Hooked:
+    """Progress to the :func:`on_progress` hooks (and the terminal line, if any)."""
+
+    def __init__(self, line: Any, location: str, total: int):
+        self.line, self.location, self.total = line, location, total
+
+    def update(self, done: int) -> None:
+        if self.line is not None:
+            self.line.update(done)
+        _progress(self.location, done, self.total)
+
+    def close(self) -> None:
+        if self.line is not None:
+            self.line.close()
+
+
+def _load_many(dirs: list[str], location: str = "runs") -> list[tuple[dict, list]]:
     """``_load`` for many runs: in worker processes when there are enough (a first listing of
-    a big Guild home), in order."""
+    a big Guild home), in order. From the ``runyard`` command on a terminal, a progress line
+    ("indexing N runs: k of N") shows once it takes over 0.5 s; :func:`on_progress` hooks hear
+    of it too."""
+    from ..terminal import progress
+
+    line = progress(f"indexing {len(dirs):,} runs", len(dirs)) if len(dirs) >= PROGRESS_MIN else None
+    if _progress_hooks and len(dirs) >= 50:
+        line = _Hooked(line, location, len(dirs))
+    try:
+        return _load_all(dirs, line)
+    finally:
+        if line is not None:
+            line.close()
+
+
+def _load_all(dirs: list[str], line) -> list[tuple[dict, list]]:
     workers = min(os.cpu_count() or 1, 4)
     if len(dirs) < PARALLEL_MIN or workers < 2:
-        return [_load(Path(d)) for d in dirs]
+        return _load_here(dirs, line)
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor
@@ -156,15 +293,23 @@ def _load_many(dirs: list[str]) -> list[tuple[dict, list]]:
     chunks = [dirs[i:i + size] for i in range(0, len(dirs), size)]
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            return [item for chunk in pool.map(_load_chunk, chunks) for item in chunk]
+            out: list[tuple[dict, list]] = []
+            for chunk in pool.map(_load_chunk, chunks):
+                out.extend(chunk)
+                if line is not None:
+                    line.update(len(out))
+            return out
     except (OSError, RuntimeError):  # no processes to be had: do it here
-        return [_load(Path(d)) for d in dirs]
+        return _load_here(dirs, line)
 
 
-def _col(path: str, tag: str) -> str:
-    from ..store.record import scalar_column
-
-    return scalar_column(path, tag)
+def _load_here(dirs: list[str], line) -> list[tuple[dict, list]]:
+    out = []
+    for i, d in enumerate(dirs, 1):
+        out.append(_load(Path(d)))
+        if line is not None and i % 100 == 0:
+            line.update(i)
+    return out
 
 
 def _location_dir(home: Path, location: str) -> Path:
@@ -192,8 +337,16 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
     mem = _MEM.setdefault((str(home), location), {})
     db = connect(home)
     try:
-        rows = {r[0]: (r[1], r[2]) for r in
-                db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
+        datas: dict[str, str] | None = None
+        if not mem:  # a new process: the records will come from here; read them in the same pass
+            rows, datas = {}, {}
+            for rid, stamp_, final_, data in db.execute(
+                    "SELECT id, stamp, final, data FROM runs WHERE location = ?", (location,)):
+                rows[rid] = (stamp_, final_)
+                datas[rid] = data
+        else:
+            rows = {r[0]: (r[1], r[2]) for r in
+                    db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
         now = time.time()
         last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
         full = last is None or now - float(last[0]) >= _recheck_seconds()
@@ -205,7 +358,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         mem_get = mem.get
         for rid in entries:
             row = rows.get(rid)
-            if row is not None and row[1] == FINAL and not full:  # recently checked: trust the index
+            kind = row[1] & 3 if row is not None else None
+            if kind == FINAL and not full:  # recently checked: trust the index
                 present.add(rid)
                 m = mem_get(rid)
                 if m is not None and m[0] == row[0]:
@@ -213,10 +367,13 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 else:
                     from_db.append(rid)
                 continue
-            stamp = _stamp(base_s + "/" + rid, row is not None and row[1] == WAITING)
+            if kind == FINAL:
+                stamp = _recheck_stamp(base_s + "/" + rid, row[1])
+            else:
+                stamp = _stamp(base_s + "/" + rid, kind == WAITING)
             if stamp is None:
                 continue
-            if row is not None and row[1] and row[0] == stamp:
+            if row is not None and kind and row[0] == stamp:
                 present.add(rid)
                 m = mem.get(rid)
                 if m is not None and m[0] == stamp:
@@ -228,12 +385,14 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 continue
             present.add(rid)
             to_load.append((rid, stamp))
-        for (rid, stamp), (rec, summary) in zip(to_load, _load_many([base_s + "/" + r for r, _ in to_load])):
+        for (rid, stamp), (rec, summary) in zip(to_load, _load_many([base_s + "/" + r for r, _ in to_load],
+                                                                         location)):
             rec["dir"] = base_s + "/" + rid
             kind = _kind(rec)
             if kind == WAITING:
                 stamp = _stamp(rec["dir"], True)
-            updates.append((rid, location, stamp, kind, rec.get("started"), _json_dumps(rec), _json_dumps(summary)))
+            updates.append((rid, location, stamp, _final_column(kind, rec), rec.get("started"), _json_dumps(rec),
+                            _json_dumps(summary)))
             if kind:  # running runs are never mirrored: a stamp alone can't tell two states apart
                 mem[rid] = (stamp, rec)
             else:
@@ -241,19 +400,32 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             records.append(rec)
         if from_db:
             want = set(from_db)
-            if len(want) * 4 > len(rows):
+            if datas is not None:
+                cur = ((rid, rows[rid][0], datas[rid]) for rid in from_db)
+            elif len(want) * 4 > len(rows):
                 cur = db.execute("SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
             else:
                 marks = ",".join("?" * len(want))
                 cur = db.execute(f"SELECT id, stamp, data FROM runs WHERE location = ? AND id IN ({marks})",
                                  (location, *want)) if len(want) < 900 else db.execute(
                     "SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
+            unreadable = []
             for rid, stamp, data in cur:
                 if rid in want:
-                    rec = _loads(data)
+                    try:
+                        rec = _decode(data)
+                    except ValueError:  # one bad row must not break the listing: read its files
+                        unreadable.append(rid)
+                        continue
                     rec["dir"] = base_s + "/" + rid
                     mem[rid] = (stamp, rec)
                     records.append(rec)
+            for rid in unreadable:
+                rec, summary = _load(Path(base_s + "/" + rid))
+                rec["dir"] = base_s + "/" + rid
+                records.append(rec)
+                updates.append((rid, location, _stamp(rec["dir"]) or 0, _kind(rec), rec.get("started"),
+                                _json_dumps(rec), _json_dumps(summary)))
         gone = [rid for rid in rows if rid not in present]
         for rid in gone:
             mem.pop(rid, None)
@@ -287,7 +459,10 @@ def summaries(home: Path, location: str, ids: list[str]) -> dict[str, list]:
             marks = ",".join("?" * len(chunk))
             for rid, summary in db.execute(
                     f"SELECT id, summary FROM runs WHERE location = ? AND id IN ({marks})", (location, *chunk)):
-                out[rid] = _loads(summary)
+                try:
+                    out[rid] = _decode(summary)
+                except ValueError:
+                    out[rid] = []
     finally:
         db.close()
     return out
@@ -315,7 +490,7 @@ def touch(run) -> None:
         else:
             mem.pop(run_dir.name, None)
         db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (run_dir.name, location, stamp, kind, rec.get("started"), _json_dumps(rec),
+                   (run_dir.name, location, stamp, _final_column(kind, rec), rec.get("started"), _json_dumps(rec),
                     _json_dumps(summary)))
     finally:
         db.close()

@@ -156,11 +156,11 @@ def claim(run_dir: str | os.PathLike) -> bool:
 
 def start_claimed(run_dir: str | os.PathLike, echo: bool = True, stdin: Any = None) -> int:
     """Supervise a claimed run in this process with its saved environment; returns its exit_status."""
-    from .runner import read_env_file, supervise
+    from .runner import staged_env, supervise
 
     run = Run(Path(run_dir))
     argv = run.get("cmd")
-    env = read_env_file(run) or dict(os.environ)
+    env = staged_env(run)
     return supervise(run, argv, env, echo=echo, stdin=stdin)
 
 
