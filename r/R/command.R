@@ -212,6 +212,7 @@ run_selectors <- function(runs) {
     if (!length(ids)) return(NULL)
     return(ids)
   }
+  if (inherits(runs, "AsIs") && is.character(runs)) return(shell_words(paste(runs, collapse = " ")))
   if (is.list(runs)) runs <- unlist(runs)
   if (!length(runs)) return(NULL)
   if (is.numeric(runs)) return(as.character(as.integer(runs)))

@@ -18,7 +18,7 @@ test_that("a script under a run sees is_run_active() and writes run attributes",
   expect_true("refused: runyard: cannot write attribute 'exit_status': runyard writes it " %in% out)
   attr <- function(name) runyard:::runyard(c("select", id, "--attr", name))
   expect_equal(attr("data_version"), "2026-01\n")
-  expect_equal(attr("sizes"), "test: 20\ntrain: 80\n")
+  expect_equal(attr("sizes"), "train: 80\ntest: 20\n")
   expect_equal(attr("removed"), "\n")
   expect_equal(ls_runs(id)$exit_status, 0L)
 })

@@ -159,7 +159,8 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     a("host", _host())
     a("user", _user())
     a("platform", _platform())
-    a("random_seed", int.from_bytes(os.urandom(4), "big"))  # in [0, 2**32), as Guild draws it
+    # in [0, 2**32), as Guild draws it; a language may draw its own (R: its integer range)
+    a("random_seed", lang.random_seed() if hasattr(lang, "random_seed") else int.from_bytes(os.urandom(4), "big"))
     a("sourcecode_digest", digest)
     a("op", {
         "op-cmd": {"cmd-args": argv, "flags-dest": script.flags_dest},
