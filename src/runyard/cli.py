@@ -828,14 +828,14 @@ _SUMMARY_KEYS = ("path", "tag", "first_val", "first_step", "last_val", "last_ste
 @api_group.command("runs", cls=_Filtered)
 @click.argument("runs", nargs=-1)
 @click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
-def api_runs_cmd(runs: tuple, deleted: bool, **kw: Any) -> None:
+def api_runs_cmd(runs: tuple, deleted: bool, filters: dict | None = None, **kw: Any) -> None:
     """The selected runs as a JSON list, newest first: id, label, tags, marked, flags, scalars
     (one summary per path and tag), operation, started, stopped (microseconds since the epoch),
     comments, status, exit_status, deps, project_dir, dir, sourcecode_digest."""
     from .api import _records
     from .store.run import Run
 
-    sel, filters = _selection(runs, kw)
+    sel, filters = _selection(runs, kw if filters is None else filters)
     out = []
     for r in _records(sel, (), filters, deleted=deleted, want_summary=True):
         out.append({
@@ -853,12 +853,12 @@ def api_runs_cmd(runs: tuple, deleted: bool, **kw: Any) -> None:
 
 @api_group.command("scalars", cls=_Filtered)
 @click.argument("runs", nargs=-1)
-def api_scalars_cmd(runs: tuple, **kw: Any) -> None:
+def api_scalars_cmd(runs: tuple, filters: dict | None = None, **kw: Any) -> None:
     """Every scalar of the selected runs as JSON columns: {run, path, tag, value, step}."""
     from .api import _records
     from .store.tfevents import run_scalars
 
-    sel, filters = _selection(runs, kw)
+    sel, filters = _selection(runs, kw if filters is None else filters)
     cols: dict[str, list] = {"run": [], "path": [], "tag": [], "value": [], "step": []}
     for r in _records(sel, (), filters):
         for path, tag, value, step in run_scalars(r["dir"]):
