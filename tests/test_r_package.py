@@ -74,3 +74,76 @@ def test_r_package(r_lib, test_file, tmp_path):
     proc = subprocess.run(["Rscript", str(script), test_file], cwd=PKG / "tests" / "testthat", env=env,
                           capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, f"{test_file}:\n{proc.stdout}\n{proc.stderr}"
+
+
+# -- the JSON commands the package reads, through the CLI ------------------------------------------
+
+def _py_script(project: Path) -> None:
+    (project / "t.py").write_text("x = 0.5\nname = 'a'\nprint('loss:', x * 2)\nprint('step: 1')\n"
+                                  "print('loss:', float('nan'))\n")
+
+
+def test_api_runs_and_scalars_json(project):
+    import json
+
+    from conftest import cli
+
+    _py_script(project)
+    ids_file = project / "ids.json"
+    done = cli("api", "run", "t.py", "x=0.25", "--label", "first", "--ids-file", str(ids_file), "-q")
+    assert done.returncode == 0, done.stderr
+    (rid,) = json.loads(ids_file.read_text())
+    runs = json.loads(cli("api", "runs").stdout)
+    assert [r["id"] for r in runs] == [rid]
+    r = runs[0]
+    assert list(r) == ["id", "label", "tags", "marked", "flags", "scalars", "operation", "started", "stopped",
+                       "comments", "status", "exit_status", "deps", "project_dir", "dir", "sourcecode_digest"]
+    assert r["label"] == "first" and r["flags"] == {"x": 0.25, "name": "a"} and r["status"] == "completed"
+    assert r["tags"] == [] and r["comments"] == [] and r["deps"] == [] and r["exit_status"] == 0
+    (loss,) = [s for s in r["scalars"] if s["tag"] == "loss"]
+    assert loss["path"] == ".guild" and loss["first_val"] == 0.5 and loss["count"] == 2
+    assert loss["last_val"] in ("NaN", None) and loss["last_step"] == 1  # JSON has no NaN (R reads both as NA/NaN)
+    cols = json.loads(cli("api", "scalars", rid[:8]).stdout)
+    assert list(cols) == ["run", "path", "tag", "value", "step"]
+    got = sorted(zip(cols["tag"], cols["value"], cols["step"]), key=str)
+    assert got == sorted([("loss", 0.5, 0), ("loss", "NaN", 1)], key=str)
+    assert json.loads(cli("api", "runs", "--marked").stdout) == []
+    bad = cli("api", "runs", "nope")
+    assert bad.returncode == 2 and bad.stderr.startswith("runyard: ") and len(bad.stderr.splitlines()) == 1
+
+
+def test_api_run_exit_codes_and_ids(project):
+    import json
+
+    from conftest import cli
+
+    (project / "fail.py").write_text("raise SystemExit(3)\n")
+    ids_file = project / "ids.json"
+    p = cli("api", "run", "fail.py", "--ids-file", str(ids_file), "-q")
+    assert p.returncode == 1 and len(json.loads(ids_file.read_text())) == 1
+    p = cli("api", "run", "fail.py", "nosuch=1", "--ids-file", str(project / "none.json"))
+    assert p.returncode == 2 and "nosuch" in p.stderr and not (project / "none.json").exists()
+
+
+def test_api_write_attr(project):
+    from conftest import cli
+
+    _py_script(project)
+    assert cli("api", "run", "t.py", "-q").returncode == 0
+    run_dir = json_runs(cli)[0]["dir"]
+    assert cli("api", "write-attr", "note", '{"a": [1, 2]}', "--run-dir", run_dir).returncode == 0
+    assert cli("select", "--attr", "note").stdout == "a: [1, 2]\n"
+    assert cli("api", "write-attr", "note", "--run-dir", run_dir).returncode == 0
+    assert cli("select", "--attr", "note").stdout == "\n"
+    p = cli("api", "write-attr", "flags", "{}", "--run-dir", run_dir)
+    assert p.returncode == 2 and p.stderr == "runyard: cannot write attribute 'flags': runyard writes it\n"
+    p = cli("api", "write-attr", "note", "{bad", "--run-dir", run_dir)
+    assert p.returncode == 2 and "not valid JSON" in p.stderr
+    p = cli("api", "write-attr", "note", "1", env={"RUN_DIR": ""})
+    assert p.returncode == 2 and "inside a run" in p.stderr
+
+
+def json_runs(cli) -> list:
+    import json
+
+    return json.loads(cli("api", "runs").stdout)
