@@ -61,6 +61,7 @@ def test_r_package(r_lib, test_file, tmp_path):
         pytest.fail("the runyard command is not on PATH (pip install -e . installs it)")
     script = tmp_path / "run-test-file.R"
     script.write_text(RUN_FILE)
+    tests = shutil.copytree(PKG / "tests" / "testthat", tmp_path / "testthat")  # testthat writes there
     env = dict(os.environ)
     env.pop("GUILD_HOME", None)
     env.update({
@@ -71,7 +72,7 @@ def test_r_package(r_lib, test_file, tmp_path):
         "NOT_CRAN": "true",
         "TMPDIR": str(tmp_path),
     })
-    proc = subprocess.run(["Rscript", str(script), test_file], cwd=PKG / "tests" / "testthat", env=env,
+    proc = subprocess.run(["Rscript", str(script), test_file], cwd=tests, env=env,
                           capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, f"{test_file}:\n{proc.stdout}\n{proc.stderr}"
 

@@ -58,12 +58,15 @@ guild_run <- function(opspec = "train.R", flags = NULL, ..., echo = TRUE, wait =
 # values), or @file.json for a data frame (one run per row).
 flag_args <- function(flags, tmp) {
   if (is.null(flags) || !length(flags)) return(character())
+  if (inherits(flags, "AsIs") && is.character(flags)) return(shell_words(paste(flags, collapse = " ")))
   if (is.data.frame(flags)) {
     rows <- lapply(seq_len(nrow(flags)), function(i) {
-      lapply(flags[i, , drop = FALSE], function(col) {
+      row <- lapply(flags[i, , drop = FALSE], function(col) {
         v <- col[[1L]]
         if (is.factor(v)) as.character(v) else v
       })
+      row <- row[!vapply(row, function(v) length(v) == 1L && is.na(v), TRUE)]  # NA: the flag's default
+      if (length(row)) row else stats::setNames(list(), character())
     })
     path <- file.path(tmp, "trials.json")
     jsonlite::write_json(rows, path, auto_unbox = TRUE, digits = NA, na = "null")

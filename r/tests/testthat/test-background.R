@@ -32,3 +32,17 @@ test_that("Rscript -e 'runyard::guild_run(\"train.R\")' from a terminal", {
   expect_equal(nrow(run), 1L)
   expect_equal(run$status, "completed")
 })
+
+test_that("when R stops waiting (an interrupt, a time limit), the run is stopped too", {
+  project <- local_project()
+  writeLines(c("cat('start\\n')", "Sys.sleep(60)", "cat('end\\n')"), "slow.R")
+  err <- tryCatch({
+    setTimeLimit(elapsed = 3, transient = TRUE)
+    quietly(guild_run("slow.R"))
+  }, error = function(e) e)
+  setTimeLimit()
+  expect_match(conditionMessage(err), "time limit")
+  run <- ls_runs(1)
+  expect_equal(run$status, "terminated")
+  expect_false(any(grepl("^end", readLines(file.path(run$dir, ".guild", "output")))))
+})
