@@ -107,3 +107,11 @@ test_that("delete, restore, purge, export and import", {
   runs_import(a, "archive.zip")
   expect_equal(ls_runs()$status, "completed")
 })
+
+test_that("resolve_run_ids(\"--help\") prints the selection options", {
+  project <- local_project()
+  out <- capture.output(ids <- resolve_run_ids("--help"))
+  expect_identical(ids, character())
+  expect_true(any(grepl("--marked", out, fixed = TRUE)))
+  expect_true(any(grepl("--started", out, fixed = TRUE)))
+})
