@@ -16,3 +16,17 @@ test_that("guild_view() starts the view in the background and returns its URL", 
   expect_error(suppressWarnings(readLines(url(url2), warn = FALSE)))
   expect_equal(guild_view(stop = TRUE), "")
 })
+
+test_that("open = TRUE (the default when interactive) opens the view and the reports in the browser", {
+  project <- local_project()
+  quietly(guild_run("train.R", echo = FALSE))
+  quietly(guild_run("train.R", flags = list(span = 1.5), echo = FALSE))
+  opened <- character()
+  withr::local_options(browser = function(url) opened <<- c(opened, url))
+  url <- suppressMessages(guild_view(open = TRUE))
+  report <- view_run_report(1, open = TRUE)
+  diff <- view_runs_diff(open = TRUE)
+  guild_view(stop = TRUE)
+  expect_equal(opened, c(url, paste0("file://", normalizePath(report)), paste0("file://", normalizePath(diff))))
+  expect_match(paste(readLines(diff, warn = FALSE), collapse = "\n"), "1.5", fixed = TRUE)
+})
