@@ -22,7 +22,10 @@
 #'   `force_flags = TRUE`, `stage = TRUE`, `background = TRUE`, `needed = TRUE`,
 #'   `fail_fast = TRUE`, `help_op = TRUE`; or more command-line strings.
 #' @param echo `TRUE` shows the run's output live at the console (the same
-#'   output as `source("train.R", echo = TRUE)`); `FALSE` hides it.
+#'   output as `source("train.R", echo = TRUE)`) and runyard's progress
+#'   lines; `FALSE` hides them (errors still become R errors). As in the seed,
+#'   a second value is for the error stream: `c(TRUE, FALSE)` shows the run's
+#'   output but not the error stream (the run's and runyard's).
 #' @param wait `FALSE` starts the run in the background and returns at once
 #'   (follow it with [guild_view()]).
 #' @return The ids of the new runs, invisibly (none for `--help-op`, or for a
@@ -44,9 +47,9 @@ guild_run <- function(opspec = "train.R", flags = NULL, ..., echo = TRUE, wait =
   on.exit(unlink(tmp, recursive = TRUE), add = TRUE)
   ids_file <- file.path(tmp, "ids.json")
   args <- c("api", "run", opspec, flag_args(flags, tmp), cli_args(...),
-            if (!isTRUE(echo)) "--quiet", if (!isTRUE(wait)) "--background",
+            if (!isTRUE(echo[1L])) "--quiet", if (!isTRUE(wait)) "--background",
             "--ids-file", ids_file)
-  status <- stream(args, own_tree = isTRUE(wait))
+  status <- stream(args, own_tree = isTRUE(wait), show_err = length(echo) < 2L || isTRUE(echo[2L]))
   ids <- if (file.exists(ids_file)) as.character(unlist(jsonlite::read_json(ids_file))) else character()
   if (status$code != 0L) {
     stop(runyard_condition(run_error_line(status$stderr, status$code, ids), status$code))
@@ -100,7 +103,7 @@ flag_text <- function(x) {
 # and the tail of its error output. runyard's own "runyard: ..." lines are
 # held back: on failure they are the R error's message (not shown twice).
 # An interrupt stops runyard (and, while waiting, its run).
-stream <- function(args, own_tree = TRUE) {
+stream <- function(args, own_tree = TRUE, show_err = TRUE) {
   cmd <- runyard_command()
   # own_tree = FALSE for a run left in the background: it must outlive this call.
   p <- processx::process$new(cmd[[1L]], c(cmd[-1L], args), env = runyard_env(),
@@ -121,7 +124,7 @@ stream <- function(args, own_tree = TRUE) {
     }
     for (line in lines) {
       if (startsWith(line, "runyard: ")) held <<- c(held, line)
-      else cat(line, "\n", sep = "", file = stderr())
+      else if (show_err) cat(line, "\n", sep = "", file = stderr())
     }
     err_tail <<- utils::tail(c(err_tail, lines), 50L)
   }

@@ -91,8 +91,18 @@ test_that("run options in ...: label, tag, optimizer and max_trials", {
   run <- ls_runs(id)
   expect_equal(run$label, "baseline")
   expect_equal(run$tags[[1]], c("a", "b"))
-  ids <- quietly(guild_run("train.R", flags = list(span = c(0.4, 0.8, 1.2, 1.6)),
-                           optimizer = "random", max_trials = 2, echo = FALSE))
+  err <- capture.output(type = "message", out <- capture.output(
+    ids <- guild_run("train.R", flags = list(span = c(0.4, 0.8, 1.2, 1.6)),
+                     optimizer = "random", max_trials = 2, echo = FALSE)))
   expect_length(ids, 2)
+  expect_length(out, 0)
+  expect_length(err, 0)
+  # echo = c(stdout, stderr), as in the seed: the run's output, without the error stream
+  err <- capture.output(type = "message", out <- capture.output(
+    guild_run("train.R", echo = c(TRUE, FALSE), flags = list(span = c(0.4, 0.8)))))
+  expect_true("> span <- 0.4" %in% out)
+  expect_length(err, 0)
+  err <- capture.output(type = "message", quietly(guild_run("train.R", flags = list(span = c(0.4, 0.8)))))
+  expect_true(any(grepl("Running trial", err)))  # by default runyard's progress lines show
   expect_true(all(ls_runs(ids)$flags$span %in% c(0.4, 0.8, 1.2, 1.6)))
 })
