@@ -811,10 +811,12 @@ def _safe_path(run_dir: str, rel: str):
     from pathlib import Path
 
     from .errors import UsageError
-    from .store.paths import PathRefused, resolve_in_run
+    from .store.paths import EnvironmentFileRefused, PathRefused, resolve_in_run
 
     try:
         p = resolve_in_run(run_dir, posixpath.normpath(rel) if rel not in ("", ".") else "")
+    except EnvironmentFileRefused:
+        raise
     except PathRefused:
         raise UsageError(f"'{rel}' is outside the run directory") from None
     if not p.exists():

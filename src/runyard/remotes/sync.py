@@ -29,10 +29,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
 from ..errors import RunyardError, UsageError
+from ..store.paths import holds_environment
 from .config import Remote
 
 _META = ".runyard"
-_HEX = frozenset("0123456789abcdef")
 
 
 class RemoteError(RunyardError):
@@ -40,8 +40,10 @@ class RemoteError(RunyardError):
 
 
 def is_run_id(name: str) -> bool:
-    """Run ids are exactly 32 lowercase hex digits."""
-    return len(name) == 32 and _HEX.issuperset(name)
+    """Run ids are exactly 32 lowercase hex digits (the rule import applies)."""
+    from ..store.archive import RUN_ID
+
+    return isinstance(name, str) and RUN_ID.match(name) is not None
 
 
 @dataclass
@@ -153,6 +155,8 @@ def _local_files(run_dir: Path) -> tuple[dict[str, list[int]], dict[str, str]]:
                 links[prefix + d] = os.readlink(p)
                 dirs.remove(d)
         for n in names:
+            if holds_environment(prefix + n):  # never leaves the machine
+                continue
             p = os.path.join(root, n)
             st = os.lstat(p)
             if stat.S_ISLNK(st.st_mode):
