@@ -205,7 +205,7 @@ def _recheck_seconds() -> float:
         return 5.0
 
 
-def _load(run_dir: Path) -> tuple[dict, list]:
+def _load(run_dir: str | Path) -> tuple[dict, list]:
     from ..store.tfevents import run_scalars
 
     rec = read_record(run_dir)
@@ -240,7 +240,7 @@ def _progress(location: str, done: int, total: int) -> None:
 
 
 def _load_chunk(dirs: list[str]) -> list[tuple[dict, list]]:
-    return [_load(Path(d)) for d in dirs]
+    return [_load(d) for d in dirs]
 
 
 PROGRESS_MIN = 200  # runs to read before a progress line may show (on the CLI, after 0.5 s)
@@ -306,7 +306,7 @@ def _load_all(dirs: list[str], line) -> list[tuple[dict, list]]:
 def _load_here(dirs: list[str], line) -> list[tuple[dict, list]]:
     out = []
     for i, d in enumerate(dirs, 1):
-        out.append(_load(Path(d)))
+        out.append(_load(d))
         if line is not None and i % 100 == 0:
             line.update(i)
     return out

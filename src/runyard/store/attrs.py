@@ -6,10 +6,12 @@ lists); every file is plain YAML that Guild AI 0.9 reads with ``yaml.safe_load``
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import re
+import stat as _stat
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +113,15 @@ def dumps(value: Any) -> str:
         return yaml.safe_dump(value, default_flow_style=False, allow_unicode=True, sort_keys=False)
 
 
-_INT = re.compile(r"^-?\d+\n?$")
+_INT = re.compile(r"^-?(0|[1-9]\d*)\n?$")  # (``0757`` is YAML 1.1 octal: PyYAML reads it)
 
 
 _BLOCK_KEY = re.compile(r'^([A-Za-z_][A-Za-z0-9_.-]*|"(?:[^"\\]|\\.)*"): (.*)$')
-_FLOAT_PLAIN = re.compile(r"^[-+]?(\d[\d_]*)?\.\d*([eE][-+]\d+)?$")
+_FLOAT_PLAIN = re.compile(r"^([-+]?\d[\d_]*\.\d*|\.\d+)([eE][-+]\d+)?$")  # as PyYAML's
+# Read side only, also plain strings to YAML: words joined by ``=`` (Guild's default label
+# ``epochs=22 lr=0.1``) and hex digests (``sourcecode_digest``; with a letter, no ``0b``).
+_PLAIN_READ = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./@+=-]*( [A-Za-z0-9_./@+=-]+)*$")
+_DIGEST = re.compile(r"^(?=[0-9]*[a-f])(?!0b[01]+$)[0-9a-f]{32,128}$")
 
 
 def _plain_scalar(v: str) -> Any:
@@ -130,7 +136,9 @@ def _plain_scalar(v: str) -> Any:
         return int(v)
     if _FLOAT_PLAIN.match(v) and v not in (".", "-.", "+."):
         return float(v.replace("_", ""))
-    if _PLAIN.match(v) and v.lower() not in _YAML_WORDS and not _NUMBERISH.match(v):
+    if _PLAIN_READ.match(v) and v.lower() not in _YAML_WORDS and not _NUMBERISH.match(v):
+        return v
+    if _DIGEST.match(v):
         return v
     raise _Fallback()
 
@@ -192,16 +200,49 @@ class AttrError(RunyardError):
     """An attribute file that cannot be read or parsed."""
 
 
-def read(path: Path) -> Any:
-    """Read one attribute file; raises FileNotFoundError or AttrError.
+def read_bytes(path: str | os.PathLike, limit: int | None = None) -> bytes:
+    """The bytes of a run's small file (an attribute, ``opref``, an event file) in few syscalls:
+    at most ``limit + 1`` of them when ``limit`` is given (so a caller can tell it is too big).
+
+    Raises OSError: IsADirectoryError for a directory, and (without opening it for reading, so
+    nothing blocks) for a FIFO, socket or device."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not _stat.S_ISREG(st.st_mode):
+            if _stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        want = st.st_size + 1 if limit is None else min(st.st_size, limit) + 1
+        data = os.read(fd, want)
+        if len(data) < want:  # the usual case: all of it, and its end
+            return data
+        parts, n = [data], len(data)
+        while limit is None or n <= limit:  # it grew since the fstat
+            b = os.read(fd, 1 << 20 if limit is None else limit + 1 - n)
+            if not b:
+                break
+            parts.append(b)
+            n += len(b)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def read(path: str | os.PathLike) -> Any:
+    """Read one attribute file; raises FileNotFoundError (OSError) or AttrError.
 
     Refused (AttrError): files over :data:`MAX_BYTES`, bytes that are not UTF-8, YAML
-    anchors and aliases (an alias bomb would take gigabytes). A lone surrogate written as
-    a YAML or JSON escape (``"\\udcff"``) is read as the escape's text, so the value stays
-    valid UTF-8.
+    anchors and aliases (an alias bomb would take gigabytes), and anything but a regular file
+    (a FIFO is never opened for reading). A lone surrogate written as a YAML or JSON escape
+    (``"\\udcff"``) is read as the escape's text, so the value stays valid UTF-8.
     """
-    with open(path, "rb") as f:
-        data = f.read(MAX_BYTES + 1)
+    try:
+        data = read_bytes(path, MAX_BYTES)
+    except OSError as e:
+        if e.errno == errno.EINVAL and e.strerror == "not a regular file":
+            raise AttrError(f"attribute file {path} is not a regular file") from None
+        raise
     if len(data) > MAX_BYTES:
         raise AttrError(f"attribute file {path} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     try:

@@ -8,23 +8,37 @@ from pathlib import Path
 from typing import Any
 
 from . import attrs as _attrs
-from .run import Run, batch_operation, format_operation, status_of
+from .run import batch_operation, format_operation, parse_opref, status_of
 
 # attribute name -> record key
 _ATTRS = ("started", "stopped", "exit_status", "label", "tags", "marked", "comments",
           "sourcecode_digest", "flags")
 
 
-def read_record(run_dir: Path) -> dict[str, Any]:
-    """Everything a listing shows about one run. A corrupt attribute is reported in ``error``."""
-    run = Run(run_dir)
-    rec: dict[str, Any] = {"id": run.id}
+_MARKERS = ("LOCK.remote", "PENDING", "STAGED", "LOCK")  # .guild entries the status depends on
+
+
+def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Everything a listing shows about one run. A corrupt attribute is reported in ``error``.
+
+    This is the cold index's inner loop (every run of a home): plain strings, one listing of
+    ``.guild`` and of its ``attrs``, and each file read with :func:`attrs.read_bytes`."""
+    d = os.fspath(run_dir)
+    rid = d.rpartition("/")[2]
+    if rid in ("", ".", ".."):
+        rid = Path(d).name
+    rec: dict[str, Any] = {"id": rid}
     problems = []
-    attrs_dir = f"{run_dir}/.guild/attrs/"
+    guild = d + "/.guild/"
+    attrs_dir = guild + "attrs/"
     try:
         names = set(os.listdir(attrs_dir))
     except OSError:
         names = set()
+    try:
+        guild_names = set(os.listdir(guild))
+    except OSError:
+        guild_names = set()
     for name in _ATTRS:
         if name not in names:
             continue
@@ -33,11 +47,11 @@ def read_record(run_dir: Path) -> dict[str, Any]:
         except (_attrs.AttrError, UnicodeDecodeError, OSError) as e:
             problems.append(f"{name}: {str(e).splitlines()[0]}")
     try:
-        opref = run.opref
+        opref = _read_opref(guild + "opref") if "opref" in guild_names else ["", "", "", ""]
     except (OSError, UnicodeDecodeError, ValueError) as e:  # not UTF-8, unbalanced quotes: still listed
         opref = ["", "", "", ""]
         problems.append(f"opref: {str(e).splitlines()[0]}")
-    rec["operation"] = batch_operation(run_dir, opref) or format_operation(opref)
+    rec["operation"] = batch_operation(d, opref) or format_operation(opref)
     pkg = opref[0]
     rec["project_dir"] = pkg.split(":", 1)[1] if pkg.startswith(("script:", "guildfile:")) else None
     if rec.get("project_dir", "") and pkg.startswith("guildfile:"):
@@ -50,7 +64,11 @@ def read_record(run_dir: Path) -> dict[str, Any]:
     if tags is not None and not isinstance(tags, list):
         rec["tags"] = [str(tags)]
     rec["marked"] = bool(rec.get("marked") or False)
-    rec["status"] = status_of(run.dir, rec.get("exit_status"))
+    exit_status = rec.get("exit_status")
+    if exit_status is None or not guild_names.isdisjoint(_MARKERS):
+        rec["status"] = status_of(Path(d), exit_status)
+    else:  # no marker, no LOCK: status_of would stat them all to find the exit status decides
+        rec["status"] = _exit_status(exit_status)
     if rec["status"] == "error" and "exit_status" not in names:
         # It may have finished while we read it: the exit status is written before the LOCK
         # goes, so with the LOCK gone, a second look is final.
@@ -59,13 +77,33 @@ def read_record(run_dir: Path) -> dict[str, Any]:
                 rec[name] = _attrs.read(attrs_dir + name)
             except (FileNotFoundError, _attrs.AttrError, UnicodeDecodeError, OSError):
                 pass
-        rec["status"] = status_of(run.dir, rec.get("exit_status"))
+        rec["status"] = status_of(Path(d), rec.get("exit_status"))
     if "exit_status" in names and "exit_status" not in rec:
         rec["status"] = "error"
     rec["is_batch"] = is_batch_opref(opref)
     if problems:
         rec["error"] = "; ".join(problems)
     return rec
+
+
+def _read_opref(path: str) -> list[str]:
+    """:attr:`Run.opref` read as text would be (strict UTF-8, universal newlines)."""
+    try:
+        text = _attrs.read_bytes(path).decode("utf-8")
+    except FileNotFoundError:
+        return ["", "", "", ""]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return parse_opref(text)
+
+
+def _exit_status(exit_status: Any) -> str:
+    """:func:`status_of` of a run with an exit status and no marker files."""
+    try:
+        code = int(exit_status)
+    except (TypeError, ValueError):
+        return "error"
+    return "completed" if code == 0 else ("terminated" if code < 0 else "error")
 
 
 def is_batch_opref(opref: list[str]) -> bool:

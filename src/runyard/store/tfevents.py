@@ -599,8 +599,13 @@ def event_files(run_dir: str | Path) -> list[Path]:
     Symlinked directories are not followed (a batch run links its trials; they are runs of
     their own).
     """
-    found: list[Path] = []
-    stack = [os.fspath(run_dir)]
+    return [Path(p) for p in _event_paths(os.fspath(run_dir))]
+
+
+def _event_paths(run_dir: str) -> list[str]:
+    """:func:`event_files` as strings (the cold index reads every run's: no pathlib here)."""
+    found: list[str] = []
+    stack = [run_dir]
     while stack:
         try:
             it = os.scandir(stack.pop())
@@ -616,8 +621,9 @@ def event_files(run_dir: str | Path) -> list[Path]:
                     if not entry.is_symlink():
                         stack.append(entry.path)
                 elif ".tfevents." in entry.name:
-                    found.append(Path(entry.path))
-    found.sort()
+                    found.append(entry.path)
+    if len(found) > 1:
+        found.sort(key=lambda p: [x for x in p.split("/") if x not in ("", ".")])  # as Paths sort
     return found
 
 
@@ -636,12 +642,17 @@ def run_scalars(run_dir: str | Path) -> list[tuple[str, str, float, int]]:
 
 def _event_buffers(run_dir: str | Path) -> Iterator[tuple[str, bytes]]:
     """``(path, bytes)`` of each readable event file under ``run_dir`` (path as in run_scalars)."""
+    from .attrs import read_bytes
+
     run_dir = os.fspath(run_dir)
-    for path in event_files(run_dir):
-        rel = PurePath(os.path.relpath(path.parent, run_dir)).as_posix()
+    rels: dict[str, str] = {}
+    for path in _event_paths(run_dir):
+        parent = os.path.dirname(path)
+        rel = rels.get(parent)
+        if rel is None:
+            rel = rels[parent] = PurePath(os.path.relpath(parent, run_dir)).as_posix()
         try:
-            with open(path, "rb") as f:
-                buf = f.read()
+            buf = read_bytes(path)
         except OSError:
             continue
         yield ("" if rel == "." else rel), buf
