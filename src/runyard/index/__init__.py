@@ -239,8 +239,19 @@ def _progress(location: str, done: int, total: int) -> None:
             pass
 
 
-def _load_chunk(dirs: list[str]) -> list[tuple[dict, list]]:
-    return [_load(d) for d in dirs]
+def _load_at(d: str, stamp: int | None) -> tuple[int, dict, list] | None:
+    """``(stamp, record, summary)`` of a run; a new run (``stamp`` None) gets its stamp here,
+    before its files are read, so the parent stats nothing. None if it is no run (no opref)."""
+    if stamp is None:
+        stamp = _stamp(d)
+        if stamp is None or not os.path.exists(d + "/.guild/opref"):
+            return None
+    rec, summary = _load(d)
+    return stamp, rec, summary
+
+
+def _load_chunk(items: list[tuple[str, int | None]]) -> list:
+    return [_load_at(d, s) for d, s in items]
 
 
 PROGRESS_MIN = 200  # runs to read before a progress line may show (on the CLI, after 0.5 s)
@@ -262,8 +273,8 @@ class _Hooked:
             self.line.close()
 
 
-def _load_many(dirs: list[str], location: str = "runs") -> list[tuple[dict, list]]:
-    """``_load`` for many runs: in worker processes when there are enough (a first listing of
+def _load_many(dirs: list[tuple[str, int | None]], location: str = "runs") -> list:
+    """:func:`_load_at` for many ``(run dir, stamp)``: in worker processes when there are enough (a first listing of
     a big Guild home), in order. From the ``runyard`` command on a terminal, a progress line
     ("indexing N runs: k of N") shows once it takes over 0.5 s; :func:`on_progress` hooks hear
     of it too."""
@@ -279,7 +290,7 @@ def _load_many(dirs: list[str], location: str = "runs") -> list[tuple[dict, list
             line.close()
 
 
-def _load_all(dirs: list[str], line) -> list[tuple[dict, list]]:
+def _load_all(dirs: list[tuple[str, int | None]], line) -> list:
     workers = min(os.cpu_count() or 1, 4)
     if len(dirs) < PARALLEL_MIN or workers < 2:
         return _load_here(dirs, line)
@@ -293,7 +304,7 @@ def _load_all(dirs: list[str], line) -> list[tuple[dict, list]]:
     chunks = [dirs[i:i + size] for i in range(0, len(dirs), size)]
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            out: list[tuple[dict, list]] = []
+            out: list = []
             for chunk in pool.map(_load_chunk, chunks):
                 out.extend(chunk)
                 if line is not None:
@@ -303,10 +314,10 @@ def _load_all(dirs: list[str], line) -> list[tuple[dict, list]]:
         return _load_here(dirs, line)
 
 
-def _load_here(dirs: list[str], line) -> list[tuple[dict, list]]:
+def _load_here(dirs: list[tuple[str, int | None]], line) -> list:
     out = []
-    for i, d in enumerate(dirs, 1):
-        out.append(_load(d))
+    for i, (d, s) in enumerate(dirs, 1):
+        out.append(_load_at(d, s))
         if line is not None and i % 100 == 0:
             line.update(i)
     return out
@@ -354,11 +365,14 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         from_db: list[str] = []
         updates = []
         present = set()
-        to_load: list[tuple[str, int]] = []  # new, changed or unfinished runs: read from their files
+        to_load: list[tuple[str, int | None]] = []  # new, changed or unfinished runs: read from their files
         mem_get = mem.get
         for rid in entries:
             row = rows.get(rid)
-            kind = row[1] & 3 if row is not None else None
+            if row is None:  # new: its stamp is taken where it is read (in a worker, for many)
+                to_load.append((rid, None))
+                continue
+            kind = row[1] & 3
             if kind == FINAL and not full:  # recently checked: trust the index
                 present.add(rid)
                 m = mem_get(rid)
@@ -385,8 +399,11 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 continue
             present.add(rid)
             to_load.append((rid, stamp))
-        for (rid, stamp), (rec, summary) in zip(to_load, _load_many([base_s + "/" + r for r, _ in to_load],
-                                                                         location)):
+        for (rid, _), got in zip(to_load, _load_many([(base_s + "/" + r, s) for r, s in to_load], location)):
+            if got is None:  # gone, or no run
+                continue
+            stamp, rec, summary = got
+            present.add(rid)
             rec["dir"] = base_s + "/" + rid
             kind = _kind(rec)
             if kind == WAITING:

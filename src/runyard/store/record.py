@@ -21,8 +21,9 @@ _MARKERS = ("LOCK.remote", "PENDING", "STAGED", "LOCK")  # .guild entries the st
 def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Everything a listing shows about one run. A corrupt attribute is reported in ``error``.
 
-    This is the cold index's inner loop (every run of a home): plain strings, one listing of
-    ``.guild`` and of its ``attrs``, and each file read with :func:`attrs.read_bytes`."""
+    This is the cold index's inner loop (every run of a home): plain strings, no directory
+    listing (reading one costs more than a dozen failed opens), each file read with
+    :func:`attrs.read_bytes`."""
     d = os.fspath(run_dir)
     rid = d.rpartition("/")[2]
     if rid in ("", ".", ".."):
@@ -31,23 +32,17 @@ def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
     problems = []
     guild = d + "/.guild/"
     attrs_dir = guild + "attrs/"
-    try:
-        names = set(os.listdir(attrs_dir))
-    except OSError:
-        names = set()
-    try:
-        guild_names = set(os.listdir(guild))
-    except OSError:
-        guild_names = set()
+    names = set()  # the attribute files there are
     for name in _ATTRS:
-        if name not in names:
-            continue
         try:
             rec[name] = _attrs.read(attrs_dir + name)
+        except FileNotFoundError:
+            continue
         except (_attrs.AttrError, UnicodeDecodeError, OSError) as e:
             problems.append(f"{name}: {str(e).splitlines()[0]}")
+        names.add(name)
     try:
-        opref = _read_opref(guild + "opref") if "opref" in guild_names else ["", "", "", ""]
+        opref = _read_opref(guild + "opref")
     except (OSError, UnicodeDecodeError, ValueError) as e:  # not UTF-8, unbalanced quotes: still listed
         opref = ["", "", "", ""]
         problems.append(f"opref: {str(e).splitlines()[0]}")
@@ -65,9 +60,9 @@ def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
         rec["tags"] = [str(tags)]
     rec["marked"] = bool(rec.get("marked") or False)
     exit_status = rec.get("exit_status")
-    if exit_status is None or not guild_names.isdisjoint(_MARKERS):
+    if exit_status is None or _any_exists(guild, _MARKERS):
         rec["status"] = status_of(Path(d), exit_status)
-    else:  # no marker, no LOCK: status_of would stat them all to find the exit status decides
+    else:  # no marker, no LOCK: the exit status decides (status_of, without its Path joins)
         rec["status"] = _exit_status(exit_status)
     if rec["status"] == "error" and "exit_status" not in names:
         # It may have finished while we read it: the exit status is written before the LOCK
@@ -95,6 +90,16 @@ def _read_opref(path: str) -> list[str]:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return parse_opref(text)
+
+
+def _any_exists(prefix: str, names: tuple[str, ...]) -> bool:
+    for name in names:
+        try:
+            os.stat(prefix + name)
+            return True
+        except OSError:
+            pass
+    return False
 
 
 def _exit_status(exit_status: Any) -> str:
