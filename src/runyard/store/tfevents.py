@@ -524,6 +524,8 @@ def _scan(buf: bytes, out: list, rel: str | None) -> None:
         c = crc(data)
         if (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF != unpack_i(buf, end)[0]:
             continue  # corrupt record
+        if length > 11 and buf[start] == 0x09 and buf[start + 9] == 0x1A and buf[start + 10] == length - 11:
+            continue  # only wall_time and file_version (every file's first record): no scalars
         # Fast path: a layout already seen in this file.
         p = -1
         if length > 13 and buf[start] == 0x09:
@@ -645,12 +647,18 @@ def _event_buffers(run_dir: str | Path) -> Iterator[tuple[str, bytes]]:
     from .attrs import read_bytes
 
     run_dir = os.fspath(run_dir)
-    rels: dict[str, str] = {}
+    rels: dict[str, str] = {run_dir: "."}
+    prefix = run_dir + "/"
+    simple = os.path.normpath(run_dir) == run_dir and "/./" not in prefix  # (paths under it need no relpath)
     for path in _event_paths(run_dir):
         parent = os.path.dirname(path)
         rel = rels.get(parent)
         if rel is None:
-            rel = rels[parent] = PurePath(os.path.relpath(parent, run_dir)).as_posix()
+            if parent.startswith(prefix) and simple:
+                rel = parent[len(prefix):]
+            else:
+                rel = PurePath(os.path.relpath(parent, run_dir)).as_posix()
+            rels[parent] = rel
         try:
             buf = read_bytes(path)
         except OSError:
