@@ -98,12 +98,20 @@ def parse(args: Iterable[Any], specs: list[tuple[tuple[str, ...], str, str, str]
     return pos, kw
 
 
-def click_options(specs: list[tuple[tuple[str, ...], str, str, str]]):
-    """A decorator adding ``specs`` as click options."""
+def click_options(specs: list[tuple[tuple[str, ...], str, str, str]], dest_prefix: str = "",
+                  taken: frozenset[str] = frozenset()):
+    """A decorator adding ``specs`` as click options.
+
+    ``dest_prefix`` puts their values in a namespace of their own (``dest_prefix + keyword``);
+    option strings in ``taken`` are left out (an option left with none is skipped)."""
     import click
 
     def deco(f):
         for opts, kw, kind, help_ in reversed(specs):
+            opts = tuple(o for o in opts if o not in taken)
+            if not opts:
+                continue
+            kw = dest_prefix + kw
             if kind == "flag":
                 f = click.option(*opts, kw, is_flag=True, default=False, help=help_)(f)
             elif kind == "multi":
