@@ -424,6 +424,10 @@ def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, filt
     """Add or remove tags of runs."""
     from . import api
 
+    if not (add or remove or clear):
+        from .errors import UsageError
+
+        raise UsageError("tag needs -a/--add, -d/--delete or -c/--clear")
     records = _select_records(runs, filters)
     if not _preview_runs(records, "tag", yes):
         sys.exit(1)
@@ -459,6 +463,10 @@ def label_cmd(runs: tuple, label: str | None, prepend: str | None, append: str |
     """Set or change run labels."""
     from . import api
 
+    if label is None and prepend is None and append is None and not remove and not clear:
+        from .errors import UsageError
+
+        raise UsageError("label needs -s/--set, -p/--prepend, -a/--append, -rm/--remove or -c/--clear")
     records = _select_records(runs, filters)
     if not _preview_runs(records, "label", yes):
         sys.exit(1)
