@@ -242,3 +242,11 @@ def test_a_change_waits_for_the_lock_and_a_killed_holder_releases_it(project, on
     out, err = tagger.communicate(timeout=60)
     assert tagger.returncode == 0, err
     assert attr_file(project, one_run, "tags") == ["waited"]
+
+
+def test_a_corrupt_attribute_file_is_never_overwritten(project, one_run):
+    tags = attrs_dir(project, one_run) / "tags"
+    tags.write_text("- [unclosed\n")
+    r = cli("tag", one_run, "-a", "x", "-y")
+    assert r.returncode != 0 and "corrupt attribute file" in r.stderr
+    assert tags.read_text() == "- [unclosed\n"

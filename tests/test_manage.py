@@ -132,6 +132,8 @@ def test_annotations_chain(five):
     runyard.runs_label(1, append="world")
     assert runyard.ls_runs(1)["label"][0] == "hello world"
     assert xs(runyard.ls_runs(label="world")) == [5]
+    runyard.runs_label(None, "relabeled", "-Fl", "world")  # a label filter beside the new label
+    assert runyard.ls_runs()["label"].tolist()[:2] == ["relabeled", "lr=0.01 x=4"]
     runyard.runs_comment(1, "first")
     runyard.runs_comment(1, "second")
     runyard.runs_comment(1, delete=1)
