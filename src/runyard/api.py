@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import home as _home
 from . import options as _options
@@ -280,7 +280,7 @@ def _touch(run) -> None:
     index.touch(run)
 
 
-def _update(run, name: str, change: Any) -> Any:
+def _update(run, name: str, change: Callable[[Any], Any]) -> Any:
     """Set annotation attribute ``name`` to ``change(value in its file now)``, holding the run's
     lock, and refresh the index. Reading the file (not the cached record, which can be seconds
     old) under the lock means no concurrent change, by runyard or Guild AI, is lost. An empty
