@@ -152,6 +152,7 @@ def test_every_command_keeps_every_filter_spelling_and_its_own_options():
         ctx = click.Context(cmd)
         strings = [o for p in cmd.get_params(ctx) for o in (*p.opts, *p.secondary_opts)]
         assert len(strings) == len(set(strings)), path  # no option string twice
+        assert "filters" not in [p.name for p in cmd.params], path  # the name the filters arrive under
         for opts, *_ in FILTER_OPTIONS:
             assert set(opts) <= set(strings), (path, opts)
     assert filtered >= 18
