@@ -32,6 +32,10 @@ class _Filtered(click.Command):
         return super().get_params(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
+        import inspect
+
+        if "filters" not in inspect.signature(self.callback).parameters:
+            raise TypeError(f"command {self.name!r} must take its filters as one parameter, 'filters: dict'")
         filters = {}
         for name in [n for n in ctx.params if n.startswith(self._NS)]:
             value = ctx.params.pop(name)
