@@ -250,3 +250,23 @@ def test_a_corrupt_attribute_file_is_never_overwritten(project, one_run):
     r = cli("tag", one_run, "-a", "x", "-y")
     assert r.returncode != 0 and "corrupt attribute file" in r.stderr
     assert tags.read_text() == "- [unclosed\n"
+
+
+IN_PLACE = '''
+import sys, time
+with open(sys.argv[1], "w") as f:  # as Guild AI 0.9 writes an attribute: truncate, then write
+    print("truncated", flush=True)
+    time.sleep(0.1)
+    f.write("- by-guild\\n- older\\n")
+'''
+
+
+def test_a_file_caught_between_truncate_and_write_is_read_once_written(project, one_run):
+    tags = attrs_dir(project, one_run) / "tags"
+    tags.write_text("- older\n")
+    p = subprocess.Popen([sys.executable, "-c", IN_PLACE, str(tags)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "truncated"
+    assert tags.stat().st_size == 0
+    runyard.runs_tag(one_run, "by-runyard")  # reads the file while it is empty
+    assert p.wait(30) == 0
+    assert attr_file(project, one_run, "tags") == ["by-guild", "older", "by-runyard"]

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from . import attrs as _attrs
 
 LOCK_NAME = "attrs.lock"
-_EMPTY_RETRY = 0.25  # seconds to wait for an attribute file being written in place to fill up
+_EMPTY_RETRY = 1.0  # seconds to wait for an attribute file being written in place to fill up
 
 
 @contextlib.contextmanager
