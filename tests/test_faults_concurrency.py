@@ -253,10 +253,20 @@ def test_a_corrupt_attribute_file_is_never_overwritten(project, one_run):
 
 
 IN_PLACE = '''
-import sys, time
-with open(sys.argv[1], "w") as f:  # as Guild AI 0.9 writes an attribute: truncate, then write
+import fcntl, os, sys, time
+tags, lock = sys.argv[1], sys.argv[2]
+with open(tags, "w") as f:  # as Guild AI 0.9 writes an attribute: truncate, then write
     print("truncated", flush=True)
-    time.sleep(0.1)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    end = time.monotonic() + 20
+    while time.monotonic() < end:  # until runyard holds the run's lock, i.e. is reading the empty file
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            break
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        time.sleep(0.005)
+    time.sleep(0.05)
     f.write("- by-guild\\n- older\\n")
 '''
 
@@ -264,9 +274,9 @@ with open(sys.argv[1], "w") as f:  # as Guild AI 0.9 writes an attribute: trunca
 def test_a_file_caught_between_truncate_and_write_is_read_once_written(project, one_run):
     tags = attrs_dir(project, one_run) / "tags"
     tags.write_text("- older\n")
-    p = subprocess.Popen([sys.executable, "-c", IN_PLACE, str(tags)], stdout=subprocess.PIPE, text=True)
+    lock = tags.parent.parent / "attrs.lock"
+    p = subprocess.Popen([sys.executable, "-c", IN_PLACE, str(tags), str(lock)], stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "truncated"
-    assert tags.stat().st_size == 0
-    runyard.runs_tag(one_run, "by-runyard")  # reads the file while it is empty
+    runyard.runs_tag(one_run, "by-runyard")  # finds the file empty, and reads it again
     assert p.wait(30) == 0
     assert attr_file(project, one_run, "tags") == ["by-guild", "older", "by-runyard"]
