@@ -149,12 +149,12 @@ def test_a_change_by_guild_a_moment_before_runyard_is_kept(project, one_run):
 
     g("tag", "-a", "by-guild")
     ry("tag", "-a", "by-runyard")
+    ry("tag", "-a", "second-runyard")
+    g("tag", "-a", "second-guild")  # and the other way round: Guild reads what runyard wrote
     g("label", "--set", "guild-words")
     ry("label", "--append", "runyard-words")
     g("comment", "-a", "from guild")
-    ry("comment", "--add", "from runyard")
-    ry("tag", "-a", "second-runyard")
-    g("tag", "-a", "second-guild")  # and the other way round: Guild reads what runyard wrote
+    ry("comment", "--add", "from runyard")  # runyard writes last, so its index entry is current
     assert sorted(attr_file(project, one_run, "tags")) == ["by-guild", "by-runyard", "second-guild",
                                                            "second-runyard"]
     assert attr_file(project, one_run, "label") == "guild-words runyard-words"
