@@ -464,8 +464,11 @@ def runs_export(runs: Any = None, location: str | os.PathLike | None = None, *ar
 
 
 def runs_import(location: str | os.PathLike, runs: Any = None, *args: Any, move: bool = False,
-                **filters: Any) -> list[str]:
-    """Import runs from an export directory or ``.zip``; returns the ids imported (existing ids skipped)."""
+                force: bool = False, **filters: Any) -> list[str]:
+    """Import runs from an export directory or ``.zip``; returns the ids imported (existing ids skipped).
+
+    The archive is checked before anything is written (see docs/security.md); ``force=True``
+    accepts entries that expand more than 1000:1 to over 10 MB (refused as a possible zip bomb)."""
     from .home import runs_dir
     from .select.runs import select
     from .store.archive import archive_run_ids, import_runs
@@ -476,4 +479,4 @@ def runs_import(location: str | os.PathLike, runs: Any = None, *args: Any, move:
         pos, _ = _options.parse(args, [])
         recs = [{"id": i} for i in ids]
         ids = [r["id"] for r in select(recs, runs if not pos else ([runs] if runs else []) + pos)]
-    return import_runs(loc, runs_dir(_runs_home()), ids, move=move)
+    return import_runs(loc, runs_dir(_runs_home()), ids, move=move, force=force)

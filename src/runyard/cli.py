@@ -532,7 +532,7 @@ def export_cmd(location: str, runs: tuple, move: bool, yes: bool, filters: dict)
     records = _select_records(runs, filters)
     if not _preview_runs(records, f"{'move' if move else 'copy'} to {location}", yes):
         sys.exit(1)
-    api.runs_export(_ids(records), location, move=move)
+    api.runs_export(_ids(records), location, move=move, include_batch=True)  # the ids are chosen already
     click.echo(f"Exported {len(records)} run(s) to {location}")
 
 
@@ -540,8 +540,9 @@ def export_cmd(location: str, runs: tuple, move: bool, yes: bool, filters: dict)
 @click.argument("archive")
 @click.argument("runs", nargs=-1)
 @click.option("--move", "-m", is_flag=True, help="Move the runs instead of copying them.")
+@click.option("--force", is_flag=True, help="Accept entries that expand more than 1000:1 (a possible zip bomb).")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def import_cmd(archive: str, runs: tuple, move: bool, yes: bool) -> None:
+def import_cmd(archive: str, runs: tuple, move: bool, force: bool, yes: bool) -> None:
     """Import runs from ARCHIVE: a directory or a .zip file made by export."""
     from . import api
     from .store.archive import archive_run_ids
@@ -551,7 +552,7 @@ def import_cmd(archive: str, runs: tuple, move: bool, yes: bool) -> None:
     ids = archive_run_ids(Path(archive).expanduser().absolute())
     if not _confirm(f"You are about to import {len(ids)} run(s) from {archive}\nContinue?", yes):
         sys.exit(1)
-    done = api.runs_import(archive, list(runs) or None, move=move)
+    done = api.runs_import(archive, list(runs) or None, move=move, force=force)
     click.echo(f"Imported {len(done)} run(s)" + (f" ({len(ids) - len(done)} already present)"
                                                  if len(done) < len(ids) and not runs else ""))
 
@@ -609,14 +610,16 @@ def _one(run: str | None, filters: dict | None = None) -> dict:
 
 
 def _safe_path(run_dir: str, rel: str):
+    import posixpath
     from pathlib import Path
 
     from .errors import UsageError
+    from .store.paths import PathRefused, resolve_in_run
 
-    base = Path(run_dir).resolve()
-    p = (base / rel).resolve()
-    if p != base and base not in p.parents:
-        raise UsageError(f"'{rel}' is outside the run directory")
+    try:
+        p = resolve_in_run(run_dir, posixpath.normpath(rel) if rel not in ("", ".") else "")
+    except PathRefused:
+        raise UsageError(f"'{rel}' is outside the run directory") from None
     if not p.exists():
         raise UsageError(f"no file '{rel}' in run {Path(run_dir).name[:8]}")
     return p
@@ -635,12 +638,16 @@ def cat_cmd(run: str | None, path: str | None, output: bool, filters: dict) -> N
             from .errors import UsageError
 
             raise UsageError(f"'{path}' is a directory (use 'runyard ls')")
-        data = p.read_bytes()
-    else:
-        from .store.output import read_output
+    import shutil
 
-        data = read_output(r["dir"])
-    sys.stdout.buffer.write(data)
+    from .store.paths import open_regular, open_run_file
+
+    try:
+        f = open_regular(p) if path else open_run_file(r["dir"], ".guild/output")
+    except FileNotFoundError:
+        return
+    with f:
+        shutil.copyfileobj(f, sys.stdout.buffer)
     sys.stdout.flush()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from .flags import format_value
 from .launch.sourcecode import manifest_files
 from .store.output import read_output
+from .store.paths import PathRefused, read_run_file, safe_relpath
 
 
 def flag_changes(a: dict, b: dict) -> list[tuple[str, object, object]]:
@@ -21,12 +22,22 @@ def source_files(a: dict, b: dict) -> list[str]:
     return sorted(set(manifest_files(Path(a["dir"]))) | set(manifest_files(Path(b["dir"]))))
 
 
+#: The most of one file a text diff reads (a diff of anything larger is not readable anyway).
+MAX_DIFF_BYTES = 8 * 1024 * 1024
+
+
 def _read(run: dict, rel: str) -> list[str]:
-    p = Path(run["dir"]) / rel
+    """Lines of a run file for a diff: [] if missing; contained in the run and capped (store.paths)."""
     try:
-        return p.read_text(errors="replace").splitlines(keepends=True)
-    except (FileNotFoundError, IsADirectoryError):
+        data, cut = read_run_file(run["dir"], rel, MAX_DIFF_BYTES)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return []
+    except PathRefused as e:  # a manifest naming a path outside the run, a FIFO, a device
+        return [f"[not read: {e}]\n"]
+    lines = data.decode("utf-8", "replace").splitlines(keepends=True)
+    if cut:
+        lines.append(f"[... cut at {MAX_DIFF_BYTES} bytes]\n")
+    return lines
 
 
 def file_diff(a: dict, b: dict, rel: str) -> str:
@@ -34,8 +45,8 @@ def file_diff(a: dict, b: dict, rel: str) -> str:
 
 
 def output_diff(a: dict, b: dict) -> str:
-    la = read_output(Path(a["dir"])).decode("utf-8", "replace").splitlines(keepends=True)
-    lb = read_output(Path(b["dir"])).decode("utf-8", "replace").splitlines(keepends=True)
+    la = read_output(Path(a["dir"]), MAX_DIFF_BYTES).decode("utf-8", "replace").splitlines(keepends=True)
+    lb = read_output(Path(b["dir"]), MAX_DIFF_BYTES).decode("utf-8", "replace").splitlines(keepends=True)
     return "".join(difflib.unified_diff(la, lb, f"{a['id'][:8]}/output", f"{b['id'][:8]}/output"))
 
 
@@ -44,6 +55,7 @@ def text_diff(a: dict, b: dict, what: str | None = None, paths: list[str] | None
     out = []
     if paths:
         for rel in paths:
+            safe_relpath(rel)  # a path given by the user that leaves the run: one clear line
             out.append(file_diff(a, b, rel))
         return "".join(out)
     if what in (None, "flags"):

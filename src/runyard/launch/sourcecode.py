@@ -204,7 +204,9 @@ def snapshot(project: Path, run_dir: Path, files: list[str]) -> str:
 def manifest_files(run_dir: Path) -> list[str]:
     """The run-relative paths of the source files recorded in the run's manifest."""
     try:
-        text = (Path(run_dir) / ".guild" / "manifest").read_text()
+        from ..store.paths import read_run_file
+
+        text = read_run_file(run_dir, ".guild/manifest", 64 * 1024 * 1024)[0].decode("utf-8", "replace")
     except FileNotFoundError:
         return []
     out = []

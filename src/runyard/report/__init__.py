@@ -64,7 +64,7 @@ def _images(run_dir: Path, files: list[tuple[str, int]]) -> tuple[list[dict], li
             skipped.append(rel)
             continue
         try:
-            data = D.resolve_in_run(run_dir, rel).read_bytes()
+            data = D.read_run_file(run_dir, rel, MAX_IMAGE_BYTES)[0]
         except (OSError, D.PathRefused):
             continue
         total += len(data)

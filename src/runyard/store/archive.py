@@ -1,82 +1,312 @@
-"""Export runs to a directory or a ``.zip``, and import them back — every file kept.
+"""Export runs to a directory or a ``.zip``, and import them back — every file kept, every write atomic.
 
-An archive entry that would land outside the destination (``..``, an absolute path,
-a link) is refused before anything is written.
+Export builds each run (directory export) or the whole archive (zip export, appending included)
+under a temporary name beside the destination and renames it into place, so a crash leaves the
+old state or the new one. Import treats every archive and directory as hostile. Before anything
+is written it refuses:
+
+- a run whose id is not exactly 32 lowercase hex digits (names starting with ``.`` are ignored);
+- an entry that would land outside the destination (``..``, an absolute path), a link (zip), a
+  link whose target leaves the archive (directory), or anything but a regular file or directory;
+- runs larger than the free space of the runs home; an entry (or a whole zip) that expands more
+  than 1000:1 to over 10 MB, unless ``force`` is given;
+- a damaged or truncated zip (one line; nothing is written).
+
+Each run is built in ``<home>/tmp/`` and renamed into ``<home>/runs/`` whole, only after every run
+of the import was extracted, with plain permissions (no setuid, setgid, sticky or world-writable
+bits). A run killed half-way leaves nothing under ``runs/``; importing again completes the import.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
+import re
+import secrets
 import shutil
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..errors import UsageError
+
+RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
+#: A zip entry (or a whole zip) expanding more than this ratio to more than MAX_RATIO_SIZE is a bomb.
+MAX_RATIO = 1000
+MAX_RATIO_SIZE = 10 * 1024 * 1024
+#: Permission bits an imported file may keep: no setuid/setgid/sticky, not world-writable.
+PLAIN_BITS = 0o775
+_CHUNK = 1 << 20
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError)
+
+
+class ArchiveError(UsageError):
+    """An archive or export directory that is refused or cannot be read (nothing was written)."""
 
 
 def is_zip(location: str | os.PathLike) -> bool:
     return str(location).lower().endswith(".zip")
 
 
+# --- temporary names: <prefix><pid>-<random>; a dead process's leftovers are removed --------------
+
+def _tmp_path(parent: Path, prefix: str, suffix: str = "") -> Path:
+    return parent / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+
+
+def _remove_stale(parent: Path, prefix: str) -> None:
+    """Remove ``parent/<prefix><pid>-*`` left by processes that no longer exist (a SIGKILL)."""
+    import psutil
+
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            _rm(parent / name)
+
+
+def _rm(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _fmt_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _shown(name: str) -> str:
+    """A name from an archive as it is safe to print: quoted, control characters escaped."""
+    return repr(name[:80])
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+def _run_entries(run_dir: Path) -> Iterator[tuple[str, Path, str]]:
+    """``(relpath, path, kind)`` of everything exported from a run; kind is dir, file or link.
+
+    The one place that decides which of a run's files an export carries."""
+    for root, dirs, files in os.walk(run_dir):
+        rootp = Path(root)
+        rel_root = rootp.relative_to(run_dir).as_posix()
+        rel_root = "" if rel_root == "." else rel_root + "/"
+        for d in list(dirs):
+            if (rootp / d).is_symlink():
+                dirs.remove(d)
+                yield rel_root + d, rootp / d, "link"
+            else:
+                yield rel_root + d, rootp / d, "dir"
+        for f in files:
+            p = rootp / f
+            if p.is_symlink():
+                yield rel_root + f, p, "link"
+            elif p.is_file():  # not a FIFO, socket or device (reading one could block forever)
+                yield rel_root + f, p, "file"
+
+
 def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False) -> list[str]:
     """Copy (or move) runs into ``location`` (a directory or a .zip); returns the ids written.
 
-    Runs already present in the destination are skipped.
+    Runs already present in the destination are skipped. Nothing already in the destination is
+    changed until the new state is complete.
     """
     run_dirs = list(run_dirs)
-    written = []
-    if is_zip(location):
-        location.parent.mkdir(parents=True, exist_ok=True)
-        mode = "a" if location.exists() else "w"
-        with zipfile.ZipFile(location, mode, compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-            present = {n.split("/", 1)[0] for n in zf.namelist()}
-            for rd in run_dirs:
-                if rd.name in present:
-                    continue
-                for root, dirs, files in os.walk(rd):
-                    rootp = Path(root)
-                    dirs[:] = [d for d in dirs if not (rootp / d).is_symlink()]
-                    rel_root = rootp.relative_to(rd.parent).as_posix()
-                    if not files and not dirs:
-                        zf.writestr(rel_root + "/", b"")
-                    for f in files:
-                        p = rootp / f
-                        if p.is_symlink():
-                            continue
-                        zf.write(p, f"{rel_root}/{f}")
-                written.append(rd.name)
-    else:
-        location.mkdir(parents=True, exist_ok=True)
-        (location / ".guild-nocopy").touch()
-        for rd in run_dirs:
-            dst = location / rd.name
-            if dst.exists():
-                continue
-            shutil.copytree(rd, dst, symlinks=True)
-            written.append(rd.name)
+    written = _export_zip(run_dirs, location) if is_zip(location) else _export_dir(run_dirs, location)
     if move:
-        for rd in run_dirs:
-            if rd.name in written:
-                shutil.rmtree(rd)
+        by_id = {rd.name: rd for rd in run_dirs}
+        for rid in written:
+            _remove_run(by_id[rid])
     return written
 
 
-def _is_run_id(name: str) -> bool:
-    return len(name) >= 8 and all(c in "0123456789abcdef-" for c in name.lower())
+def _export_zip(run_dirs: list[Path], location: Path) -> list[str]:
+    location.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{location.name}.tmp-"
+    _remove_stale(location.parent, prefix)
+    present: set[str] = set()
+    if location.exists():
+        try:
+            with zipfile.ZipFile(location) as zf:
+                present = {n.split("/", 1)[0] for n in zf.namelist()}
+        except _ZIP_ERRORS as e:
+            raise ArchiveError(f"cannot add runs to {location}: it is not a readable zip archive ({e})") from None
+    todo = [rd for rd in run_dirs if rd.name not in present]
+    if not todo:
+        return []
+    tmp = _tmp_path(location.parent, prefix)
+    try:
+        if location.exists():
+            shutil.copyfile(location, tmp)  # append to a copy: the original stays whole until replaced
+            shutil.copymode(location, tmp)
+        with zipfile.ZipFile(tmp, "a" if location.exists() else "w", compression=zipfile.ZIP_DEFLATED,
+                             allowZip64=True) as zf:
+            for rd in todo:
+                _zip_run(zf, rd)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, location)
+    except BaseException:
+        _rm(tmp)
+        raise
+    return [rd.name for rd in todo]
 
+
+def _zip_run(zf: zipfile.ZipFile, rd: Path) -> None:
+    zf.writestr(rd.name + "/", b"")
+    for rel, path, kind in _run_entries(rd):
+        name = f"{rd.name}/{rel}"
+        if kind == "dir":
+            zf.writestr(name + "/", b"")
+        elif kind == "file":
+            zf.write(path, name)
+        # links are not exported to a zip (an import refuses them)
+
+
+def _export_dir(run_dirs: list[Path], location: Path) -> list[str]:
+    location.mkdir(parents=True, exist_ok=True)
+    (location / ".guild-nocopy").touch()
+    prefix = ".runyard-export-"
+    _remove_stale(location, prefix)
+    written = []
+    for rd in run_dirs:
+        dst = location / rd.name
+        if dst.exists():
+            continue
+        tmp = _tmp_path(location, prefix)
+        try:
+            tmp.mkdir()
+            for rel, path, kind in _run_entries(rd):
+                if kind == "dir":
+                    (tmp / rel).mkdir()
+                elif kind == "file":
+                    shutil.copy2(path, tmp / rel)
+                else:
+                    os.symlink(os.readlink(path), tmp / rel)
+            shutil.copystat(rd, tmp)
+        except BaseException:
+            _rm(tmp)
+            raise
+        try:
+            os.rename(tmp, dst)
+        except OSError:
+            _rm(tmp)
+            if dst.exists():
+                continue  # another export wrote this run meanwhile
+            raise
+        written.append(rd.name)
+    return written
+
+
+def _remove_run(run_dir: Path) -> None:
+    """Remove a run from its home after a move: renamed out of ``runs/`` first (atomic), then deleted."""
+    tmp_root = run_dir.parent.parent / "tmp"
+    tmp_root.mkdir(exist_ok=True)
+    gone = _tmp_path(tmp_root, "moved-")
+    os.rename(run_dir, gone)
+    shutil.rmtree(gone, ignore_errors=True)
+    try:
+        tmp_root.rmdir()
+    except OSError:
+        pass
+
+
+# --- import ----------------------------------------------------------------------------------------
 
 def archive_run_ids(location: Path) -> list[str]:
-    """Ids of the runs held by an export directory or zip."""
+    """Ids of the runs held by an export directory or zip.
+
+    Raises ArchiveError for an unreadable zip, or if a run's id is not 32 lowercase hex digits.
+    """
     if not location.exists():
         raise UsageError(f"nothing to import: {location} does not exist")
     if is_zip(location):
+        names = set(_zip_call(location, lambda zf: zf.namelist()))
+        runs = {n.split("/", 1)[0] for n in names if n.split("/", 1)[-1] == ".guild/opref"}
+    elif location.is_dir():
+        runs = {p.name for p in location.iterdir() if os.path.lexists(p / ".guild" / "opref")}
+    else:
+        raise ArchiveError(f"cannot import {location}: not a directory or a .zip archive")
+    runs = {r for r in runs if not r.startswith(".")}
+    bad = sorted(r for r in runs if not RUN_ID.match(r))
+    if bad:
+        raise ArchiveError(f"refusing to import: {len(bad)} run(s) whose id is not 32 lowercase hex digits, "
+                           f"such as {_shown(bad[0])}")
+    return sorted(runs)
+
+
+def _zip_call(location: Path, fn):
+    try:
         with zipfile.ZipFile(location) as zf:
-            names = zf.namelist()
-        ids = {n.split("/", 1)[0] for n in names if n.split("/", 1)[0]}
-        return sorted(i for i in ids if any(n.startswith(f"{i}/.guild/opref") for n in names))
-    return sorted(p.name for p in location.iterdir() if (p / ".guild" / "opref").exists())
+            return fn(zf)
+    except _ZIP_ERRORS as e:
+        raise ArchiveError(f"cannot import {location.name}: the zip archive is damaged or truncated ({e})") from None
+
+
+def import_runs(location: Path, dest_runs: Path, run_ids: list[str], move: bool = False,
+                force: bool = False) -> list[str]:
+    """Copy (or move) ``run_ids`` from an archive into ``dest_runs``; returns the ids imported.
+
+    Everything is checked first; runs whose id already exists are skipped. ``force`` accepts
+    entries that expand more than 1000:1 (a possible zip bomb) — never entries that escape.
+    """
+    bad = [i for i in run_ids if not RUN_ID.match(i)]
+    if bad:
+        raise ArchiveError(f"refusing to import: {_shown(bad[0])} is not a run id (32 lowercase hex digits)")
+    if move and is_zip(location):
+        raise UsageError("--move cannot be used when importing from a zip archive")
+    dest_runs.mkdir(parents=True, exist_ok=True)
+    todo = [i for i in run_ids if not os.path.lexists(dest_runs / i)]
+    if not todo:
+        return []
+    tmp_root = dest_runs.parent / "tmp"
+    tmp_root.mkdir(exist_ok=True)
+    _remove_stale(tmp_root, "import-")
+    staging = _tmp_path(tmp_root, "import-")
+    staging.mkdir()
+    try:
+        if is_zip(location):
+            _zip_call(location, lambda zf: _extract_zip(zf, staging, todo, force))
+        else:
+            _copy_dirs(location, staging, todo)
+        done = []
+        for rid in todo:  # every run is complete: publish each one whole
+            if os.path.lexists(dest_runs / rid):
+                continue  # imported meanwhile by another process
+            try:
+                os.rename(staging / rid, dest_runs / rid)
+            except OSError:
+                if os.path.lexists(dest_runs / rid):
+                    continue
+                raise
+            done.append(rid)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            tmp_root.rmdir()  # only if empty: another import may be using it
+        except OSError:
+            pass
+    if move:
+        for rid in done:
+            shutil.rmtree(location / rid)
+    return done
+
+
+def _plain_mode(mode: int, default: int = 0o644) -> int:
+    bits = stat.S_IMODE(mode)
+    return (bits & PLAIN_BITS) if bits else default
 
 
 def _check_zip(zf: zipfile.ZipFile, run_ids: set[str]) -> list[zipfile.ZipInfo]:
@@ -85,52 +315,97 @@ def _check_zip(zf: zipfile.ZipFile, run_ids: set[str]) -> list[zipfile.ZipInfo]:
         name = info.filename
         path = PurePosixPath(name)
         if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
-            raise UsageError(f"refusing to import: archive entry '{name}' would land outside the destination")
-        if stat.S_ISLNK(info.external_attr >> 16):
-            raise UsageError(f"refusing to import: archive entry '{name}' is a link")
+            raise ArchiveError(f"refusing to import: archive entry {_shown(name)} would land outside the destination")
+        kind = stat.S_IFMT(info.external_attr >> 16)
+        if kind == stat.S_IFLNK:
+            raise ArchiveError(f"refusing to import: archive entry {_shown(name)} is a link")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise ArchiveError(f"refusing to import: archive entry {_shown(name)} is not a regular file")
         if path.parts and path.parts[0] in run_ids:
             members.append(info)
     return members
 
 
-def _check_dir(src: Path) -> None:
-    for root, dirs, files in os.walk(src):
-        for n in dirs + files:
-            p = Path(root) / n
-            if p.is_symlink():
-                target = (p.parent / os.readlink(p)).resolve()
-                base = src.parent.resolve()
-                if not str(target).startswith(str(base) + os.sep):
-                    raise UsageError(f"refusing to import: '{p}' is a link that points outside the archive")
+def _check_space(total: int, dest: Path) -> None:
+    free = shutil.disk_usage(dest).free
+    if total > free:
+        raise ArchiveError(f"refusing to import: the runs need {_fmt_size(total)} but only {_fmt_size(free)} "
+                           f"is free in {dest.parent}")
 
 
-def import_runs(location: Path, dest_runs: Path, run_ids: list[str], move: bool = False) -> list[str]:
-    """Copy (or move) ``run_ids`` from an archive into ``dest_runs``; returns the ids imported.
+def _check_ratio(name: str, size: int, packed: int, force: bool) -> None:
+    if not force and size > MAX_RATIO_SIZE and size > MAX_RATIO * max(packed, 1):
+        raise ArchiveError(f"refusing to import: {name} expands {size // max(packed, 1)}:1 to {_fmt_size(size)} "
+                           f"(a zip bomb?); use --force if you trust it")
 
-    Everything is checked first; runs whose id already exists are skipped.
-    """
-    dest_runs.mkdir(parents=True, exist_ok=True)
-    todo = [i for i in run_ids if not (dest_runs / i).exists()]
-    if is_zip(location):
-        if move:
-            raise UsageError("--move cannot be used when importing from a zip archive")
-        with zipfile.ZipFile(location) as zf:
-            members = _check_zip(zf, set(todo))
-            for info in members:
-                target = dest_runs / info.filename
-                if not str(target.resolve()).startswith(str(dest_runs.resolve()) + os.sep):
-                    raise UsageError(f"refusing to import: archive entry '{info.filename}' escapes the destination")
-            for info in members:
-                zf.extract(info, dest_runs)
-                mode = info.external_attr >> 16
-                if mode and not info.is_dir():
-                    os.chmod(dest_runs / info.filename, stat.S_IMODE(mode))
-        return todo
+
+def _extract_zip(zf: zipfile.ZipFile, staging: Path, todo: list[str], force: bool) -> None:
+    members = _check_zip(zf, set(todo))
+    total = sum(i.file_size for i in members)
+    _check_space(total, staging)
+    for info in members:
+        _check_ratio(f"archive entry {_shown(info.filename)}", info.file_size, info.compress_size, force)
+    _check_ratio("the archive", total, sum(i.compress_size for i in members), force)
+    for info in members:
+        target = staging / info.filename
+        try:
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as dst:
+                n = 0
+                while chunk := src.read(_CHUNK):
+                    n += len(chunk)
+                    if n > info.file_size:
+                        raise zipfile.BadZipFile(f"entry {_shown(info.filename)} is longer than its header says")
+                    dst.write(chunk)
+            os.chmod(target, _plain_mode(info.external_attr >> 16))
+        except OSError as e:
+            raise ArchiveError(f"cannot import archive entry {_shown(info.filename)}: {e.strerror or e}") from None
+
+
+def _copy_dirs(location: Path, staging: Path, todo: list[str]) -> None:
+    """Check every run directory in full, then copy them into ``staging`` with plain permissions."""
+    root = os.path.realpath(location)
+    plan: list[tuple[str, str, str]] = []  # (relpath under location, kind, link target)
+    total = 0
     for rid in todo:
-        _check_dir(location / rid)
-    for rid in todo:
-        if move:
-            shutil.move(str(location / rid), str(dest_runs / rid))
-        else:
-            shutil.copytree(location / rid, dest_runs / rid, symlinks=True)
-    return todo
+        src = location / rid
+        if src.is_symlink() or not src.is_dir():
+            raise ArchiveError(f"refusing to import: {_shown(rid)} is not a directory")
+        plan.append((rid, "dir", ""))
+        for dirpath, dirs, files in os.walk(src):
+            for name in dirs + files:
+                p = os.path.join(dirpath, name)
+                rel = os.path.relpath(p, location)
+                st = os.lstat(p)
+                if stat.S_ISLNK(st.st_mode):
+                    target = os.readlink(p)
+                    lexical = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+                    if os.path.isabs(target) or lexical == ".." or lexical.startswith("../"):
+                        raise ArchiveError(f"refusing to import: {_shown(rel)} is a link that points outside the archive")
+                    real = os.path.realpath(p)
+                    if real != root and not real.startswith(root + os.sep) and os.path.lexists(real):
+                        raise ArchiveError(f"refusing to import: {_shown(rel)} is a link that points outside the archive")
+                    plan.append((rel, "link", target))
+                elif stat.S_ISDIR(st.st_mode):
+                    plan.append((rel, "dir", ""))
+                elif stat.S_ISREG(st.st_mode):
+                    plan.append((rel, "file", ""))
+                    total += st.st_size
+                else:
+                    raise ArchiveError(f"refusing to import: {_shown(rel)} is not a regular file")
+    _check_space(total, staging)
+    for rel, kind, target in plan:
+        dst = staging / rel
+        try:
+            if kind == "dir":
+                dst.mkdir()
+            elif kind == "link":
+                os.symlink(target, dst)
+            else:
+                shutil.copy2(location / rel, dst)
+                os.chmod(dst, _plain_mode(os.stat(dst).st_mode))
+        except OSError as e:
+            raise ArchiveError(f"cannot import {_shown(rel)}: {e.strerror or e}") from None

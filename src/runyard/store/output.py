@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from .paths import MAX_READ, read_run_file
+
 _REC = struct.Struct("!QB")
 
 
@@ -71,19 +73,19 @@ class OutputWriter:
         return rest
 
 
-def read_output(run_dir: Path) -> bytes:
+def read_output(run_dir: Path, limit: int = MAX_READ) -> bytes:
+    """The run's output (at most ``limit`` bytes; contained in the run, see store.paths)."""
     try:
-        return (Path(run_dir) / ".guild" / "output").read_bytes()
+        return read_run_file(run_dir, ".guild/output", limit)[0]
     except FileNotFoundError:
         return b""
 
 
 def read_lines(run_dir: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, str]]:
     """``(time_ms, stream, text)`` for output lines ``start``..``end`` (blank lines included)."""
-    g = Path(run_dir) / ".guild"
     try:
-        data = (g / "output").read_bytes()
-        index = (g / "output.index").read_bytes()
+        data = read_run_file(run_dir, ".guild/output")[0]
+        index = read_run_file(run_dir, ".guild/output.index")[0]
     except FileNotFoundError:
         return
     lines = data.split(b"\n")

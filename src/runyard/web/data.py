@@ -416,37 +416,7 @@ def output(run_dir: str | os.PathLike, start: int = 0, tail: int | None = None) 
 
 # --- files ------------------------------------------------------------------------------------------
 
-class PathRefused(UsageError):
-    """A file path that leaves the run directory (or is malformed)."""
-
-
-def safe_relpath(rel: str) -> str:
-    """Check a run-relative path given by a client: no ``..``/``.`` parts, not absolute, no
-    backslashes, NULs or drive letters. Returns it normalized ('' for the run directory)."""
-    if rel is None:
-        return ""
-    if "\x00" in rel or "\\" in rel:
-        raise PathRefused("bad character in path")
-    if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel):
-        raise PathRefused("absolute paths are not allowed")
-    parts = rel.split("/")
-    if parts and parts[-1] == "":
-        parts.pop()
-    for p in parts:
-        if p in ("", ".", ".."):
-            raise PathRefused("path parts '', '.' and '..' are not allowed")
-    return "/".join(parts)
-
-
-def resolve_in_run(run_dir: Path, rel: str) -> Path:
-    """The real path of ``rel`` inside ``run_dir``; refuses anything (symlinks included) that
-    resolves outside the run directory."""
-    rel = safe_relpath(rel)
-    root = Path(os.path.realpath(run_dir))
-    target = Path(os.path.realpath(os.path.join(root, rel))) if rel else root
-    if target != root and not str(target).startswith(str(root) + os.sep):
-        raise PathRefused("path leaves the run directory")
-    return target
+from ..store.paths import PathRefused, read_capped, read_run_file, resolve_in_run, safe_relpath  # noqa: E402,F401  (one rule)
 
 
 def list_dir(run_dir: Path, rel: str = "") -> list[dict]:
@@ -519,10 +489,8 @@ def source_files(run_dir: Path) -> list[str]:
 
 def read_text(path: Path, limit: int = 2_000_000) -> tuple[str, bool]:
     """A file's text (UTF-8, undecodable bytes replaced) and whether it was cut at ``limit`` bytes."""
-    with open(path, "rb") as f:
-        data = f.read(limit + 1)
-    cut = len(data) > limit
-    return data[:limit].decode("utf-8", "replace"), cut
+    data, cut = read_capped(path, limit)
+    return data.decode("utf-8", "replace"), cut
 
 
 def highlight(name: str, text: str) -> str:

@@ -170,7 +170,10 @@ def _lines_of(path: Path) -> tuple[list[str] | None, str]:
         return None, "missing"
     if size > _MAX_DIFF_BYTES:
         return None, f"too large to compare ({D.fmt_size(size)})"
-    data = path.read_bytes()
+    try:
+        data = D.read_capped(path, _MAX_DIFF_BYTES)[0]
+    except (OSError, D.PathRefused):
+        return None, "not a regular file"
     if b"\x00" in data[:8192]:
         return None, "binary"
     return data.decode("utf-8", "replace").splitlines(), ""

@@ -1,0 +1,94 @@
+"""Paths inside a run directory: the one containment rule every reader of a run's files uses.
+
+A run's manifest, a URL or a command line may name any path. ``resolve_in_run`` turns it into a
+real path that is inside the run directory (symlinks resolved) or refuses it; ``read_run_file``
+reads such a file only if it is a regular file, and never more than a cap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import UsageError
+
+#: The most any reader takes from one run file unless it asks for less (256 MiB).
+MAX_READ = 256 * 1024 * 1024
+
+
+class PathRefused(UsageError):
+    """A file path that leaves the run directory (or is malformed)."""
+
+
+def _shown(rel: str) -> str:
+    """A path as it is safe to print in a message: quoted, control characters escaped, short."""
+    return repr(rel if len(rel) <= 200 else rel[:200] + "...")
+
+
+def safe_relpath(rel: str | None) -> str:
+    """Check a run-relative path: no ``..``/``.``/empty parts, not absolute, no backslashes,
+    NULs or drive letters. Returns it normalized ('' for the run directory itself)."""
+    if rel is None:
+        return ""
+    if "\x00" in rel or "\\" in rel:
+        raise PathRefused(f"{_shown(rel)}: bad character in path")
+    if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel):
+        raise PathRefused(f"{_shown(rel)}: absolute paths are not allowed")
+    parts = rel.split("/")
+    if parts and parts[-1] == "":
+        parts.pop()
+    for p in parts:
+        if p in ("", ".", ".."):
+            raise PathRefused(f"{_shown(rel)}: path parts '', '.' and '..' are not allowed")
+    return "/".join(parts)
+
+
+def resolve_in_run(run_dir: str | os.PathLike, rel: str) -> Path:
+    """The real path of ``rel`` inside ``run_dir``; refuses anything (symlinks included) that
+    resolves outside the run directory."""
+    rel = safe_relpath(rel)
+    root = os.path.realpath(run_dir)
+    target = os.path.realpath(os.path.join(root, rel)) if rel else root
+    if target != root and not target.startswith(root + os.sep):
+        raise PathRefused(f"{_shown(rel)}: path leaves the run directory")
+    return Path(target)
+
+
+def open_run_file(run_dir: str | os.PathLike, rel: str) -> BinaryIO:
+    """Open the regular file ``rel`` inside ``run_dir`` for reading (binary).
+
+    Refuses paths outside the run and anything but a regular file (a device, a FIFO, a socket)
+    without blocking on it. Raises FileNotFoundError / IsADirectoryError as ``open`` does."""
+    return open_regular(resolve_in_run(run_dir, rel))
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """Open ``path`` (already resolved inside a run) if it is a regular file; see ``open_run_file``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(f"'{os.fspath(path)}' is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise PathRefused(f"'{os.path.basename(path)}' is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_run_file(run_dir: str | os.PathLike, rel: str, limit: int = MAX_READ) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the regular file ``rel`` inside ``run_dir``, and whether the
+    file was longer (see ``open_run_file`` for what is refused)."""
+    return read_capped(resolve_in_run(run_dir, rel), limit)
+
+
+def read_capped(path: str | os.PathLike, limit: int = MAX_READ) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the regular file ``path`` (already resolved inside a run), and
+    whether it was longer."""
+    with open_regular(path) as f:
+        data = f.read(limit + 1)
+    return data[:limit], len(data) > limit
