@@ -36,21 +36,34 @@ import make_home  # noqa: E402
 
 NA = "n/a (not available)"
 SKIPPED = "skipped"
-OPS = ("list", "runs", "compare", "filter", "trivial", "print", "batch")
+OPS = ("list", "runs", "compare", "filter", "trivial", "print", "batch", "series")
 FILTER_EXPR = "flag:lr < 0.01 and scalar:loss <= 0.3"
 GUILD_LIMIT_S = 300.0  # skip a Guild operation predicted to take longer than this
 GUILD_MAX_RUNS = 50_000  # never run Guild on homes this big (100k)
 PROC_TIMEOUT_S = 900.0
 
 # Budgets from design.md section 4: (operation key, size) -> (text, seconds or ratio, kind)
+# kind: "s" judges the time; "x", "per" and "ratio" judge extra["runyard_x"],
+# extra["runyard_overhead_per_trial"] and extra["ratio"].
 BUDGETS: dict[tuple[str, int | None], tuple[str, float, str]] = {
     ("list", 1000): ("≤ 30 ms", 0.030, "s"),
     ("list", 10000): ("≤ 150 ms", 0.150, "s"),
+    ("list", 100000): ("≤ 1.5 s", 1.5, "s"),
+    ("list-recheck", 1000): ("≤ 30 ms", 0.030, "s"),
+    ("list-recheck", 10000): ("≤ 150 ms", 0.150, "s"),
+    ("list-recheck", 100000): ("≤ 1.5 s", 1.5, "s"),
+    ("list-cold", 10000): ("≤ 0.5 s", 0.5, "s"),
+    ("list-cold", 100000): ("≤ 5 s", 5.0, "s"),
     ("runs", 10000): ("≤ 0.4 s", 0.4, "s"),
     ("compare", 10000): ("≤ 0.5 s", 0.5, "s"),
+    ("filter", 100000): ("≤ 1 s", 1.0, "s"),
     ("trivial", None): ("≤ 2.5× bare", 2.5, "x"),
     ("print", None): ("≤ 1.3× bare", 1.3, "x"),
+    ("batch", None): ("≤ 0.3 s/trial", 0.3, "per"),
+    ("workers", None): ("≤ 0.6× --workers 1", 0.6, "ratio"),
+    ("series", None): ("≤ 1 s", 1.0, "s"),
 }
+MEASURES = {"x": "runyard_x", "per": "runyard_overhead_per_trial", "ratio": "ratio"}
 # Guild's own figures quoted in design.md, shown for reference in notes.
 DESIGN_GUILD = {("list", 1000): "6.5 s", ("list", 10000): "73 s", ("runs", 10000): "10 s",
                 ("compare", 10000): "18 s", ("trivial", None): "10.6× bare", ("print", None): "21.6× bare"}
@@ -165,13 +178,17 @@ def last_line(text: str) -> str:
 
 
 def timed_proc(cmd: list[str], env: dict, repeats: int, cwd: str | Path | None = None,
-               stat: str = "min", warmup: int = 0, read_stdout: bool = False) -> tuple[float | str, str]:
-    """Time ``cmd`` ``repeats`` times: (min or median seconds, note), or (NA, why) if it fails."""
+               stat: str = "min", warmup: int = 0, read_stdout: bool = False,
+               lines: list[int] | None = None) -> tuple[float | str, str]:
+    """Time ``cmd`` ``repeats`` times: (min or median seconds, note), or (NA, why) if it fails.
+    With ``lines``, stdout is read through a pipe and each run's line count appended to it."""
     times = []
     for k in range(warmup + repeats):
-        r = run_proc(cmd, env, cwd=cwd, read_stdout=read_stdout)
+        r = run_proc(cmd, env, cwd=cwd, read_stdout=read_stdout or lines is not None, keep_stdout=lines is not None)
         if r.returncode != 0:
             return NA, f"exit {r.returncode}: {last_line(r.stderr)}"
+        if lines is not None:
+            lines.append(r.stdout.count(b"\n"))
         if k >= warmup:
             times.append(r.seconds)
     value = min(times) if stat == "min" else statistics.median(times)
@@ -179,7 +196,11 @@ def timed_proc(cmd: list[str], env: dict, repeats: int, cwd: str | Path | None =
 
 
 def runyard_cmd() -> list[str]:
-    """How to start the runyard CLI: its console script, else ``python -c`` over runyard.cli."""
+    """How to start the runyard CLI: its console script beside this python (not a version
+    manager's shim, which adds its own start-up), else on PATH, else ``python -c`` over runyard.cli."""
+    beside = Path(sys.executable).parent / "runyard"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
     exe = shutil.which("runyard")
     if exe:
         return [exe]
@@ -239,7 +260,9 @@ INPROC = textwrap.dedent(
         out[key] = time.perf_counter() - t0
         return r
 
-    if mode in ("list", "list-cached"):
+    if mode == "list-recheck":  # as after RUNYARD_INDEX_RECHECK idle seconds: every call rechecks
+        os.environ["RUNYARD_INDEX_RECHECK"] = "0"
+    if mode in ("list", "list-cached", "list-recheck"):
         df = timed("first", lambda: runyard.ls_runs())
         if df is not None:
             out["rows"] = len(df)
@@ -301,9 +324,12 @@ class Bench:
         if budget:
             row.budget = budget[0]
             if isinstance(row.runyard, float):
-                measure = row.runyard if budget[2] == "s" else row.extra.get("runyard_x")
+                measure = row.runyard if budget[2] == "s" else row.extra.get(MEASURES[budget[2]])
                 if measure is not None:
                     row.ok = "yes" if measure <= budget[1] else "NO"
+        got, want = row.extra.get("rows"), row.extra.get("rows_expected")
+        if want is not None and got != want:  # a fast wrong answer is no answer
+            row.ok = f"NO: {got} rows, expected {want}"
         self.rows.append(row)
         log(f"{row.op} [{row.size or '-'}]: runyard {fmt(row.runyard)}, Guild {fmt(row.guild)}"
             + (f"  ({row.note})" if row.note else ""))
@@ -351,8 +377,11 @@ def fmt(v: float | str | None) -> str:
 
 
 def op_list(b: Bench, n: int, home: Path) -> None:
-    """(a) ls_runs() in-process, cold / warm / cached-in-a-new-process, vs `guild api runs`."""
-    cold, warm, cached, rows, imp, err = [], [], [], None, [], None
+    """(a) ls_runs() in-process, cold / warm / cached-in-a-new-process, each right after a
+    listing and after the recheck interval (when finished runs are checked again), vs
+    `guild api runs`. Every row checks that it got ``n`` rows."""
+    cold, warm, cached, re_new, re_warm, imp, err = [], [], [], [], [], [], None
+    counts: dict[str, int | None] = {}
     reps = b.repeats if n <= 10_000 else 1
     for _ in range(reps):
         drop_cache(home)
@@ -363,37 +392,60 @@ def op_list(b: Bench, n: int, home: Path) -> None:
         cold.append(out["first"])
         warm.append(out["second"])
         imp.append(out.get("import", 0.0) + out.get("pandas", 0.0))
-        rows = out.get("rows")
+        counts["cold"] = counts["warm"] = out.get("rows")
         out = inproc(home, "list-cached")
         if "error" in out:
             err = out["error"]
             break
         cached.append(out["first"])
+        counts["cached"] = out.get("rows")
+        out = inproc(home, "list-recheck")
+        if "error" in out:
+            err = out["error"]
+            break
+        re_new.append(out["first"])
+        re_warm.append(out["second"])
+        counts["recheck"] = out.get("rows")
     guild, gnote = b.time_guild("list", n, home, ["api", "runs"])
     if err:
         b.add(Row("list runs as data: ls_runs() in-process", "list", n, NA, guild, note=f"runyard: {err}"))
         return
-    rows_note = f"{rows} rows" + ("" if rows == n else f" (expected {n}!)")
-    b.add(Row("ls_runs() cold (no cache/)", "list-cold", n, min(cold), guild,
-              note=f"{rows_note}; import runyard + pandas {min(imp) * 1000:.0f} ms (not in the times); Guild: `guild api runs` whole process"))
-    b.add(Row("ls_runs() warm (2nd call)", "list", n, min(warm), guild,
+
+    def rows(key: str) -> dict:
+        return {"rows": counts.get(key), "rows_expected": n}
+
+    b.add(Row("ls_runs() cold (no cache/)", "list-cold", n, min(cold), guild, extra=rows("cold"),
+              note=f"{counts['cold']} rows; import runyard + pandas {min(imp) * 1000:.0f} ms (not in the times); Guild: `guild api runs` whole process"))
+    b.add(Row("ls_runs() warm (2nd call, right after a listing)", "list", n, min(warm), guild, extra=rows("warm"),
               note=f"min of {len(warm)}; Guild in design.md: {DESIGN_GUILD.get(('list', n), '—')}"))
-    b.add(Row("ls_runs() new process, cache on disk", "list", n, min(cached), guild, note=f"min of {len(cached)}"))
+    b.add(Row("ls_runs() new process, right after a listing", "list", n, min(cached), guild, extra=rows("cached"),
+              note=f"min of {len(cached)}"))
+    b.add(Row("ls_runs() new process, after the recheck interval", "list-recheck", n, min(re_new), guild,
+              extra=rows("recheck"), note=f"min of {len(re_new)}; RUNYARD_INDEX_RECHECK=0 in the child: finished runs are checked again, as after 5 s idle"))
+    b.add(Row("ls_runs() in-process, after the recheck interval", "list-recheck", n, min(re_warm), guild,
+              extra=rows("recheck"), note=f"min of {len(re_warm)}; the 2nd call in that process"))
 
 
 def op_runs(b: Bench, n: int, home: Path) -> None:
-    """(b) `runyard runs --all` vs `guild runs --all`, whole process, stdout to /dev/null."""
-    t, note = timed_proc(runyard_cmd() + ["runs", "--all"], env_for(home), b.repeats, cwd=b.workdir)
+    """(b) `runyard runs --all` vs `guild runs --all`, whole process, stdout read by the harness
+    (its lines counted: one per run)."""
+    lines: list[int] = []
+    t, note = timed_proc(runyard_cmd() + ["runs", "--all"], env_for(home), b.repeats, cwd=b.workdir, lines=lines)
     g, gnote = b.time_guild("runs", n, home, ["runs", "--all"])
-    b.add(Row("`runs --all` whole process", "runs", n, t, g, note=note if t == NA else ""))
+    b.add(Row("`runs --all` whole process", "runs", n, t, g, note=note if t == NA else f"{lines[-1]} lines",
+              extra={"rows": lines[-1] if lines else None, "rows_expected": n}))
 
 
 def op_compare(b: Bench, n: int, home: Path) -> None:
-    """(c) `runyard compare --csv -` vs `guild compare --csv -`, whole process."""
-    t, note = timed_proc(runyard_cmd() + ["compare", "--csv", "-"], env_for(home), b.repeats, cwd=b.workdir)
+    """(c) `runyard compare --csv -` vs `guild compare --csv -`, whole process (lines counted:
+    a header and one per run)."""
+    lines: list[int] = []
+    t, note = timed_proc(runyard_cmd() + ["compare", "--csv", "-"], env_for(home), b.repeats, cwd=b.workdir,
+                         lines=lines)
     g, gnote = b.time_guild("compare", n, home, ["compare", "--csv", "-"])
     b.add(Row("`compare --csv -` whole process", "compare", n, t, g,
-              note=(note if t == NA else "") + (f" Guild: {gnote} (1st is a cold index)" if isinstance(g, float) else "")))
+              extra={"rows": lines[-1] - 1 if lines else None, "rows_expected": n},
+              note=(note if t == NA else f"{lines[-1] - 1} rows") + (f" Guild: {gnote} (1st is a cold index)" if isinstance(g, float) else "")))
 
 
 def op_filter(b: Bench, n: int, home: Path) -> None:
@@ -413,6 +465,7 @@ def op_filter(b: Bench, n: int, home: Path) -> None:
         return
     note = f"{rows} rows" + (f" (expected {expected}!)" if expected is not None and rows != expected else "")
     b.add(Row("ls_runs(filter=...) in-process", "filter", n, min(best), g,
+              extra={"rows": rows, "rows_expected": expected} if expected is not None else {"rows": rows},
               note=note + "; Guild: `guild runs -a -F` whole process"))
 
 
@@ -444,8 +497,8 @@ def bare_trivial(b: Bench) -> float:
 def op_trivial(b: Bench) -> None:
     """(e) a trivial script: bare python vs `runyard run x.py -y -q` vs `guild run x.py -y`."""
     bare = bare_trivial(b)
-    proj, home = _project(b, "trivial-runyard", {"x.py": 'print("hi")\n'})
-    t, note = timed_proc(runyard_cmd() + ["run", "x.py", "-y", "-q"], env_for(home), 5, cwd=proj,
+    proj, home_r = _project(b, "trivial-runyard", {"x.py": 'print("hi")\n'})
+    t, note = timed_proc(runyard_cmd() + ["run", "x.py", "-y", "-q"], env_for(home_r), 5, cwd=proj,
                          stat="median", warmup=1, read_stdout=True)
     g: float | str = NA
     if b.guild:
@@ -456,6 +509,7 @@ def op_trivial(b: Bench) -> None:
     parts = [f"bare python {fmt(bare)}", "median of 5 after 1 warm-up"]
     if isinstance(t, float):
         row.extra["runyard_x"] = t / bare
+        row.extra.update(rows=_count_runs(home_r), rows_expected=6)  # 1 warm-up + 5 timed runs
         parts.append(f"runyard {t / bare:.1f}× bare")
     else:
         parts.append(f"runyard: {note}")
@@ -532,6 +586,7 @@ def op_print(b: Bench) -> None:
         else:
             row.extra["runyard_scalar_rows"] = out.get("rows")
             row.extra["runyard_loss_rows"] = out.get("loss_rows")
+            row.extra.update(rows=out.get("loss_rows"), rows_expected=200_000)
             parts.append(f"runyard recorded {out.get('loss_rows')}/200000 loss values "
                          f"({out.get('rows')} ls_scalars(1) rows)")
     elif not isinstance(t, float):
@@ -586,7 +641,7 @@ def op_batch(b: Bench) -> None:
     if isinstance(t, float):
         trials = _count_runs(home, trials_only=True)
         per = (t - 100 * bare) / 100
-        row.extra.update(runyard_trials=trials, runyard_overhead_per_trial=per)
+        row.extra.update(runyard_trials=trials, runyard_overhead_per_trial=per, rows=trials, rows_expected=100)
         parts.append(f"runyard {per * 1000:.0f} ms/trial over bare ({trials} trials"
                      f"{', expected 100!' if trials != 100 else ''})")
     else:
@@ -610,11 +665,52 @@ def op_batch(b: Bench) -> None:
             break
     row = Row("8 trials of a 2 s sleep, --workers 2", "workers", None, times.get(2) or NA, NA)
     if times.get(2) and times.get(1):
-        row.extra.update(sequential=times[1], speedup=times[1] / times[2])
+        row.extra.update(sequential=times[1], speedup=times[1] / times[2], ratio=times[2] / times[1])
         row.note = f"--workers 1: {fmt(times[1])}; speedup {times[1] / times[2]:.2f}× (ideal 2×); Guild has no local workers"
     else:
         row.note = "runyard: --workers not available" if times.get(2) is None else ""
     b.add(row)
+
+
+SERIES_POINTS = 1_000_000
+SERIES = textwrap.dedent(
+    """
+    import json, sys, time
+    from runyard.store.tfevents import run_series
+    t0 = time.perf_counter()
+    series = run_series(sys.argv[1])
+    t = time.perf_counter() - t0
+    steps, values = series[(".guild", "loss")]
+    print(json.dumps({"first": t, "rows": len(values)}))
+    """
+)
+
+
+def op_series(b: Bench) -> None:
+    """(h) the web view's chart data: run_series() of a 1,000,000-point scalar series, the
+    first read of its event file in a fresh process (what a chart waits for)."""
+    run_dir = b.workdir / "series-run"
+    (run_dir / ".guild").mkdir(parents=True, exist_ok=True)
+    from runyard.store.tfevents import EventWriter
+
+    w = EventWriter(run_dir / ".guild")
+    for start in range(0, SERIES_POINTS, 10_000):
+        w.add_scalars([("loss", 1.0 / (i + 1), i) for i in range(start, start + 10_000)])
+    w.close()
+    times, rows = [], None
+    for _ in range(b.repeats):
+        r = run_proc([sys.executable, "-c", SERIES, str(run_dir)], env_for(None), read_stdout=True, keep_stdout=True)
+        try:
+            out = json.loads(r.stdout.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            b.add(Row("1,000,000-point series read for a chart", "series", None, NA, NA,
+                      note=f"exit {r.returncode}: {last_line(r.stderr)}"))
+            return
+        times.append(out["first"])
+        rows = out["rows"]
+    b.add(Row("1,000,000-point series read for a chart", "series", None, min(times), NA,
+              extra={"rows": rows, "rows_expected": SERIES_POINTS},
+              note=f"{rows} points; runyard.store.tfevents.run_series, first read in a new process, min of {len(times)}"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import ownpath as _ownpath
+
+_ownpath.isolate()  # runyard's own processes never import a project's yaml.py or click/
+
 _API = (
     "run", "ls_runs", "ls_scalars", "resolve_run_ids",
     "runs_tag", "runs_mark", "runs_label", "runs_comment",

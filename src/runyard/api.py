@@ -207,8 +207,9 @@ def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = T
 
     ``flags``: a dict of values (lists expand to a grid), a DataFrame or list of dicts (one run
     per row). Terminal syntax works in ``args``: ``run("train.py", None, "units=[64,128]", "--label", "x")``.
-    Options: ``label, tags, comment, force_flags, stage``, and for batches ``max_trials, optimizer,
-    minimize, maximize, random_seed, workers, dask, fail_fast, needed``.
+    Options: ``label, tags, comment, force_flags, stage, gpus, no_gpus, restart, proto``, and for
+    batches ``max_trials, optimizer, minimize, maximize, random_seed, workers, dask, fail_fast, needed``.
+    ``script`` may also name a guild.yml operation (``"train"``, ``"model:train"``).
     """
     ids = run_ids(script, flags, *args, echo=echo, wait=wait, **options)
     return ls_runs(ids) if ids else _frame([])
@@ -236,6 +237,22 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
     if options.pop("background", False):
         wait = False
     options.pop("yes", None)
+    gpus = options.pop("gpus", None)
+    if options.pop("no_gpus", False):
+        gpus = ""
+    proto_dir = None
+    restart, proto = options.pop("restart", None), options.pop("proto", None)
+    if restart or proto:
+        from .launch import rerun
+
+        if restart and proto:
+            raise UsageError("use --restart or --proto, not both")
+        if flags is not None and not isinstance(flags, dict):
+            raise UsageError("--restart and --proto take NAME=VALUE flags, not a table")
+        if restart:
+            return [rerun.restart(str(restart), flags, echo=echo, gpus=gpus, wait=wait)]
+        script, proto_flags, proto_dir = rerun.proto_source(str(proto))
+        flags = {**proto_flags, **(flags or {})}
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]
@@ -251,7 +268,7 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
     prepared = launch.prepare(
         script, flags if isinstance(flags, dict) else None,
         label=options.pop("label", None), tags=list(tags), comment=options.pop("comment", None),
-        force_flags=bool(options.pop("force_flags", False)), stage=stage,
+        force_flags=bool(options.pop("force_flags", False)), stage=stage, gpus=gpus, proto_dir=proto_dir,
     )
     if not stage:
         if wait:
@@ -452,14 +469,15 @@ def runs_restore(runs: Any = None, *args: Any, **filters: Any) -> Any:
 
 
 def runs_export(runs: Any = None, location: str | os.PathLike | None = None, *args: Any, move: bool = False,
-                **filters: Any) -> Any:
-    """Copy (or ``move``) runs to a directory or a ``.zip`` archive. Returns ``runs``."""
+                links: str = "keep", **filters: Any) -> Any:
+    """Copy (or ``move``) runs to a directory or a ``.zip`` archive. Returns ``runs``.
+    ``links="keep"`` keeps pipeline/batch/dependency links as links; ``"copy"`` stores their files."""
     from .store.archive import export_runs
 
     if location is None:
         raise UsageError("runs_export needs a location (a directory or a .zip file)")
     sel = _each(runs, args, filters)
-    export_runs([run.dir for run, _ in sel], Path(location).expanduser().absolute(), move=move)
+    export_runs([run.dir for run, _ in sel], Path(location).expanduser().absolute(), move=move, links=links)
     return runs
 
 

@@ -10,6 +10,7 @@ import click
 
 from . import options as _options
 from .errors import RunyardError
+from .terminal import echo as _echo  # every text runyard prints is made terminal-safe
 
 
 class _Filtered(click.Command):
@@ -52,14 +53,14 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except RunyardError as e:
-            click.echo(f"runyard: {e}", err=True)
+            _echo(f"runyard: {e}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("runyard: interrupted", err=True)
             ctx.exit(130)
         except OSError as e:  # a disk full, a read-only runs home...: one line, not a traceback
             where = f": {e.filename}" if getattr(e, "filename", None) else ""
-            click.echo(f"runyard: {e.strerror or e}{where}", err=True)
+            _echo(f"runyard: {e.strerror or e}{where}", err=True)
             ctx.exit(1)
 
 
@@ -67,6 +68,9 @@ class _Group(click.Group):
 @click.version_option(package_name="runyard", prog_name="runyard")
 def main() -> None:
     """Track, compare and manage machine-learning runs with no change to your code."""
+    from .terminal import enable_progress
+
+    enable_progress()  # e.g. "indexing 10,000 runs" on a terminal while a first listing builds
 
 
 def _confirm(prompt: str, yes: bool) -> bool:
@@ -87,21 +91,54 @@ def _run_options(f):
 
 
 @main.command("run", context_settings={"ignore_unknown_options": False})
-@click.argument("script")
+@click.argument("script", required=False)
 @click.argument("flags", nargs=-1)
 @click.option("--help-op", is_flag=True, help="Show the script's flags and exit.")
 @_run_options
-def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
-    """Run SCRIPT in a new run directory. FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
-    from .lang import inspect
+def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> None:
+    """Run SCRIPT (or a guild.yml operation OP, MODEL:OP) in a new run directory.
+    FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
+    from .lang import resolve
 
-    info = inspect(script)
+    if script is not None and "=" in script and not os.path.exists(script):
+        flags, script = (script, *flags), None  # `runyard run lr=0.1`: the guild.yml default operation
+    again = opts.get("restart") or opts.get("proto")
+    if again and script is not None:
+        raise click.UsageError("--restart and --proto take the operation from the run: give only FLAGS")
+    if again:
+        from .launch import rerun
+
+        info, again_flags, _ = rerun.proto_source(again) if opts.get("proto") else (None, {}, None)
+        if info is None:  # --restart: straight to the run (its own command, or new flag values)
+            from .flags.values import parse_assign
+
+            opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
+            opts.pop("yes", None)
+            from . import api
+
+            quiet = opts.pop("quiet", False)
+            background = opts.pop("background", False)
+            ids = api.run_ids(None, dict(parse_assign(f) for f in flags) or None, echo=not quiet,
+                              wait=not background, **opts)
+            from .store.run import status_of
+            from .home import find_home, runs_dir
+
+            status = status_of(runs_dir(find_home()) / ids[0])
+            _exit_now(0 if background or status == "completed" else 1 if status == "error" else 2)
+    else:
+        info = resolve(script)
+    if script is None:
+        script = info.name
     if help_op:
-        click.echo(_help_op(info))
+        _echo(_help_op(info))
         return
     from .flags.values import parse_assign
 
     given = dict(parse_assign(f) for f in flags)
+    if info.op is not None:
+        from .launch.deps import keep_ids_raw
+
+        given = keep_ids_raw(info, list(flags), given)
     opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
     yes = opts.pop("yes", False)
     from .api import _is_batch
@@ -109,12 +146,16 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
     if not _is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
         from .launch.runner import resolve_values
 
+        if opts.get("proto"):
+            given = {**again_flags, **given}
         values = resolve_values(info, given, bool(opts.get("force_flags")))
+        if _introspect(info, values, opts):
+            return
         if not _confirm(_preview(info, values), yes):
             click.echo("Cancelled.", err=True)
             sys.exit(1)
     elif not yes and sys.stdin.isatty():
-        if not click.confirm(f"You are about to run a batch of {info.relpath}\nContinue?", default=True):
+        if not click.confirm(f"You are about to run a batch of {info.name}\nContinue?", default=True):
             sys.exit(1)
     from . import api
     from .launch import forked
@@ -128,23 +169,61 @@ def run_cmd(script: str, flags: tuple, help_op: bool, **opts: Any) -> None:
                 raise click.BadParameter(f"--{key.replace('_', '-')} needs a whole number") from None
     quiet = opts.pop("quiet", False)
     background = opts.pop("background", False)
+    if opts.get("proto"):
+        script, given = None, {k: v for k, v in given.items() if k not in again_flags or again_flags[k] != v}
     ids = api.run_ids(script, given or None, echo=not quiet, wait=not background, **opts)
     if background:
         for rid in ids:
-            click.echo(f"{info.relpath} started in background as {rid}")
+            _echo(f"{info.name} started in background as {rid}")
     elif opts.get("stage"):
         for rid in ids:
-            click.echo(f"{info.relpath} staged as {rid}")
+            _echo(f"{info.name} staged as {rid}")
     if background and not ids:
-        click.echo(f"{info.relpath} batch started in background")
+        _echo(f"{info.name} batch started in background")
     code = 0
     if ids and not background and not opts.get("stage"):
         from .home import find_home, runs_dir
         from .store.run import status_of
 
-        statuses = {status_of(runs_dir(find_home()) / i) for i in ids}
+        each = [status_of(runs_dir(find_home()) / i) for i in ids]
+        statuses = set(each)
         code = 1 if "error" in statuses else 2 if "terminated" in statuses else 0
+        if not quiet:
+            _say_made(ids, each, runs_dir(find_home()))
     _exit_now(code)
+
+
+def _say_made(ids: list[str], statuses: list[str], base) -> None:
+    """The closing line of ``runyard run``: which run(s) it made, and where."""
+    if len(ids) == 1:
+        _echo(f"Run {ids[0][:8]} {statuses[0]}: {base / ids[0]}", err=True)
+        return
+    counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+    shown = ", ".join(f"{n} {s}" for s, n in counts.items())
+    _echo(f"{len(ids)} runs ({shown}), last {ids[-1][:8]}: {base / ids[-1]} (see 'runyard runs 1:{len(ids)}')",
+          err=True)
+
+
+def _introspect(info, values: dict, opts: dict) -> bool:
+    """--print-cmd, --test-flags, --test-output-scalars: print and make nothing (True if one was given)."""
+    from .launch import rerun
+
+    if opts.get("print_cmd"):
+        _echo(rerun.print_cmd(info, values))
+    if opts.get("test_flags"):
+        _echo(rerun.test_flags(info, values))
+    src = opts.get("test_output_scalars")
+    if src:
+        if src == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                with open(src, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+            except OSError as e:
+                raise click.UsageError(f"cannot read {src}: {e.strerror}") from None
+        _echo(rerun.test_output_scalars(info, text))
+    return bool(opts.get("print_cmd") or opts.get("test_flags") or src)
 
 
 def _exit_now(code: int) -> None:
@@ -169,9 +248,11 @@ def threading_active() -> int:
 def _preview(info, values: dict) -> str:
     from .flags import format_value
 
-    lines = [f"You are about to run {info.relpath}"]
+    from .terminal import safe
+
+    lines = [f"You are about to run {safe(info.name)}"]
     for k in sorted(values):
-        lines.append(f"  {k}: {format_value(values[k])}")
+        lines.append(f"  {safe(k)}: {safe(format_value(values[k]))}")
     lines.append("Continue?")
     return "\n".join(lines)
 
@@ -179,7 +260,7 @@ def _preview(info, values: dict) -> str:
 def _help_op(info) -> str:
     from .flags import format_value
 
-    out = [f"Usage: runyard run [OPTIONS] {info.relpath} [FLAG]...", ""]
+    out = [f"Usage: runyard run [OPTIONS] {info.name} [FLAG]...", ""]
     desc = info.options.get("description")
     if desc:
         out += [str(desc).strip(), ""]
@@ -199,6 +280,8 @@ def _help_op(info) -> str:
             meta.append("required")
         elif fd.default is not None:
             meta.append(f"default is {format_value(fd.default)}")
+        elif "guild-null-label" in fd.extra:  # guild.yml null-label
+            meta.append(f"default is {fd.extra['guild-null-label']}")
         if fd.type:
             meta.append(fd.type)
         if fd.min is not None or fd.max is not None:
@@ -208,6 +291,37 @@ def _help_op(info) -> str:
         text = (" ".join(parts) + " " if parts else "") + f"({'; '.join(meta)})"
         out.append(f"  {name.ljust(width)} {text}")
     return "\n".join(out)
+
+
+@main.command("ops")
+def ops_cmd() -> None:
+    """List the operations of the project's guild.yml, with their descriptions."""
+    from pathlib import Path
+
+    from . import guildfile
+    from .errors import UsageError
+
+    path = guildfile.find(Path.cwd())
+    if path is None:
+        raise UsageError("no guild.yml in this directory")
+    ops = sorted(guildfile.load(path).operations(), key=lambda o: o.display_name)
+    width = max((len(o.display_name) for o in ops), default=0) + 2
+    for o in ops:
+        first = o.description.splitlines()[0] if o.description else ""
+        _echo(f"{o.display_name.ljust(width)}{first}".rstrip())
+
+
+@main.command("check")
+def check_cmd() -> None:
+    """Show versions, the runs home, and which optional parts (R, Dask, the view...) are usable."""
+    from .check import report
+
+    lines, ok = report()
+    width = max(len(k) for k, _ in lines) + 1
+    for k, v in lines:
+        _echo(f"{(k + ':').ljust(width)} {v}")
+    if not ok:
+        sys.exit(1)
 
 
 # --- runs -----------------------------------------------------------------------------------------
@@ -220,6 +334,17 @@ class _DefaultGroup(_Group):
             args = ["list", *args]
         return super().parse_args(ctx, args)
 
+    def format_help(self, ctx, formatter):
+        """``runyard runs --help``: the listing's help (selection, filters), then the sub-commands."""
+        listing = self.commands["list"]
+        sub = click.Context(listing, info_name=ctx.info_name, parent=ctx.parent)
+        formatter.write_usage(ctx.command_path, "[list] [OPTIONS] [RUNS]...  |  runs COMMAND [ARGS]...")
+        listing.format_help_text(sub, formatter)
+        listing.format_options(sub, formatter)
+        self.format_commands(ctx, formatter)
+        formatter.write_paragraph()
+        formatter.write_text("See 'runyard help selection' and 'runyard help filters'.")
+
 
 @main.group("runs", cls=_DefaultGroup)
 def runs_group() -> None:
@@ -231,35 +356,84 @@ def _fmt_time(us: Any) -> str:
         return ""
     from datetime import datetime
 
-    return datetime.fromtimestamp(us / 1e6).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(us / 1e6).isoformat(" ", "seconds")  # YYYY-MM-DD HH:MM:SS, fast
 
 
 @runs_group.command("list", cls=_Filtered)
 @click.argument("runs", nargs=-1)
 @click.option("--all", "-a", "show_all", is_flag=True, help="Show all runs (default: the latest 20).")
-@click.option("--limit", "-n", type=int, help="Show at most N runs.")
+@click.option("--limit", "-n", type=int, metavar="N", help="Show at most N runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print runs as JSON (all of them).")
 @click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
 def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, deleted: bool, filters: dict) -> None:
-    """List runs, newest first: [INDEX:ID] OPERATION STARTED STATUS LABEL."""
+    """List runs, newest first: [INDEX:ID] OPERATION STARTED STATUS LABEL.
+
+    \b
+    RUNS selects runs (default: all; see 'runyard help selection'):
+      1          the latest run            1:3    the latest three (inclusive)
+      2:         the second and older      :3     the same as 1:3
+      a1b2c3     a run by id or id prefix  several of these, in any mix
+    INDEX is the run's place in the filtered list, newest first; 'runyard runs 1'
+    is the latest run that passes the filters (see 'runyard help filters').
+    """
     from .api import _records
 
     sel, filters = _selection(runs, filters)
-    records = _records(sel, (), filters, deleted=deleted)
+    records = _records(None, (), filters, deleted=deleted)
+    place = {r["id"]: i for i, r in enumerate(records, 1)}
+    if sel:
+        from .select.runs import select
+
+        records = select(records, sel)
     if as_json:
         import json
 
         click.echo(json.dumps([_public_record(r) for r in records], indent=2, default=str))
         return
+    if not records:
+        _say_none(runs, filters, deleted)
+        return
     shown = records if show_all else records[: limit or 20]
-    lines = []
-    for i, r in enumerate(shown, 1):
-        lines.append(f"[{i}:{r['id'][:8]}]  {r.get('operation') or ''}  {_fmt_time(r.get('started'))}  "
-                     f"{r.get('status')}  {r.get('label') or ''}".rstrip())
-    if lines:
-        click.echo("\n".join(lines))
+    _print_runs(shown, place)
     if len(shown) < len(records):
         click.echo(f"Showing {len(shown)} of {len(records)} runs (use --all to see all)", err=True)
+
+
+def _print_runs(records: list[dict], place: dict[str, int]) -> None:
+    """The runs table: [INDEX:ID] OPERATION STARTED STATUS LABEL, fit to the terminal."""
+    from . import terminal
+
+    header = ["run", "operation", "started", "status", "label"]
+    rows = [[f"[{place.get(r['id'], i)}:{r['id'][:8]}]", r.get("operation") or "", _fmt_time(r.get("started")),
+             r.get("status") or "", r.get("label") or ""] for i, r in enumerate(records, 1)]
+    lines, dropped = terminal.table(header, rows, show_header=False, cuttable=["label", "operation"],
+                                    drop_order=["started", "label", "operation"], keep=["run"],
+                                    styles={"status": terminal.STATUS_STYLE.get, "run": "dim"})
+    click.echo("\n".join(lines))
+    if dropped:
+        click.echo(terminal.dropped_note(dropped), err=True)
+
+
+def _say_none(runs: tuple, kw: dict, deleted: bool = False) -> None:
+    """Say on stderr that nothing matched (not an error: exit 0)."""
+    from . import terminal
+
+    asked = list(runs)
+    by_key = {k: opts[0] for opts, k, _, _ in _options.FILTER_OPTIONS}
+    for k, v in kw.items():
+        if v in (None, False, ()):
+            continue
+        opt = by_key.get(k, "--" + k.replace("_", "-"))
+        vals = v if isinstance(v, (list, tuple)) else [v]
+        asked += [opt] if v is True else [f"{opt} {x!r}" if " " in str(x) else f"{opt} {x}" for x in vals]
+    if deleted:
+        asked.append("--deleted")
+    if asked:
+        terminal.echo(f"no runs match {' '.join(terminal.safe(a) for a in asked)}", err=True)
+    else:
+        from .home import find_home
+
+        terminal.echo(f"no runs yet in {find_home()}", err=True)
 
 
 def _public_record(r: dict) -> dict:
@@ -302,6 +476,21 @@ def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, dele
         "random_seed": rr.get("random_seed"),
         "flags": r.get("flags") or {},
     }
+    from .store.links import run_deps, run_steps
+
+    deps, steps = run_deps(r["dir"]), run_steps(r["dir"])
+    if deps:
+        if as_json:
+            info["dependencies"] = deps
+        else:
+            info["dependencies"] = {d["resource"]: " ".join(([d["run"][:8]] if d["run"] else []) + d["paths"])
+                                    for d in deps}
+    if steps:
+        if as_json:
+            info["steps"] = steps
+        else:
+            info["steps"] = {s["name"]: f"{(s['id'] or '')[:8]} {s['status']} ({s['run']})".strip()
+                             for s in steps}
     if r.get("comments"):
         info["comments"] = r["comments"]
     if r.get("error"):
@@ -320,7 +509,7 @@ def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, dele
 
         click.echo(json.dumps(info, indent=2, default=str))
         return
-    click.echo(_format_info(info))
+    _echo(_format_info(info))
 
 
 def _scalar_key(s: list) -> str:
@@ -330,8 +519,11 @@ def _scalar_key(s: list) -> str:
 
 
 def _format_info(info: dict, indent: str = "") -> str:
+    from .terminal import safe  # each key and value on its own line, whatever it holds
+
     lines = []
     for k, v in info.items():
+        k = safe(k)
         if isinstance(v, dict):
             lines.append(f"{indent}{k}:")
             if v:
@@ -339,14 +531,36 @@ def _format_info(info: dict, indent: str = "") -> str:
         elif isinstance(v, list) and v and isinstance(v[0], dict):
             lines.append(f"{indent}{k}:")
             for item in v:
-                lines.append(f"{indent}  - " + ", ".join(f"{a}: {b}" for a, b in item.items()))
+                lines.append(f"{indent}  - " + ", ".join(f"{safe(a)}: {safe(b)}" for a, b in item.items()))
         elif isinstance(v, list):
-            lines.append(f"{indent}{k}: {' '.join(str(x) for x in v)}")
+            lines.append(f"{indent}{k}: {' '.join(safe(x) for x in v)}")
         else:
-            lines.append(f"{indent}{k}: {'' if v is None else v}")
+            lines.append(f"{indent}{k}: {safe(v)}")
     return "\n".join(lines)
 
 
+
+
+@main.command("help")
+@click.argument("topic", required=False)
+@click.pass_context
+def help_cmd(ctx: click.Context, topic: str | None) -> None:
+    """Show help on TOPIC: 'selection' (which runs: 1, 1:3, id prefixes) or 'filters'
+    (-F expressions, --started ranges, the filter options); or a command's help."""
+    from .errors import UsageError
+    from .help_topics import TOPICS
+
+    if topic in TOPICS:
+        _echo(TOPICS[topic].rstrip())
+        return
+    if topic is None:
+        _echo(main.get_help(ctx.parent) + "\n\nHelp topics: " + ", ".join(TOPICS)
+              + " ('runyard help TOPIC').")
+        return
+    cmd = main.get_command(ctx, topic)
+    if cmd is None:
+        raise UsageError(f"no help topic or command '{topic}' (topics: {', '.join(TOPICS)})")
+    _echo(cmd.get_help(click.Context(cmd, info_name=topic, parent=ctx.parent)))
 
 
 # --- managing runs ------------------------------------------------------------------------------
@@ -357,9 +571,11 @@ def _preview_runs(records: list[dict], action: str, yes: bool) -> bool:
 
         raise SelectError("no runs match the selection")
     lines = [f"You are about to {action} the following runs:"]
+    from .terminal import safe
+
     for r in records[:50]:
-        lines.append(f"  [{r['id'][:8]}]  {r.get('operation') or ''}  {_fmt_time(r.get('started'))}  "
-                     f"{r.get('status')}  {r.get('label') or ''}".rstrip())
+        lines.append(f"  [{safe(r['id'][:8])}]  {safe(r.get('operation'))}  {_fmt_time(r.get('started'))}  "
+                     f"{r.get('status')}  {safe(r.get('label'))}".rstrip())
     if len(records) > 50:
         lines.append(f"  ... and {len(records) - 50} more")
     lines.append("Continue?")
@@ -382,7 +598,7 @@ def _act(runs: tuple, filters: dict, action: str, yes: bool, call, done: str, de
     records = _select_records(runs, filters, deleted=deleted)
     if not _preview_runs(records, action, yes):
         sys.exit(1)
-    call(_ids(records))
+    call(_ids(records), include_batch=True)  # the exact runs selected, batch runs included
     click.echo(f"{done} {len(records)} run(s)")
 
 
@@ -395,7 +611,7 @@ def runs_delete_cmd(runs: tuple, permanent: bool, yes: bool, filters: dict) -> N
     from . import api
 
     _act(runs, filters, "permanently delete" if permanent else "delete", yes,
-         lambda ids: api.runs_delete(ids, permanent=permanent), "Deleted")
+         lambda ids, **kw: api.runs_delete(ids, permanent=permanent, **kw), "Deleted")
 
 
 @runs_group.command("purge", cls=_Filtered)
@@ -420,8 +636,8 @@ def runs_restore_cmd(runs: tuple, yes: bool, filters: dict) -> None:
 
 @main.command("tag", cls=_Filtered)
 @click.argument("runs", nargs=-1)
-@click.option("--add", "-a", multiple=True, help="Tag to add (repeatable).")
-@click.option("--delete", "-d", "remove", multiple=True, help="Tag to remove (repeatable).")
+@click.option("--add", "-a", multiple=True, metavar="TAG", help="Tag to add (repeatable).")
+@click.option("--delete", "-d", "remove", multiple=True, metavar="TAG", help="Tag to remove (repeatable).")
 @click.option("--clear", "-c", is_flag=True, help="Remove all tags first.")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
 def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, filters: dict) -> None:
@@ -435,7 +651,7 @@ def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, filt
     records = _select_records(runs, filters)
     if not _preview_runs(records, "tag", yes):
         sys.exit(1)
-    api.runs_tag(_ids(records), list(add), remove=list(remove), clear=clear)
+    api.runs_tag(_ids(records), list(add), remove=list(remove), clear=clear, include_batch=True)
     click.echo(f"Tagged {len(records)} run(s)")
 
 
@@ -450,7 +666,7 @@ def mark_cmd(runs: tuple, clear: bool, yes: bool, filters: dict) -> None:
     records = _select_records(runs, filters)
     if not _preview_runs(records, "unmark" if clear else "mark", yes):
         sys.exit(1)
-    api.runs_mark(_ids(records), clear=clear)
+    api.runs_mark(_ids(records), clear=clear, include_batch=True)
     click.echo(f"{'Unmarked' if clear else 'Marked'} {len(records)} run(s)")
 
 
@@ -493,10 +709,10 @@ def comment_cmd(runs: tuple, comment: str | None, list_: bool, delete: int | Non
     records = _select_records(runs, filters)
     if list_ or (comment is None and delete is None and not clear):
         for r in records:
-            click.echo(f"[{r['id'][:8]}]  {r.get('operation') or ''}  {r.get('label') or ''}".rstrip())
+            _echo(f"[{r['id'][:8]}]  {r.get('operation') or ''}  {r.get('label') or ''}".rstrip())
             for i, c in enumerate(r.get("comments") or [], 1):
-                click.echo(f"  {i}. {c.get('user', '')}@{c.get('host', '')} {_fmt_time(c.get('time'))}")
-                click.echo(f"     {c.get('body', '')}")
+                _echo(f"  {i}. {c.get('user', '')}@{c.get('host', '')} {_fmt_time(c.get('time'))}")
+                _echo(f"     {c.get('body', '')}")
         return
     if not _preview_runs(records, "comment on", yes):
         sys.exit(1)
@@ -513,10 +729,13 @@ def stop_cmd(runs: tuple, yes: bool, filters: dict) -> None:
 
     filters["running"] = True
     filters["include_batch"] = True
+    if not runs and not _select_records((), filters):
+        _say_none((), {"running": True})  # nothing is running: say so, not "no run 1"
+        return
     records = _select_records(runs or ("1",), filters)
     if not _preview_runs(records, "stop", yes):
         sys.exit(1)
-    stopped = api.stop_runs(_ids(records))
+    stopped = api.stop_runs(_ids(records), include_batch=True)
     click.echo(f"Stopped {len(stopped)} run(s)")
 
 
@@ -524,16 +743,19 @@ def stop_cmd(runs: tuple, yes: bool, filters: dict) -> None:
 @click.argument("location")
 @click.argument("runs", nargs=-1)
 @click.option("--move", "-m", is_flag=True, help="Move the runs instead of copying them.")
+@click.option("--copy-links", "-L", is_flag=True, help="Store what links (pipeline steps, batch trials, linked "
+              "dependencies) point at as files (default: keep them as links, in zips too).")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def export_cmd(location: str, runs: tuple, move: bool, yes: bool, filters: dict) -> None:
+def export_cmd(location: str, runs: tuple, move: bool, copy_links: bool, yes: bool, filters: dict) -> None:
     """Copy (or move) runs to LOCATION: a directory or a .zip file."""
     from . import api
 
     records = _select_records(runs, filters)
     if not _preview_runs(records, f"{'move' if move else 'copy'} to {location}", yes):
         sys.exit(1)
-    api.runs_export(_ids(records), location, move=move, include_batch=True)  # the ids are chosen already
-    click.echo(f"Exported {len(records)} run(s) to {location}")
+    api.runs_export(_ids(records), location, move=move, include_batch=True,  # the ids are chosen already
+                    links="copy" if copy_links else "keep")
+    _echo(f"Exported {len(records)} run(s) to {location}")
 
 
 @main.command("import")
@@ -553,7 +775,7 @@ def import_cmd(archive: str, runs: tuple, move: bool, force: bool, yes: bool) ->
     if not _confirm(f"You are about to import {len(ids)} run(s) from {archive}\nContinue?", yes):
         sys.exit(1)
     done = api.runs_import(archive, list(runs) or None, move=move, force=force)
-    click.echo(f"Imported {len(done)} run(s)" + (f" ({len(ids) - len(done)} already present)"
+    _echo(f"Imported {len(done)} run(s)" + (f" ({len(ids) - len(done)} already present)"
                                                  if len(done) < len(ids) and not runs else ""))
 
 
@@ -561,7 +783,7 @@ def import_cmd(archive: str, runs: tuple, move: bool, force: bool, yes: bool) ->
 @click.argument("runs", nargs=-1)
 @click.option("--all", "-A", "all_", is_flag=True, help="Print every selected run (default: the first).")
 @click.option("--short-id", "-s", is_flag=True, help="Print short ids.")
-@click.option("--attr", "-a", help="Print this attribute instead of the id.")
+@click.option("--attr", "-a", metavar="NAME", help="Print this attribute instead of the id.")
 @click.option("--path", "--dir", "-p", "path", is_flag=True, help="Print the run directory.")
 @click.option("--min", "min_", metavar="SCALAR", help="Select the run with the lowest SCALAR.")
 @click.option("--max", "max_", metavar="SCALAR", help="Select the run with the highest SCALAR.")
@@ -591,13 +813,13 @@ def select_cmd(runs: tuple, all_: bool, short_id: bool, attr: str | None, path: 
             if isinstance(v, (dict, list)):
                 from .store.attrs import dumps
 
-                click.echo(dumps(v).rstrip())
+                _echo(dumps(v).rstrip())
             else:
-                click.echo("" if v is None else v)
+                _echo("" if v is None else v)
         elif path:
-            click.echo(r["dir"])
+            _echo(r["dir"])
         else:
-            click.echo(r["id"][:8] if short_id else r["id"])
+            _echo(r["id"][:8] if short_id else r["id"])
 
 
 def _one(run: str | None, filters: dict | None = None) -> dict:
@@ -627,7 +849,7 @@ def _safe_path(run_dir: str, rel: str):
 
 @main.command("cat", cls=_Filtered)
 @click.argument("run", required=False)
-@click.option("--path", "-p", help="A file in the run directory to print (default: the output).")
+@click.option("--path", "-p", metavar="PATH", help="A file in the run directory to print (default: the output).")
 @click.option("--output", "-O", is_flag=True, help="Print the run's output (the default).")
 def cat_cmd(run: str | None, path: str | None, output: bool, filters: dict) -> None:
     """Print a run's output, or one of its files (default: the latest run)."""
@@ -653,11 +875,14 @@ def cat_cmd(run: str | None, path: str | None, output: bool, filters: dict) -> N
 
 @main.command("ls", cls=_Filtered)
 @click.argument("run", required=False)
-@click.option("--path", "-p", help="List only under this path.")
+@click.option("--path", "-p", metavar="PATH", help="List only under this path.")
 @click.option("--all", "-a", "all_", is_flag=True, help="Include runyard's own files (.guild).")
 @click.option("--sourcecode", "-s", is_flag=True, help="List only source code files.")
 @click.option("--full-path", "-f", is_flag=True, help="Print absolute paths.")
-def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full_path: bool, filters: dict) -> None:
+@click.option("--follow-links", "-L", is_flag=True, help="List inside linked directories (pipeline steps, "
+              "batch trials, linked dependencies).")
+def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full_path: bool, follow_links: bool,
+           filters: dict) -> None:
     """List a run's files (default: the latest run)."""
     import os
     from pathlib import Path
@@ -671,16 +896,20 @@ def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full
     else:
         start = _safe_path(r["dir"], path) if path else base
         files = []
-        for root, dirs, names in os.walk(start):
+        for root, dirs, names in os.walk(start, followlinks=follow_links):
             dirs.sort()
             if not all_:
                 dirs[:] = [d for d in dirs if not (Path(root) == base and d == ".guild")]
+            if not follow_links:  # a linked directory (a step, a trial) shows as `name/`, as in guild ls
+                for d in dirs:
+                    if (Path(root) / d).is_symlink():
+                        files.append((Path(root) / d).relative_to(base).as_posix() + "/")
             for n in sorted(names):
                 files.append((Path(root) / n).relative_to(base).as_posix())
     if not full_path:
-        click.echo(f"{base}:")
+        _echo(f"{base}:")
     for f in files:
-        click.echo(str(base / f) if full_path else f"  {f}")
+        _echo(str(base / f) if full_path else f"  {f}")
 
 
 @main.command("watch", cls=_Filtered)
@@ -715,7 +944,7 @@ def watch_cmd(run: str | None, filters: dict) -> None:
             time.sleep(0.2)
     except KeyboardInterrupt:
         return
-    click.echo(f"Run {r['id'][:8]} stopped ({status_of(Path(r['dir']))})", err=True)
+    _echo(f"Run {r['id'][:8]} stopped ({status_of(Path(r['dir']))})", err=True)
 
 
 @main.command("diff", cls=_Filtered)
@@ -723,11 +952,12 @@ def watch_cmd(run: str | None, filters: dict) -> None:
 @click.option("--flags", "-f", "what", flag_value="flags", help="Compare flags only.")
 @click.option("--sourcecode", "-s", "what", flag_value="sourcecode", help="Compare source code only.")
 @click.option("--output", "-O", "what", flag_value="output", help="Compare output only.")
-@click.option("--path", "-p", "paths", multiple=True, help="Compare this file (repeatable).")
+@click.option("--deps", "-D", "what", flag_value="deps", help="Compare dependencies only.")
+@click.option("--path", "-p", "paths", multiple=True, metavar="PATH", help="Compare this file (repeatable).")
 @click.option("--html", is_flag=True, help="Write a self-contained HTML diff, print its path and open it.")
 @click.option("--no-open", "-n", is_flag=True, help="With --html: don't open the diff in a browser.")
 def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: bool, filters: dict) -> None:
-    """Show how two runs differ: flags, source files and output (default: the latest two)."""
+    """Show how two runs differ: flags, dependencies, source files and output (default: the latest two)."""
     from . import diffs
 
     records = _select_records(runs or ("1", "2"), filters)
@@ -739,9 +969,9 @@ def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: b
     if html:
         from .report import view_runs_diff
 
-        click.echo(view_runs_diff([a["id"], b["id"]], open=not no_open))
+        _echo(view_runs_diff([a["id"], b["id"]], open=not no_open))
         return
-    click.echo(diffs.text_diff(a, b, what=what, paths=list(paths)), nl=False)
+    _echo(diffs.text_diff(a, b, what=what, paths=list(paths)), nl=False)
 
 
 # --- compare and scalars -------------------------------------------------------------------------------
@@ -752,7 +982,7 @@ def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: b
 @click.option("--table", "-t", is_flag=True, help="Print a table (the default).")
 @click.option("--min", "min_", metavar="COL", help="Sort by COL, lowest first.")
 @click.option("--max", "max_", metavar="COL", help="Sort by COL, highest first.")
-@click.option("--top", "-n", type=int, help="Show only the first N rows.")
+@click.option("--top", "-n", type=int, metavar="N", help="Show only the first N rows.")
 def compare_cmd(runs: tuple, csv_path: str | None, table: bool, min_: str | None, max_: str | None,
                 top: int | None, filters: dict) -> None:
     """Compare runs: flags and last scalar values, one row per run."""
@@ -764,8 +994,15 @@ def compare_cmd(runs: tuple, csv_path: str | None, table: bool, min_: str | None
         rows = rows[:top]
     if csv_path:
         compare.write_csv(header, rows, csv_path)
+    elif not rows:
+        _say_none(runs, filters)
     else:
-        click.echo(compare.format_table(header, rows))
+        lines, dropped = compare.table_lines(header, rows)
+        click.echo("\n".join(lines))
+        if dropped:
+            from . import terminal
+
+            click.echo(terminal.dropped_note(dropped), err=True)
 
 
 @main.command("scalars", cls=_Filtered)
@@ -782,7 +1019,7 @@ def scalars_cmd(runs: tuple, csv_path: str | None, summary: bool, filters: dict)
         df.to_csv(sys.stdout if csv_path == "-" else csv_path, index=False)
     else:
         df = df.assign(run=df["run"].str[:8])
-        click.echo(df.to_string(index=False) if len(df) else "No scalars.")
+        _echo(df.to_string(index=False) if len(df) else "No scalars.")
 
 
 # --- queue ----------------------------------------------------------------------------------------
@@ -810,16 +1047,16 @@ def queue_cmd(poll_interval: float, run_once: bool, max_runs: int | None, quiet:
 
 @main.command("view", cls=_Filtered)
 @click.argument("runs", nargs=-1)
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", default="127.0.0.1", metavar="ADDRESS", show_default=True,
               help="Address to listen on (anything but loopback requires the printed token).")
-@click.option("--port", "-p", type=int, help="Port to listen on (default: a free one).")
+@click.option("--port", "-p", type=int, metavar="PORT", help="Port to listen on (default: a free one).")
 @click.option("--no-open", "-n", is_flag=True, help="Don't open a browser.")
 def view_cmd(runs: tuple, host: str, port: int | None, no_open: bool, filters: dict) -> None:
     """Browse, compare and manage runs in the web view (until Ctrl-C)."""
     from .web.server import serve
 
     sel, filters = _selection(runs, filters)
-    serve(sel, host=host, port=port, open=not no_open, echo=click.echo, **filters)
+    serve(sel, host=host, port=port, open=not no_open, echo=_echo, **filters)
 
 
 @main.command("report", cls=_Filtered)
@@ -830,7 +1067,7 @@ def report_cmd(run: str | None, no_open: bool, filters: dict) -> None:
     from .report import view_run_report
 
     r = _one(run, filters)
-    click.echo(view_run_report(r["id"], open=not no_open))
+    _echo(view_run_report(r["id"], open=not no_open))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,7 +47,7 @@ def table(records: list[dict], sort_min: str | None = None, sort_max: str | None
     for r in records:
         st = r.get("started")
         row = [r["id"][:8], r.get("operation") or "",
-               datetime.fromtimestamp(st / 1e6).strftime("%Y-%m-%d %H:%M:%S") if st else "",
+               datetime.fromtimestamp(st / 1e6).isoformat(" ", "seconds") if st else "",
                duration(r.get("started"), r.get("stopped")), r.get("status") or "", r.get("label") or ""]
         fl = r.get("flags") or {}
         sc = r.get("scalars") or {}
@@ -95,7 +95,19 @@ def write_csv(header: list[str], rows: list[list[Any]], path: str) -> None:
 
 
 def format_table(header: list[str], rows: list[list[Any]]) -> str:
-    """An aligned plain-text table."""
-    cells = [header] + [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(header))).rstrip() for c in cells)
+    """The table as aligned text for standard output: fit to the terminal's width (labels cut
+    with "…", then ``started``, ``time``, ``operation`` and the rightmost columns dropped) and
+    styled only on a terminal. See :func:`table_lines` for the dropped columns."""
+    return "\n".join(table_lines(header, rows)[0])
+
+
+def table_lines(header: list[str], rows: list[list[Any]]) -> tuple[list[str], list[str]]:
+    """The table's lines and the names of the columns that did not fit."""
+    from . import terminal
+
+    numeric = [h for i, h in enumerate(header)
+               if any(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in rows)
+               and all(r[i] is None or isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in rows)]
+    return terminal.table(header, [[_cell(v) for v in row] for row in rows], cuttable=["label"],
+                          drop_order=["started", "time", "operation", "label"], keep=["run"], right=numeric,
+                          styles={"status": terminal.STATUS_STYLE.get, "run": "dim"})

@@ -1,4 +1,4 @@
-"""How two runs differ: flags, source files and output (text form; the web view and reports reuse it)."""
+"""How two runs differ: flags, dependencies, source files and output (text form; the web view and reports reuse it)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,26 @@ def output_diff(a: dict, b: dict) -> str:
     return "".join(difflib.unified_diff(la, lb, f"{a['id'][:8]}/output", f"{b['id'][:8]}/output"))
 
 
+def _deps_lines(run: dict) -> list[str]:
+    from .store.links import run_deps
+
+    lines = []
+    for d in run_deps(run["dir"]):
+        what = f"run {d['run'][:8]}" if d["run"] else ", ".join(d["paths"])
+        lines.append(f"{d['resource']}: {what}\n")
+    return lines
+
+
+def deps_diff(a: dict, b: dict) -> str:
+    """The dependency section: each resource and what it resolved to (upstream run or files)."""
+    la, lb = _deps_lines(a), _deps_lines(b)
+    if not la and not lb:
+        return ""
+    if la == lb:
+        return f"--- deps {a['id'][:8]}\n+++ deps {b['id'][:8]}\n  (no dependency differences)\n"
+    return "".join(difflib.unified_diff(la, lb, f"deps {a['id'][:8]}", f"deps {b['id'][:8]}"))
+
+
 def text_diff(a: dict, b: dict, what: str | None = None, paths: list[str] | None = None) -> str:
     """A readable diff of run ``a`` (older) against run ``b``."""
     out = []
@@ -66,6 +86,8 @@ def text_diff(a: dict, b: dict, what: str | None = None, paths: list[str] | None
         for name, va, vb in changes:
             out.append(f"- {name}: {format_value(va) if va is not None else '(none)'}\n")
             out.append(f"+ {name}: {format_value(vb) if vb is not None else '(none)'}\n")
+    if what in (None, "deps"):
+        out.append(deps_diff(a, b))
     if what in (None, "sourcecode"):
         for rel in source_files(a, b):
             out.append(file_diff(a, b, rel))

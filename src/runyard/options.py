@@ -20,13 +20,13 @@ FILTER_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--staged", "-Ss"), "staged", "flag", "Staged runs."),
     (("--marked", "-Fm"), "marked", "flag", "Marked runs."),
     (("--unmarked", "-Fn"), "unmarked", "flag", "Unmarked runs."),
-    (("--label", "-Fl"), "label", "multi", "Runs whose label contains VAL ('-' for unlabeled)."),
+    (("--label", "-Fl"), "label", "multi", "Runs whose label contains TEXT ('-' for unlabeled)."),
     (("--unlabeled", "-Fu"), "unlabeled", "flag", "Runs without a label."),
     (("--tag", "-Ft"), "tag", "multi", "Runs with TAG."),
-    (("--operation", "-Fo"), "operation", "multi", "Runs whose operation contains VAL (^/$ for a regex)."),
-    (("--comment", "-Fc"), "comment", "multi", "Runs with a comment containing VAL."),
+    (("--operation", "-Fo"), "operation", "multi", "Runs whose operation contains TEXT (^/$ for a regex)."),
+    (("--comment", "-Fc"), "comment", "multi", "Runs with a comment containing TEXT."),
     (("--started", "-Fs"), "started", "value", "Runs started in RANGE ('last hour', 'today', 'after 2026-01-02')."),
-    (("--digest", "-Fd"), "digest", "value", "Runs whose source digest starts with VAL."),
+    (("--digest", "-Fd"), "digest", "value", "Runs whose source digest starts with PREFIX."),
     (("--filter", "-F"), "filter", "value", "A filter expression, e.g. 'flag:lr < 0.01 and scalar:loss <= 0.3'."),
     (("--include-batch",), "include_batch", "flag", "Include batch runs."),
 ]
@@ -51,6 +51,14 @@ RUN_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--dask",), "dask", "value", "Run trials on a dask.distributed scheduler at ADDRESS."),
     (("--fail-fast",), "fail_fast", "flag", "Stop a batch at its first failed trial."),
     (("--needed",), "needed", "flag", "Skip trials whose flags match a completed run."),
+    (("--restart",), "restart", "value", "Run RUN again in its own directory (a terminated or failed run)."),
+    (("--proto",), "proto", "value", "A new run with RUN's operation, flags and source code."),
+    (("--gpus",), "gpus", "value", "GPUs the run may use, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES)."),
+    (("--no-gpus",), "no_gpus", "flag", "Hide every GPU from the run (CUDA_VISIBLE_DEVICES='')."),
+    (("--print-cmd",), "print_cmd", "flag", "Print the command the run would start, and exit."),
+    (("--test-flags",), "test_flags", "flag", "Print the run's flag values and where they go, and exit."),
+    (("--test-output-scalars",), "test_output_scalars", "value",
+     "Print the scalars the run would find in FILE ('-': standard input), and exit."),
 ]
 
 
@@ -98,6 +106,12 @@ def parse(args: Iterable[Any], specs: list[tuple[tuple[str, ...], str, str, str]
     return pos, kw
 
 
+# What each option's value is, for help texts (``--workers N``); the rest take TEXT.
+METAVARS = {"tag": "TAG", "tags": "TAG", "started": "RANGE", "digest": "PREFIX", "filter": "EXPR",
+            "max_trials": "N", "workers": "N", "random_seed": "N", "optimizer": "NAME", "minimize": "SCALAR",
+            "maximize": "SCALAR", "dask": "ADDRESS"}
+
+
 def click_options(specs: list[tuple[tuple[str, ...], str, str, str]], dest_prefix: str = "",
                   taken: frozenset[str] = frozenset()):
     """A decorator adding ``specs`` as click options.
@@ -111,13 +125,13 @@ def click_options(specs: list[tuple[tuple[str, ...], str, str, str]], dest_prefi
             opts = tuple(o for o in opts if o not in taken)
             if not opts:
                 continue
-            kw = dest_prefix + kw
+            dest = dest_prefix + kw
             if kind == "flag":
-                f = click.option(*opts, kw, is_flag=True, default=False, help=help_)(f)
+                f = click.option(*opts, dest, is_flag=True, default=False, help=help_)(f)
             elif kind == "multi":
-                f = click.option(*opts, kw, multiple=True, metavar="VAL", help=help_)(f)
+                f = click.option(*opts, dest, multiple=True, metavar=METAVARS.get(kw, "TEXT"), help=help_)(f)
             else:
-                f = click.option(*opts, kw, metavar="VAL", help=help_)(f)
+                f = click.option(*opts, dest, metavar=METAVARS.get(kw, "TEXT"), help=help_)(f)
         return f
 
     return deco

@@ -1,10 +1,12 @@
 """What a batch shows while it runs.
 
-- ``Lines`` (one trial at a time, echo on): an ``INFO: Running trial <id>: train.py (x=1)``
-  header before each trial, whose own output is echoed as for a single run (Guild AI's way).
-- ``Bar`` (several trials at once, echo on): a rich progress bar — trials done, running and
-  failed, the best objective so far — instead of interleaved output; each trial's output
-  is in its run directory.
+- ``Lines`` (one trial at a time, echo on, stderr not a terminal): an ``INFO: Running trial
+  <id>: train.py (x=1)`` header before each trial, whose own output is echoed as for a single
+  run (Guild AI's way).
+- ``Bar`` (on a terminal, and for several trials at once): a rich progress bar — trial k of N,
+  elapsed time, running and failed counts, the best objective so far. Trials run one at a
+  time show their header and output above it; trials run at once don't (each trial's output
+  is in its run directory).
 - ``Quiet`` (echo off): nothing.
 
 Every kind also writes one line per event to the batch run's own output.
@@ -22,8 +24,10 @@ FAILED = ("error", "terminated")
 
 
 def trial_desc(script_rel: str, flags: dict) -> str:
-    inner = ", ".join(f"{k}={format_value(v)}" for k, v in flags.items())
-    return f"{script_rel} ({inner})" if inner else script_rel
+    from ..terminal import safe
+
+    inner = ", ".join(f"{safe(k)}={safe(format_value(v))}" for k, v in flags.items())
+    return f"{safe(script_rel)} ({inner})" if inner else safe(script_rel)
 
 
 def _fmt(v: float | None) -> str:
@@ -85,7 +89,9 @@ class Lines(Quiet):
 
     def _say(self, line: str) -> None:
         try:
-            sys.stderr.write(line + "\n")
+            from ..terminal import safe_block
+
+            sys.stderr.write(safe_block(line) + "\n")  # (terminal-safe)
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
@@ -110,45 +116,98 @@ class Lines(Quiet):
             self._say(f"INFO: Batch {note or 'finished'}: {self.summary()}")
 
 
-class Bar(Quiet):
-    """A rich progress bar on stderr: done / running / failed and the best objective so far."""
+def _lines_above(console: Any) -> None:
+    """Route this process's stdout and stderr (the trials' echoed output) through ``console``,
+    line by line above the bar. rich's own proxies hand out the real file's ``buffer``, which
+    the supervisor would write to directly, under the bar; these don't (rich restores the
+    streams when the bar stops)."""
+    from rich.file_proxy import FileProxy
 
-    def __init__(self, script_rel: str, total: int, objective: Objective, log: Any = None):
+    class TextOnly(FileProxy):
+        def __getattr__(self, name: str) -> Any:
+            if name == "buffer":
+                raise AttributeError(name)
+            return super().__getattr__(name)
+
+    for name in ("stdout", "stderr"):
+        cur = getattr(sys, name)
+        raw = getattr(cur, "rich_proxied_file", cur)
+        setattr(sys, name, TextOnly(console, raw))
+
+
+def on_terminal() -> bool:
+    """True when stderr (the bar) and stdout (the trials' output, shown above it) are both a
+    terminal: output sent to a file or a pipe stays there, with Guild's header lines."""
+    from ..terminal import is_terminal
+
+    return is_terminal(sys.stderr) and is_terminal(sys.stdout)
+
+
+class Bar(Quiet):
+    """A rich progress bar on stderr: trial k of N, elapsed time, running / failed counts and
+    the best objective so far. With ``headers`` (trials run one at a time with their output
+    shown), each trial's header line and output scroll above the bar."""
+
+    def __init__(self, script_rel: str, total: int, objective: Objective, log: Any = None,
+                 headers: bool = False):
         super().__init__(script_rel, total, objective, log)
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+        self.headers = headers
         self._console = Console(stderr=True)
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+            TextColumn("{task.description}", markup=False), BarColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}", markup=False),
             console=self._console, refresh_per_second=4, transient=False,
         )
         self._running = 0
-        self._task = self._progress.add_task(f"{script_rel} trials", total=total, info=self._info())
+        self._task = self._progress.add_task(self._desc(), total=total, info=self._info())
         self._progress.start()
+        if headers and self._console.is_terminal:
+            _lines_above(self._console)
+
+    def _desc(self) -> str:
+        from ..terminal import safe
+
+        k = min(self.done + max(self._running, 0 if self.done >= self.total else 1), self.total)
+        return f"{safe(self.script_rel)}: trial {k} of {self.total}"
 
     def _info(self) -> str:
-        parts = [f"running {self._running}", f"failed {self.failed}"]
+        parts = []
+        if self._running > 1:
+            parts.append(f"{self._running} running")
+        if self.failed:
+            parts.append(f"{self.failed} failed")
         if self.best is not None:
             parts.append(f"best {self.objective.tag} {_fmt(self.best.objective)}")
         return " · ".join(parts)
 
+    def _say(self, line: str) -> None:
+        self._console.print(line, markup=False, highlight=False)
+
     def _update(self) -> None:
-        self._progress.update(self._task, completed=self.done, info=self._info())
+        self._progress.update(self._task, completed=self.done, description=self._desc(), info=self._info())
 
     def started(self, trial: Trial) -> None:
         super().started(trial)
         self._running += 1
+        if self.headers:
+            self._say(f"INFO: Running trial {trial.run.id}: {trial_desc(self.script_rel, trial.flags)}")
         self._update()
 
     def skipped(self, trial: Trial) -> None:
         super().skipped(trial)
+        if self.headers:
+            self._say(f"INFO: Skipping trial {trial_desc(self.script_rel, trial.flags)}: "
+                      f"completed run {trial.matched[:8]} has the same flags")
         self._update()
 
     def finished(self, trial: Trial) -> None:
         super().finished(trial)
         self._running = max(self._running - 1, 0)
+        if self.headers and trial.status in FAILED:
+            self._say(f"WARNING: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status})")
         self._update()
 
     def tick(self, running: int) -> None:
@@ -161,4 +220,4 @@ class Bar(Quiet):
         self._running = 0
         self._update()
         self._progress.stop()
-        self._console.print(f"Batch {note or 'finished'}: {self.summary()}")
+        self._say(f"Batch {note or 'finished'}: {self.summary()}")

@@ -28,7 +28,9 @@ def _raise_terminated(signum, frame):
 
 def _say(line: str) -> None:
     try:
-        sys.stderr.write(line + "\n")
+        from ..terminal import safe_block
+
+        sys.stderr.write(safe_block(line) + "\n")  # (terminal-safe)
         sys.stderr.flush()
     except (OSError, ValueError):
         pass

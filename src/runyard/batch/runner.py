@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..lang import Script, inspect
+from ..lang import Script, inspect, resolve
 from ..launch import batchrun
 from ..store.run import Run
 from . import trials as _trials
@@ -96,7 +96,7 @@ def _completed_runs_by_flags(script: Script) -> dict[tuple, tuple[str, str]]:
     out: dict[tuple, tuple[str, str]] = {}
     project = str(script.project_dir)
     for rec in index.sync(_home.find_home(), "runs"):
-        if rec.get("is_batch") or rec.get("status") != "completed" or rec.get("operation") != script.relpath:
+        if rec.get("is_batch") or rec.get("status") != "completed" or rec.get("operation") != script.name:
             continue
         if rec.get("project_dir") not in (project, None):
             continue
@@ -111,7 +111,7 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
     """Check a batch and work out its trials. Raises UsageError/FlagError; makes nothing."""
     from ..launch.runner import resolve_values
 
-    info = script if isinstance(script, Script) else inspect(script)
+    info = script if isinstance(script, Script) else resolve(script)
     space = _trials.space_of(flags)
     opt = _trials.choose_optimizer(space, optimizer)
     max_trials = _int_option("max_trials", max_trials, 1)
@@ -169,6 +169,7 @@ def _run_params(p: Plan) -> dict:
     return {
         "script": p.script.relpath,
         "script_path": str(p.script.path),
+        "opspec": p.script.name if p.script.op is not None else None,  # a guild.yml operation
         "cwd": os.getcwd(),
         "space": p.space.to_attr(),
         "optimizer": p.optimizer,
@@ -229,7 +230,7 @@ def make(p: Plan, stage: bool = False) -> tuple[Run, list[Trial]]:
         attrs["stage_trials"] = True
     if p.skipped:
         attrs["skipped_trials"] = [{"flags": t.flags, "run": t.matched} for t in p.skipped]
-    batch = batchrun.create_batch(p.script.relpath, opt_suffix, attrs)
+    batch = batchrun.create_batch(p.script.name, opt_suffix, attrs)
     made: list[Trial] = []
     try:
         for t in p.trials or []:
@@ -262,10 +263,12 @@ def _progress(p: Plan, ex, echo: bool, log):
     if not echo:
         cls = progress.Quiet
     elif isinstance(ex, executors.InProcess):
+        if progress.on_terminal():  # a bar, with each trial's output scrolling above it
+            return progress.Bar(p.script.relpath, p.total + len(p.skipped), p.objective, log, headers=True)
         cls = progress.Lines
     else:
         cls = progress.Bar
-    return cls(p.script.relpath, p.total + len(p.skipped), p.objective, log)
+    return cls(p.script.name, p.total + len(p.skipped), p.objective, log)
 
 
 def _watch_foreign(trial: Trial) -> bool:
@@ -458,7 +461,7 @@ def resume(batch_dir: str | os.PathLike) -> list[str]:
     cwd = rp.get("cwd")
     if cwd:
         os.chdir(cwd)
-    info = inspect(rp["script_path"])
+    info = resolve(rp["opspec"]) if rp.get("opspec") else inspect(rp["script_path"])
     space = _trials.space_from_attr(rp.get("space") or {})
     p = Plan(script=info, space=space, optimizer=rp.get("optimizer") or "grid",
              objective=Objective.from_colspec(rp.get("objective")), seed=int(rp.get("random_seed") or 0),

@@ -5,8 +5,8 @@ call :func:`touch` after changing a run. Every read reconciles with the run
 directories: it lists them (new and removed runs), re-reads runs that are still
 running or never finished, and — at most every ``RUNYARD_INDEX_RECHECK`` seconds
 (default 5) — compares each finished run's stamp (the mtimes of ``.guild/attrs``
-and of the attribute files other tools edit in place) to catch changes made
-behind our back, e.g. by Guild AI.
+and of the attribute files it has that other tools edit in place) to catch
+changes made behind our back, e.g. by Guild AI.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import home as _home
-from ..store.record import is_final, read_record, summarize
+from ..store.record import is_final, read_record, scalar_column, summarize
 
 DB_NAME = "runs-v1.db"
 _SCHEMA = """
@@ -77,19 +77,52 @@ def connect(home: Path) -> sqlite3.Connection:
     return db
 
 
-_IN_PLACE = ("label", "tags", "comments", "flags")  # attributes Guild AI rewrites in place
+# Attributes Guild AI rewrites in place (``open(path, "w")``: the file's mtime changes, its
+# directory's doesn't). Creating or deleting any attribute (Guild's first tag or comment, mark
+# and unmark, runyard's atomic writes) changes the mtime of ``.guild/attrs`` itself.
+_IN_PLACE = ("label", "tags", "comments", "flags")
 
 
-# What the index may assume about a run between looks (the ``final`` column):
+# What the index may assume about a run between looks (the ``final`` column, low 2 bits):
 RUNNING = 0  # may change at any moment (its scalars grow): read it every time
 FINAL = 1  # finished: changes only through its attributes, checked every RUNYARD_INDEX_RECHECK s
 WAITING = 2  # staged or pending: changes through attributes or markers, checked every time
+# For a FINAL run the higher bits say which _IN_PLACE files it has (KNOWN set): the recheck
+# stats the attrs directory and those files only. (A row without KNOWN gets all of them.)
+KNOWN = 1 << 6
 
 
 def _kind(rec: dict) -> int:
     if is_final(rec):
         return FINAL
     return WAITING if rec.get("status") in ("staged", "pending") else RUNNING
+
+
+def _final_column(kind: int, rec: dict) -> int:
+    """The ``final`` column of a run: its kind, and for a finished run which in-place
+    attributes it has (a record holds a key for each attribute file it read)."""
+    if kind != FINAL:
+        return kind
+    mask = sum(1 << (2 + i) for i, name in enumerate(_IN_PLACE) if name in rec)
+    return FINAL | KNOWN | mask
+
+
+def _recheck_stamp(run_dir: str, final: int) -> int | None:
+    """:func:`_stamp` of a finished run, statting only the in-place files it is known to have."""
+    if not final & KNOWN:
+        return _stamp(run_dir)
+    attrs = run_dir + "/.guild/attrs"
+    stat = os.stat
+    try:
+        stamp = stat(attrs).st_mtime_ns
+        for i, name in enumerate(_IN_PLACE):
+            if final & (1 << (2 + i)):
+                m = stat(attrs + "/" + name).st_mtime_ns
+                if m > stamp:
+                    stamp = m
+    except OSError:  # a file it had is gone (so the directory changed too): read it again
+        return _stamp(run_dir)
+    return stamp
 
 
 def _stamp(run_dir: str | Path, markers: bool = False) -> int | None:
@@ -129,7 +162,7 @@ def _load(run_dir: Path) -> tuple[dict, list]:
     except Exception as e:  # noqa: BLE001 - a broken event file must not hide the run
         summary = []
         rec["error"] = (rec.get("error", "") + f"; scalars: {e}").lstrip("; ")
-    rec["scalars"] = {(_col(p, t)): s[4] for s in summary for p, t in [(s[0], s[1])]}
+    rec["scalars"] = {scalar_column(s[0], s[1]): s[4] for s in summary}
     return rec, summary
 
 
@@ -140,12 +173,27 @@ def _load_chunk(dirs: list[str]) -> list[tuple[dict, list]]:
     return [_load(Path(d)) for d in dirs]
 
 
+PROGRESS_MIN = 200  # runs to read before a progress line may show (on the CLI, after 0.5 s)
+
+
 def _load_many(dirs: list[str]) -> list[tuple[dict, list]]:
     """``_load`` for many runs: in worker processes when there are enough (a first listing of
-    a big Guild home), in order."""
+    a big Guild home), in order. From the ``runyard`` command on a terminal, a progress line
+    ("indexing N runs: k of N") shows once it takes over 0.5 s."""
+    from ..terminal import progress
+
+    line = progress(f"indexing {len(dirs):,} runs", len(dirs)) if len(dirs) >= PROGRESS_MIN else None
+    try:
+        return _load_all(dirs, line)
+    finally:
+        if line is not None:
+            line.close()
+
+
+def _load_all(dirs: list[str], line) -> list[tuple[dict, list]]:
     workers = min(os.cpu_count() or 1, 4)
     if len(dirs) < PARALLEL_MIN or workers < 2:
-        return [_load(Path(d)) for d in dirs]
+        return _load_here(dirs, line)
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor
@@ -156,15 +204,23 @@ def _load_many(dirs: list[str]) -> list[tuple[dict, list]]:
     chunks = [dirs[i:i + size] for i in range(0, len(dirs), size)]
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            return [item for chunk in pool.map(_load_chunk, chunks) for item in chunk]
+            out: list[tuple[dict, list]] = []
+            for chunk in pool.map(_load_chunk, chunks):
+                out.extend(chunk)
+                if line is not None:
+                    line.update(len(out))
+            return out
     except (OSError, RuntimeError):  # no processes to be had: do it here
-        return [_load(Path(d)) for d in dirs]
+        return _load_here(dirs, line)
 
 
-def _col(path: str, tag: str) -> str:
-    from ..store.record import scalar_column
-
-    return scalar_column(path, tag)
+def _load_here(dirs: list[str], line) -> list[tuple[dict, list]]:
+    out = []
+    for i, d in enumerate(dirs, 1):
+        out.append(_load(Path(d)))
+        if line is not None and i % 100 == 0:
+            line.update(i)
+    return out
 
 
 def _location_dir(home: Path, location: str) -> Path:
@@ -192,8 +248,16 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
     mem = _MEM.setdefault((str(home), location), {})
     db = connect(home)
     try:
-        rows = {r[0]: (r[1], r[2]) for r in
-                db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
+        datas: dict[str, str] | None = None
+        if not mem:  # a new process: the records will come from here; read them in the same pass
+            rows, datas = {}, {}
+            for rid, stamp_, final_, data in db.execute(
+                    "SELECT id, stamp, final, data FROM runs WHERE location = ?", (location,)):
+                rows[rid] = (stamp_, final_)
+                datas[rid] = data
+        else:
+            rows = {r[0]: (r[1], r[2]) for r in
+                    db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
         now = time.time()
         last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
         full = last is None or now - float(last[0]) >= _recheck_seconds()
@@ -205,7 +269,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         mem_get = mem.get
         for rid in entries:
             row = rows.get(rid)
-            if row is not None and row[1] == FINAL and not full:  # recently checked: trust the index
+            kind = row[1] & 3 if row is not None else None
+            if kind == FINAL and not full:  # recently checked: trust the index
                 present.add(rid)
                 m = mem_get(rid)
                 if m is not None and m[0] == row[0]:
@@ -213,10 +278,13 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 else:
                     from_db.append(rid)
                 continue
-            stamp = _stamp(base_s + "/" + rid, row is not None and row[1] == WAITING)
+            if kind == FINAL:
+                stamp = _recheck_stamp(base_s + "/" + rid, row[1])
+            else:
+                stamp = _stamp(base_s + "/" + rid, kind == WAITING)
             if stamp is None:
                 continue
-            if row is not None and row[1] and row[0] == stamp:
+            if row is not None and kind and row[0] == stamp:
                 present.add(rid)
                 m = mem.get(rid)
                 if m is not None and m[0] == stamp:
@@ -233,7 +301,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             kind = _kind(rec)
             if kind == WAITING:
                 stamp = _stamp(rec["dir"], True)
-            updates.append((rid, location, stamp, kind, rec.get("started"), _json_dumps(rec), _json_dumps(summary)))
+            updates.append((rid, location, stamp, _final_column(kind, rec), rec.get("started"), _json_dumps(rec),
+                            _json_dumps(summary)))
             if kind:  # running runs are never mirrored: a stamp alone can't tell two states apart
                 mem[rid] = (stamp, rec)
             else:
@@ -241,7 +310,9 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             records.append(rec)
         if from_db:
             want = set(from_db)
-            if len(want) * 4 > len(rows):
+            if datas is not None:
+                cur = ((rid, rows[rid][0], datas[rid]) for rid in from_db)
+            elif len(want) * 4 > len(rows):
                 cur = db.execute("SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
             else:
                 marks = ",".join("?" * len(want))
@@ -315,7 +386,7 @@ def touch(run) -> None:
         else:
             mem.pop(run_dir.name, None)
         db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (run_dir.name, location, stamp, kind, rec.get("started"), _json_dumps(rec),
+                   (run_dir.name, location, stamp, _final_column(kind, rec), rec.get("started"), _json_dumps(rec),
                     _json_dumps(summary)))
     finally:
         db.close()

@@ -37,6 +37,7 @@ from ..flags import FlagDef, type_of
 from ..flags.annotations import annotation_above
 from . import Script
 
+SUFFIXES = (".py",)  # the language registry (runyard.lang) finds this module by this line
 HOOKS_DIR = Path(__file__).with_name("pyhooks")
 MPL_BACKEND = "module://runyard_mpl_backend"
 

@@ -26,6 +26,7 @@ from ..flags.annotations import annotation_above, front_matter
 from ..flags import dest as flags_dest
 from . import Script
 
+SUFFIXES = (".R",)  # the language registry (runyard.lang) finds this module by this line
 DRIVER = Path(__file__).with_name("r_driver.R")
 
 R_MISSING = (
@@ -714,6 +715,9 @@ def require_r() -> str:
     if not found:
         raise UsageError(R_MISSING)
     return found
+
+
+ready = require_r  # the language contract's readiness check (runyard.lang.Language)
 
 
 def _echo(options: dict) -> bool:

@@ -34,11 +34,28 @@ def allow() -> None:
 _NATIVE = ("numpy", "torch", "tensorflow", "jax", "pandas", "scipy")
 
 
-def usable(argv: list[str]) -> bool:
-    """True when ``argv`` is ``[this python, script.py, ...]`` and forking is safe here."""
-    return (_allowed and sys.platform.startswith("linux") and os.environ.get("RUNYARD_FORK", "1") != "0"
+def usable(argv: list[str], cwd: str | None = None, env: dict[str, str] | None = None) -> bool:
+    """True when ``argv`` is ``[this python, script.py, ...]`` and forking is safe here: also,
+    given the run's ``cwd`` and ``env``, when no module of the script's own path (its folder,
+    its ``PYTHONPATH``) has the name of one this process has loaded (``yaml.py``, ``click/``),
+    which the fork would hand the script instead."""
+    if not (_allowed and sys.platform.startswith("linux") and os.environ.get("RUNYARD_FORK", "1") != "0"
             and len(argv) >= 2 and argv[0] == sys.executable and argv[1].endswith(".py")
-            and threading.active_count() == 1 and not any(m in sys.modules for m in _NATIVE))
+            and threading.active_count() == 1 and not any(m in sys.modules for m in _NATIVE)):
+        return False
+    if cwd is None:
+        return True
+    from ..ownpath import shadowed
+
+    return not shadowed(_front_path(argv[1], cwd, env if env is not None else dict(os.environ)))
+
+
+def _front_path(script: str, cwd: str, env: dict[str, str]) -> list[str]:
+    """What ``python script`` puts before the interpreter's own path: the script's folder,
+    then ``PYTHONPATH`` (relative entries taken from ``cwd``)."""
+    first = os.path.join(cwd, os.path.dirname(script)) if os.path.dirname(script) else cwd
+    extra = [os.path.join(cwd, p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return [os.path.abspath(p) for p in [first, *extra]]
 
 
 class ForkedProcess:
@@ -131,6 +148,9 @@ def _child(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from ..ownpath import interpreter_path
+
+    base = interpreter_path()  # (read in the parent's cwd and environment)
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -142,9 +162,9 @@ def _child(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None
                                                    errors="backslashreplace", line_buffering=True)
     script = argv[1]
     sys.argv = [script, *argv[2:]]
-    sys.path[0] = os.path.abspath(os.path.dirname(script)) if os.path.dirname(script) else cwd
-    if hooks_dir and hooks_dir not in sys.path:
-        sys.path.insert(1, hooks_dir)
+    sys.path[:] = _front_path(script, cwd, env) + base  # what python script.py would have
+    sys.path_importer_cache.clear()
+    if hooks_dir and hooks_dir in sys.path:
         import importlib.util
 
         spec = importlib.util.spec_from_file_location("_runyard_flusher", os.path.join(hooks_dir, "sitecustomize.py"))

@@ -21,8 +21,9 @@ from typing import Any
 from .. import home as _home
 from ..flags import default_label
 from ..flags import validate as _validate
-from ..lang import Script, for_path, inspect
+from ..lang import Script, for_script, resolve
 from ..store.run import Run, timestamp, write_lock, write_opref
+from . import deps as _deps
 from . import forked as _forked
 
 SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "access_key", "credential", "private_key")
@@ -60,7 +61,10 @@ def _platform() -> dict:
 
 def resolve_values(script: Script, flags: dict | None, force: bool = False) -> dict[str, Any]:
     """Every flag's value for a run of ``script``: defaults overlaid with ``flags``, validated."""
-    return _validate.resolve(script.flags, dict(flags or {}), script.relpath, force=force)
+    given = dict(flags or {})
+    if script.op is not None:
+        given = _deps.normalize_flags(script, given)
+    return _validate.resolve(script.flags, given, script.name, force=force)
 
 
 def prepare(
@@ -75,25 +79,29 @@ def prepare(
     stage: bool = False,
     extra_attrs: dict | None = None,
     values: dict | None = None,
+    gpus: str | None = None,
+    proto_dir: Path | None = None,
 ) -> Prepared:
     """Validate and make a run directory for ``script`` with ``flags``."""
     if not isinstance(script, Script):
-        script = inspect(script)
-    lang = for_path(script.path)
+        script = resolve(script)
+    lang = for_script(script)
     user_flags = dict(flags or {})
+    if script.op is not None:
+        user_flags = _deps.normalize_flags(script, user_flags)  # prepare=ID -> operation:prepare=ID
     if values is None:
         values = resolve_values(script, user_flags, force_flags)
-    if hasattr(lang, "require_r"):
-        lang.require_r()
-    if hasattr(lang, "check_values"):  # language-specific limits (R complex literals)
-        lang.check_values(script, values)
+    lang.ready()
+    lang.check_values(script, values)  # language-specific limits (R complex literals)
     home = Path(home) if home else _home.find_home()
+    sources = _deps.resolve(script, values, home) if script.op is not None else []
     run_id = new_run_id()
     run_dir = _home.runs_dir(home) / run_id
     (run_dir / ".guild" / "attrs").mkdir(parents=True)
     run = Run(run_dir, run_id)
     try:
-        return _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs)
+        return _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs,
+                      sources, gpus, proto_dir)
     except BaseException:
         import shutil
 
@@ -101,12 +109,13 @@ def prepare(
         raise
 
 
-def _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs) -> Prepared:
+def _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs,
+           sources=(), gpus=None, proto_dir=None) -> Prepared:
     from . import sourcecode
 
     opts = script.options
     project = script.project_dir
-    always = [script.relpath]
+    always = [script.relpath] if not (opts.get("steps") or opts.get("exec")) else []
     dest = script.flags_dest
     if dest not in ("globals", "args"):
         dest_rel = dest[len("config:"):] if dest.startswith("config:") else dest
@@ -115,20 +124,29 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         if (project / dest_rel).is_file():
             always.append(dest_rel)
     files = sourcecode.select(project, opts.get("sourcecode"), tuple(always))
-    digest = sourcecode.snapshot(project, run.dir, files)
+    if script.op is not None:
+        skip = _deps.snapshot_excludes(script)
+        files = [f for f in files if f not in skip]
+    if proto_dir is not None:  # --proto RUN: that run's source code, not the project's
+        files = sourcecode.manifest_files(proto_dir)
+        digest = sourcecode.snapshot(proto_dir, run.dir, files)
+    else:
+        digest = sourcecode.snapshot(project, run.dir, files)
+    deps_attr = _deps.apply(sources, run.dir) if script.op is not None else None
     lang.apply_flags(script, run.dir, values)
     argv, extra_env = lang.command(script, run.dir, values)
 
     now = timestamp()
     tags = list(tags or ()) + [t for t in (opts.get("tags") or []) if t not in (tags or ())]
+    shown = _null_labels(script, values)
     if label is None:
         label = opts.get("label")
         if label is not None:
-            label = _render_label(str(label), values)
+            label = _render_label(str(label), shown)
     if label is None:
-        label = default_label(values)
+        label = default_label(shown)
     elif "${" in label:
-        label = _render_label(label, values)
+        label = _render_label(label, shown)
 
     env = dict(os.environ)
     env.update(extra_env)
@@ -136,13 +154,15 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         "RUN_DIR": str(run.dir),
         "RUN_ID": run.id,
         "GUILD_HOME": str(home),
-        "GUILD_OP": script.relpath,
+        "GUILD_OP": script.name,
         "PROJECT_DIR": str(project),
         "CMD_DIR": str(project),
         "FLAGS_DEST": script.flags_dest,
     })
     for name, val in values.items():
         env["FLAG_" + "".join(c if c.isalnum() else "_" for c in name).upper()] = _flag_env(val)
+    if gpus is not None:  # --gpus 0,1 / --no-gpus
+        env["CUDA_VISIBLE_DEVICES"] = gpus
 
     a = run.set
     a("id", run.id)
@@ -159,7 +179,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     a("host", _host())
     a("user", _user())
     a("platform", _platform())
-    a("random_seed", int.from_bytes(os.urandom(4), "big"))  # in [0, 2**32), as Guild draws it
+    a("random_seed", lang.random_seed())  # in [0, 2**32), as Guild draws it (R: its integer range)
     a("sourcecode_digest", digest)
     a("op", {
         "op-cmd": {"cmd-args": argv, "flags-dest": script.flags_dest},
@@ -174,6 +194,10 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     vcs = sourcecode.vcs_commit(project)
     if vcs:
         a("vcs_commit", vcs)
+    if script.op is not None:
+        a("deps", deps_attr or {})
+        if opts.get("steps"):
+            a("steps", opts["steps"])
     for k, v in (extra_attrs or {}).items():
         a(k, v)
     if stage:
@@ -183,7 +207,11 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     else:
         # Running from the moment it is a run: this process holds it until a supervisor takes over.
         write_lock(run.dir, os.getpid())
-    write_opref(run.dir, f"script:{project}", "", "", script.relpath)
+    if script.op is not None:
+        gf = script.op.guildfile
+        write_opref(run.dir, f"guildfile:{gf.path}", gf.digest, script.op.model, script.op.name)
+    else:
+        write_opref(run.dir, f"script:{project}", "", "", script.relpath)
     return Prepared(run, argv, env, script, values, user_flags)
 
 
@@ -217,6 +245,15 @@ def _flag_env(val: Any) -> str:
     if val is False or val is None:
         return ""
     return str(val)
+
+
+def _null_labels(script: Script, values: dict) -> dict:
+    """``values`` for labels: a guild.yml flag's ``null-label`` stands for its null value."""
+    out = dict(values)
+    for name, fd in script.flags.items():
+        if out.get(name) is None and "guild-null-label" in fd.extra:
+            out[name] = fd.extra["guild-null-label"]
+    return out
 
 
 def _render_label(template: str, values: dict) -> str:
@@ -319,7 +356,7 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     proc = None
     try:
         try:
-            if fork_python and stdin is None and _forked.usable(argv):
+            if fork_python and stdin is None and _forked.usable(argv, str(run.dir), env):
                 proc = _forked.start(argv, str(run.dir), env if env is not None else dict(os.environ),
                                      hooks_dir=_hooks_dir(env))
             else:
@@ -457,7 +494,7 @@ def start(prepared: Prepared, echo: bool = True) -> int:
     """Supervise a prepared run in this process; returns its exit_status."""
     return supervise(prepared.run, prepared.argv, prepared.env, echo=echo,
                      output_scalars=prepared.script.options.get("output-scalars"),
-                     flag_names=list(prepared.values), fork_python=prepared.script.language == "python")
+                     flag_names=list(prepared.values), fork_python=prepared.script.language in ("python", "guildfile"))
 
 
 def _hooks_dir(env: dict[str, str] | None) -> str | None:

@@ -6,8 +6,9 @@ old state or the new one. Import treats every archive and directory as hostile. 
 is written it refuses:
 
 - a run whose id is not exactly 32 lowercase hex digits (names starting with ``.`` are ignored);
-- an entry that would land outside the destination (``..``, an absolute path), a link (zip), a
-  link whose target leaves the archive (directory), or anything but a regular file or directory;
+- an entry that would land outside the destination (``..``, an absolute path), a link whose
+  target leaves the archive's runs (a zip link may only point into a run: ``../<id>`` of a
+  pipeline step or batch trial), or anything but a regular file, directory or such a link;
 - runs larger than the free space of the runs home; an entry (or a whole zip) that expands more
   than 1000:1 to over 10 MB, unless ``force`` is given;
 - a damaged or truncated zip (one line; nothing is written).
@@ -95,36 +96,66 @@ def _shown(name: str) -> str:
 
 # --- export ----------------------------------------------------------------------------------------
 
-def _run_entries(run_dir: Path) -> Iterator[tuple[str, Path, str]]:
+def _run_entries(run_dir: Path, links: str = "keep") -> Iterator[tuple[str, Path, str]]:
     """``(relpath, path, kind)`` of everything exported from a run; kind is dir, file or link.
 
-    The one place that decides which of a run's files an export carries."""
-    for root, dirs, files in os.walk(run_dir):
-        rootp = Path(root)
-        rel_root = rootp.relative_to(run_dir).as_posix()
-        rel_root = "" if rel_root == "." else rel_root + "/"
-        for d in list(dirs):
-            if (rootp / d).is_symlink():
-                dirs.remove(d)
-                yield rel_root + d, rootp / d, "link"
-            else:
-                yield rel_root + d, rootp / d, "dir"
-        for f in files:
-            p = rootp / f
-            if p.is_symlink():
-                yield rel_root + f, p, "link"
-            elif p.is_file():  # not a FIFO, socket or device (reading one could block forever)
-                yield rel_root + f, p, "file"
+    The one place that decides which of a run's files an export carries. A link to another run
+    or inside the run (a pipeline step, a batch trial) is kept as a link with ``links="keep"``;
+    any other link (a linked project file), and every link with ``links="copy"``, is carried as
+    what it points at."""
+    yield from _entries(run_dir, "", run_dir.name, links, 0)
 
 
-def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False) -> list[str]:
+def _entries(d: Path, prefix: str, run_name: str, links: str, depth: int) -> Iterator[tuple[str, Path, str]]:
+    try:
+        found = sorted(os.scandir(d), key=lambda e: e.name)
+    except OSError:
+        return
+    for e in found:
+        p, rel = Path(e.path), prefix + e.name
+        if e.is_symlink():
+            if links == "keep" and points_at_run(f"{run_name}/{rel}", os.readlink(p)):
+                yield rel, p, "link"
+            elif depth < 40 and p.is_dir():  # followed: its files under the link's name
+                yield rel, p, "dir"
+                yield from _entries(p, rel + "/", run_name, "copy", depth + 1)
+            elif p.is_file():
+                yield rel, p, "file"
+        elif e.is_dir(follow_symlinks=False):
+            yield rel, p, "dir"
+            yield from _entries(p, rel + "/", run_name, links, depth)
+        elif e.is_file(follow_symlinks=False):  # not a FIFO, socket or device (reading one could block forever)
+            yield rel, p, "file"
+
+
+def points_at_run(name: str, target: str) -> bool:
+    """True for a link at archive path ``name`` (``<run id>/...``) whose ``target`` stays among the
+    runs: relative, and landing inside a run (``../<id>`` of a step or trial, or its own files)."""
+    if not target or target.startswith("/") or "\\" in target:
+        return False
+    parts: list[str] = []
+    for part in PurePosixPath(PurePosixPath(name).parent, target).parts:
+        if part == "..":
+            if not parts:
+                return False
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return bool(parts) and RUN_ID.match(parts[0]) is not None
+
+
+def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False, links: str = "keep") -> list[str]:
     """Copy (or move) runs into ``location`` (a directory or a .zip); returns the ids written.
 
     Runs already present in the destination are skipped. Nothing already in the destination is
-    changed until the new state is complete.
+    changed until the new state is complete. ``links``: ``keep`` keeps links between runs
+    (pipeline steps, batch trials) as links, in zips too; ``copy`` stores what they point at.
     """
+    if links not in ("keep", "copy"):
+        raise UsageError(f"links must be 'keep' or 'copy', not {links!r}")
     run_dirs = list(run_dirs)
-    written = _export_zip(run_dirs, location) if is_zip(location) else _export_dir(run_dirs, location)
+    written = (_export_zip(run_dirs, location, links) if is_zip(location)
+               else _export_dir(run_dirs, location, links))
     if move:
         by_id = {rd.name: rd for rd in run_dirs}
         for rid in written:
@@ -132,7 +163,7 @@ def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False) ->
     return written
 
 
-def _export_zip(run_dirs: list[Path], location: Path) -> list[str]:
+def _export_zip(run_dirs: list[Path], location: Path, links: str = "keep") -> list[str]:
     location.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{location.name}.tmp-"
     _remove_stale(location.parent, prefix)
@@ -154,7 +185,7 @@ def _export_zip(run_dirs: list[Path], location: Path) -> list[str]:
         with zipfile.ZipFile(tmp, "a" if location.exists() else "w", compression=zipfile.ZIP_DEFLATED,
                              allowZip64=True) as zf:
             for rd in todo:
-                _zip_run(zf, rd)
+                _zip_run(zf, rd, links)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, location)
@@ -164,18 +195,22 @@ def _export_zip(run_dirs: list[Path], location: Path) -> list[str]:
     return [rd.name for rd in todo]
 
 
-def _zip_run(zf: zipfile.ZipFile, rd: Path) -> None:
+def _zip_run(zf: zipfile.ZipFile, rd: Path, links: str = "keep") -> None:
     zf.writestr(rd.name + "/", b"")
-    for rel, path, kind in _run_entries(rd):
+    for rel, path, kind in _run_entries(rd, links):
         name = f"{rd.name}/{rel}"
         if kind == "dir":
             zf.writestr(name + "/", b"")
         elif kind == "file":
             zf.write(path, name)
-        # links are not exported to a zip (an import refuses them)
+        else:  # a link between runs: a Unix symlink entry (mode S_IFLNK, the target as its data)
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, os.readlink(path))
 
 
-def _export_dir(run_dirs: list[Path], location: Path) -> list[str]:
+def _export_dir(run_dirs: list[Path], location: Path, links: str = "keep") -> list[str]:
     location.mkdir(parents=True, exist_ok=True)
     (location / ".guild-nocopy").touch()
     prefix = ".runyard-export-"
@@ -188,7 +223,7 @@ def _export_dir(run_dirs: list[Path], location: Path) -> list[str]:
         tmp = _tmp_path(location, prefix)
         try:
             tmp.mkdir()
-            for rel, path, kind in _run_entries(rd):
+            for rel, path, kind in _run_entries(rd, links):
                 if kind == "dir":
                     (tmp / rel).mkdir()
                 elif kind == "file":
@@ -317,9 +352,11 @@ def _check_zip(zf: zipfile.ZipFile, run_ids: set[str]) -> list[zipfile.ZipInfo]:
         if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
             raise ArchiveError(f"refusing to import: archive entry {_shown(name)} would land outside the destination")
         kind = stat.S_IFMT(info.external_attr >> 16)
-        if kind == stat.S_IFLNK:
-            raise ArchiveError(f"refusing to import: archive entry {_shown(name)} is a link")
-        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        if kind == stat.S_IFLNK and not (info.file_size < 4096
+                                         and points_at_run(name, zf.read(info).decode("utf-8", "replace"))):
+            raise ArchiveError(f"refusing to import: archive entry {_shown(name)} is a link that points "
+                               "outside the archive's runs")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
             raise ArchiveError(f"refusing to import: archive entry {_shown(name)} is not a regular file")
         if path.parts and path.parts[0] in run_ids:
             members.append(info)
@@ -351,6 +388,10 @@ def _extract_zip(zf: zipfile.ZipFile, staging: Path, todo: list[str], force: boo
         try:
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
+                continue
+            if stat.S_IFMT(info.external_attr >> 16) == stat.S_IFLNK:  # a link between runs, checked above
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(zf.read(info).decode("utf-8"), target)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(target, "wb") as dst:

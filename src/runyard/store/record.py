@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import attrs as _attrs
-from .run import Run, format_operation, status_of
+from .run import Run, batch_operation, format_operation, status_of
 
 # attribute name -> record key
 _ATTRS = ("started", "stopped", "exit_status", "label", "tags", "marked", "comments",
@@ -33,7 +33,7 @@ def read_record(run_dir: Path) -> dict[str, Any]:
         except (_attrs.AttrError, UnicodeDecodeError, OSError) as e:
             problems.append(f"{name}: {str(e).splitlines()[0]}")
     opref = run.opref
-    rec["operation"] = format_operation(opref)
+    rec["operation"] = batch_operation(run_dir, opref) or format_operation(opref)
     pkg = opref[0]
     rec["project_dir"] = pkg.split(":", 1)[1] if pkg.startswith(("script:", "guildfile:")) else None
     if rec.get("project_dir", "") and pkg.startswith("guildfile:"):

@@ -94,7 +94,8 @@ class Run:
     @property
     def operation(self) -> str:
         """The display name: ``train.py``, ``model:train``, or a batch's ``train.py+``."""
-        return format_operation(self.opref, self.get("op") if self.opref[3] in ("+",) else None)
+        opref = self.opref
+        return batch_operation(self.dir, opref) or format_operation(opref)
 
     # --- status ------------------------------------------------------------
     @property
@@ -119,6 +120,18 @@ def format_operation(opref: list[str], op_attr: Any = None) -> str:
     """Display form of an opref (Guild: ``model:op``; scripts: the script path)."""
     pkg, _ver, model, op = opref
     return f"{model}:{op}" if model else op
+
+
+def batch_operation(run_dir: str | os.PathLike, opref: list[str]) -> str | None:
+    """Guild's name for its own batch run (opref op ``+``): the prototype's operation plus ``+``
+    (``train.py+``, ``m:train+``), read from ``.guild/proto/.guild/opref``. None otherwise."""
+    if not (opref[0].startswith("builtin:") and opref[3] == "+"):
+        return None
+    try:
+        with open(f"{run_dir}/.guild/proto/.guild/opref", encoding="utf-8") as f:
+            return format_operation(parse_opref(f.read())) + "+"
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def write_opref(run_dir: Path, pkg: str, version: str, model: str, op: str) -> None:

@@ -1,0 +1,389 @@
+"""guild.yml projects: the models, operations and flags a Guild AI 0.9 project declares.
+
+Both of Guild's formats are read:
+
+- a mapping at the top level: an anonymous model whose keys are operations
+  (``train: {main: train, flags: {lr: 0.1}}``);
+- a list of items: ``- model: NAME`` (with ``operations:``, ``extends``, ``params``,
+  ``sourcecode``, ``operation-defaults``), ``- config: NAME`` (blocks for ``extends`` and
+  ``$include``) and ``- include: FILE``.
+
+:meth:`Guildfile.script` turns ``op`` / ``model:op`` into the :class:`runyard.lang.Script`
+that :mod:`runyard.launch.runner` prepares and supervises like any script (see
+:mod:`runyard.guildfile.op`). Keys runyard does not support are named in one line on
+stderr (or, where ignoring them would run something else, refused in one line).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..flags import FlagDef
+
+NAMES = ("guild.yml",)
+
+# Operation keys runyard reads (docs/guild-projects.md lists them with their tests).
+OP_KEYS = {
+    "description", "main", "exec", "steps", "flags", "flags-dest", "flags-import", "flags-import-skip",
+    "requires", "sourcecode", "output-scalars", "label", "tags", "env", "default", "$include",
+}
+# Keys read but without effect in runyard, said once (the run still does what the user expects).
+IGNORED_KEYS = {
+    "compare": "runyard compare shows every flag and scalar",
+    "objective": "give --minimize/--maximize to runyard run",
+    "optimizers": "give --optimizer to runyard run",
+    "optimizer": "give --optimizer to runyard run",
+    "pip-freeze": "runyard does not record pip_freeze",
+    "stoppable": "every runyard run can be stopped",
+    "handle-keyboard-interrupt": "runyard always records Ctrl-C as terminated",
+    "python-requires": "runyard does not check Python versions",
+    "python-path": "the run directory is on sys.path",
+    "env-secrets": "secret-looking environment names are never stored",
+    "can-stage-trials": "runyard batches can always be staged",
+    "default-max-trials": "give --max-trials to runyard run",
+    "delete-on-success": "runyard keeps every run",
+    "publish": "runyard has no publish command",
+    "run-attrs": "runyard does not write custom attributes",
+    "flag-encoder": "runyard searches encode min/max themselves",
+    "default-flag-arg-skip": "use arg-skip on each flag",
+}
+# Keys that change what runs: refused rather than ignored.
+REFUSED_KEYS = {"notebook": "notebook operations", "plugins": "Guild plugins"}
+
+FLAG_KEYS = {
+    "default", "description", "type", "choices", "min", "max", "required", "arg-name", "arg-switch",
+    "arg-skip", "arg-split", "null-label", "env-name", "allow-other", "distribution",
+}
+_TYPES = {"string": "string", "int": "int", "float": "float", "number": "number", "boolean": "boolean",
+          "bool": "boolean", "path": "string", "existing-path": "string", "auto": None}
+
+_warned: set[str] = set()
+
+
+def _warn(msg: str) -> None:
+    if msg not in _warned:
+        _warned.add(msg)
+        print(f"runyard: {msg}", file=sys.stderr)
+
+
+def find(cwd: Path) -> Path | None:
+    """The project's guild.yml in ``cwd`` (Guild reads the one in the current directory)."""
+    for name in NAMES:
+        p = Path(cwd) / name
+        if p.is_file():
+            return p
+    return None
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"invalid YAML in {path}{where}") from None
+
+
+@dataclass
+class OpDef:
+    """One operation of a guild.yml model."""
+
+    guildfile: "Guildfile"
+    model: str  # "" for the anonymous model
+    name: str
+    data: dict
+    model_data: dict
+
+    @property
+    def display_name(self) -> str:
+        """``model:op``, or ``op`` in the anonymous model (as Guild shows it)."""
+        return f"{self.model}:{self.name}" if self.model else self.name
+
+    def refuse_unsupported(self) -> None:
+        """A one-line UsageError if the operation needs something runyard does not do."""
+        for key, what in REFUSED_KEYS.items():
+            if key in self.data:
+                raise UsageError(f"{self.guildfile.path.name}: operation '{self.name}' uses '{key}': "
+                                 f"{what} are not supported by runyard")
+
+    @property
+    def description(self) -> str:
+        return str(self.data.get("description") or "").strip()
+
+    @property
+    def sourcecode(self) -> Any:
+        """Model-level rules, then the operation's (the last match wins)."""
+        rules: list = []
+        root = None
+        for spec in (self.model_data.get("sourcecode"), self.data.get("sourcecode")):
+            if spec is None:
+                continue
+            if spec is False or (isinstance(spec, str) and spec.lower() in ("no", "false", "off")):
+                return False
+            if isinstance(spec, dict):
+                root = spec.get("root", root)
+                spec = spec.get("select", [])
+            rules.extend(spec if isinstance(spec, list) else [spec])
+        return {"root": root, "select": rules}
+
+    @property
+    def source_root(self) -> Path:
+        root = self.sourcecode.get("root") if isinstance(self.sourcecode, dict) else None
+        base = self.guildfile.dir
+        return (base / root).resolve() if root else base
+
+    def flagdefs(self) -> dict[str, FlagDef]:
+        """The flags the guild.yml defines for this operation (``$include`` resolved)."""
+        raw = self.guildfile.resolve_flags(self.data.get("flags") or {}, self.model_data, f"operation {self.name}")
+        return {name: flagdef(name, spec, self.display_name) for name, spec in raw.items()}
+
+
+def flagdef(name: str, spec: Any, where: str) -> FlagDef:
+    """A guild.yml flag: ``name: VALUE`` or ``name: {default, type, choices, ...}``."""
+    if not isinstance(spec, dict):
+        return FlagDef.from_value(name, spec)
+    fd = FlagDef(name=name, default=spec.get("default"))
+    for key, val in spec.items():
+        if key not in FLAG_KEYS:
+            _warn(f"guild.yml: flag attribute '{key}' of {where}:{name} is not supported; ignored")
+    t = spec.get("type")
+    if t is not None:
+        if t not in _TYPES:
+            raise UsageError(f"guild.yml: unknown type '{t}' for flag {where}:{name}")
+        fd.type = _TYPES[t]
+    elif fd.default is not None:
+        fd.type = FlagDef.from_value(name, fd.default).type
+    fd.description = str(spec.get("description") or "").strip()
+    if "choices" in spec:
+        choices = spec["choices"] or []
+        fd.choices = [c.get("value") if isinstance(c, dict) else c for c in choices]
+        if spec.get("allow-other"):
+            fd.choices = None
+    fd.min, fd.max = spec.get("min"), spec.get("max")
+    fd.required = bool(spec.get("required"))
+    if t == "existing-path":
+        fd.extra["guild-existing-path"] = True
+    for key in ("arg-name", "arg-switch", "arg-skip", "arg-split", "null-label", "env-name"):
+        if key in spec:
+            fd.extra["guild-" + key] = spec[key]
+    return fd
+
+
+@dataclass
+class Guildfile:
+    """A parsed guild.yml: models (with their operations) and config blocks."""
+
+    path: Path
+    models: dict[str, dict] = field(default_factory=dict)  # name -> resolved model data
+    configs: dict[str, dict] = field(default_factory=dict)
+    default_model: str | None = None
+
+    @property
+    def dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def digest(self) -> str:
+        """The MD5 of the file: the version field of Guild's opref."""
+        return hashlib.md5(self.path.read_bytes()).hexdigest()
+
+    def operations(self) -> list[OpDef]:
+        """Every operation, model by model, in file order."""
+        out = []
+        for mname, m in self.models.items():
+            for oname, odata in (m.get("operations") or {}).items():
+                out.append(OpDef(self, mname, oname, odata, m))
+        return out
+
+    def op(self, spec: str) -> OpDef:
+        """The operation ``op`` or ``model:op`` (a bare model name: its default operation)."""
+        ops = self.operations()
+        model, sep, name = spec.rpartition(":")
+        if sep:
+            found = [o for o in ops if o.model == model and o.name == name]
+        else:
+            found = [o for o in ops if o.name == spec]
+            if len(found) > 1:
+                dm = self.default_model
+                pick = [o for o in found if o.model == dm] or [o for o in found if o.model == ""]
+                found = pick[:1] or found
+            if not found and spec in self.models:
+                found = [o for o in ops if o.model == spec and o.data.get("default")] or \
+                        [o for o in ops if o.model == spec][:1]
+        if not found:
+            names = ", ".join(o.display_name for o in ops) or "none"
+            raise UsageError(f"no operation '{spec}' in {self.path.name} (its operations: {names})")
+        if len(found) > 1:
+            raise UsageError(f"operation '{spec}' is ambiguous in {self.path.name}: use "
+                             + " or ".join(o.display_name for o in found))
+        return found[0]
+
+    def default_op(self) -> OpDef:
+        ops = self.operations()
+        marked = [o for o in ops if o.data.get("default")]
+        if marked:
+            return marked[0]
+        if len(ops) == 1:
+            return ops[0]
+        raise UsageError(f"{self.path.name} has no default operation: name one (runyard ops lists them)")
+
+    def script(self, spec: str | None):
+        """The runnable :class:`runyard.lang.Script` of operation ``spec``."""
+        from .op import script_of
+
+        return script_of(self.op(spec) if spec else self.default_op())
+
+    def resolve_flags(self, flags: dict, model: dict, where: str, seen: tuple = ()) -> dict:
+        """``flags`` with ``$include`` (config blocks' or operations' flags) merged in, own flags last."""
+        if not isinstance(flags, dict):
+            raise UsageError(f"guild.yml: flags of {where} must be a mapping")
+        out: dict = {}
+        inc = flags.get("$include")
+        for ref in ([inc] if isinstance(inc, str) else inc or []):
+            if ref in seen:
+                raise UsageError(f"guild.yml: $include cycle at '{ref}'")
+            out.update(self.resolve_flags(self._include_source(ref, model), model, ref, seen + (ref,)))
+        for k, v in flags.items():
+            if k == "$include":
+                continue
+            if isinstance(v, dict) and isinstance(out.get(k), dict):
+                v = {**out[k], **v}
+            out[k] = v
+        return out
+
+    def _include_source(self, ref: str, model: dict) -> dict:
+        """The flags a ``$include`` names: a config block, or an operation (``op`` / ``model:op``)."""
+        if ref in self.configs:
+            return self.configs[ref].get("flags") or {}
+        m, sep, o = ref.rpartition(":")
+        ops = (self.models.get(m) or {}).get("operations") if sep else model.get("operations")
+        if ops and o in ops:
+            return ops[o].get("flags") or {}
+        raise UsageError(f"guild.yml: $include '{ref}' names no config or operation")
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Deep-merge ``over`` onto ``base`` (mappings merged, everything else replaced)."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _params(obj: Any, params: dict) -> Any:
+    """``{{name}}`` references replaced by the model's ``params``."""
+    if isinstance(obj, str) and "{{" in obj:
+        whole = re.fullmatch(r"\{\{\s*([\w-]+)\s*\}\}", obj)
+        if whole and whole.group(1) in params:
+            return params[whole.group(1)]
+        return re.sub(r"\{\{\s*([\w-]+)\s*\}\}", lambda m: str(params.get(m.group(1), m.group(0))), obj)
+    if isinstance(obj, dict):
+        return {k: _params(v, params) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_params(v, params) for v in obj]
+    return obj
+
+
+def _items(path: Path, seen: tuple = ()) -> list[dict]:
+    """The top-level items of a guild.yml, ``include:`` files read in place."""
+    data = _read_yaml(path)
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        return [{"model": "", "operations": data}]
+    if not isinstance(data, list):
+        raise UsageError(f"{path.name} must hold a mapping of operations or a list of models")
+    out = []
+    for item in data:
+        if not isinstance(item, dict):
+            raise UsageError(f"{path.name}: top-level items must be mappings, not {item!r}")
+        if "include" in item:
+            incs = item["include"]
+            for inc in [incs] if isinstance(incs, str) else incs or []:
+                p = (path.parent / inc).resolve()
+                if p in seen:
+                    raise UsageError(f"{path.name}: include cycle at {inc}")
+                if not p.is_file():
+                    raise UsageError(f"{path.name}: included file {inc} not found")
+                out.extend(_items(p, seen + (p,)))
+            continue
+        if "package" in item:
+            _warn(f"{path.name}: 'package' items are not supported (runyard does not build packages); ignored")
+            continue
+        out.append(item)
+    return out
+
+
+def load(path: Path) -> Guildfile:
+    """Read a guild.yml: both formats, ``include``, ``config`` blocks, ``extends`` and ``params``."""
+    path = Path(path).absolute()
+    gf = Guildfile(path)
+    raw_models: dict[str, dict] = {}
+    for item in _items(path, (path.resolve(),)):
+        if "config" in item:
+            gf.configs[str(item["config"])] = item
+        elif "model" in item:
+            name = str(item["model"] or "")
+            raw_models[name] = item
+            if item.get("default"):
+                gf.default_model = name
+        else:
+            raise UsageError(f"{path.name}: top-level item without model or config: {sorted(item)}")
+    blocks = {**gf.configs, **raw_models}
+
+    def resolved(name: str, seen: tuple) -> dict:
+        item = blocks[name]
+        ext = item.get("extends") or []
+        base: dict = {}
+        for parent in [ext] if isinstance(ext, str) else ext:
+            if parent in seen:
+                raise UsageError(f"{path.name}: extends cycle at '{parent}'")
+            if parent not in blocks:
+                raise UsageError(f"{path.name}: '{name}' extends '{parent}', which is not defined")
+            base = _merge(base, resolved(parent, seen + (parent,)))
+        own = {k: v for k, v in item.items() if k not in ("model", "config", "extends")}
+        return _merge(base, own)
+
+    for name in raw_models:
+        m = resolved(name, (name,))
+        params = m.get("params") or {}
+        m = _params(m, params)
+        defaults = m.get("operation-defaults") or {}
+        ops = {}
+        for oname, odata in (m.get("operations") or {}).items():
+            if odata is None:
+                odata = {}
+            if not isinstance(odata, dict):
+                raise UsageError(f"{path.name}: operation '{oname}' must be a mapping")
+            odata = _merge(defaults, odata)
+            _check_keys(path.name, oname, odata)
+            ops[str(oname)] = odata
+        m["operations"] = ops
+        gf.models[name] = m
+    return gf
+
+
+def _check_keys(fname: str, op: str, data: dict) -> None:
+    for key in data:
+        if key in OP_KEYS:
+            continue
+        if key in REFUSED_KEYS:
+            continue  # refused when the operation is run (OpDef.refused)
+        if key in IGNORED_KEYS:
+            _warn(f"{fname}: '{key}' of operation '{op}' is ignored ({IGNORED_KEYS[key]})")
+        else:
+            _warn(f"{fname}: unknown key '{key}' in operation '{op}'; ignored")

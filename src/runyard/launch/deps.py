@@ -1,0 +1,321 @@
+"""Dependencies of guild.yml operations (``requires:``), resolved as Guild AI 0.9 does.
+
+:func:`resolve` finds every source *before* the run directory is made (a missing one is a
+:class:`DependencyError` naming it); :func:`apply` copies (or links) the files into the new
+run and returns the ``deps`` attribute in Guild's format::
+
+    operation:prepare:              # resource name
+      operation:prepare:            # source name
+        config: <upstream run id>   # operation sources only
+        paths: [../<id>/prepared.txt]   # run-relative
+        uri: operation:prepare
+
+Sources: ``file:`` (project-relative file or directory) and ``operation:`` (the marked, else
+latest completed run of that operation; the flag ``operation:NAME=<run id or prefix>``, or
+``NAME=...``, chooses one). Attributes: ``select`` (regex on relative paths), ``rename``
+(``"pattern repl"``), ``target-path``, ``target-type: copy|link`` (Guild 0.9 copies by
+default), ``name``, ``optional``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..flags import FlagDef
+
+
+class DependencyError(UsageError):
+    """A dependency that cannot be resolved: the run is not made."""
+
+    exit_code = 1
+
+
+SOURCE_KEYS = {"file", "operation", "select", "rename", "target-path", "path", "target-type", "name",
+               "optional", "help", "sources"}
+
+
+@dataclass
+class Source:
+    """One resolved source: where its files come from and where they go."""
+
+    resource: str
+    name: str  # the source name (its uri, or ``name:``)
+    uri: str
+    files: list[tuple[Path, str]]  # (absolute source path, run-relative target)
+    link: bool = False
+    config: str | None = None  # upstream run id
+    recorded: list[Path] = field(default_factory=list)  # paths for the deps attr
+
+
+def _sources(script) -> list[tuple[str, dict]]:
+    """(resource name, source spec) for every ``requires`` entry of the operation."""
+    op = script.op
+    model_resources = op.model_data.get("resources") or {}
+    out = []
+    reqs = script.options.get("requires") or []
+    for req in reqs if isinstance(reqs, list) else [reqs]:
+        if isinstance(req, str):
+            key = req.split(":", 1)[-1]
+            res = model_resources.get(key)
+            if res is None:
+                raise UsageError(f"guild.yml: operation {op.display_name} requires '{req}', which is not a "
+                                 "resource of its model")
+            srcs = res.get("sources", res) if isinstance(res, dict) else res
+            for s in srcs if isinstance(srcs, list) else [srcs]:
+                out.append((key, s if isinstance(s, dict) else {"file": s}))
+            continue
+        if not isinstance(req, dict):
+            raise UsageError(f"guild.yml: invalid requires entry of {op.display_name}: {req!r}")
+        for key in req:
+            if key not in SOURCE_KEYS:
+                kind = "source type" if key in ("url", "config", "module") else "source attribute"
+                raise UsageError(f"guild.yml: {kind} '{key}' in requires of {op.display_name} is not "
+                                 "supported by runyard (file: and operation: sources are)")
+        if "sources" in req:
+            for s in req["sources"]:
+                out.append((req.get("name") or _uri(s), s))
+            continue
+        out.append((req.get("name") or _uri(req), req))
+    return out
+
+
+def _uri(spec: dict) -> str:
+    if "file" in spec:
+        return f"file:{spec['file']}"
+    if "operation" in spec:
+        return f"operation:{spec['operation']}"
+    raise UsageError(f"guild.yml: a requires entry needs file: or operation: ({sorted(spec)})")
+
+
+def dep_flags(script) -> dict[str, FlagDef]:
+    """The flags operation dependencies add (``operation:prepare``), as Guild names them."""
+    out = {}
+    for resource, spec in _sources(script) if script.op is not None else []:
+        if "operation" in spec:
+            out[resource] = FlagDef(name=resource, extra={"guild-arg-skip": True},
+                                    description=f"Run of {spec['operation']} to use (id or prefix; "
+                                                "default: the marked, else latest completed)")
+    return out
+
+
+def normalize_flags(script, given: dict) -> dict:
+    """``prepare=ID`` for ``operation:prepare=ID`` (when ``prepare`` is not a flag of its own)."""
+    if script.op is None:
+        return given
+    names = {r.split(":", 1)[-1]: r for r in dep_flags(script)}
+    return {(names[k] if k in names and k not in script.flags else k): v for k, v in given.items()}
+
+
+def keep_ids_raw(script, assigns: list[str], given: dict) -> dict:
+    """``given`` with dependency flags (``prepare=6958e0``) kept as typed: run ids are text."""
+    if script.op is None:
+        return given
+    names = set(dep_flags(script)) | {n.split(":", 1)[-1] for n in dep_flags(script)}
+    out = dict(given)
+    for a in assigns:
+        name, eq, raw = a.partition("=")
+        if not eq or name not in out or name not in names:
+            continue
+        if name.startswith("operation:") or name not in script.flags:
+            out[name] = raw
+    return out
+
+
+def resolve(script, values: dict, home: Path) -> list[Source]:
+    """Every source of the operation's ``requires``; raises DependencyError naming a missing one.
+    Operation dependencies' run ids are put into ``values`` (Guild keeps them as flags)."""
+    if script.op is None:
+        return []
+    base = script.op.guildfile.dir
+    out = []
+    for resource, spec in _sources(script):
+        link = str(spec.get("target-type") or "copy") == "link"
+        if "file" in spec:
+            src = (base / str(spec["file"])).absolute()
+            uri = f"file:{spec['file']}"
+            if not src.exists():
+                if spec.get("optional"):
+                    continue
+                raise DependencyError(f"missing dependency {uri} of {script.name}: {src} does not exist")
+            if src.is_dir():
+                pairs = [(p, p.relative_to(src).as_posix()) for p in sorted(src.rglob("*")) if p.is_file()]
+                selected = _select(pairs, spec)
+                recorded = [src] if "select" not in spec else [p for p, _ in selected]
+                if "select" not in spec and not spec.get("target-path") and not spec.get("path"):
+                    selected = [(p, f"{src.name}/{rel}") for p, rel in selected]
+            else:
+                selected = _select([(src, src.name)], spec)
+                recorded = [p for p, _ in selected]
+            if not selected and "select" in spec and not spec.get("optional"):
+                raise DependencyError(f"missing dependency {uri} of {script.name}: nothing matches "
+                                      f"select {spec['select']!r}")
+            out.append(Source(resource, spec.get("name") or uri, uri, _targets(selected, spec), link,
+                              recorded=recorded))
+        else:
+            opspec = str(spec["operation"])
+            uri = f"operation:{opspec}"
+            run_dir = _upstream(script, opspec, values.get(resource), home)
+            if run_dir is None:
+                if spec.get("optional"):
+                    continue
+                chosen = values.get(resource)
+                why = f"no run {chosen!r}" if chosen else "no completed run"
+                raise DependencyError(f"missing dependency {uri} of {script.name}: {why} of operation {opspec}")
+            values[resource] = run_dir.name
+            pairs = _produced(run_dir)
+            selected = _select(pairs, spec)
+            if not selected and "select" in spec:
+                raise DependencyError(f"missing dependency {uri} of {script.name}: run {run_dir.name[:8]} has "
+                                      f"no file matching select {spec['select']!r}")
+            out.append(Source(resource, spec.get("name") or uri, uri, _targets(selected, spec), link,
+                              config=run_dir.name, recorded=[p for p, _ in selected]))
+    return out
+
+
+def snapshot_excludes(script) -> set[str]:
+    """Project-relative files that are ``file:`` dependencies: Guild leaves them out of the source
+    snapshot (the dependency's copy, perhaps renamed, is what the run gets)."""
+    if script.op is None:
+        return set()
+    base, root = script.op.guildfile.dir, script.project_dir
+    out = set()
+    for _, spec in _sources(script):
+        if "file" in spec:
+            p = (base / str(spec["file"])).absolute()
+            if p.is_file() and p.is_relative_to(root):
+                out.add(p.relative_to(root).as_posix())
+    return out
+
+
+def _select(pairs: list[tuple[Path, str]], spec: dict) -> list[tuple[Path, str]]:
+    sel = spec.get("select")
+    if sel is None:
+        return pairs
+    pats = [sel] if isinstance(sel, str) else list(sel)
+    try:
+        res = [re.compile(str(p)) for p in pats]
+    except re.error as e:
+        raise UsageError(f"guild.yml: invalid select pattern: {e}") from None
+    return [(p, rel) for p, rel in pairs if any(r.fullmatch(rel) for r in res)]
+
+
+def _targets(pairs: list[tuple[Path, str]], spec: dict) -> list[tuple[Path, str]]:
+    rename = spec.get("rename")
+    rules = []
+    for r in [rename] if isinstance(rename, (str, dict)) else rename or []:
+        if isinstance(r, dict):
+            rules.append((str(r.get("pattern", "")), str(r.get("repl", ""))))
+        else:
+            parts = shlex.split(str(r))
+            rules.append((parts[0], parts[1] if len(parts) > 1 else ""))
+    prefix = str(spec.get("target-path") or spec.get("path") or "").strip("/")
+    out = []
+    for p, rel in pairs:
+        for pat, repl in rules:
+            rel = re.sub(pat, repl, rel)
+        if prefix:
+            rel = f"{prefix}/{rel}"
+        if rel.startswith("/") or ".." in rel.split("/"):
+            raise UsageError(f"guild.yml: dependency target {rel!r} is outside the run directory")
+        out.append((p, rel))
+    return out
+
+
+def _produced(run_dir: Path) -> list[tuple[Path, str]]:
+    """The files a run made: everything but ``.guild``, its source snapshot and its own dependencies."""
+    skip = set()
+    try:
+        for line in (run_dir / ".guild" / "manifest").read_text().splitlines():
+            parts = shlex.split(line)
+            if len(parts) >= 2 and parts[0] in ("s", "d"):
+                skip.add(parts[1])
+    except (FileNotFoundError, ValueError):
+        pass
+    out = []
+    for root, dirs, files in os.walk(run_dir):
+        r = Path(root)
+        if r == run_dir:
+            dirs[:] = [d for d in dirs if d != ".guild"]
+        for f in sorted(files):
+            rel = (r / f).relative_to(run_dir).as_posix()
+            if rel not in skip:
+                out.append((r / f, rel))
+    return sorted(out, key=lambda x: x[1])
+
+
+def _upstream(script, opspec: str, chosen: Any, home: Path) -> Path | None:
+    """The run an ``operation:`` source uses: ``chosen`` (id or prefix), else marked, else latest completed."""
+    from ..home import runs_dir
+    from ..store.run import Run, parse_opref, status_of
+
+    runs = runs_dir(home)
+    model, _, name = opspec.rpartition(":")
+    if not model and script.op is not None:
+        model = script.op.model
+    parent = os.environ.get("GUILD_RUNS_PARENT")
+    if parent and (runs / parent).is_dir() and chosen is None:
+        candidates = [runs / Path(os.readlink(p)).name for p in (runs / parent).iterdir() if p.is_symlink()]
+    else:
+        try:
+            candidates = [runs / n for n in os.listdir(runs)]
+        except FileNotFoundError:
+            candidates = []
+    if chosen is not None:
+        c = str(chosen)
+        hits = [p for p in candidates if p.name.startswith(c) and (p / ".guild" / "opref").exists()]
+        if len(hits) > 1:
+            raise DependencyError(f"run prefix {c!r} for operation:{opspec} matches {len(hits)} runs")
+        if hits and parse_opref((hits[0] / ".guild" / "opref").read_text())[3] != name:
+            raise DependencyError(f"run {hits[0].name[:8]} is not a run of operation {opspec}")
+        return hits[0] if hits else None
+    best: tuple | None = None
+    for d in candidates:
+        try:
+            opref = parse_opref((d / ".guild" / "opref").read_text())
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if opref[3] != name or opref[2] != model or status_of(d) != "completed":
+            continue
+        r = Run(d)
+        key = (bool(r.get("marked")), r.get("started") or 0)
+        if best is None or key > best[0]:
+            best = (key, d)
+    return best[1] if best else None
+
+
+def apply(sources: list[Source], run_dir: Path) -> dict:
+    """Copy or link every source's files into ``run_dir``; add ``d`` lines to the manifest;
+    return the ``deps`` attribute."""
+    deps: dict = {}
+    lines = []
+    for s in sources:
+        for src, rel in s.files:
+            dst = run_dir / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if dst.exists() or dst.is_symlink():
+                dst.unlink()
+            if s.link:
+                os.symlink(os.path.relpath(src, dst.parent) if s.config else src, dst)
+            else:
+                shutil.copy2(src, dst)
+            sha = hashlib.sha1(src.read_bytes()).hexdigest() if src.is_file() else "-"
+            lines.append(" ".join(shlex.quote(x) for x in ("d", rel, sha, s.uri)))
+        entry: dict[str, Any] = {}
+        if s.config:
+            entry["config"] = s.config
+        entry["paths"] = [os.path.relpath(p, run_dir) for p in s.recorded]
+        entry["uri"] = s.uri
+        deps.setdefault(s.resource, {})[s.name] = entry
+    if lines:
+        manifest = run_dir / ".guild" / "manifest"
+        old = manifest.read_text() if manifest.exists() else ""
+        manifest.write_text(old + "".join(l + "\n" for l in lines))
+    return deps

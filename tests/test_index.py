@@ -1,0 +1,89 @@
+"""The index sees other tools' edits at its recheck without statting every attribute file
+(issue 10, point 7): Guild AI rewrites label, tags, comments and flags in place and creates or
+deletes the others; the recheck stats a run's attrs directory and the in-place files it has."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+import runyard
+from conftest import write
+
+SCRIPT = "x = 1\nprint('loss: 0.5')\n"
+
+
+def _guild_write(path, text: str) -> None:
+    """As Guild AI 0.9's Run.write_attr: open(path, "w") — in place, not atomic."""
+    with open(path, "w") as f:
+        f.write(text)
+
+
+@pytest.fixture
+def two(project, monkeypatch):
+    write(project / "train.py", SCRIPT)
+    for x in (1, 2):
+        runyard.run("train.py", {"x": x}, echo=False)
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "0")  # every listing is "after the interval"
+    return project
+
+
+def _attrs(project, rid: str):
+    return project / ".guild" / "runs" / rid / ".guild" / "attrs"
+
+
+def test_recheck_sees_guild_style_edits(two):
+    rid = runyard.ls_runs(1)["id"][0]
+    attrs = _attrs(two, rid)
+    time.sleep(0.01)
+    _guild_write(attrs / "label", "relabeled\n")  # in place
+    assert runyard.ls_runs(1)["label"][0] == "relabeled"
+    _guild_write(attrs / "tags", "- first\n")  # a new file: the directory changes
+    assert runyard.ls_runs(1)["tags"][0] == ["first"]
+    time.sleep(0.01)
+    _guild_write(attrs / "tags", "- first\n- second\n")  # then in place
+    assert runyard.ls_runs(1)["tags"][0] == ["first", "second"]
+    _guild_write(attrs / "comments", "- body: hi\n  host: h\n  time: 1\n  user: u\n")
+    time.sleep(0.01)
+    _guild_write(attrs / "comments", "- body: edited\n  host: h\n  time: 1\n  user: u\n")
+    assert runyard.ls_runs(1)["comments"][0][0]["body"] == "edited"
+    _guild_write(attrs / "marked", "true\n")
+    assert bool(runyard.ls_runs(1)["marked"][0])
+    (attrs / "marked").unlink()  # Guild's unmark deletes the file
+    assert not bool(runyard.ls_runs(1)["marked"][0])
+    time.sleep(0.01)
+    _guild_write(attrs / "flags", "x: 7\n")
+    assert runyard.ls_runs(1)["flags.x"][0] == 7
+
+
+def test_recheck_stats_only_the_files_a_run_has(two, monkeypatch):
+    """The index records which in-place files each run has; an index written before it knew
+    (the plain FINAL kind) still sees in-place edits."""
+    from runyard import index
+
+    runyard.ls_runs()
+    db = sqlite3.connect(two / ".guild" / "cache" / index.DB_NAME)
+    finals = [f for (f,) in db.execute("SELECT final FROM runs")]
+    assert finals and all(f & 3 == index.FINAL and f & index.KNOWN for f in finals)
+    assert all(f & (1 << 2) and f & (1 << 5) and not f & (1 << 3) for f in finals)  # label, flags; no tags
+    db.execute("UPDATE runs SET final = ?", (index.FINAL,))  # as an older index wrote it
+    db.commit()
+    db.close()
+    index._MEM.clear()
+    rid = runyard.ls_runs(2)["id"][0]
+    time.sleep(0.01)
+    _guild_write(_attrs(two, rid) / "label", "seen by an old index\n")
+    assert runyard.ls_runs(2)["label"][0] == "seen by an old index"
+
+
+def test_within_the_interval_finished_runs_are_trusted(two, monkeypatch):
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    runyard.ls_runs()
+    rid = runyard.ls_runs(1)["id"][0]
+    time.sleep(0.01)
+    _guild_write(_attrs(two, rid) / "label", "not yet\n")
+    assert runyard.ls_runs(1)["label"][0] != "not yet"  # (the documented window)
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "0")
+    assert runyard.ls_runs(1)["label"][0] == "not yet"
