@@ -133,6 +133,61 @@ def test_runs_api_sees_a_new_run_through_the_background_refresh(client, project,
     assert new in seen
 
 
+def test_filter_box_takes_plain_words_too(client, runs):
+    """Issue 12: words match id prefix, label, operation and tags; expressions keep the grammar."""
+    a, b = runs
+    runyard.runs_tag(b, add="keeper")
+    client.app.view.state.refresh()
+    ids = lambda text: [r[0] for r in client.get("/api/runs", params={"filter": text}).json()["runs"]]  # noqa: E731
+    assert set(ids("train")) == {a, b}  # the operation train.py
+    assert ids("keeper") == [b]  # a tag
+    assert ids(a[:6]) == [a]  # an id prefix
+    assert ids("alert") == [a]  # in the label
+    assert ids("train keeper") == [b]  # every word must match
+    assert ids("nothing-like-this") == []
+    assert ids("units = 64") == [a]  # still the grammar
+    r = client.get("/api/runs", params={"filter": "units >"})
+    assert r.status_code == 400 and "expected" in r.json()["error"]
+
+
+def test_json_is_gzipped_when_the_client_accepts_it(client, runs):
+    r = client.get("/api/runs", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and len(r.json()["runs"]) == 2
+    raw = client.get("/api/runs", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in raw.headers and raw.json() == r.json()
+    page = client.get("/", headers={"Accept-Encoding": "gzip"})  # other answers over 1 KiB too
+    assert page.headers.get("content-encoding") == "gzip"
+
+
+def test_run_urls_name_ids_or_prefixes_never_positions(client, runs):
+    a, b = runs
+    r = client.get(f"/run/{a[:4]}", follow_redirects=False) if a[:4] != b[:4] else None
+    if r is not None:
+        assert r.status_code == 303 and r.headers["location"] == f"/run/{a}"
+    r = client.get(f"/run/{b[:8]}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/run/{b}"
+    for position in ("1", "2", "1:2"):
+        r = client.get(f"/run/{position}")
+        assert r.status_code == 404 and "at least 4 hex digits" in r.text
+    assert client.get(f"/run/{a[:3]}").status_code == 404  # too short to be a stable name
+    r = client.get(f"/compare?runs={a[:8]},{b[:8]}")
+    assert r.status_code == 200 and a in r.text and b in r.text
+    assert client.get("/compare?runs=1,2").status_code == 404
+    assert client.get(f"/diff/{a[:8]}/{b[:8]}").status_code == 200
+
+
+def test_status_api_gives_times_and_a_scalars_version(client, runs):
+    a, _ = runs
+    j = client.get(f"/api/run/{a}/status").json()
+    assert j["status"] == "completed" and j["duration"] and j["stopped"] >= j["started"]
+    v = j["scalars"]
+    s = client.get(f"/api/run/{a}/scalars").json()
+    assert s["version"] == v and s["series"]
+    assert client.get(f"/api/run/{a}/scalars", params={"since": v}).json() == {"version": v, "unchanged": True}
+    t = client.get(f"/api/run/{a}/scalars", params={"times": "1"}).json()["series"][0]
+    assert len(t["times"]) == len(t["steps"]) and t["times"][0] > 1.7e9
+
+
 # --- pages ----------------------------------------------------------------------------------------------
 
 def test_pages_render_and_escape_run_text(client, runs):

@@ -168,6 +168,24 @@ def _load(run_dir: Path) -> tuple[dict, list]:
 
 PARALLEL_MIN = 400  # runs to read before it pays to start worker processes
 
+_progress_hooks: list = []
+
+
+def on_progress(fn: Any) -> Any:
+    """Call ``fn(location, done, total)`` while :func:`sync` reads runs from their files (a first
+    listing of a big home); returns a function that removes the hook. Used by the web view to
+    show "indexing N runs"."""
+    _progress_hooks.append(fn)
+    return lambda: _progress_hooks.remove(fn) if fn in _progress_hooks else None
+
+
+def _progress(location: str, done: int, total: int) -> None:
+    for fn in list(_progress_hooks):
+        try:
+            fn(location, done, total)
+        except Exception:  # noqa: BLE001 - a display hook never breaks a listing
+            pass
+
 
 def _load_chunk(dirs: list[str]) -> list[tuple[dict, list]]:
     return [_load(Path(d)) for d in dirs]
@@ -176,13 +194,32 @@ def _load_chunk(dirs: list[str]) -> list[tuple[dict, list]]:
 PROGRESS_MIN = 200  # runs to read before a progress line may show (on the CLI, after 0.5 s)
 
 
-def _load_many(dirs: list[str]) -> list[tuple[dict, list]]:
+class _Hooked:
+    """Progress to the :func:`on_progress` hooks (and the terminal line, if any)."""
+
+    def __init__(self, line: Any, location: str, total: int):
+        self.line, self.location, self.total = line, location, total
+
+    def update(self, done: int) -> None:
+        if self.line is not None:
+            self.line.update(done)
+        _progress(self.location, done, self.total)
+
+    def close(self) -> None:
+        if self.line is not None:
+            self.line.close()
+
+
+def _load_many(dirs: list[str], location: str = "runs") -> list[tuple[dict, list]]:
     """``_load`` for many runs: in worker processes when there are enough (a first listing of
     a big Guild home), in order. From the ``runyard`` command on a terminal, a progress line
-    ("indexing N runs: k of N") shows once it takes over 0.5 s."""
+    ("indexing N runs: k of N") shows once it takes over 0.5 s; :func:`on_progress` hooks hear
+    of it too."""
     from ..terminal import progress
 
     line = progress(f"indexing {len(dirs):,} runs", len(dirs)) if len(dirs) >= PROGRESS_MIN else None
+    if _progress_hooks and len(dirs) >= 50:
+        line = _Hooked(line, location, len(dirs))
     try:
         return _load_all(dirs, line)
     finally:
@@ -296,7 +333,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 continue
             present.add(rid)
             to_load.append((rid, stamp))
-        for (rid, stamp), (rec, summary) in zip(to_load, _load_many([base_s + "/" + r for r, _ in to_load])):
+        for (rid, stamp), (rec, summary) in zip(to_load, _load_many([base_s + "/" + r for r, _ in to_load],
+                                                                         location)):
             rec["dir"] = base_s + "/" + rid
             kind = _kind(rec)
             if kind == WAITING:

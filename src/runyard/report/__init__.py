@@ -117,7 +117,7 @@ def run_report_html(rec: dict) -> str:
     ctx["images"], ctx["images_skipped"] = _images(run_dir, ctx["files"])
     return Renderer(inline=True).render(
         "run_report.html", page="report", home=str(D.home()), generated=_now(),
-        series=D.series_json(run_dir, CHART_POINTS), output=_output(run_dir), sources=_sources(run_dir), **ctx)
+        series=D.series_json(run_dir, CHART_POINTS, times=True), output=_output(run_dir), sources=_sources(run_dir), **ctx)
 
 
 def diff_report_html(a: dict, b: dict) -> str:

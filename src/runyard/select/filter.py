@@ -585,3 +585,40 @@ def mapping_lookup(
         return by_kind[kind].get(name, undefined)
 
     return lookup
+
+
+# ---------------------------------------------------------------------------
+# Search boxes: an expression, or plain words
+
+_EXPRESSION_HINT = re.compile(r"[<>=!~\[\](),]|\b(?:attr|flag|scalar):", re.I)
+
+
+class WordSearch:
+    """Plain words: each must match a run's id prefix, label, operation or a tag (ignoring case)."""
+
+    __slots__ = ("text", "words")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.words = [w.lower() for w in text.split()]
+
+    def matches(self, rec: Mapping) -> bool:
+        """True when every word is found in the record (a run dict as the index gives it)."""
+        rid = str(rec.get("id") or "").lower()
+        hay = " ".join([str(rec.get("label") or ""), str(rec.get("operation") or ""),
+                        *[str(t) for t in rec.get("tags") or ()]]).lower()
+        return all(rid.startswith(w) or w in hay for w in self.words)
+
+    __call__ = matches
+
+
+def parse_search(text: str) -> "Filter | WordSearch":
+    """What a search box means: a filter expression when ``text`` parses as one, else plain words
+    (see :class:`WordSearch`). Text that looks like an expression (an operator, brackets, a
+    ``flag:`` prefix) but doesn't parse raises the expression's syntax error."""
+    try:
+        return parse_filter(text)
+    except SelectError:
+        if not isinstance(text, str) or not text.strip() or _EXPRESSION_HINT.search(text):
+            raise
+        return WordSearch(text)

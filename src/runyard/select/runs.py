@@ -32,6 +32,7 @@ class Filters:
     digest: str | None = None
     filter: str | None = None
     include_batch: bool = False
+    search: str | None = None  # a search box: a filter expression or plain words (the web view)
 
     @classmethod
     def from_kwargs(cls, **kw: Any) -> "Filters":
@@ -104,6 +105,14 @@ class Filters:
 
             flt = parse_filter(self.filter)
             checks.append(lambda r: flt.matches(_lookup(r)))
+        if self.search and self.search.strip():
+            from .filter import WordSearch, parse_search
+
+            found = parse_search(self.search)
+            if isinstance(found, WordSearch):
+                checks.append(found.matches)
+            else:
+                checks.append(lambda r: found.matches(_lookup(r)))
         if not self.include_batch:
             checks.append(lambda r: not r.get("is_batch"))
         if not checks:

@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -28,6 +29,7 @@ from .security import Guard, is_loopback, loopback_hosts, new_token
 from .tensorboard import TensorBoard, available as tensorboard_available
 
 MAX_COMPARE = 200
+FIRST_ROWS = 200  # runs sent with the runs page; the whole list follows
 # percent-encoded dot, slash, backslash and NUL in a /files/ URL
 _ENCODED = re.compile(rb"%(2e|2f|5c|00)", re.I)
 
@@ -142,18 +144,26 @@ def _ids_param(text: str | None) -> list[str]:
 
 async def runs_page(request: Request) -> Response:
     deleted = request.query_params.get("deleted") in ("1", "true", "yes")
-    return _page(request, "runs.html", deleted=deleted, page="runs")
+    state = _cfg(request).trash if deleted else _cfg(request).state
+    # the newest runs come with the page (no round trip before the first rows); the rest follow
+    first = state.first_rows(FIRST_ROWS) if state.refreshed_at and not request.query_params.get("filter") else None
+    return _page(request, "runs.html", deleted=deleted, page="runs", max_compare=MAX_COMPARE, first_rows=first)
+
+
+def _known(cfg: ViewConfig) -> list[dict] | None:
+    """The view's cached runs (for id prefixes), or None before the first listing is done."""
+    return cfg.state.records if cfg.state.refreshed_at else None
 
 
 def run_page(request: Request) -> Response:
     cfg = _cfg(request)
     run_id = request.path_params["run_id"]
     if D.run_location(run_id) is None:
-        recs = D.resolve([run_id]) if re.match(r"^[0-9a-fA-F]{1,32}$", run_id) else []
-        if len(recs) == 1:
-            return RedirectResponse(f"/run/{recs[0]['id']}", status_code=303)
-        raise SelectError(f"no run with id '{run_id}'")
+        return RedirectResponse(f"/run/{D.find_run(run_id, _known(cfg))}", status_code=303)
     rec = _record(cfg, run_id)
+    if rec.get("status") in ("running", "pending") or rec.get("stopped") is None:
+        loc = D.run_location(run_id)
+        rec = D.fresh_record(loc[0], loc[1])  # the cached copy of a live run ages: read it now
     ctx = pages.run_context(rec)
     resp = _page(request, "run.html", page="run", **ctx)
     # start reading the scalar series once the page is sent: its charts ask for them next
@@ -165,17 +175,21 @@ def compare_page(request: Request) -> Response:
     ids = _ids_param(request.query_params.get("runs"))
     if not ids:
         raise UsageError("choose runs to compare: /compare?runs=ID,ID,...")
-    if len(ids) > MAX_COMPARE:
-        raise UsageError(f"compare at most {MAX_COMPARE} runs at once")
-    recs = D.resolve(ids)
-    if not recs:
-        raise SelectError("no runs match " + ", ".join(ids))
+    asked = len(ids)
+    ids = ids[:MAX_COMPARE]  # the runs page says so before; a longer URL shows the first ones
+    known = _known(_cfg(request))
+    full = list(dict.fromkeys(D.find_run(i, known) for i in ids))
+    recs = D.resolve(full)
+    order = {rid: n for n, rid in enumerate(full)}
+    recs.sort(key=lambda r: order.get(r["id"], 0))
     ctx = pages.compare_context(recs)
-    return _page(request, "compare.html", page="compare", run_ids=[r["id"] for r in recs], **ctx)
+    return _page(request, "compare.html", page="compare", run_ids=[r["id"] for r in recs], asked=asked,
+                 max_compare=MAX_COMPARE, **ctx)
 
 
 def diff_page(request: Request) -> Response:
-    a, b = request.path_params["a"], request.path_params["b"]
+    known = _known(_cfg(request))
+    a, b = D.find_run(request.path_params["a"], known), D.find_run(request.path_params["b"], known)
     ra, rb = D.resolve([a]), D.resolve([b])
     if len(ra) != 1 or len(rb) != 1:
         bad = a if len(ra) != 1 else b
@@ -190,11 +204,25 @@ def api_runs(request: Request) -> Response:
     cfg = _cfg(request)
     q = request.query_params
     state = cfg.trash if q.get("deleted") in ("1", "true") else cfg.state
+    if not state.ready(wait=0.4):  # a first listing of a big home: say how far it got
+        return _indexing(state)
+    headers = {"cache-control": "no-store"}
+    limit = _int(q.get("limit"), None, 1)
     try:
+        if limit and not q.get("filter"):
+            return Response(D.dumps(state.first_rows(limit)), media_type="application/json", headers=headers)
+        if not q.get("filter") and "gzip" in request.headers.get("accept-encoding", ""):
+            headers.update({"content-encoding": "gzip", "vary": "Accept-Encoding"})
+            return Response(state.snapshot_gzip(), media_type="application/json", headers=headers)
         body = state.snapshot(q.get("filter"))
     except SelectError as e:  # a bad filter: the user's input, not a missing thing
         return _json({"error": str(e)}, 400)
-    return Response(body, media_type="application/json", headers={"cache-control": "no-store"})
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _indexing(state: D.RunsState) -> Response:
+    done, total = state.progress or (0, 0)
+    return _json({"indexing": {"done": done, "total": total}}, 202)
 
 
 def api_runs_changes(request: Request) -> Response:
@@ -202,6 +230,8 @@ def api_runs_changes(request: Request) -> Response:
     q = request.query_params
     state = cfg.trash if q.get("deleted") in ("1", "true") else cfg.state
     since = _int(q.get("since"), 0) or 0
+    if not state.ready():
+        return _indexing(state)
     try:
         return _json(state.changes(since, q.get("filter")))
     except SelectError as e:
@@ -211,18 +241,29 @@ def api_runs_changes(request: Request) -> Response:
 def api_run_scalars(request: Request) -> Response:
     run_dir = _run_dir(request.path_params["run_id"])
     q = request.query_params
-    points = _int(q.get("points"), 2000, 10, 20000) or 2000
+    points = _int(q.get("points"), 2000, 10, 200000) or 2000
     keys = q.getlist("key") or None
-    series = D.series_json(run_dir, points, _float(q.get("x0")), _float(q.get("x1")), keys)
-    return _json({"series": series})
+    version = D.series_version(run_dir)
+    if q.get("since") and q.get("since") == version:  # a live chart asking "anything new?"
+        return _json({"version": version, "unchanged": True})
+    series = D.series_json(run_dir, points, _float(q.get("x0")), _float(q.get("x1")), keys,
+                           times=q.get("times") in ("1", "true"))
+    return _json({"series": series, "version": version})
 
 
 def api_scalars(request: Request) -> Response:
+    from ..store.run import status_of
+
     ids = _ids_param(request.query_params.get("runs"))[:MAX_COMPARE]
     points = _int(request.query_params.get("points"), 1000, 10, 20000) or 1000
+    times = request.query_params.get("times") in ("1", "true")
     out = []
-    for r in D.resolve(ids) if ids else []:
-        out.append({"id": r["id"], "label": r.get("label") or "", "series": D.series_json(r["dir"], points)})
+    for rid in ids:
+        loc = D.run_location(rid)
+        if loc is None:
+            continue
+        out.append({"id": rid, "status": status_of(loc[0]), "version": D.series_version(loc[0]),
+                    "series": D.series_json(loc[0], points, times=times)})
     return _json({"runs": out})
 
 
@@ -239,8 +280,14 @@ def api_run_output(request: Request) -> Response:
 def api_run_status(request: Request) -> Response:
     from ..store.run import status_of
 
+    from ..store.run import Run
+
     run_dir = _run_dir(request.path_params["run_id"])
-    return _json({"status": status_of(run_dir)})
+    run = Run(run_dir)
+    status = status_of(run_dir)
+    started, stopped = run.get("started"), run.get("stopped")
+    return _json({"status": status, "started": started, "stopped": stopped, "exit_status": run.get("exit_status"),
+                  "duration": D.fmt_duration(started, stopped, status), "scalars": D.series_version(run_dir)})
 
 
 def api_run_files(request: Request) -> Response:
@@ -432,6 +479,7 @@ def create_app(runs: Any = None, filters: dict | None = None, *, token: str | No
     app = Starlette(routes=routes, exception_handlers={RunyardError: _on_error, OSError: _on_error,
                                                        404: _not_found, 405: _not_found})
     app.state.view = cfg
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     guarded = Guard(app, cfg.token, cfg.allowed_hosts, cfg.token_always,
                     cookie_name=f"runyard_token_{port or 0}")
     guarded.view = cfg  # type: ignore[attr-defined]

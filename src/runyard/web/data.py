@@ -149,6 +149,9 @@ class RunsState:
         self._ver: dict[str, int] = {}
         self._removed: "OrderedDict[str, int]" = OrderedDict()
         self._full_json: bytes | None = None
+        self._full_gzip: bytes | None = None
+        self.progress: tuple[int, int] | None = None  # (done, total) while a first listing runs
+        self._loader: threading.Thread | None = None
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self.refreshed_at = 0.0
@@ -189,10 +192,49 @@ class RunsState:
                 if changed or not self.refreshed_at:
                     self.version = next_ver
                     self._full_json = None
+                    self._full_gzip = None
                 self.records = recs
                 self.by_id = {r["id"]: r for r in recs}
                 self.refreshed_at = time.monotonic()
                 self.duration = time.perf_counter() - t0
+
+    def load_in_background(self) -> None:
+        """Start the first listing in a thread (it may build the index of a big home), counting
+        its progress in :attr:`progress`; :meth:`ready` says when it is done."""
+        with self._lock:
+            if self.refreshed_at or (self._loader is not None and self._loader.is_alive()):
+                return
+            self.progress = (0, _count_runs(self.deleted))
+            self._loader = threading.Thread(target=self._first_load, name="runyard-view-index", daemon=True)
+            self._loader.start()
+
+    def _first_load(self) -> None:
+        from .. import index
+
+        def hook(location: str, done: int, total: int) -> None:
+            self.progress = (done, total)
+
+        remove = index.on_progress(hook)
+        try:
+            self.refresh()
+        except Exception as e:  # noqa: BLE001 - shown by the next request
+            self.load_error = e
+        finally:
+            remove()
+
+    load_error: Exception | None = None
+
+    def ready(self, wait: float = 0.0) -> bool:
+        """True once the runs were read; starts reading them (and waits up to ``wait`` s) if not."""
+        if self.refreshed_at:
+            return True
+        self.load_in_background()
+        if self._loader is not None:
+            self._loader.join(wait)
+        if self.load_error is not None:
+            e, self.load_error = self.load_error, None
+            raise e
+        return bool(self.refreshed_at)
 
     def ensure(self, max_age: float | None = None) -> None:
         """Refresh if never read (or older than ``max_age`` seconds)."""
@@ -204,7 +246,25 @@ class RunsState:
             return None
         from ..select.runs import Filters
 
-        return Filters(filter=filter_text, include_batch=True).predicate()
+        return Filters(search=filter_text, include_batch=True).predicate()
+
+    def snapshot_gzip(self) -> bytes:
+        """:meth:`snapshot` of every run, gzip-compressed (kept until the list changes)."""
+        import gzip
+
+        body = self.snapshot()
+        with self._lock:
+            if self._full_gzip is None or getattr(self, "_gzip_of", None) is not body:
+                self._full_gzip = gzip.compress(body, 5)
+                self._gzip_of = body
+            return self._full_gzip
+
+    def first_rows(self, limit: int) -> dict:
+        """The newest ``limit`` runs only (``partial: true``): what a big home's page draws first."""
+        self.ensure(max_age=30.0)
+        with self._lock:
+            return {"version": self.version, "total": len(self.records), "fields": ROW_FIELDS,
+                    "partial": len(self.records) > limit, "runs": [run_row(r) for r in self.records[:limit]]}
 
     def snapshot(self, filter_text: str | None = None) -> bytes:
         """JSON of every run (matching ``filter_text``): ``{version, total, fields, runs}``.
@@ -269,6 +329,53 @@ class RunsState:
         self._closed = True
 
 
+def _count_runs(deleted: bool) -> int:
+    from .. import home as _home
+
+    base = (_home.trash_dir if deleted else _home.runs_dir)(home())
+    try:
+        return sum(1 for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != ".")
+    except OSError:
+        return 0
+
+
+def find_run(text: str, records: Iterable[dict] | None = None) -> str:
+    """The full id of the run ``text`` names: its id, or a unique prefix of at least 4 hex
+    digits (never a position in a list, whose meaning changes as runs are added). ``records``
+    are searched for prefixes (the view's cached list), else the index."""
+    if run_location(text) is not None:
+        return text
+    if not re.match(r"^[0-9a-fA-F]{4,32}$", text or ""):
+        raise SelectError(f"no run '{text}': name a run by its id or a unique prefix of at least 4 hex digits")
+    from .. import api
+
+    want = text.lower()
+    pools = [records] if records is not None else []
+    pools += [api._records(None, (), {"include_batch": True}),
+              api._records(None, (), {"include_batch": True}, deleted=True)]
+    for pool in pools:
+        found = [r["id"] for r in pool if r["id"].startswith(want)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise SelectError(f"'{text}' is ambiguous: it starts {len(found)} run ids ({', '.join(f[:8] for f in found[:5])})")
+    raise SelectError(f"no run with an id starting '{text}'")
+
+
+def fresh_record(run_dir: Path, location: str = "runs") -> dict:
+    """A run's record read from its files now (for a running run, whose index copy ages)."""
+    from ..store.record import read_record, scalar_column, summarize
+    from ..store.tfevents import run_scalars
+
+    rec = read_record(run_dir)
+    summary = summarize(run_scalars(run_dir))
+    rec["scalars"] = {scalar_column(x[0], x[1]): x[4] for x in summary}
+    rec["summary"] = summary
+    rec["dir"] = str(run_dir)
+    rec["location"] = location
+    return rec
+
+
 # --- scalar series --------------------------------------------------------------------------------
 
 _SERIES_CACHE: "OrderedDict[str, tuple[tuple, dict]]" = OrderedDict()
@@ -317,6 +424,55 @@ def series(run_dir: str | os.PathLike) -> dict[tuple[str, str], tuple[Any, Any]]
         return out
 
 
+def series_version(run_dir: str | os.PathLike) -> str:
+    """A short text that changes whenever a run's event files change (live charts poll it)."""
+    import hashlib
+
+    return hashlib.md5(repr(_events_signature(Path(run_dir))).encode()).hexdigest()[:12]
+
+
+_TIMES_CACHE: "OrderedDict[str, tuple[tuple, dict]]" = OrderedDict()
+
+
+def series_times(run_dir: str | os.PathLike) -> dict[tuple[str, str], Any]:
+    """Wall times (seconds) of every point of :func:`series`, in the same (step) order; a
+    series whose times can't be matched point for point is left out. Read on demand only (for
+    a time x axis): it decodes every record."""
+    import numpy as np
+
+    from ..store.tfevents import event_files, read_scalars
+
+    run_dir = Path(run_dir)
+    key = str(run_dir)
+    sig = _events_signature(run_dir)
+    with _SERIES_LOCK:
+        hit = _TIMES_CACHE.get(key)
+        if hit is not None and hit[0] == sig:
+            return hit[1]
+    raw: dict[tuple[str, str], tuple[list, list]] = {}
+    for path in event_files(run_dir):
+        rel = Path(os.path.relpath(path.parent, run_dir)).as_posix()
+        rel = "" if rel == "." else rel
+        try:
+            for tag, _value, step, wall in read_scalars(path):
+                st, wt = raw.setdefault((rel, tag), ([], []))
+                st.append(step)
+                wt.append(wall)
+        except OSError:
+            continue
+    out = {}
+    for k, (steps, walls) in raw.items():
+        s_arr, w_arr = np.asarray(steps, np.int64), np.asarray(walls, np.float64)
+        if len(s_arr) > 1 and not bool(np.all(s_arr[1:] >= s_arr[:-1])):
+            w_arr = w_arr[np.argsort(s_arr, kind="stable")]
+        out[k] = w_arr
+    with _SERIES_LOCK:
+        _TIMES_CACHE[key] = (sig, out)
+        while len(_TIMES_CACHE) > 16:
+            _TIMES_CACHE.popitem(last=False)
+    return out
+
+
 def _points(series_map: dict) -> int:
     return sum(len(s) for s, _ in series_map.values())
 
@@ -348,6 +504,13 @@ def _read_series(run_dir: Path) -> dict[tuple[str, str], tuple[Any, Any]]:
 
 def downsample(steps: Any, values: Any, max_points: int = 2000, x0: float | None = None,
                x1: float | None = None) -> tuple[list, list, bool]:
+    """See :func:`downsample_index`; returns ``(steps, values, downsampled)`` as lists."""
+    idx, down = downsample_index(steps, values, max_points, x0, x1)
+    return steps[idx].tolist(), values[idx].tolist(), down
+
+
+def downsample_index(steps: Any, values: Any, max_points: int = 2000, x0: float | None = None,
+                     x1: float | None = None) -> tuple[Any, bool]:
     """At most about ``max_points`` points of a series (within ``[x0, x1]`` if given).
 
     Long series are cut into equal buckets and each bucket keeps its lowest and its highest
@@ -364,7 +527,7 @@ def downsample(steps: Any, values: Any, max_points: int = 2000, x0: float | None
     s, v = steps[i0:i1], values[i0:i1]
     n = len(s)
     if n <= max_points:
-        return s.tolist(), v.tolist(), False
+        return np.arange(i0, i1), False
     buckets = max(1, max_points // 2)
     size = -(-n // buckets)
     buckets = -(-n // size)
@@ -380,23 +543,29 @@ def downsample(steps: Any, values: Any, max_points: int = 2000, x0: float | None
     imax = base + hi.reshape(buckets, size).argmax(axis=1)
     idx = np.unique(np.concatenate([imin, imax, [0, n - 1]]))
     idx = idx[idx < n]
-    return s[idx].tolist(), v[idx].tolist(), True
+    return idx + i0, True
 
 
 def series_json(run_dir: str | os.PathLike, max_points: int = 2000, x0: float | None = None,
-                x1: float | None = None, only: Iterable[str] | None = None) -> list[dict]:
-    """Downsampled series of a run, ready for the charts: ``[{key, path, tag, steps, values, n, downsampled}]``."""
+                x1: float | None = None, only: Iterable[str] | None = None, times: bool = False) -> list[dict]:
+    """Downsampled series of a run, ready for the charts: ``[{key, path, tag, steps, values, n,
+    downsampled}]``, with ``times`` (wall time in seconds per point) when asked."""
     from ..store.record import scalar_column
 
     want = set(only) if only else None
+    walls = series_times(run_dir) if times else {}
     out = []
     for (path, tag), (s, v) in sorted(series(run_dir).items(), key=lambda kv: (kv[0][1], kv[0][0])):
         key = scalar_column(path, tag)
         if want is not None and key not in want:
             continue
-        xs, ys, down = downsample(s, v, max_points, x0, x1)
-        out.append({"key": key, "path": path, "tag": tag, "steps": xs, "values": ys, "n": int(len(s)),
-                    "downsampled": down})
+        idx, down = downsample_index(s, v, max_points, x0, x1)
+        item = {"key": key, "path": path, "tag": tag, "steps": s[idx].tolist(), "values": v[idx].tolist(),
+                "n": int(len(s)), "downsampled": down}
+        w = walls.get((path, tag))
+        if times and w is not None and len(w) == len(s):
+            item["times"] = w[idx].tolist()
+        out.append(item)
     return out
 
 
@@ -519,7 +688,24 @@ def highlight_css() -> str:
     """The stylesheet for :func:`highlight` output."""
     from pygments.formatters import HtmlFormatter
 
-    return HtmlFormatter(style="friendly").get_style_defs(".hl")
+    css = HtmlFormatter(style="friendly").get_style_defs(".hl")
+    # the style's lighter token colours fail WCAG AA on white: darken each until it passes 4.5:1
+    return re.sub(r"color: (#[0-9a-fA-F]{6})", lambda m: "color: " + _readable_on_white(m.group(1)), css)
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def ch(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (ch(x) for x in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _readable_on_white(hex_color: str, ratio: float = 4.6) -> str:
+    rgb = [int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    while 1.05 / (_luminance(tuple(rgb)) + 0.05) < ratio:
+        rgb = [c * 0.92 for c in rgb]
+    return "#" + "".join(f"{round(c * 255):02x}" for c in rgb)
 
 
 # --- diffs ------------------------------------------------------------------------------------------

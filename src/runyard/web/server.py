@@ -75,9 +75,15 @@ def _build(runs: Any, host: str, port: int | None, filters: dict) -> tuple[Any, 
 
 
 def _check_filters(runs: Any, filters: dict) -> None:
-    """Fail at once (not in the server) on a bad selector or filter."""
+    """Fail at once (not in the server) on a bad selector or filter. Without a selector this
+    only compiles the filters: listing a big home may take a while, and the view shows its
+    progress instead of making the user wait for a first page."""
     from .. import api
+    from ..select.runs import Filters
 
+    if runs is None:
+        Filters.from_kwargs(**dict(filters)).predicate()
+        return
     api._records(runs, (), dict(filters))
 
 
@@ -121,10 +127,7 @@ def view(runs: Any = None, host: str = "127.0.0.1", port: int | None = None, ope
             return ""
         _current = start(runs, host, port, **filters)
         srv = _current
-    try:
-        srv.app.view.state.refresh()  # warm the runs list while the browser starts
-    except Exception:  # noqa: BLE001 - the page will show the error
-        pass
+    srv.app.view.state.load_in_background()  # warm the runs list while the browser starts
     if open:
         _open(srv.url)
     return srv.url
@@ -153,6 +156,7 @@ def serve(runs: Any = None, host: str = "127.0.0.1", port: int | None = None, op
     say(f"Running runyard view at {url} (Type Ctrl-C to quit)")
     if not is_loopback(host):
         say("Anyone who can reach this address and has the URL (with its token) can see and change your runs.")
+    app.view.state.load_in_background()  # the runs page shows "indexing N runs" meanwhile
     if open:
         threading.Timer(0.3, _open, args=(url,)).start()
     try:

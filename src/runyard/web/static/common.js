@@ -145,5 +145,21 @@ const RY = (() => {
   const palette = ["#2f6fde", "#e8590c", "#0f9d58", "#c2185b", "#7e57c2", "#00838f", "#c0a000", "#6d4c41",
                    "#5c6bc0", "#d84315", "#2e7d32", "#ad1457", "#00897b", "#8e24aa", "#f9a825", "#546e7a"];
 
-  return { token, el, getJSON, post, fmtTime, fmtDuration, fmtNum, fmtVal, fmtSize, statusPill, toast, ask, act, palette };
+  /* A label that only repeats the run's flags ("lr=0.1 units=64", Guild's default label). */
+  function labelRepeatsFlags(label, flags) {
+    const words = String(label || "").trim().split(/\s+/).filter(Boolean);
+    if (!words.length) return true;
+    return words.every((w) => { const i = w.indexOf("="); return i > 0 && Object.prototype.hasOwnProperty.call(flags || {}, w.slice(0, i)); });
+  }
+
+  /* "Back to runs" keeps the runs page's filter, sort and columns (remembered per tab). */
+  function runsURL() {
+    try { return sessionStorage.getItem("runyard.runsURL") || "/"; } catch (e) { return "/"; }
+  }
+  document.addEventListener("DOMContentLoaded", () => {
+    const back = runsURL();
+    document.querySelectorAll('a.back-to-runs, .topbar nav a[data-nav="runs"]').forEach((a) => { if (back.startsWith("/?") || back === "/") a.href = back; });
+  });
+
+  return { token, el, getJSON, labelRepeatsFlags, runsURL, post, fmtTime, fmtDuration, fmtNum, fmtVal, fmtSize, statusPill, toast, ask, act, palette };
 })();

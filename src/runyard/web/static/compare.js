@@ -1,5 +1,5 @@
-/* runyard: the compare page — differing columns, overlaid scalar charts, parallel coordinates
-   of flags against a scalar, and a scatter of one flag (or scalar) against one scalar. */
+/* runyard: the compare page — a table with a column chooser, overlaid scalar charts (live while a
+   run is running), parallel coordinates of flags against a scalar (with brushing), a scatter. */
 "use strict";
 
 (() => {
@@ -8,40 +8,115 @@
   const color = (i) => RY.palette[i % RY.palette.length];
   const index = new Map(data.runs.map((id, i) => [id, i]));
   const byId = new Map(data.points.map((p) => [p.id, p]));
+  const statuses = new Map(data.runs.map((id, i) => [id, data.statuses[i]]));
 
   document.querySelectorAll(".swatch").forEach((s) => { s.style.background = color(parseInt(s.dataset.i, 10)); });
   const table = document.getElementById("cmp");
   document.getElementById("only-diff").addEventListener("change", (e) => table.classList.toggle("only-diff", e.target.checked));
 
-  /* ---- overlaid charts ----------------------------------------------------------------------- */
-  let charts = [];
-  let byKey = new Map();
-  const logBox = document.getElementById("chart-log");
-
-  function runLabel(id) {
+  /* ---- names: short id + only the flags that differ between the compared runs ---------------- */
+  const differing = data.flags.filter((f) => new Set(data.points.map((p) => JSON.stringify(p.flags[f] ?? null))).size > 1);
+  function runName(id) {
     const p = byId.get(id);
-    return id.slice(0, 8) + (p && p.label ? " " + (p.label.length > 40 ? p.label.slice(0, 39) + "…" : p.label) : "");
+    const parts = differing.filter((f) => p && p.flags[f] !== undefined).map((f) => `${f}=${RY.fmtVal(p.flags[f])}`);
+    return [id.slice(0, 8), ...parts].join(" ");
+  }
+  const legend = document.getElementById("legend");
+  for (const id of data.runs) {
+    legend.appendChild(el("span", { class: "item", title: id },
+      el("span", { class: "swatch", style: `background:${color(index.get(id))}` }), el("span", { class: "mono", text: runName(id) })));
   }
 
-  async function loadCharts() {
+  /* ---- column chooser (kept in the URL: ?hide=key,key&pin=key) ------------------------------ */
+  const params = new URLSearchParams(location.search);
+  const heads = [...table.querySelectorAll("thead tr.names th[data-key]")];
+  const keys = heads.map((h) => h.dataset.key);
+  const listParam = (n) => (params.get(n) || "").split(",").filter(Boolean);
+  // by default: no start time (the table is about differences), and no label that only repeats the flags
+  const labelRepeats = data.points.every((p) => RY.labelRepeatsFlags(p.label, p.flags));
+  let hidden = new Set(params.has("hide") ? listParam("hide") : keys.filter((k) => k === "attr:started" || (k === "attr:label" && labelRepeats)));
+  let pinned = listParam("pin").filter((k) => keys.includes(k));
+  function applyColumns() {
+    const rowsEl = table.querySelectorAll("tr");
+    keys.forEach((k, i) => {
+      const off = hidden.has(k);
+      rowsEl.forEach((tr) => { const c = tr.children[i + 1]; if (c) c.classList.toggle("col-off", off); });
+    });
+    // pinned columns stick next to the run column
+    table.querySelectorAll(".pinned").forEach((c) => { c.classList.remove("pinned"); c.style.left = ""; });
+    let left = table.querySelector("thead tr.names th.run").offsetWidth;
+    for (const k of pinned) {
+      const i = keys.indexOf(k);
+      if (i < 0 || hidden.has(k)) continue;
+      let w = 0;
+      rowsEl.forEach((tr) => { const c = tr.children[i + 1]; if (c) { c.classList.add("pinned"); c.style.left = left + "px"; w = Math.max(w, c.offsetWidth); } });
+      left += w;
+    }
+    const p = new URLSearchParams(location.search);
+    p.set("hide", [...hidden].join(","));
+    if (pinned.length) p.set("pin", pinned.join(",")); else p.delete("pin");
+    history.replaceState(null, "", location.pathname + "?" + p.toString().replace(/%2C/g, ",").replace(/%3A/g, ":"));
+  }
+  const panel = document.getElementById("cols-panel");
+  const colsBtn = document.getElementById("cols-btn");
+  function renderPanel() {
+    panel.textContent = "";
+    heads.forEach((h, i) => {
+      const k = keys[i];
+      const box = el("input", { type: "checkbox", id: `col-${i}` });
+      box.checked = !hidden.has(k);
+      box.addEventListener("change", () => { if (box.checked) hidden.delete(k); else hidden.add(k); applyColumns(); });
+      const pin = el("button", { type: "button", class: "ghost small pin", text: "Pin", "aria-pressed": String(pinned.includes(k)),
+                                 "aria-label": `Pin ${h.textContent}` });
+      pin.addEventListener("click", () => {
+        pinned = pinned.includes(k) ? pinned.filter((x) => x !== k) : [...pinned, k];
+        pin.setAttribute("aria-pressed", String(pinned.includes(k)));
+        applyColumns();
+      });
+      panel.appendChild(el("div", { class: "col-item" }, box, el("label", { for: `col-${i}`, text: `${k.split(":")[0]}: ${h.textContent}` }), pin));
+    });
+  }
+  colsBtn.addEventListener("click", () => {
+    panel.hidden = !panel.hidden;
+    colsBtn.setAttribute("aria-expanded", String(!panel.hidden));
+    if (!panel.hidden) { renderPanel(); panel.querySelector("input")?.focus(); }
+  });
+  applyColumns();
+
+  /* ---- overlaid charts (live while a compared run is running) -------------------------------- */
+  let charts = new Map();
+  let byKey = new Map();
+  const logBox = document.getElementById("chart-log");
+  const prefs = RYCharts.bindControls(document.querySelector(".chart-toolbar"),
+    (w) => charts.forEach((c) => c.setSmoothing(w)),
+    (mode) => { prefs.xMode = mode; loadCharts(true); });
+
+  async function loadCharts(redraw) {
     const box = document.getElementById("charts");
     try {
-      const j = await getJSON(`/api/scalars?points=1000&runs=${data.runs.join(",")}`);
-      byKey = new Map();
+      const times = prefs.xMode !== "step" ? "&times=1" : "";
+      const j = await getJSON(`/api/scalars?points=1000&runs=${data.runs.join(",")}${times}`);
+      const next = new Map();
       for (const run of j.runs) {
+        statuses.set(run.id, run.status);
+        const row = table.querySelector(`tr[data-id="${run.id}"] .c-status`);
+        if (row && row.textContent.trim() !== run.status) row.replaceChildren(RY.statusPill(run.status));
         for (const s of run.series) {
-          if (!byKey.has(s.key)) byKey.set(s.key, []);
-          byKey.get(s.key).push(Object.assign({}, s, { label: runLabel(run.id), color: color(index.get(run.id) || 0) }));
+          if (!next.has(s.key)) next.set(s.key, []);
+          // charts name runs by short id (their colour is in the legend above, with the differing flags)
+          next.get(s.key).push(Object.assign({}, s, { label: run.id.slice(0, 8), color: color(index.get(run.id) || 0) }));
         }
       }
-      draw();
+      const same = !redraw && next.size === byKey.size && [...next.keys()].every((k) => byKey.has(k) && byKey.get(k).length === next.get(k).length);
+      byKey = next;
+      if (same) { for (const [k, c] of charts) c.setSeries(byKey.get(k), false); } else draw();
     } catch (e) { box.replaceChildren(el("div", { class: "empty", text: "Could not load scalars: " + e.message })); }
   }
 
   function draw() {
     const box = document.getElementById("charts");
     charts.forEach((c) => c.destroy());
-    charts = [];
+    charts = new Map();
     box.textContent = "";
     if (!byKey.size) { box.appendChild(el("div", { class: "empty", text: "These runs logged no scalars." })); return; }
     for (const key of [...byKey.keys()].sort()) {
@@ -50,18 +125,24 @@
       const down = series.some((s) => s.downsampled);
       box.appendChild(el("div", { class: "chart-card" },
         el("h3", {}, el("span", { text: key }), el("span", { class: "note", text: down ? "downsampled (min/max kept)" : "" })), plot));
-      charts.push(RYCharts.lineChart(plot, { series, log: logBox.checked, height: 220 }));
+      charts.set(key, RYCharts.chartFor(plot, { series, log: logBox.checked, height: 220, smoothing: prefs.smoothing, xMode: prefs.xMode,
+                                                legend: series.length <= 4 }));
     }
   }
   logBox.addEventListener("change", () => charts.forEach((c) => c.setLog(logBox.checked)));
+
+  const live = () => [...statuses.values()].some((s) => s === "running" || s === "pending");
+  async function follow() {
+    if (!live()) return;
+    await loadCharts(false);
+    setTimeout(follow, 1000);
+  }
 
   /* ---- parallel coordinates and scatter ------------------------------------------------------ */
   const pcSel = document.getElementById("pc-scalar");
   const xSel = document.getElementById("sc-x");
   const ySel = document.getElementById("sc-y");
-  const same = (name) => new Set(data.points.map((p) => JSON.stringify(p.flags[name] ?? null))).size <= 1;
-  const varying = data.flags.filter((f) => !same(f));
-  const flagAxes = varying.length ? varying : data.flags;
+  const flagAxes = differing.length ? differing : data.flags;
 
   function pick(names) {
     return names.find((n) => /test_acc/i.test(n)) || names.find((n) => /val_acc/i.test(n)) ||
@@ -78,6 +159,16 @@
   if (xDefault) xSel.value = "flag:" + xDefault;
 
   const open = (p) => { location.href = `/run/${p.id}`; };
+  const clearBtn = document.getElementById("pc-clear");
+  const pcCount = document.getElementById("pc-count");
+  let pcSvg = null;
+
+  function onBrush(kept) {
+    clearBtn.hidden = !kept;
+    pcCount.textContent = kept ? `${kept.size} of ${data.runs.length} runs in range` : "";
+    table.querySelectorAll("tbody tr[data-id]").forEach((tr) => tr.classList.toggle("brushed-out", !!kept && !kept.has(tr.dataset.id)));
+  }
+  clearBtn.addEventListener("click", () => pcSvg && pcSvg.clearBrushes());
 
   function drawParcoords() {
     const box = document.getElementById("parcoords");
@@ -85,7 +176,9 @@
     if (!data.flags.length || !s) { box.replaceChildren(el("div", { class: "empty", text: data.flags.length ? "These runs have no scalars." : "These runs have no flags." })); return; }
     const dims = flagAxes.map((f) => ({ name: f, values: data.points.map((p) => p.flags[f]) }));
     dims.push({ name: s, values: data.points.map((p) => p.scalars[s]) });
-    RYCharts.parcoords(box, dims, data.points.map((p) => ({ id: p.id, label: p.label })), { onClick: open });
+    onBrush(null);
+    pcSvg = RYCharts.parcoords(box, dims, data.points.map((p) => ({ id: p.id, label: p.label })),
+                               { onClick: open, onBrush, legend: document.getElementById("pc-legend") });
   }
 
   function drawScatter() {
@@ -104,9 +197,15 @@
   xSel.addEventListener("change", drawScatter);
   ySel.addEventListener("change", drawScatter);
   let resizeTimer = null;
-  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { drawParcoords(); drawScatter(); }, 150); });
+  let lastWidth = window.innerWidth;
+  window.addEventListener("resize", () => {
+    if (window.innerWidth === lastWidth) return;
+    lastWidth = window.innerWidth;
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { drawParcoords(); drawScatter(); }, 150);
+  });
 
   drawParcoords();
   drawScatter();
-  loadCharts().catch((e) => toast(e.message, true));
+  loadCharts(true).then(() => { if (live()) setTimeout(follow, 1000); }).catch((e) => toast(e.message, true));
 })();

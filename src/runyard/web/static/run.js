@@ -12,7 +12,12 @@
   /* ---- tabs --------------------------------------------------------------------------------- */
   const loaded = {};
   function showTab(name) {
-    document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+    document.querySelectorAll(".tabs button").forEach((b) => {
+      const on = b.dataset.tab === name;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-selected", String(on));
+      b.tabIndex = on ? 0 : -1;
+    });
     document.querySelectorAll(".tabpane").forEach((p) => p.classList.toggle("active", p.id === "tab-" + name));
     if (!loaded[name]) {
       loaded[name] = true;
@@ -20,7 +25,18 @@
     }
     if (location.hash !== "#" + name) history.replaceState(null, "", name === "overview" ? location.pathname : "#" + name);
   }
-  document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+  const tabButtons = [...document.querySelectorAll(".tabs button")];
+  tabButtons.forEach((b, i) => {
+    b.addEventListener("click", () => showTab(b.dataset.tab));
+    b.addEventListener("keydown", (e) => { // arrow keys move between tabs (WAI-ARIA tabs)
+      const d = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+      if (!d) return;
+      const next = tabButtons[(i + d + tabButtons.length) % tabButtons.length];
+      next.focus();
+      showTab(next.dataset.tab);
+      e.preventDefault();
+    });
+  });
   const fromHash = () => {
     const name = location.hash.slice(1);
     if (["overview", "charts", "output", "files", "source"].includes(name)) showTab(name);
@@ -48,10 +64,39 @@
     } else if (a === "restore") {
       if (await act("restore", [runId], {}, "Restored")) reload();
     } else if (a === "diff") {
-      const v = await ask("Diff with run", { placeholder: "run id or prefix", hint: "The other run's id (a unique prefix is enough)." });
-      if (v && v.trim()) location.href = `/diff/${encodeURIComponent(v.trim())}/${runId}`;
+      const other = await pickRun();
+      if (other) location.href = `/diff/${encodeURIComponent(other)}/${runId}`;
     }
   }));
+  /* "Diff with…": choose the other run from a list (same operation first), or type an id */
+  async function pickRun() {
+    let runs = [];
+    try { runs = (await getJSON("/api/runs")).runs || []; } catch (e) { /* type an id instead */ }
+    const op = app.dataset.operation;
+    runs = runs.filter((r) => r[0] !== runId);
+    runs.sort((x, y) => ((y[1] === op) - (x[1] === op)) || ((y[2] || 0) - (x[2] || 0)));
+    const sel = el("select", { "aria-label": "Run to diff with", size: "8" });
+    for (const r of runs.slice(0, 300)) {
+      sel.appendChild(el("option", { value: r[0], text: `${r[0].slice(0, 8)}  ${r[1]}  ${fmtTime(r[2])}${r[6] ? "  " + r[6] : ""}` }));
+    }
+    if (sel.options.length) sel.selectedIndex = 0;
+    const typed = el("input", { type: "text", placeholder: "or type a run id / prefix", "aria-label": "Run id or prefix" });
+    return new Promise((resolve) => {
+      const ok = el("button", { type: "submit", class: "primary", text: "Diff" });
+      const cancel = el("button", { type: "button", text: "Cancel" });
+      const form = el("form", { method: "dialog" }, el("h2", { text: "Diff with run" }),
+        runs.length ? sel : el("div", { class: "hint", text: "No other runs." }), typed, el("div", { class: "row" }, cancel, ok));
+      const dlg = el("dialog", { class: "ask", "aria-label": "Diff with run" }, form);
+      document.body.appendChild(dlg);
+      const finish = (v) => { dlg.close(); dlg.remove(); resolve(v); };
+      cancel.addEventListener("click", () => finish(null));
+      dlg.addEventListener("cancel", () => finish(null));
+      sel.addEventListener("dblclick", () => finish(sel.value));
+      form.addEventListener("submit", (e) => { e.preventDefault(); finish(typed.value.trim() || sel.value || null); });
+      dlg.showModal();
+      (runs.length ? sel : typed).focus();
+    });
+  }
   document.querySelectorAll(".tag-x").forEach((b) => b.addEventListener("click", async () => {
     if (await act("tag", [runId], { remove: [b.dataset.tag] })) reload();
   }));
@@ -66,15 +111,48 @@
   const logBox = document.getElementById("chart-log");
   const overlayBox = document.getElementById("chart-overlay");
 
+  let seriesVersion = "";
+  let zoomed = false;
+  const chartPrefs = RYCharts.bindControls(document.getElementById("tab-charts"),
+    (w) => charts.forEach((c) => c.setSmoothing(w)),
+    (m) => { chartPrefs.xMode = m; loadCharts(); });
+
   async function loadCharts() {
     const box = document.getElementById("charts");
     try {
-      const j = await getJSON(`/api/run/${runId}/scalars?points=2000`);
+      const times = chartPrefs.xMode !== "step" ? "&times=1" : "";
+      const j = await getJSON(`/api/run/${runId}/scalars?points=2000${times}`);
+      const sameKeys = seriesAll.length && j.series.map((s) => s.key).join("\n") === seriesAll.map((s) => s.key).join("\n");
       seriesAll = j.series;
-      drawCharts();
+      seriesVersion = j.version;
+      if (sameKeys && charts.length && !zoomed) updateCharts(); else drawCharts();
+      window.__runyardScalarsShown = Date.now(); // for the live-latency benchmark
     } catch (e) {
       box.replaceChildren(el("div", { class: "empty", text: "Could not load scalars: " + e.message }));
     }
+  }
+
+  /* a running run: new points extend the charts in place */
+  function updateCharts() {
+    const groups = overlayBox.checked ? new Map([["All scalars", seriesAll]]) : RYCharts.groupByTag(seriesAll);
+    let i = 0;
+    for (const [, items] of groups) {
+      const c = charts[i++];
+      if (!c) { drawCharts(); return; }
+      c.setSeries(colorize(items), false);
+    }
+    document.querySelectorAll("#charts .chart-card .note").forEach((n, k) => {
+      const items = [...groups.values()][k] || [];
+      n.textContent = noteFor(items);
+    });
+  }
+
+  function colorize(items) {
+    return items.map((s, i) => Object.assign({}, s, { label: overlayBox.checked || items.length > 1 ? s.key : s.tag,
+                                                       color: RY.palette[i % RY.palette.length] }));
+  }
+  function noteFor(items) {
+    return items.some((s) => s.downsampled) ? `${items.reduce((a, s) => a + s.n, 0).toLocaleString()} points, downsampled (min/max kept)` : "";
   }
 
   function drawCharts() {
@@ -88,14 +166,14 @@
     else groups = RYCharts.groupByTag(seriesAll);
     for (const [title, items] of groups) {
       const plotBox = el("div", { class: "plot" });
-      const note = items.some((s) => s.downsampled) ? `${items.reduce((a, s) => a + s.n, 0).toLocaleString()} points, downsampled (min/max kept)` : "";
+      const note = noteFor(items);
       const noteEl = el("span", { class: "note", text: note });
       const card = el("div", { class: "chart-card" }, el("h3", {}, el("span", { text: title }), noteEl), plotBox);
       box.appendChild(card);
-      const colored = items.map((s, i) => Object.assign({}, s, { label: overlayBox.checked || items.length > 1 ? s.key : s.tag, color: RY.palette[i % RY.palette.length] }));
+      const colored = colorize(items);
       const original = colored;
-      const chart = RYCharts.lineChart(plotBox, {
-        series: colored, log: logBox.checked, height: 240,
+      const chart = RYCharts.chartFor(plotBox, {
+        series: colored, log: logBox.checked, height: 240, smoothing: chartPrefs.smoothing, xMode: chartPrefs.xMode,
         onZoom: async (min, max) => {
           if (!original.some((s) => s.downsampled)) return;
           const q = new URLSearchParams({ points: "2000", x0: String(Math.floor(min)), x1: String(Math.ceil(max)) });
@@ -105,10 +183,11 @@
             const byKey = new Map(j.series.map((s) => [s.key, s]));
             const detail = original.map((s) => Object.assign({}, s, byKey.get(s.key) || {}, { label: s.label, color: s.color }));
             chart.setSeries(detail, true);
+            zoomed = true;
             noteEl.textContent = detail.some((s) => s.downsampled) ? "zoomed, downsampled" : "zoomed, every point";
           } catch (e) { toast(e.message, true); }
         },
-        onReset: () => { chart.setSeries(original, false); noteEl.textContent = note; },
+        onReset: () => { zoomed = false; loadCharts(); },
       });
       charts.push(chart);
     }
@@ -185,20 +264,32 @@
     if (!s || s === status) return;
     const was = status;
     status = s;
+    app.dataset.status = s;
     document.getElementById("run-status").replaceChildren(statusPill(s));
     if (was === "running" && s !== "running") toast(`Run ${s}`);
   }
 
-  // a running run's status is watched even when the output tab is closed
-  if (status === "running") {
+  /* a running run: its status, time and charts follow the run (about once a second) */
+  const timeEl = document.getElementById("run-time");
+  const started = app.dataset.started ? parseInt(app.dataset.started, 10) : null;
+  if (status === "running" || status === "pending") {
     const watch = async () => {
-      if (!loaded.output) {
-        try { const j = await getJSON(`/api/run/${runId}/status`); setStatus(j.status); } catch (e) { /* retry */ }
-      }
-      if (status === "running") setTimeout(watch, 3000);
-      else if (loaded.charts) loadCharts();
+      try {
+        const j = await getJSON(`/api/run/${runId}/status`);
+        setStatus(j.status);
+        if (j.duration) { timeEl.textContent = j.duration; timeEl.parentElement.hidden = false; }
+        if (loaded.charts && j.scalars !== seriesVersion && !zoomed) await loadCharts();
+      } catch (e) { /* the server may be busy: try again */ }
+      if (status === "running" || status === "pending") setTimeout(watch, 700);
     };
-    setTimeout(watch, 3000);
+    setTimeout(watch, 700);
+    const tick = () => {
+      if (status !== "running" || !started) return;
+      timeEl.textContent = RY.fmtDuration(started, null, "running");
+      timeEl.parentElement.hidden = false;
+      setTimeout(tick, 1000);
+    };
+    tick();
   }
 
   /* ---- files -------------------------------------------------------------------------------- */
@@ -212,16 +303,16 @@
       const j = await getJSON(`/api/run/${runId}/files?path=${encodeURIComponent(path)}`);
       const crumbs = document.getElementById("crumbs");
       crumbs.textContent = "";
-      crumbs.appendChild(el("a", { text: runId.slice(0, 8), on: { click: () => openDir("") } }));
+      crumbs.appendChild(el("button", { type: "button", class: "linklike", text: runId.slice(0, 8), on: { click: () => openDir("") } }));
       let acc = "";
       for (const part of path ? path.split("/") : []) {
         acc = acc ? acc + "/" + part : part;
         const target = acc;
         crumbs.appendChild(el("span", { class: "muted", text: "/" }));
-        crumbs.appendChild(el("a", { text: part, on: { click: () => openDir(target) } }));
+        crumbs.appendChild(el("button", { type: "button", class: "linklike", text: part, on: { click: () => openDir(target) } }));
       }
       const tbody = el("tbody");
-      if (path) tbody.appendChild(el("tr", { class: "f", on: { click: () => openDir(path.split("/").slice(0, -1).join("/")) } },
+      if (path) tbody.appendChild(el("tr", { class: "f", tabindex: "0", "aria-label": "Parent folder", on: { click: () => openDir(path.split("/").slice(0, -1).join("/")) } },
         el("td", { class: "name" }, el("span", { class: "ico", text: "↰" }), ".."), el("td"), el("td")));
       const entries = j.entries.filter((e) => showGuild.checked || path || e.name !== ".guild");
       for (const e of entries) {
@@ -230,7 +321,10 @@
           el("td", { class: "name" }, el("span", { class: "ico", text: e.dir ? "▸" : e.link ? "↪" : "·" }), e.name + (e.dir ? "/" : "")),
           el("td", { class: "num muted", text: e.dir ? "" : fmtSize(e.size) }),
           el("td", { class: "muted small", text: e.mtime ? fmtTime(e.mtime * 1000) : "" }));
-        if (!e.outside) tr.addEventListener("click", () => (e.dir ? openDir(e.path) : preview(e)));
+        if (!e.outside) {
+          tr.tabIndex = 0;
+          tr.addEventListener("click", () => (e.dir ? openDir(e.path) : preview(e)));
+        }
         tbody.appendChild(tr);
       }
       if (!entries.length) tbody.appendChild(el("tr", {}, el("td", { class: "muted", colspan: "3", text: "Empty." })));
@@ -238,6 +332,9 @@
     } catch (err) { table.replaceChildren(el("tr", {}, el("td", { text: err.message }))); }
   }
   showGuild.addEventListener("change", () => openDir(cwd));
+  document.getElementById("filelist").addEventListener("keydown", (ev) => {
+    if ((ev.key === "Enter" || ev.key === " ") && ev.target.matches("tr.f")) { ev.preventDefault(); ev.target.click(); }
+  });
 
   const TEXT_EXT = /\.(txt|log|md|py|r|rmd|qmd|json|ya?ml|toml|ini|cfg|sh|js|ts|css|html?|xml|tex|c|h|cpp|hpp|java|go|rs|jl|sql|ipynb|out|err)$/i;
   async function preview(e) {
@@ -299,7 +396,7 @@
   function initSource() {
     const list = document.getElementById("source-list");
     if (!list) return;
-    const links = [...list.querySelectorAll("a")];
+    const links = [...list.querySelectorAll("[data-path]")];
     list.addEventListener("click", (e) => { if (e.target.dataset.path) openSource(e.target.dataset.path); });
     const op = document.querySelector(".runhead .op").textContent;
     const main = links.find((a) => a.dataset.path === op) || links[0];
@@ -307,7 +404,7 @@
   }
 
   async function openSource(path) {
-    document.querySelectorAll("#source-list a").forEach((a) => a.classList.toggle("current", a.dataset.path === path));
+    document.querySelectorAll("#source-list [data-path]").forEach((a) => a.classList.toggle("current", a.dataset.path === path));
     document.getElementById("source-title").textContent = path;
     const body = document.getElementById("source-body");
     try {

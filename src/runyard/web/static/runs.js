@@ -33,6 +33,12 @@
   let filterText = params.get("filter") || "";
   let sort = parseSort(params.get("sort") || "-started");
   filterInput.value = filterText;
+  const listParam = (n) => (params.get(n) || "").split(",").filter(Boolean);
+  let hiddenCols = params.has("hide") ? new Set(listParam("hide")) : null; // null: the defaults
+  let pinnedCols = listParam("pin");
+  let allCols = [];
+  let activeRow = -1;
+  const MAX_COMPARE = parseInt(app.dataset.maxCompare || "200", 10);
 
   function parseSort(s) { return s.startsWith("-") ? { key: s.slice(1), dir: -1 } : { key: s, dir: 1 }; }
 
@@ -42,8 +48,11 @@
     if (filterText) p.set("filter", filterText);
     const s = (sort.dir < 0 ? "-" : "") + sort.key;
     if (s !== "-started") p.set("sort", s);
-    const q = p.toString();
+    if (hiddenCols !== null) p.set("hide", [...hiddenCols].join(","));
+    if (pinnedCols.length) p.set("pin", pinnedCols.join(","));
+    const q = p.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
     history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
+    try { sessionStorage.setItem("runyard.runsURL", location.pathname + (q ? "?" + q : "")); } catch (e) { /* private mode */ }
   }
 
   /* ---- columns ------------------------------------------------------------------------------ */
@@ -70,33 +79,57 @@
     const flagNames = [...flags].sort(collator.compare);
     const scalarNames = [...scalars].sort(collator.compare);
     const sig = flagNames.join("\u0000") + "\u0001" + scalarNames.join("\u0000");
-    if (sig === colSig && cols.length) return false;
+    if (sig === colSig && allCols.length) return false;
     colSig = sig;
     const c = [
       { key: "sel", title: "", w: 34, cls: "c-sel", sticky: 0, group: "run", nosort: true },
       { key: "marked", title: "★", w: 28, cls: "c-mark", sticky: 34, group: "run", get: (r) => (r[F.marked] ? 1 : 0), dir: -1 },
       { key: "id", title: "Run", w: 84, cls: "mono", sticky: 62, group: "run", get: (r) => r[F.id] },
       { key: "operation", title: "Operation", group: "run", get: (r) => r[F.op] },
-      { key: "started", title: "Started", w: 160, group: "run", get: (r) => r[F.started], fmt: fmtTime, dir: -1 },
+      { key: "started", title: "Started", w: 150, group: "run", get: (r) => r[F.started], fmt: fmtTime, dir: -1 },
       { key: "time", title: "Time", w: 74, cls: "num", group: "run", dir: -1,
         get: (r) => (r[F.started] == null ? null : (r[F.stopped] == null ? (r[F.status] === "running" ? Date.now() * 1000 : null) : r[F.stopped]) - r[F.started]),
         fmt: null },
       { key: "status", title: "Status", w: 106, group: "run", get: (r) => r[F.status] },
       { key: "label", title: "Label", group: "run", get: (r) => r[F.label] },
-      { key: "tags", title: "Tags", group: "run", get: (r) => r[F.tags].join(" ") },
     ];
-    for (const n of flagNames) c.push({ key: "flag:" + n, title: n, group: "flag", get: (r) => r[F.flags][n] });
+    // scalars before flags: the numbers people compare sit within the first screen
     for (const n of scalarNames) c.push({ key: "scalar:" + n, title: n, group: "scalar", cls: "num", dir: -1, get: (r) => r[F.scalars][n], fmt: fmtNum });
+    for (const n of flagNames) c.push({ key: "flag:" + n, title: n, group: "flag", get: (r) => r[F.flags][n] });
+    c.push({ key: "tags", title: "Tags", group: "run", get: (r) => r[F.tags].join(" ") });
     for (const col of c) {
-      if (!col.w) col.w = col.key === "label" ? Math.min(360, measure(col.get, col.title)) : measure(col.get, col.title, col.fmt);
+      if (!col.w) col.w = col.key === "label" ? Math.min(240, measure(col.get, col.title)) : Math.min(220, measure(col.get, col.title, col.fmt));
       if (col.key === "tags") col.w = Math.max(col.w, 90);
       if (col.group === "flag" && !col.cls) {
         const sample = rows.slice(0, 200).map(col.get).filter((v) => v !== undefined && v !== null);
         if (sample.length && sample.every((v) => typeof v === "number")) col.cls = "num";
       }
     }
-    cols = c;
+    allCols = c;
+    // a label that only repeats the flags (Guild's default label) is hidden unless asked for
+    const labeled = rows.filter((r) => r[F.label]);
+    labelRepeats = labeled.length === 0 || labeled.slice(0, 500).every((r) => RY.labelRepeatsFlags(r[F.label], r[F.flags]));
+    layoutColumns();
     return true;
+  }
+
+  let labelRepeats = false;
+  function isHidden(col) {
+    if (col.key === "sel" || col.key === "id") return false;
+    if (hiddenCols !== null) return hiddenCols.has(col.key);
+    return col.key === "label" && labelRepeats;
+  }
+
+  /* visible columns: the fixed ones, then pinned (sticky), then the rest */
+  function layoutColumns() {
+    const fixed = allCols.filter((c) => c.key === "sel" || c.key === "marked" || c.key === "id");
+    const pinned = pinnedCols.map((k) => allCols.find((c) => c.key === k)).filter((c) => c && !fixed.includes(c));
+    const rest = allCols.filter((c) => !fixed.includes(c) && !pinned.includes(c));
+    cols = [...fixed, ...pinned, ...rest].filter((c) => !isHidden(c));
+    let left = 0;
+    for (const c of cols) {
+      if (fixed.includes(c) || pinned.includes(c)) { c.sticky = left; left += c.w; } else delete c.sticky;
+    }
   }
 
   function totalWidth() { return cols.reduce((s, c) => s + c.w, 0); }
@@ -124,7 +157,10 @@
       if (c.cls) cls.push(c.cls);
       if (c.sticky !== undefined) cls.push("sticky");
       if (sort.key === c.key) { cls.push("sorted"); if (sort.dir > 0) cls.push("asc"); }
-      const cell = el("div", { class: cls.join(" "), style: cellStyle(c), title: c.group === "run" ? c.title : `${c.group}: ${c.title}`, dataset: { key: c.key } });
+      const cell = el("div", { class: cls.join(" "), style: cellStyle(c), title: c.group === "run" ? c.title : `${c.group}: ${c.title}`, dataset: { key: c.key },
+                               role: c.nosort ? null : "button", tabindex: c.nosort ? null : "0",
+                               "aria-label": c.nosort ? null : `Sort by ${c.key === "marked" ? "marked" : c.title}` +
+                                 (sort.key === c.key ? (sort.dir > 0 ? " (sorted ascending)" : " (sorted descending)") : "") });
       if (c.key === "sel") {
         const all = el("input", { type: "checkbox", "aria-label": "Select all runs shown" });
         all.checked = view.length > 0 && view.every((r) => selected.has(r[F.id]));
@@ -161,7 +197,8 @@
         break;
       }
       case "marked":
-        cell.appendChild(el("span", { class: r[F.marked] ? "star" : "star off", text: "★", title: r[F.marked] ? "Marked (click to unmark)" : "Click to mark", dataset: { mark: id } }));
+        cell.appendChild(el("button", { type: "button", class: r[F.marked] ? "star" : "star off", text: "★", title: r[F.marked] ? "Marked (click to unmark)" : "Click to mark",
+                                        "aria-label": (r[F.marked] ? "Unmark run " : "Mark run ") + id.slice(0, 8), "aria-pressed": String(!!r[F.marked]), dataset: { mark: id } }));
         break;
       case "id":
         cell.appendChild(el("a", { href: `/run/${id}`, text: id.slice(0, 8), title: id }));
@@ -199,7 +236,7 @@
     const frag = document.createDocumentFragment();
     for (let i = first; i < last; i++) {
       const r = view[i];
-      const row = el("div", { class: "grid-row" + (selected.has(r[F.id]) ? " selected" : ""), dataset: { id: r[F.id] } });
+      const row = el("div", { class: "grid-row" + (selected.has(r[F.id]) ? " selected" : "") + (i === activeRow ? " active" : ""), dataset: { id: r[F.id] } });
       for (const c of cols) row.appendChild(renderCell(c, r));
       frag.appendChild(row);
     }
@@ -257,9 +294,14 @@
     view = keyed.map((k) => k[2]);
   }
 
+  head.addEventListener("keydown", (e) => {
+    if ((e.key === "Enter" || e.key === " ") && e.target.matches(".names .cell[tabindex]")) { e.preventDefault(); e.target.click(); }
+  });
   head.addEventListener("click", (e) => {
     const cell = e.target.closest(".names .cell");
     if (!cell || e.target.tagName === "INPUT") return;
+    const focusKey = cell.dataset.key;
+    setTimeout(() => head.querySelector(`.names .cell[data-key="${CSS.escape(focusKey)}"]`)?.focus(), 0);
     const c = cols.find((x) => x.key === cell.dataset.key);
     if (!c || c.nosort) return;
     sort = sort.key === c.key ? { key: c.key, dir: -sort.dir } : { key: c.key, dir: c.dir || 1 };
@@ -290,6 +332,13 @@
     document.getElementById("sel-count").textContent = n ? `${n} selected` : "";
     const set = (id, on) => { const b = document.getElementById(id); if (b) b.disabled = !on; };
     set("btn-compare", n >= 1);
+    const cmpBtn = document.getElementById("btn-compare");
+    const over = n > MAX_COMPARE;
+    cmpBtn.textContent = over ? `Compare first ${MAX_COMPARE}` : "Compare";
+    cmpBtn.title = over ? `Compare shows at most ${MAX_COMPARE} runs: this compares the first ${MAX_COMPARE} shown; narrow the filter to choose others` : "Compare the selected runs";
+    const warn = document.getElementById("sel-warn");
+    warn.hidden = !over;
+    warn.textContent = over ? `Compare takes at most ${MAX_COMPARE} runs — narrow the filter, or compare the first ${MAX_COMPARE}.` : "";
     set("btn-diff", n === 2);
     for (const id of ["btn-tag", "btn-mark", "btn-unmark", "btn-delete", "btn-restore", "btn-tb"]) set(id, n >= 1);
   }
@@ -308,7 +357,7 @@
       return;
     }
     if (e.target.closest(".c-sel")) return;
-    if (e.target.dataset.mark) {
+    if (e.target.closest("[data-mark]")) {
       const r = view.find((x) => x[F.id] === id);
       act("mark", [id], { clear: !!(r && r[F.marked]) }).then(() => poll(true));
       return;
@@ -324,7 +373,12 @@
   }
 
   const on = (id, fn) => { const b = document.getElementById(id); if (b) b.addEventListener("click", fn); };
-  on("btn-compare", () => { location.href = "/compare?runs=" + selectedIds().join(","); });
+  on("btn-compare", () => {
+    // the first N in the table's order (what the user sees), then oldest first within them
+    const shown = view.filter((r) => selected.has(r[F.id])).slice(0, MAX_COMPARE).map((r) => r[F.id]);
+    const keep = new Set(shown);
+    location.href = "/compare?runs=" + selectedIds().filter((id) => keep.has(id)).join(",");
+  });
   on("btn-diff", () => { const [a, b] = selectedIds(); location.href = `/diff/${a}/${b}`; });
   on("btn-tag", async () => {
     const v = await ask(`Tag ${selected.size} run${selected.size > 1 ? "s" : ""}`, { placeholder: "tag", hint: "Separate several tags with spaces.", ok: "Add tags" });
@@ -378,6 +432,127 @@
     }
   });
 
+  /* ---- column chooser: show, hide, pin (kept in the URL: ?hide=...&pin=...) ----------------- */
+  const colsBtn = document.getElementById("btn-cols");
+  const colsPanel = document.getElementById("cols-panel");
+  function renderColsPanel() {
+    colsPanel.textContent = "";
+    const list = el("div", { class: "cols-list" });
+    allCols.filter((c) => c.key !== "sel" && c.key !== "id").forEach((c, i) => {
+      const id = "colchk-" + i;
+      const box = el("input", { type: "checkbox", id });
+      box.checked = !isHidden(c);
+      box.addEventListener("change", () => {
+        if (hiddenCols === null) hiddenCols = new Set(allCols.filter(isHidden).map((x) => x.key));
+        if (box.checked) hiddenCols.delete(c.key); else hiddenCols.add(c.key);
+        relayout();
+      });
+      const isPinned = pinnedCols.includes(c.key);
+      const pin = el("button", { type: "button", class: "ghost small pin", text: isPinned ? "Unpin" : "Pin", "aria-pressed": String(isPinned),
+                                 "aria-label": `${isPinned ? "Unpin" : "Pin"} column ${c.title || c.key}` });
+      pin.addEventListener("click", () => {
+        pinnedCols = pinnedCols.includes(c.key) ? pinnedCols.filter((k) => k !== c.key) : [...pinnedCols, c.key];
+        relayout();
+        renderColsPanel();
+        colsPanel.querySelector(`[aria-label$="column ${CSS.escape(c.title || c.key)}"]`)?.focus();
+      });
+      const group = c.group === "run" ? "" : c.group + ": ";
+      list.appendChild(el("div", { class: "col-item" }, box, el("label", { for: id, text: group + (c.key === "marked" ? "Marked ★" : c.title) }), pin));
+    });
+    const reset = el("button", { type: "button", class: "ghost small", text: "Default columns" });
+    reset.addEventListener("click", () => { hiddenCols = null; pinnedCols = []; relayout(); renderColsPanel(); });
+    colsPanel.append(list, el("div", { class: "row" }, reset));
+  }
+  function relayout() { layoutColumns(); updateURL(); renderAll(); }
+  colsBtn.addEventListener("click", () => {
+    colsPanel.hidden = !colsPanel.hidden;
+    colsBtn.setAttribute("aria-expanded", String(!colsPanel.hidden));
+    if (!colsPanel.hidden) { renderColsPanel(); colsPanel.querySelector("input")?.focus(); }
+  });
+  colsPanel.addEventListener("keydown", (e) => { if (e.key === "Escape") { colsPanel.hidden = true; colsBtn.setAttribute("aria-expanded", "false"); colsBtn.focus(); } });
+
+  /* ---- keyboard on the table: arrows move, Enter opens, Space selects --------------------------- */
+  function setActive(i) {
+    if (!view.length) return;
+    activeRow = Math.max(0, Math.min(view.length - 1, i));
+    const top = activeRow * ROW_H, bottom = top + ROW_H;
+    const headH = head.offsetHeight;
+    if (top < grid.scrollTop) grid.scrollTop = top;
+    else if (bottom + headH > grid.scrollTop + grid.clientHeight) grid.scrollTop = bottom + headH - grid.clientHeight;
+    renderRows(true);
+  }
+  grid.addEventListener("keydown", (e) => {
+    if (e.target !== grid) return;
+    const page = Math.max(1, Math.floor(grid.clientHeight / ROW_H) - 2);
+    const moves = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page };
+    if (e.key in moves) { setActive((activeRow < 0 ? -1 : activeRow) + moves[e.key]); e.preventDefault(); }
+    else if (e.key === "Home") { setActive(0); e.preventDefault(); }
+    else if (e.key === "End") { setActive(view.length - 1); e.preventDefault(); }
+    else if (e.key === "Enter" && activeRow >= 0) { location.href = `/run/${view[activeRow][F.id]}`; e.preventDefault(); }
+    else if (e.key === " " && activeRow >= 0) {
+      const id = view[activeRow][F.id];
+      if (selected.has(id)) selected.delete(id); else selected.add(id);
+      refreshSelection();
+      e.preventDefault();
+    }
+  });
+  // keyboard focus (not a click, which would redraw the rows under the pointer) marks a first row
+  grid.addEventListener("focus", () => { if (activeRow < 0 && view.length && grid.matches(":focus-visible")) setActive(0); });
+
+  /* ---- suggestions of flag and scalar names while typing a filter ------------------------------ */
+  const sugBox = document.getElementById("filter-suggest");
+  let sugItems = [], sugIndex = -1;
+  function names() {
+    const out = ["attr:status", "attr:label", "attr:operation", "attr:tags", "attr:marked", "attr:started"];
+    for (const c of allCols) if (c.group === "flag" || c.group === "scalar") out.push(c.key);
+    return out;
+  }
+  function currentToken() {
+    const pos = filterInput.selectionStart ?? filterInput.value.length;
+    const before = filterInput.value.slice(0, pos);
+    const m = before.match(/[^\s()\[\],]*$/);
+    return { start: pos - m[0].length, end: pos, text: m[0] };
+  }
+  function closeSuggest() { sugBox.hidden = true; sugItems = []; sugIndex = -1; filterInput.setAttribute("aria-expanded", "false"); filterInput.removeAttribute("aria-activedescendant"); }
+  function showSuggest() {
+    const tok = currentToken();
+    const q = tok.text.toLowerCase();
+    if (!q) { closeSuggest(); return; }
+    const bare = (n) => n.slice(n.indexOf(":") + 1).toLowerCase();
+    sugItems = names().filter((n) => n.toLowerCase().startsWith(q) || bare(n).startsWith(q) || (q.length > 1 && bare(n).includes(q)))
+      .filter((n) => n.toLowerCase() !== q).slice(0, 8);
+    if (!sugItems.length) { closeSuggest(); return; }
+    sugIndex = -1;
+    sugBox.replaceChildren(...sugItems.map((n, i) => el("li", { role: "option", id: "sug-" + i, "aria-selected": "false", text: n,
+      on: { mousedown: (e) => { e.preventDefault(); acceptSuggest(i); } } })));
+    sugBox.hidden = false;
+    filterInput.setAttribute("aria-expanded", "true");
+  }
+  function moveSuggest(d) {
+    sugIndex = (sugIndex + d + sugItems.length) % sugItems.length;
+    sugBox.querySelectorAll("li").forEach((li, i) => li.setAttribute("aria-selected", String(i === sugIndex)));
+    filterInput.setAttribute("aria-activedescendant", "sug-" + sugIndex);
+  }
+  function acceptSuggest(i) {
+    const tok = currentToken();
+    const v = filterInput.value;
+    const word = sugItems[i] + " ";
+    filterInput.value = v.slice(0, tok.start) + word + v.slice(tok.end);
+    const at = tok.start + word.length;
+    filterInput.setSelectionRange(at, at);
+    closeSuggest();
+    filterInput.focus();
+  }
+  filterInput.addEventListener("input", showSuggest);
+  filterInput.addEventListener("blur", () => setTimeout(closeSuggest, 100));
+  filterInput.addEventListener("keydown", (e) => {
+    if (sugBox.hidden) return;
+    if (e.key === "ArrowDown") { moveSuggest(1); e.preventDefault(); }
+    else if (e.key === "ArrowUp") { moveSuggest(-1); e.preventDefault(); }
+    else if ((e.key === "Enter" || e.key === "Tab") && sugIndex >= 0) { acceptSuggest(sugIndex); e.preventDefault(); }
+    else if (e.key === "Escape") { closeSuggest(); e.preventDefault(); }
+  });
+
   /* ---- loading and live updates --------------------------------------------------------------- */
 
   function apiQuery(extra) {
@@ -386,12 +561,23 @@
     return p.toString();
   }
 
-  async function load(text) {
+  const FIRST = 200; // a big home: draw the newest runs first, then the whole list
+  async function load(text, first) {
     const seq = ++loadSeq;
     const f = text === undefined ? filterText : text;
     try {
-      const j = await getJSON("/api/runs?" + apiQuery(f ? { filter: f } : {}));
+      const q = f ? { filter: f } : (first ? { limit: String(FIRST) } : {});
+      const inline = first && !f && document.getElementById("runs-first");
+      const j = inline ? JSON.parse(inline.textContent) : await getJSON("/api/runs?" + apiQuery(q));
       if (seq !== loadSeq) return false;
+      if (j.indexing) { // a first listing of a big home: show how far it got, ask again soon
+        const { done, total: n } = j.indexing;
+        emptyEl.hidden = false;
+        emptyEl.textContent = `Indexing ${n.toLocaleString()} runs…` + (done ? ` ${done.toLocaleString()} read` : "");
+        document.getElementById("counts").textContent = `indexing ${n.toLocaleString()} runs`;
+        await new Promise((res) => setTimeout(res, 300));
+        return seq === loadSeq ? load(text) : false;
+      }
       showError("");
       rows = j.runs;
       version = j.version;
@@ -402,6 +588,12 @@
       buildColumns();
       sortView();
       renderAll();
+      if (j.partial) {
+        document.getElementById("counts").textContent = `${rows.length} newest of ${j.total.toLocaleString()} runs…`;
+        window.__runyardFirstRows = performance.now();
+        return load(text);
+      }
+      window.__runyardAllRows = performance.now();
       return true;
     } catch (e) {
       if (seq === loadSeq) showError(e.message);
@@ -419,7 +611,7 @@
       const seq = loadSeq;
       try {
         const j = await getJSON("/api/runs/changes?" + apiQuery(Object.assign({ since: version }, filterText ? { filter: filterText } : {})));
-        if (seq === loadSeq) {
+        if (seq === loadSeq && !j.indexing) {
           if (j.reload) await load();
           else if (j.runs.length || j.removed.length) {
             const gone = new Set(j.removed);
@@ -456,5 +648,6 @@
   window.addEventListener("resize", () => renderRows(true));
   document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(true); });
 
-  load().then(() => { pollTimer = setTimeout(poll, POLL_MS); });
+  updateURL();
+  load(undefined, true).then(() => { pollTimer = setTimeout(poll, POLL_MS); });
 })();
