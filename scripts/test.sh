@@ -7,11 +7,17 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
-# Debian packages: R for R scripts, Chromium for the web view's browser tests, git for snapshots.
+# Debian packages: R for R scripts, Chromium for the web view's browser tests, git for snapshots,
+# sshd for the SSH remote.
 need=()
 command -v Rscript  >/dev/null 2>&1 || need+=(r-base-core)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v git      >/dev/null 2>&1 || need+=(git)
+[ -x /usr/sbin/sshd ]                 || need+=(openssh-server)   # a real SSH remote for the remotes tests
+# R packages for the R package in r/ and its tests (Debian's: CRAN is not reachable).
+for p in jsonlite tibble processx testthat roxygen2 withr dplyr tidyr rstudioapi; do
+  dpkg-query -W -f='${Status}' "r-cran-$p" 2>/dev/null | grep -q "ok installed" || need+=("r-cran-$p")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   $SUDO apt-get update -qq
@@ -19,6 +25,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[all,test]'
+
+# The R package (library(runyard)), reinstalled when r/ changed since it was installed.
+installed="$(Rscript -e 'cat(system.file("DESCRIPTION", package = "runyard"))')"
+if [ -z "$installed" ] || [ -n "$(find r -newer "$installed" -print -quit)" ]; then
+  out="$($SUDO R CMD INSTALL --no-multiarch r 2>&1)" || { echo "$out"; exit 1; }
+fi
 
 # Guild AI 0.9 in its own venv, for the compatibility tests (cached between runs).
 RUNYARD_GUILD="$(bash scripts/guild-venv.sh | tail -n 1)"

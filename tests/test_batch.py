@@ -436,3 +436,21 @@ def test_unknown_option_is_refused(project):
     with pytest.raises(UsageError, match="--workers needs a whole number"):
         runyard.run("train.py", None, "units=[1,2]", "--workers", "two")
     assert runs_in(project / ".guild") == []
+
+
+def test_executor_option_is_saved_and_checked(project):
+    """--executor NAME[:ARG] picks the executor; the batch's run parameters keep it (a resumed
+    batch uses it again); a bad name is one line before anything is made."""
+    write(project / "sleep.py", SLEEP)
+    r = cli("run", "sleep.py", "x=[1,2]", "secs=0.1", "--executor", "local:2", "-y")
+    assert r.returncode == 0, r.stderr
+    [batch] = _batches()
+    assert _attrs(batch["dir"])["run_params"]["executor"] == "local:2"
+    r = cli("run", "sleep.py", "x=[1,2]", "--executor", "slurm", "-y")
+    assert r.returncode == 2 and r.stderr.strip() == ("runyard: unknown executor 'slurm': choose from "
+                                                      "dask, inline, local")
+    r = cli("run", "sleep.py", "x=[1,2]", "--executor", "local:zero", "-y")
+    assert r.returncode == 2 and "local:N" in r.stderr
+    assert len(runyard.ls_runs(include_batch=True)) == 3  # the first batch and its two trials only
+    r = cli("run", "sleep.py", "x=[3]", "secs=0.1", "--workers", "1", "-y")
+    assert _attrs(_batches()[0]["dir"])["run_params"]["executor"] == "inline"

@@ -96,3 +96,91 @@ def test_ctrl_c_stops_dask_trials(project, cluster):
     assert p.returncode == 130, err
     df = runyard.ls_runs()
     assert len(df) == 2 and set(df["status"]) == {"terminated"}
+
+
+# --- no shared disk (issue 14) ----------------------------------------------------------------
+
+TRIAL = '''
+import os
+x = 1
+print("cwd", os.getcwd(), flush=True)
+print("home", os.environ.get("GUILD_HOME"), flush=True)
+print(f"loss: {x}")
+'''
+
+
+@pytest.fixture
+def unshared_cluster(project, tmp_path, tmp_path_factory):
+    """A scheduler and two `dask worker` processes that can't see this test's runs home: each runs
+    in a mount namespace where the test's folder is an empty tmpfs, with another working directory
+    and GUILD_HOME."""
+    if os.geteuid() != 0 or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+        pytest.skip("needs root and mount namespaces (unshare -m) to hide the home from the workers")
+    c = distributed.LocalCluster(n_workers=0, dashboard_address=None, scheduler_kwargs={"host": "127.0.0.1"})
+    client = distributed.Client(c)
+    procs = []
+    try:
+        for i in range(2):
+            wd = tmp_path_factory.mktemp(f"worker{i}")
+            cmd = (f"mount -t tmpfs none {tmp_path} && cd {wd} && exec {sys.executable} -m distributed.cli.dask_worker "
+                   f"{c.scheduler_address} --nworkers 1 --nthreads 1 --no-dashboard --local-directory {wd}")
+            env = dict(os.environ, GUILD_HOME=str(wd / ".guild"))
+            procs.append(subprocess.Popen(["unshare", "-m", "sh", "-c", cmd], env=env, cwd=wd,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        client.wait_for_workers(2, timeout=60)
+        assert not any(client.run(os.path.isdir, str(project)).values())  # really unseen
+        yield c, client
+    finally:
+        client.close()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        c.close()
+
+
+def test_trials_without_a_shared_disk_come_back_whole(project, tmp_path, unshared_cluster, tmp_path_factory,
+                                                      monkeypatch):
+    c, client = unshared_cluster
+    write(project / "trial.py", TRIAL)
+    r = subprocess.run([sys.executable, "-m", "runyard.cli", "run", "trial.py", "x=[1,2,3]", "--dask",
+                        c.scheduler_address, "-y"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    df = runyard.ls_runs()
+    assert len(df) == 3 and set(df["status"]) == {"completed"}, df[["status"]]
+    assert sorted(df["scalars.loss"]) == [1, 2, 3]
+    for _, row in df.iterrows():
+        run_dir = Path(row["dir"])
+        out = (run_dir / ".guild" / "output").read_text()
+        cwd = out.split("cwd ")[1].split()[0]
+        assert not cwd.startswith(str(tmp_path)) and "runyard-trial-" in cwd  # ran in a worker's scratch
+        assert (run_dir / "trial.py").exists() and (run_dir / ".guild" / "opref").exists()
+        assert not (run_dir / ".guild" / "PENDING").exists() and not (run_dir / ".guild" / "LOCK").exists()
+    batch = runyard.ls_runs(include_batch=True, operation="trial.py+").iloc[0]
+    assert batch["status"] == "completed"
+    assert (Path(batch["dir"]) / ".guild" / "attrs" / "executor_mode").read_text().strip() == "scratch"
+    # Through a remote both sides can see (the workers push, the batch pulls).
+    share = tmp_path_factory.mktemp("share")
+    monkeypatch.setenv("RUNYARD_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+    assert subprocess.run([sys.executable, "-m", "runyard.cli", "remote", "add", "share", share.as_uri()]).returncode == 0
+    r = subprocess.run([sys.executable, "-m", "runyard.cli", "run", "trial.py", "x=[4,5]", "--dask",
+                        c.scheduler_address, "--sync", "share", "-y"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    df = runyard.ls_runs()
+    assert sorted(df["scalars.loss"]) == [1, 2, 3, 4, 5] and set(df["status"]) == {"completed"}
+    on_remote = set(runyard.ls_runs(remote="share", include_batch=True)["id"])
+    assert set(df["id"][df["flags.x"] >= 4]) <= on_remote
+    batch = runyard.ls_runs(include_batch=True, operation="trial.py+").iloc[0]
+    assert (Path(batch["dir"]) / ".guild" / "attrs" / "executor_mode").read_text().strip() == "scratch+remote"
+
+
+def test_no_shared_fs_option_forces_scratch(project, cluster):
+    c, _ = cluster
+    write(project / "trial.py", TRIAL)
+    df = runyard.run("trial.py", {"x": [7, 8]}, dask=c.scheduler_address, dask_no_shared_fs=True, echo=False)
+    assert sorted(df["scalars.loss"]) == [7, 8] and set(df["status"]) == {"completed"}
+    for d in df["dir"]:
+        assert "runyard-trial-" in (Path(d) / ".guild" / "output").read_text().split("cwd ")[1].split()[0]

@@ -572,13 +572,16 @@ def test_plot_lands_in_plots_dir(tmp_path, rscript):
     assert not (run_dir / "Rplots.pdf").exists()
 
 
-@pytest.mark.parametrize("seed, r_seed", [(12345, "12345"), (4_000_000_000, "4000000000 %% 2147483647")])
-def test_seed_makes_runif_reproducible(tmp_path, rscript, seed, r_seed):
+@pytest.mark.parametrize("seed", [12345, 4_000_000_000, -3_000_000_000])
+def test_seed_makes_runif_reproducible(tmp_path, rscript, seed):
     script, run_dir = run_dir_for(tmp_path, "cat(runif(1), '\\n')\n", seed=seed)
     p = run(script, run_dir)
     assert p.returncode == 0, p.stderr
     printed = p.stdout.splitlines()[-1].strip()
-    check = subprocess.run([rscript, "-e", f"set.seed({r_seed}); cat(format(runif(1), digits = 15))"],
+    # A seed outside R's integer range is replaced (not folded): the attribute is the seed used.
+    used = int((run_dir / ".guild" / "attrs" / "random_seed").read_text())
+    assert used == seed if abs(seed) <= 2**31 - 1 else 0 <= used <= 2**31 - 1
+    check = subprocess.run([rscript, "-e", f"set.seed({used}); cat(format(runif(1), digits = 15))"],
                            capture_output=True, text=True, timeout=60)
     assert printed == check.stdout.strip()
     again = run(script, run_dir)
@@ -642,3 +645,65 @@ def test_missing_r_is_one_clear_usage_error(tmp_path, monkeypatch):
     assert str(e.value) == message and e.value.exit_code == 2
     with pytest.raises(UsageError, match="R is not installed"):
         r.require_r()
+
+
+# -- `!expr` annotations: R code evaluated in R (issue 11, point 7) --------------
+
+
+def test_expr_annotations_are_evaluated_in_r(tmp_path, rscript):
+    script = inspect(tmp_path, """
+        #| tags: !expr c("tag1", "tag2")
+        #| description: !expr paste("made", 'in R')
+
+        #| choices: !expr seq(16, 256, by = 16)
+        units <- 32
+
+        #| min: !expr 1/3
+        #| max: !expr "2^3"
+        x <- 1L
+        """)
+    assert script.options["tags"] == ["tag1", "tag2"]
+    assert script.options["description"] == "made in R"
+    assert script.flags["units"].choices == list(range(16, 257, 16))
+    assert script.flags["x"].min == pytest.approx(1 / 3, rel=1e-15) and script.flags["x"].max == 8
+
+
+def test_expr_error_names_the_line_and_rs_message(tmp_path, rscript):
+    with pytest.raises(UsageError, match=r"^train\.R:2: '!expr stop\(\"no way\"\)' failed in R: no way$"):
+        inspect(tmp_path, """
+            #| description: plain
+            #| tags: !expr stop("no way")
+            x <- 1
+            """)
+
+
+def test_r_starts_only_for_expr(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-r-here"))
+    script = inspect(tmp_path, """
+        #| description: "no !expr here: a quoted mention"
+
+        #| choices: [1, 2]
+        x <- 1
+        """)
+    assert script.flags["x"].choices == [1, 2]
+    with pytest.raises(UsageError, match="R is not installed"):
+        inspect(tmp_path, "#| tags: !expr c('a')\nx <- 1\n", name="expr.R")
+
+
+def test_run_with_expr_tags_through_the_cli(project, rscript):
+    from conftest import cli
+
+    write(project / "expr.R", """
+        #| tags: !expr c("tag1", "tag2")
+
+        #| choices: !expr seq(16, 256, by = 16)
+        units <- 32
+        cat("units:", units, "\\n")
+        """)
+    bad = cli("run", "-y", "expr.R", "units=17")
+    assert bad.returncode == 2 and "17 is not one of: 16, 32, 48" in bad.stderr
+    done = cli("run", "-y", "expr.R", "units=48")
+    assert done.returncode == 0, done.stderr
+    info = cli("runs", "info", "--json")
+    data = yaml.safe_load(info.stdout)
+    assert data["tags"] == ["tag1", "tag2"] and data["flags"]["units"] == 48 and data["exit_status"] == 0

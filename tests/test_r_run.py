@@ -80,8 +80,8 @@ def test_run_reproducible_from_seed(project):
     row = runyard.run("rand.R", echo=False).iloc[0]
     seed = yaml.safe_load((Path(row["dir"]) / ".guild" / "attrs" / "random_seed").read_text())
     value = row["scalars.value"]
-    seed_r = seed % 2147483647 if seed > 2147483647 else seed
-    out = subprocess.run(["Rscript", "-e", f"set.seed({seed_r}); cat(format(runif(1), digits = 15))"],
+    assert 0 <= seed <= 2**31 - 1  # R's integer range: set.seed(random_seed) takes it as it is
+    out = subprocess.run(["Rscript", "-e", f"set.seed({seed}); cat(format(runif(1), digits = 15))"],
                          capture_output=True, text=True, check=True).stdout
     assert float(out) == pytest.approx(value, rel=1e-6)
     assert "value:" in (Path(row["dir"]) / ".guild" / "output").read_text()
@@ -110,3 +110,12 @@ def test_missing_r_is_one_clear_line(train_r, tmp_path):
     assert "R is not installed" in r.stderr and "r-base-core" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert runs_in(train_r.parent / ".guild") == []
+
+
+def test_r_runs_draw_seeds_in_r_integer_range(project):
+    from runyard.launch.runner import prepare
+
+    write(project / "rand.R", 'cat("value:", runif(1), "\\n")\n')
+    seeds = [prepare("rand.R", stage=True).run.get("random_seed") for _ in range(20)]
+    assert all(isinstance(s, int) and 0 <= s <= 2**31 - 1 for s in seeds)  # Guild's range is [0, 2**32)
+    assert len(set(seeds)) > 1

@@ -7,10 +7,8 @@ axe-core is vendored in tests/vendor/axe-core (from the npm registry). Screensho
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest

@@ -15,6 +15,7 @@ _API = (
     "run", "ls_runs", "ls_scalars", "resolve_run_ids",
     "runs_tag", "runs_mark", "runs_label", "runs_comment",
     "runs_delete", "runs_purge", "runs_restore", "runs_export", "runs_import",
+    "runs_push", "runs_pull",
     "view", "view_run_report", "view_runs_diff",
 )
 

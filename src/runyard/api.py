@@ -28,8 +28,8 @@ def _runs_home() -> Path:
 
 
 def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *, deleted: bool = False,
-             want_summary: bool = False) -> list[dict]:
-    """Records of the selected runs, newest first."""
+             want_summary: bool = False, remote: str | None = None) -> list[dict]:
+    """Records of the selected runs, newest first (of a remote's index with ``remote``)."""
     from . import index
     from .select.runs import Filters, select
 
@@ -42,8 +42,14 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
     f = Filters.from_kwargs(**kw)
     home = _runs_home()
     location = "trash" if deleted else "runs"
-    with _gc_paused():
-        records = index.sync(home, location)
+    if remote is not None:
+        from .remotes import config, sync
+
+        records = sync.remote_records(config.get(remote))
+        want_summary = False
+    else:
+        with _gc_paused():
+            records = index.sync(home, location)
     pred = f.predicate()
     if pred is not None:
         records = [r for r in records if pred(r)]
@@ -147,15 +153,16 @@ def _column(values: list) -> Any:
     return values
 
 
-def ls_runs(runs: Any = None, *args: Any, **filters: Any) -> "pd.DataFrame":
+def ls_runs(runs: Any = None, *args: Any, remote: str | None = None, **filters: Any) -> "pd.DataFrame":
     """A DataFrame of runs, newest first: one row per run, ``flags.*`` and ``scalars.*`` columns.
 
     ``runs``: None (all), ``1`` (latest), ``"1:3"``, ids or prefixes, a list, or a DataFrame
     with an ``id``/``run`` column. Filters: ``running, completed, error, terminated, pending,
     staged, marked, unmarked, label, tag, operation, started, digest, filter, deleted,
     include_batch``. Terminal syntax works too: ``ls_runs("--marked", started="last hour")``.
+    ``remote``: list a remote's runs (from the index that push keeps there) without pulling them.
     """
-    return _frame(_records(runs, args, filters))
+    return _frame(_records(runs, args, filters, remote=remote))
 
 
 def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: Any) -> "pd.DataFrame":
@@ -237,6 +244,11 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
     if options.pop("background", False):
         wait = False
     options.pop("yes", None)
+    sync_to = options.pop("sync", None)
+    sync_every = options.pop("sync_interval", None)
+    if sync_to:
+        return _run_synced(script, flags, sync_to, sync_every, echo=echo, wait=wait, **options)
+    batch_sync = options.pop("_sync", None)  # set by _run_synced: Dask trials without a shared disk use it
     gpus = options.pop("gpus", None)
     if options.pop("no_gpus", False):
         gpus = ""
@@ -256,10 +268,10 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]
-    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask")):
+    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask", "executor")):
         from .batch import run_batch
 
-        return list(run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), **options))
+        return list(run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), sync=batch_sync, **options))
     stage = bool(options.pop("stage", False))
     unknown = [k for k, v in options.items()
                if k not in ("label", "comment", "force_flags") and v not in (None, False)]
@@ -276,6 +288,33 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
         else:
             launch.start_background(prepared)
     return [prepared.run.id]
+
+
+def _run_synced(script: Any, flags: Any, remote: str, interval: Any, echo: bool, wait: bool,
+                **options: Any) -> list[str]:
+    """``run(..., sync=REMOTE)``: push the new runs while they run and when they end."""
+    import time as _time
+
+    from .home import runs_dir
+    from .remotes import config, sync
+
+    if not wait or options.get("stage"):
+        raise UsageError("--sync needs a run in the foreground (use nohup or a terminal multiplexer on a "
+                         "remote machine), not --background or --stage")
+    try:
+        every = float(interval) if interval is not None else 30.0
+    except (TypeError, ValueError):
+        raise UsageError(f"--sync-interval needs a number of seconds, not {interval!r}") from None
+    if every <= 0:
+        raise UsageError("--sync-interval needs a positive number of seconds")
+    r = config.get(remote)
+    since = int(_time.time() * 1_000_000) - 1
+
+    def mine() -> list[dict]:
+        return [x for x in _records(None, (), {"include_batch": True}) if (x.get("started") or 0) >= since]
+
+    with sync.LiveSync(r, mine, runs_dir(_runs_home()), every):
+        return run_ids(script, flags, echo=echo, wait=wait, _sync=remote, **options)
 
 
 # --- managing -------------------------------------------------------------------------------
@@ -498,3 +537,67 @@ def runs_import(location: str | os.PathLike, runs: Any = None, *args: Any, move:
         recs = [{"id": i} for i in ids]
         ids = [r["id"] for r in select(recs, runs if not pos else ([runs] if runs else []) + pos)]
     return import_runs(loc, runs_dir(_runs_home()), ids, move=move, force=force)
+
+
+# --- remotes --------------------------------------------------------------------------------
+
+def runs_push(remote: str, runs: Any = None, *args: Any, delete: bool = False, include_running: bool = False,
+              echo: bool = True, **filters: Any) -> Any:
+    """Send runs to the remote named ``remote`` (only new or changed files). Returns ``runs``.
+
+    ``delete``: also remove the remote's runs that this home doesn't have. Running runs are
+    skipped unless ``include_running``. ``echo``: print what was done (and notes) on stderr.
+    """
+    from .home import runs_dir
+    from .remotes import config, sync
+
+    r = config.get(remote)
+    records = _records(runs, args, filters)
+    if not records and (runs is not None or args):
+        from .errors import SelectError
+
+        raise SelectError("no runs match the selection")
+    t = sync.push(r, records, runs_dir(_runs_home()), delete=delete, include_running=include_running)
+    if echo:
+        _echo_transfer(t, "pushed", remote)
+    return runs
+
+
+def runs_pull(remote: str, runs: Any = None, *args: Any, delete: bool = False, include_running: bool = False,
+              echo: bool = True, **filters: Any) -> list[str]:
+    """Bring runs from the remote named ``remote`` into this home; returns the ids copied.
+
+    ``runs`` and filters select among the remote's runs, as ``ls_runs(remote=...)`` lists them.
+    ``delete``: move local runs the remote doesn't have to the trash. ``echo``: print what was
+    done (and notes) on stderr.
+    """
+    from .home import runs_dir
+    from .remotes import config, sync
+
+    r = config.get(remote)
+    records = _records(runs, args, filters, remote=remote)
+    if not records and (runs is not None or args):
+        from .errors import SelectError
+
+        raise SelectError("no runs on the remote match the selection")
+    t = sync.pull(r, [x["id"] for x in records], runs_dir(_runs_home()), delete=delete,
+                  include_running=include_running, statuses={x["id"]: x.get("status") for x in records})
+    if echo:
+        _echo_transfer(t, "pulled", remote)
+    return t.sent
+
+
+def _echo_transfer(t: Any, verb: str, remote: str) -> None:
+    import sys
+
+    for note in t.notes:
+        print(f"runyard: {note}", file=sys.stderr)
+    size = f"{t.bytes / 1e6:.1f} MB" if t.bytes >= 1e5 else f"{t.bytes:,} bytes"
+    parts = [f"{verb} {len(t.sent)} run{'s' * (len(t.sent) != 1)} ({t.files} files, {size})"]
+    if t.unchanged:
+        parts.append(f"{len(t.unchanged)} unchanged")
+    if t.skipped:
+        parts.append(f"{len(t.skipped)} skipped")
+    if t.deleted:
+        parts.append(f"{len(t.deleted)} deleted")
+    print(f"{', '.join(parts)} ({remote})", file=sys.stderr)

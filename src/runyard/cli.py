@@ -365,7 +365,9 @@ def _fmt_time(us: Any) -> str:
 @click.option("--limit", "-n", type=int, metavar="N", help="Show at most N runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print runs as JSON (all of them).")
 @click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
-def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, deleted: bool, filters: dict) -> None:
+@click.option("--remote", "-r", metavar="NAME", help="List the runs on remote NAME (nothing is pulled).")
+def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, deleted: bool, remote: str | None,
+              filters: dict) -> None:
     """List runs, newest first: [INDEX:ID] OPERATION STARTED STATUS LABEL.
 
     \b
@@ -379,7 +381,7 @@ def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, del
     from .api import _records
 
     sel, filters = _selection(runs, filters)
-    records = _records(None, (), filters, deleted=deleted)
+    records = _records(None, (), filters, deleted=deleted, remote=remote)
     place = {r["id"]: i for i, r in enumerate(records, 1)}
     if sel:
         from .select.runs import select
@@ -503,7 +505,9 @@ def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, dele
     else:
         info["scalars"] = {_scalar_key(s): f"{s[4]} (step {s[5]})" for s in summary}
     if env:
-        info["environment"] = rr.get("env") or {}
+        from .launch.environ import storable  # (a run made by Guild AI may hold what we never store)
+
+        info["environment"] = storable(rr.get("env") or {})
     if as_json:
         import json
 
@@ -836,10 +840,12 @@ def _safe_path(run_dir: str, rel: str):
     from pathlib import Path
 
     from .errors import UsageError
-    from .store.paths import PathRefused, resolve_in_run
+    from .store.paths import EnvironmentFileRefused, PathRefused, resolve_in_run
 
     try:
         p = resolve_in_run(run_dir, posixpath.normpath(rel) if rel not in ("", ".") else "")
+    except EnvironmentFileRefused:
+        raise
     except PathRefused:
         raise UsageError(f"'{rel}' is outside the run directory") from None
     if not p.exists():
@@ -1068,6 +1074,232 @@ def report_cmd(run: str | None, no_open: bool, filters: dict) -> None:
 
     r = _one(run, filters)
     _echo(view_run_report(r["id"], open=not no_open))
+
+
+
+
+# --- remotes --------------------------------------------------------------------------------
+
+@main.group("remote")
+def remote_group() -> None:
+    """Named remotes to push runs to and pull them from (kept in ~/.config/runyard/remotes.yml)."""
+
+
+@remote_group.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
+              help="A backend option, e.g. endpoint_url=http://127.0.0.1:9000 (repeatable). Never credentials.")
+def remote_add_cmd(name: str, url: str, options: tuple) -> None:
+    """Add remote NAME at URL: s3://BUCKET/PREFIX, ssh://USER@HOST[:PORT]/PATH or file:///PATH."""
+    from .remotes import config
+
+    r = config.add(name, url, dict(config.parse_option(o) for o in options))
+    click.echo(f"added remote {r.name}: {r.url}")
+
+
+@remote_group.command("list")
+def remote_list_cmd() -> None:
+    """List the remotes."""
+    from .remotes import config
+
+    for r in config.all_remotes():
+        opts = " ".join(f"{k}={v}" for k, v in sorted(r.options.items()))
+        click.echo(f"{r.name}  {r.url}  {opts}".rstrip())
+
+
+@remote_group.command("remove")
+@click.argument("name")
+def remote_remove_cmd(name: str) -> None:
+    """Remove remote NAME (its runs stay where they are)."""
+    from .remotes import config
+
+    config.remove(name)
+    click.echo(f"removed remote {name}")
+
+
+def _transfer_options(f):
+    f = click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")(f)
+    f = click.option("--include-running", is_flag=True, help="Also copy runs that are still running.")(f)
+    return click.option("--delete", is_flag=True, help="Mirror deletions (remove what the source doesn't have).")(f)
+
+
+@main.command("push", cls=_Filtered)
+@click.argument("remote")
+@click.argument("runs", nargs=-1)
+@_transfer_options
+def push_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict) -> None:
+    """Copy runs to REMOTE; only new or changed files are sent."""
+    from . import api
+
+    sel, filters = _selection(runs, filters)
+    if delete and not _confirm(f"Remove runs from {remote} that this home doesn't have?", yes):
+        click.echo("Cancelled.", err=True)
+        sys.exit(1)
+    api.runs_push(remote, sel, delete=delete, include_running=include_running, **filters)
+
+
+@main.command("pull", cls=_Filtered)
+@click.argument("remote")
+@click.argument("runs", nargs=-1)
+@_transfer_options
+def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict) -> None:
+    """Copy runs from REMOTE into this home; only new or changed files are fetched."""
+    from . import api
+
+    sel, filters = _selection(runs, filters)
+    if delete and not _confirm(f"Move local runs that {remote} doesn't have to the trash?", yes):
+        click.echo("Cancelled.", err=True)
+        sys.exit(1)
+    api.runs_pull(remote, sel, delete=delete, include_running=include_running, **filters)
+
+
+# --- api: stable JSON for programs (the R package) ------------------------------------------------
+
+@main.group("api", cls=_Group)
+def api_group() -> None:
+    """Stable JSON output for programs driving runyard (the R package uses these)."""
+
+
+def _json_out(data: Any) -> None:
+    import json
+    import math
+
+    def clean(v: Any) -> Any:  # JSON has no NaN/Inf: write them as strings R's jsonlite reads back
+        if isinstance(v, float) and not math.isfinite(v):
+            return "NaN" if math.isnan(v) else ("Inf" if v > 0 else "-Inf")
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    sys.stdout.write(json.dumps(clean(data), default=str, allow_nan=False))
+    sys.stdout.write("\n")
+
+
+_SUMMARY_KEYS = ("path", "tag", "first_val", "first_step", "last_val", "last_step", "min_val", "min_step",
+                 "max_val", "max_step", "avg_val", "total", "count")
+
+
+@api_group.command("runs", cls=_Filtered)
+@click.argument("runs", nargs=-1)
+@click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
+def api_runs_cmd(runs: tuple, deleted: bool, filters: dict) -> None:
+    """The selected runs as a JSON list, newest first: id, label, tags, marked, flags, scalars
+    (one summary per path and tag), operation, started, stopped (microseconds since the epoch),
+    comments, status, exit_status, deps, project_dir, dir, sourcecode_digest."""
+    from .api import _records
+    from .store.run import Run
+
+    sel, filters = _selection(runs, filters)
+    out = []
+    for r in _records(sel, (), filters, deleted=deleted, want_summary=True):
+        out.append({
+            "id": r["id"], "label": r.get("label") or "", "tags": list(r.get("tags") or []),
+            "marked": bool(r.get("marked")), "flags": r.get("flags") or {},
+            "scalars": [dict(zip(_SUMMARY_KEYS, s)) for s in r.get("summary") or []],
+            "operation": r.get("operation"), "started": r.get("started"), "stopped": r.get("stopped"),
+            "comments": list(r.get("comments") or []), "status": r.get("status"),
+            "exit_status": r.get("exit_status"), "deps": Run(r["dir"]).get("deps") or [],
+            "project_dir": r.get("project_dir"), "dir": r["dir"],
+            "sourcecode_digest": r.get("sourcecode_digest"),
+        })
+    _json_out(out)
+
+
+@api_group.command("scalars", cls=_Filtered)
+@click.argument("runs", nargs=-1)
+def api_scalars_cmd(runs: tuple, filters: dict) -> None:
+    """Every scalar of the selected runs as JSON columns: {run, path, tag, value, step}."""
+    from .api import _records
+    from .store.tfevents import run_scalars
+
+    sel, filters = _selection(runs, filters)
+    cols: dict[str, list] = {"run": [], "path": [], "tag": [], "value": [], "step": []}
+    for r in _records(sel, (), filters):
+        for path, tag, value, step in run_scalars(r["dir"]):
+            for k, v in zip(cols, (r["id"], path, tag, value, step)):
+                cols[k].append(v)
+    _json_out(cols)
+
+
+@api_group.command("run")
+@click.argument("script")
+@click.argument("flags", nargs=-1)
+@click.option("--help-op", is_flag=True, help="Show the script's flags and exit.")
+@click.option("--ids-file", metavar="FILE", help="Write the new runs' ids to FILE as a JSON list.")
+@_run_options
+def api_run_cmd(script: str, flags: tuple, help_op: bool, ids_file: str | None, **opts: Any) -> None:
+    """Run SCRIPT as 'runyard run --yes' does, writing the new runs' ids to --ids-file.
+    Exits 1 if a run failed, 2 if one was stopped."""
+    from . import api
+    from .flags.values import parse_assign
+    from .lang import inspect
+
+    info = inspect(script)
+    if help_op:
+        click.echo(_help_op(info))
+        return
+    given = dict(parse_assign(f) for f in flags)
+    opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
+    opts.pop("yes", None)
+    for key in ("max_trials", "workers", "random_seed"):
+        if key in opts:
+            try:
+                opts[key] = int(opts[key])
+            except ValueError:
+                raise click.BadParameter(f"--{key.replace('_', '-')} needs a whole number") from None
+    wait = not opts.pop("background", False)
+    ids = api.run_ids(script, given or None, echo=not opts.pop("quiet", False), wait=wait, **opts)
+    if ids_file:
+        import json
+
+        tmp = f"{ids_file}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(ids))
+        os.replace(tmp, ids_file)
+    if not wait or opts.get("stage"):
+        return
+    from .home import find_home, runs_dir
+    from .store.run import status_of
+
+    statuses = {status_of(runs_dir(find_home()) / i) for i in ids}
+    sys.exit(1 if "error" in statuses else 2 if "terminated" in statuses else 0)
+
+
+_OWN_ATTRS = ("id", "initialized", "started", "stopped", "exit_status", "cmd", "op", "flags", "user_flags",
+              "sourcecode_digest", "random_seed", "env", "deps", "host", "user", "platform")
+
+
+@api_group.command("write-attr")
+@click.argument("name")
+@click.argument("value", required=False)
+@click.option("--run-dir", metavar="DIR", help="The run (default: $RUN_DIR, the run this process is part of).")
+def api_write_attr_cmd(name: str, value: str | None, run_dir: str | None) -> None:
+    """Set attribute NAME of a run to VALUE (JSON); no VALUE removes it. For scripts under a run."""
+    import json
+    import re
+
+    from .errors import UsageError
+    from .store.run import Run
+
+    run_dir = run_dir or os.environ.get("RUN_DIR")
+    if not run_dir or not os.path.isfile(os.path.join(run_dir, ".guild", "opref")):
+        raise UsageError("write-attr works inside a run (RUN_DIR is not a run directory); use --run-dir")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name) or name in _OWN_ATTRS:
+        raise UsageError(f"cannot write attribute '{name}'" + (": runyard writes it" if name in _OWN_ATTRS else ""))
+    run = Run(run_dir)
+    if value is None:
+        run.delete_attr(name)
+    else:
+        try:
+            run.set(name, json.loads(value))
+        except ValueError:
+            raise UsageError(f"the value of '{name}' is not valid JSON: {value[:60]}") from None
+    from . import index
+
+    index.touch(run)
 
 
 if __name__ == "__main__":  # pragma: no cover

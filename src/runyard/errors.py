@@ -29,3 +29,43 @@ class FlagError(UsageError):
 
 class SelectError(UsageError):
     """A run selector or filter that cannot be resolved."""
+
+
+class TextError(UsageError):
+    """Text that is not valid UTF-8 (a lone surrogate, or a byte that was not UTF-8)."""
+
+
+def check_text(value: object, what: str) -> None:
+    """Raise :class:`TextError` if ``value`` (a string, or lists/dicts of them) holds text that
+    is not valid UTF-8. Such text is refused at every input, so that no home ever holds it."""
+    bad = _bad_text(value)
+    if bad is not None:
+        try:  # a byte that was not UTF-8 (as Python decodes argv and files): \xff
+            shown = bad.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # any other lone surrogate: \udc80
+            shown = bad.encode("utf-8", "backslashreplace").decode("utf-8")
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        raise TextError(f"{what} is not valid UTF-8 text: '{shown}'")
+
+
+def _bad_text(value: object) -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            bad = _bad_text(k)
+            if bad is None:
+                bad = _bad_text(v)
+            if bad is not None:
+                return bad
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            bad = _bad_text(v)
+            if bad is not None:
+                return bad
+    return None

@@ -21,7 +21,8 @@ def run_batch(script: str | os.PathLike, flags: Any, *, echo: bool = True, wait:
               force_flags: bool = False, max_trials: int | None = None, optimizer: str | None = None,
               minimize: str | None = None, maximize: str | None = None, random_seed: int | None = None,
               workers: int | None = None, dask: Any = None, fail_fast: bool = False, needed: bool = False,
-              stage: bool = False, **unknown: Any) -> list[str]:
+              stage: bool = False, executor: str | None = None, dask_no_shared_fs: bool = False,
+              sync: str | None = None, **unknown: Any) -> list[str]:
     """Run a batch of trials of ``script``; returns the trial run ids.
 
     ``flags``: a dict whose values may be lists (a grid: every combination), search
@@ -33,7 +34,10 @@ def run_batch(script: str | os.PathLike, flags: Any, *, echo: bool = True, wait:
     unless ``max_trials``) or ``tpe`` (Bayesian, Optuna), optimizing ``minimize`` (default
     ``loss``) or ``maximize``. ``max_trials`` on a grid runs a random sample of it.
     ``workers``: trials at once on this machine; ``dask``: a scheduler address (or a
-    ``distributed`` Client / cluster) whose workers share the runs home. ``fail_fast``: stop
+    ``distributed`` Client / cluster); ``executor``: ``NAME[:ARG]`` (``inline``, ``local:N``,
+    ``dask:ADDRESS``; see :mod:`runyard.batch.executors`); ``dask_no_shared_fs``: Dask workers
+    run trials in their scratch directories (found out when not given); ``sync``: the remote such
+    trials come back through (else as task results). ``fail_fast``: stop
     at the first failed trial; ``needed``: skip trials whose flags match a completed run;
     ``stage``: make staged trials for ``runyard queue`` and return; ``wait=False``: run the
     batch in a detached process and return at once (trials known up front are returned,
@@ -50,16 +54,17 @@ def run_batch(script: str | os.PathLike, flags: Any, *, echo: bool = True, wait:
     if stage and not wait:
         raise UsageError("--stage and --background don't go together: staged trials wait for a queue")
     if dask is not None and not wait and not isinstance(dask, str):
-        from .executors import dask_address
+        from .executors.dask import dask_address
 
         dask = dask_address(dask)
     p = runner.plan(script, flags, label=label, tags=tags, comment=comment, force_flags=force_flags,
                     max_trials=max_trials, optimizer=optimizer, minimize=minimize, maximize=maximize,
-                    random_seed=random_seed, workers=workers, dask=dask, fail_fast=fail_fast, needed=needed)
+                    random_seed=random_seed, workers=workers, dask=dask, fail_fast=fail_fast, needed=needed,
+                    executor=executor, dask_no_shared_fs=dask_no_shared_fs, sync=sync)
     if stage and p.optimizer == "tpe":
         raise UsageError("--stage can't be used with --optimizer tpe: each trial depends on the ones before")
     if p.dask is not None and wait:
-        from .executors import connect
+        from .executors.dask import connect
 
         p.dask_client = connect(p.dask)  # fail now, before anything is made
     batch, made = runner.make(p, stage=stage)

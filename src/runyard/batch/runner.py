@@ -54,6 +54,18 @@ class Plan:
     comment: str | None = None
     force_flags: bool = False
     dask_client: Any = None  # (Client, owned) once connected
+    executor: str | None = None  # NAME[:ARG] (see batch/executors); None = from workers/dask
+    no_shared_fs: bool = False  # dask: run trials in the workers' scratch directories
+    sync: str | None = None  # a remote trials come back through (dask without a shared disk)
+
+    @property
+    def executor_spec(self) -> str:
+        """The executor, as ``NAME[:ARG]``: ``--executor``, else the ``--dask``/``--workers`` shorthands."""
+        if self.executor:
+            return self.executor
+        if self.dask is not None:
+            return "dask:" + _dask_address(self.dask)
+        return f"local:{self.workers}" if self.workers > 1 else "inline"
 
     @property
     def total(self) -> int:
@@ -107,7 +119,8 @@ def _completed_runs_by_flags(script: Script) -> dict[tuple, tuple[str, str]]:
 def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = None, tags: Any = (),
          comment: str | None = None, force_flags: bool = False, max_trials: Any = None, optimizer: str | None = None,
          minimize: str | None = None, maximize: str | None = None, random_seed: Any = None, workers: Any = None,
-         dask: Any = None, fail_fast: bool = False, needed: bool = False) -> Plan:
+         dask: Any = None, fail_fast: bool = False, needed: bool = False, executor: str | None = None,
+         dask_no_shared_fs: bool = False, sync: str | None = None) -> Plan:
     """Check a batch and work out its trials. Raises UsageError/FlagError; makes nothing."""
     from ..launch.runner import resolve_values
 
@@ -125,14 +138,15 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
         dask = None
     p = Plan(script=info, space=space, optimizer=opt, objective=objective, seed=seed, max_trials=max_trials,
              workers=workers or 1, dask=dask, fail_fast=bool(fail_fast), needed=bool(needed),
-             label=label, tags=tags, comment=comment, force_flags=bool(force_flags))
+             label=label, tags=tags, comment=comment, force_flags=bool(force_flags),
+             executor=str(executor).strip() if executor else None, no_shared_fs=bool(dask_no_shared_fs), sync=sync)
+    if p.executor and p.executor.startswith("dask:") and dask is None:
+        p.dask = p.executor.split(":", 1)[1]
     if seed >= 2**32:
         raise UsageError("--random-seed must be less than 2**32")
-    if dask is not None:
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise UsageError("--dask needs dask.distributed: pip install 'runyard[dask]'") from None
+    from . import executors
+
+    executors.check(p.executor_spec, {"client": p.dask_client})
     rng = random.Random(seed)
     if opt == "tpe":
         try:
@@ -178,6 +192,9 @@ def _run_params(p: Plan) -> dict:
         "random_seed": p.seed,
         "workers": p.workers,
         "dask": None if p.dask is None else _dask_address(p.dask),
+        "executor": p.executor_spec,
+        "dask_no_shared_fs": p.no_shared_fs,
+        "sync": p.sync,
         "fail_fast": p.fail_fast,
         "needed": p.needed,
         "label": p.label,
@@ -188,7 +205,7 @@ def _run_params(p: Plan) -> dict:
 
 
 def _dask_address(dask: Any) -> str:
-    from .executors import dask_address
+    from .executors.dask import dask_address
 
     return dask_address(dask)
 
@@ -250,19 +267,17 @@ def make(p: Plan, stage: bool = False) -> tuple[Run, list[Trial]]:
 def _executor(p: Plan, batch: Run, echo: bool):
     from . import executors
 
-    if p.dask is not None:
-        return executors.DaskPool(p.dask_client or p.dask, batch, p.workers if p.workers > 1 else None)
-    if p.workers > 1:
-        return executors.LocalPool(p.workers, batch.guild_path("workers.log"))
-    return executors.InProcess(echo=echo)
+    return executors.create(p.executor_spec, batch, echo, {"client": p.dask_client, "workers": p.workers,
+                                                           "no_shared_fs": p.no_shared_fs, "sync": p.sync})
 
 
 def _progress(p: Plan, ex, echo: bool, log):
-    from . import executors, progress
+    from . import progress
+    from .executors.inline import InProcess
 
     if not echo:
         cls = progress.Quiet
-    elif isinstance(ex, executors.InProcess):
+    elif isinstance(ex, InProcess):
         if progress.on_terminal():  # a bar, with each trial's output scrolling above it
             return progress.Bar(p.script.relpath, p.total + len(p.skipped), p.objective, log, headers=True)
         cls = progress.Lines
@@ -285,7 +300,7 @@ def _watch_foreign(trial: Trial) -> bool:
 
 def drive(p: Plan, batch: Run, made: list[Trial], echo: bool = True) -> list[str]:
     """Run the batch's trials to the end; returns the ids of the trials that ran."""
-    from .executors import InProcess
+    from .executors.inline import InProcess
 
     log = batchrun.BatchLog(batch)
     ex = None
@@ -467,7 +482,8 @@ def resume(batch_dir: str | os.PathLike) -> list[str]:
              objective=Objective.from_colspec(rp.get("objective")), seed=int(rp.get("random_seed") or 0),
              max_trials=rp.get("max_trials"), workers=int(rp.get("workers") or 1), dask=rp.get("dask"),
              fail_fast=bool(rp.get("fail_fast")), needed=bool(rp.get("needed")), label=rp.get("label"),
-             tags=list(rp.get("tags") or []), comment=rp.get("comment"), force_flags=bool(rp.get("force_flags")))
+             tags=list(rp.get("tags") or []), comment=rp.get("comment"), force_flags=bool(rp.get("force_flags")),
+             executor=rp.get("executor"), no_shared_fs=bool(rp.get("dask_no_shared_fs")), sync=rp.get("sync"))
     made = []
     if p.optimizer != "tpe":
         flags_list = batch.get("trials") or []

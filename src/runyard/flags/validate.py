@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FlagError
+from ..errors import FlagError, check_text
 from . import FlagDef
-from .values import Function
+from .values import MAX_INT_DIGITS, Function
 
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
@@ -78,6 +78,16 @@ def check(fd: FlagDef, value: Any) -> None:
             raise FlagError(f"invalid value for flag '{fd.name}': {value} is greater than the maximum {fd.max}")
 
 
+def check_input(name: str, value: Any) -> None:
+    """Refuse a flag name or value that no run may hold: text that is not valid UTF-8, an
+    integer too long to write as text."""
+    check_text(name, "a flag name")
+    check_text(value, f"the value of flag '{name}'")
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, int) and v.bit_length() > MAX_INT_DIGITS * 3.32:
+            raise FlagError(f"invalid value for flag '{name}': an integer of more than {MAX_INT_DIGITS} digits")
+
+
 def resolve(defs: dict[str, FlagDef], given: dict[str, Any], script: str = "script",
             force: bool = False) -> dict[str, Any]:
     """All flag values for a run: defaults overlaid with ``given``, coerced and checked.
@@ -85,12 +95,16 @@ def resolve(defs: dict[str, FlagDef], given: dict[str, Any], script: str = "scri
     List values (grids) are checked item by item. With ``force`` unknown flags
     are kept and invalid values pass unchanged.
     """
+    for name, val in given.items():
+        check_input(name, val)
     unknown = [n for n in given if n not in defs]
     if unknown and not force:
         known = ", ".join(sorted(defs)) or "none"
         raise FlagError(f"unknown flag '{unknown[0]}' for {script} (its flags: {known}); "
                         "use --force-flags to pass it anyway")
     values: dict[str, Any] = {n: fd.default for n, fd in defs.items()}
+    for name, val in values.items():  # (a default read from a script that is not UTF-8)
+        check_text(val, f"the default of flag '{name}'")
     for name, val in given.items():
         fd = defs.get(name)
         if fd is None:

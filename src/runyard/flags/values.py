@@ -26,6 +26,7 @@ _REPEAT = re.compile(r"^(\[.*\])\s*\*\s*(\d+)$", re.S)
 SEARCH_FUNCTIONS = ("uniform", "loguniform")
 SEQUENCE_FUNCTIONS = ("range", "linspace", "logspace", "geomspace")
 MAX_SEQUENCE = 100_000  # a sequence longer than this is surely a typo
+MAX_INT_DIGITS = 4300  # (Python's own limit for converting text to int)
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,16 @@ def parse_assign(arg: str) -> tuple[str, Any]:
     return name, decode(text, name=name)
 
 
-def decode_scalar(text: str) -> Any:
+def decode_scalar(text: str, name: str = "") -> Any:
     """A single value: int, float, bool, null or string (Guild's rules)."""
     s = text.strip()
     if s == "":
         return ""
     if _INT.match(s):
+        if len(s.lstrip("+-")) > MAX_INT_DIGITS:
+            raise FlagError(f"invalid value for flag '{name}': an integer of {len(s.lstrip('+-'))} digits "
+                            f"(at most {MAX_INT_DIGITS})" if name else
+                            f"invalid value: an integer of {len(s.lstrip('+-'))} digits (at most {MAX_INT_DIGITS})")
         return int(s)
     if _FLOAT.match(s):
         return float(s)
@@ -108,7 +113,7 @@ def decode(text: str, name: str = "") -> Any:
     """Decode a command-line flag value (lists, functions, sequences, scalars)."""
     s = text.strip()
     if s[:1] in ("'", '"'):
-        return decode_scalar(text)
+        return decode_scalar(text, name)
     m = _REPEAT.match(s)
     if m:
         base = decode(m.group(1), name)
@@ -120,15 +125,15 @@ def decode(text: str, name: str = "") -> Any:
         if fname is None:
             parts = _split(inner, ",")
             if len(parts) == 1 and ":" in parts[0]:
-                args = [decode_scalar(p) for p in parts[0].split(":")]
+                args = [decode_scalar(p, name) for p in parts[0].split(":")]
                 if len(args) in (2, 3) and all(_is_number(a) for a in args):
                     return _function("uniform", inner, name)
-            return [decode_scalar(p) for p in parts]
+            return [decode_scalar(p, name) for p in parts]
         if fname in SEARCH_FUNCTIONS:
             return _function(fname, inner, name)
         if fname in SEQUENCE_FUNCTIONS:
-            return expand_sequence(fname, [decode_scalar(p) for p in inner.split(":")], name)
-    return decode_scalar(text)
+            return expand_sequence(fname, [decode_scalar(p, name) for p in inner.split(":")], name)
+    return decode_scalar(text, name)
 
 
 def _is_number(v: Any) -> bool:
@@ -166,7 +171,7 @@ def _split_list(inner: str) -> list[str]:
 
 
 def _function(fname: str, inner: str, name: str) -> Function:
-    args = [decode_scalar(p) for p in inner.split(":")]
+    args = [decode_scalar(p, name) for p in inner.split(":")]
     if len(args) not in (2, 3) or not all(_is_number(a) for a in args):
         raise FlagError(f"invalid value for flag '{name}': {fname}[{inner}] needs numbers LOW:HIGH")
     if args[0] >= args[1]:
@@ -283,7 +288,7 @@ def load_batch_file(path: str | Path) -> BatchFile:
                 continue
             if len(rec) != len(header):
                 raise FlagError(f"batch file {path}, line {lineno}: {len(rec)} cells for {len(header)} columns")
-            rows.append({h: decode_scalar(c) for h, c in zip(header, rec) if c.strip() != ""})
+            rows.append({h: decode_scalar(c, h) for h, c in zip(header, rec) if c.strip() != ""})
         return BatchFile(path, rows)
     if suffix in (".json", ".yaml", ".yml"):
         if suffix == ".json":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -53,12 +54,61 @@ except ImportError:  # pragma: no cover - orjson is optional
 def _json_dumps(v: Any) -> str:
     try:
         return _dumps(v)
-    except TypeError:
+    except TypeError:  # an int beyond 64 bits, text orjson refuses: plain json (read by _decode)
         return json.dumps(v, default=str, allow_nan=True)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _decode(data: str) -> Any:
+    """A stored row's JSON; raises ValueError if even plain json cannot read it."""
+    try:
+        return _loads(data)
+    except ValueError:
+        if _SURROGATE_ESCAPE.search(data):  # a lone surrogate (an older runyard wrote it): re-read the run
+            raise
+        return json.loads(data)
+
+
 def connect(home: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the index database of ``home``."""
+    """Open (creating if needed) the index database of ``home``.
+
+    If the cache can't be used (a file where its directory should be, a directory where the
+    database should be, no permission), one warning is printed and this process keeps the
+    index in memory: listing works, only slower.
+    """
+    try:
+        return _connect_file(home)
+    except (OSError, sqlite3.Error) as e:
+        return _in_memory(home, e)
+
+
+class _KeptOpen(sqlite3.Connection):
+    """The in-memory index of a home whose cache can't be used: it lives as long as the process."""
+
+    def close(self) -> None:
+        pass
+
+
+_IN_MEMORY: dict[str, sqlite3.Connection] = {}
+
+
+def _in_memory(home: Path, error: Exception) -> sqlite3.Connection:
+    db = _IN_MEMORY.get(str(home))
+    if db is None:
+        import sys
+
+        reason = getattr(error, "strerror", None) or str(error)
+        sys.stderr.write(f"runyard: warning: cannot use the index cache {_home.cache_dir(home) / DB_NAME} "
+                         f"({reason}); listing without it\n")
+        db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False, factory=_KeptOpen)
+        db.executescript(_SCHEMA)
+        _IN_MEMORY[str(home)] = db
+    return db
+
+
+def _connect_file(home: Path) -> sqlite3.Connection:
     cache = _home.cache_dir(home)
     cache.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(cache / DB_NAME, timeout=30, isolation_level=None, check_same_thread=False)
@@ -73,7 +123,7 @@ def connect(home: Path) -> sqlite3.Connection:
                 os.unlink(cache / (DB_NAME + suffix))
             except FileNotFoundError:
                 pass
-        return connect(home)
+        return _connect_file(home)
     return db
 
 
@@ -103,6 +153,8 @@ def _final_column(kind: int, rec: dict) -> int:
     attributes it has (a record holds a key for each attribute file it read)."""
     if kind != FINAL:
         return kind
+    if "error" in rec:  # an attribute it couldn't read is no key of it: recheck them all
+        return FINAL
     mask = sum(1 << (2 + i) for i, name in enumerate(_IN_PLACE) if name in rec)
     return FINAL | KNOWN | mask
 
@@ -357,12 +409,23 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 cur = db.execute(f"SELECT id, stamp, data FROM runs WHERE location = ? AND id IN ({marks})",
                                  (location, *want)) if len(want) < 900 else db.execute(
                     "SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
+            unreadable = []
             for rid, stamp, data in cur:
                 if rid in want:
-                    rec = _loads(data)
+                    try:
+                        rec = _decode(data)
+                    except ValueError:  # one bad row must not break the listing: read its files
+                        unreadable.append(rid)
+                        continue
                     rec["dir"] = base_s + "/" + rid
                     mem[rid] = (stamp, rec)
                     records.append(rec)
+            for rid in unreadable:
+                rec, summary = _load(Path(base_s + "/" + rid))
+                rec["dir"] = base_s + "/" + rid
+                records.append(rec)
+                updates.append((rid, location, _stamp(rec["dir"]) or 0, _kind(rec), rec.get("started"),
+                                _json_dumps(rec), _json_dumps(summary)))
         gone = [rid for rid in rows if rid not in present]
         for rid in gone:
             mem.pop(rid, None)
@@ -396,7 +459,10 @@ def summaries(home: Path, location: str, ids: list[str]) -> dict[str, list]:
             marks = ",".join("?" * len(chunk))
             for rid, summary in db.execute(
                     f"SELECT id, summary FROM runs WHERE location = ? AND id IN ({marks})", (location, *chunk)):
-                out[rid] = _loads(summary)
+                try:
+                    out[rid] = _decode(summary)
+                except ValueError:
+                    out[rid] = []
     finally:
         db.close()
     return out

@@ -573,6 +573,101 @@ def rewrite(text: str, values: dict[str, Any], source: str = "<script>") -> str:
 
 
 # ---------------------------------------------------------------------------
+# `!expr` in `#|` annotations: R code, evaluated in R
+
+
+_EXPR_LINE = re.compile(r"^(?P<head>\s*#\|.*?(?::|-)\s+)!expr\s+(?P<code>\S.*?)\s*$")
+_EXPR_MARK = "@@runyard-expr@@"
+_expr_cache: dict[tuple[str, ...], list[tuple[bool, str]]] = {}
+
+# Evaluates each code (given as R string literals) and prints its value as YAML flow text.
+_EXPR_PROGRAM = r"""
+num <- function(x) {
+  if (is.nan(x)) return(".nan")
+  if (!is.finite(x)) return(if (x > 0) ".inf" else "-.inf")
+  if (x == round(x) && abs(x) < 1e15) return(sprintf("%.0f", x))
+  for (d in 15:17) { s <- sprintf(paste0("%.", d, "g"), x); if (as.numeric(s) == x) break }
+  if (!grepl(".", s, fixed = TRUE)) s <- sub("e", ".0e", s, fixed = TRUE)
+  s
+}
+str1 <- function(x) encodeString(enc2utf8(x), quote = '"')
+one <- function(x) {
+  if (is.na(x)) "null" else if (is.logical(x)) (if (x) "true" else "false")
+  else if (is.integer(x)) as.character(x) else if (is.numeric(x)) num(x) else str1(as.character(x))
+}
+enc <- function(v) {
+  if (is.null(v)) return("null")
+  if (is.factor(v)) v <- as.character(v)
+  if (is.list(v)) items <- vapply(v, enc, "")
+  else if (is.atomic(v) && !is.complex(v) && !is.raw(v)) items <- vapply(seq_along(v), function(i) one(v[[i]]), "")
+  else stop("its value (", class(v)[1L], ") cannot be written as YAML")
+  nm <- names(v)
+  if (!is.null(nm) && all(nzchar(nm))) return(paste0("{", paste0(vapply(nm, str1, ""), ": ", items, collapse = ", "), "}"))
+  if (length(v) == 1L && !is.list(v)) return(items)
+  paste0("[", paste(items, collapse = ", "), "]")
+}
+for (code in CODES) {
+  res <- tryCatch(paste0("ok ", enc(eval(parse(text = code), envir = new.env()))),
+                  error = function(e) paste0("error ", gsub("[\r\n]+", " ", conditionMessage(e))))
+  cat("@@runyard-expr@@", res, "\n", sep = "")
+}
+"""
+
+
+def _eval_r(codes: tuple[str, ...], source: str) -> list[tuple[bool, str]]:
+    """``(ok, YAML text or error message)`` for each R code, from one R process."""
+    if codes in _expr_cache:
+        return _expr_cache[codes]
+    import subprocess
+    import tempfile
+
+    program = "CODES <- c(" + ", ".join(format_string(c) for c in codes) + ")\n" + _EXPR_PROGRAM
+    with tempfile.NamedTemporaryFile("w", suffix=".R", encoding="utf-8", delete=False) as f:
+        f.write(program)
+    try:
+        p = subprocess.run([require_r(), "--vanilla", f.name], capture_output=True, text=True,
+                           encoding="utf-8", errors="replace", timeout=120, stdin=subprocess.DEVNULL)
+    finally:
+        Path(f.name).unlink(missing_ok=True)
+    out = [line[len(_EXPR_MARK):] for line in p.stdout.splitlines() if line.startswith(_EXPR_MARK)]
+    if p.returncode != 0 or len(out) != len(codes):
+        last = (p.stderr.strip().splitlines() or ["R failed"])[-1]
+        raise UsageError(f"{source}: cannot evaluate '!expr' annotations in R: {last}")
+    res = [(line.startswith("ok "), line.split(" ", 1)[1] if " " in line else "") for line in out]
+    _expr_cache[codes] = res
+    return res
+
+
+def with_exprs(lines: list[str], source: str = "<script>") -> list[str]:
+    """``lines`` with each ``#| key: !expr R-CODE`` replaced by the value of R-CODE (as YAML).
+
+    The code is the rest of the line (a quoted YAML string is unquoted first). R starts only
+    when some ``#|`` line uses ``!expr``, once for all of them.
+    """
+    found = [(i, m) for i, line in enumerate(lines) if "!expr" in line and (m := _EXPR_LINE.match(line))]
+    if not found:
+        return lines
+    codes = []
+    for i, m in found:
+        code = m.group("code")
+        if code[0] in "'\"":
+            import yaml
+
+            try:
+                code = str(yaml.safe_load(code))
+            except yaml.YAMLError:
+                pass
+        codes.append(code)
+    results = _eval_r(tuple(codes), source)
+    out = list(lines)
+    for (i, m), code, (ok, text) in zip(found, codes, results):
+        if not ok:
+            raise UsageError(f"{source}:{i + 1}: '!expr {code}' failed in R: {text}")
+        out[i] = m.group("head") + text
+    return out
+
+
+# ---------------------------------------------------------------------------
 # The language contract
 
 
@@ -587,9 +682,10 @@ def _write(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
 
 
-def _flags_from_r(text: str, source: str) -> dict[str, FlagDef]:
+def _flags_from_r(text: str, source: str, lines: list[str] | None = None) -> dict[str, FlagDef]:
     lits, _ = find_literals(text, source)
-    lines = text.split("\n")
+    if lines is None:
+        lines = with_exprs(text.split("\n"), source)
     flags: dict[str, FlagDef] = {}
     for lit in lits:
         lineno = _line_of(text, lit.name_tok.start)
@@ -646,14 +742,14 @@ def inspect(path: Path) -> Script:
     text = _read(path)
     script = Script(path=path, language="r")
     source = path.name
-    lines = text.split("\n")
+    lines = with_exprs(text.split("\n"), source)
     options = front_matter(lines, source)
     script.options = options
     script.flags_dest = _dest(path, script.project_dir, options, source)
     if "flags" in options:
         script.flags = _explicit_flags(options["flags"], source)
     elif script.flags_dest == "globals":
-        script.flags = _flags_from_r(text, source)
+        script.flags = _flags_from_r(text, source, lines)
     else:
         dest_path = script.project_dir / script.flags_dest
         if dest_path.suffix.lower() == ".r":
@@ -707,6 +803,13 @@ def apply_flags(script: Script, run_dir: Path, values: dict[str, Any]) -> None:
                              for k, v in values.items()):
         return
     flags_dest.write_flags(dest, values)
+
+
+def random_seed() -> int:
+    """A run's random seed in R's integer range, so ``set.seed(random_seed)`` reproduces the run."""
+    import secrets
+
+    return secrets.randbelow(INT_MAX + 1)
 
 
 def require_r() -> str:

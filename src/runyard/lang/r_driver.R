@@ -10,7 +10,7 @@
 #     visible values as Rscript does;
 #   * sends plots made without an explicit device to plots/Rplot001.png, ...;
 #   * calls set.seed() with the run's random_seed attribute (a seed outside
-#     R's integer range is reduced modulo 2147483647, keeping its sign);
+#     R's integer range is replaced by a fresh one in range, written back);
 #   * prints numbers with 15 significant digits so scalars keep precision;
 #   * on an error writes the attribute .guild/attrs/r_error (YAML: message,
 #     call, traceback) and exits with status 1.
@@ -74,13 +74,20 @@ local({
     digits = max(15L, getOption("digits"))
   )
 
+  # The seed is the run's random_seed attribute. One outside R's integer range
+  # (drawn by Guild AI, or given by a user) cannot be passed to set.seed():
+  # a fresh seed in R's range is drawn and written back, so the attribute is
+  # always the seed the run used.
   seed_file <- file.path(attrs_dir, "random_seed")
   if (file.exists(seed_file)) {
     txt <- trimws(readLines(seed_file, warn = FALSE, n = 1L))
     seed <- suppressWarnings(as.numeric(txt))
     if (length(seed) == 1L && is.finite(seed)) {
-      imax <- .Machine$integer.max
-      if (abs(seed) > imax) seed <- sign(seed) * (abs(seed) %% imax)
+      if (abs(seed) > .Machine$integer.max || seed != round(seed)) {
+        set.seed(NULL)
+        seed <- sample.int(.Machine$integer.max, 1L)
+        write_attr("random_seed", as.character(seed))
+      }
       set.seed(as.integer(seed))
     }
   }

@@ -156,21 +156,21 @@ def claim(run_dir: str | os.PathLike) -> bool:
 
 def start_claimed(run_dir: str | os.PathLike, echo: bool = True, stdin: Any = None) -> int:
     """Supervise a claimed run in this process with its saved environment; returns its exit_status."""
-    from .runner import read_env_file, supervise
+    from .runner import staged_env, supervise
 
     run = Run(Path(run_dir))
     argv = run.get("cmd")
-    env = read_env_file(run) or dict(os.environ)
+    env = staged_env(run)
     return supervise(run, argv, env, echo=echo, stdin=stdin)
 
 
-def spawn_supervisor(run_dir: str | os.PathLike) -> subprocess.Popen:
+def spawn_supervisor(run_dir: str | os.PathLike, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Supervise a claimed run in a child process of its own session (so a terminal's Ctrl-C
     reaches it only through its parent, which signals it on purpose)."""
     run = Run(Path(run_dir))
     log = open(run.guild_path("supervisor.log"), "ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "runyard.launch.runner", str(run.dir)],
+        return subprocess.Popen([sys.executable, "-m", "runyard.launch.runner", str(run.dir)], env=env,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True, close_fds=True)
     finally:

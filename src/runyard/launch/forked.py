@@ -20,6 +20,8 @@ import sys
 import threading
 from typing import Any
 
+from . import environ as _environ
+
 
 _allowed = False
 
@@ -152,8 +154,7 @@ def _child(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None
 
     base = interpreter_path()  # (read in the parent's cwd and environment)
     os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(env)
+    _environ.install(env)  # (os.environ.clear() would die on a variable with an empty name)
     random.seed()
     enc = "utf-8"
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=enc,

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import UsageError
 from ..lang import Script, for_script, resolve
 from ..store.run import Run, status_of
+from . import environ as _environ
 
 
 def _one_run(selector: str, what: str) -> Run:
@@ -75,7 +76,7 @@ def restart(selector: str, flags: dict | None = None, *, echo: bool = True, gpus
         run.set("label", runner._render_label(str(template), values) if template else default_label(values))
     if not argv:
         raise UsageError(f"run {run.short_id} has no command to run again")
-    env = dict(os.environ)
+    env = _environ.process_env(os.environ)
     for k, v in (run.get("env") or {}).items():
         if k in ("RUN_DIR", "RUN_ID", "GUILD_HOME", "GUILD_OP", "PROJECT_DIR", "CMD_DIR", "FLAGS_DEST",
                  "PYTHONPATH", "MPLBACKEND", "RUNYARD_PLOTS_DIR") or k.startswith("FLAG_"):
@@ -90,7 +91,7 @@ def restart(selector: str, flags: dict | None = None, *, echo: bool = True, gpus
             os.unlink(run.guild_path(name))
         except FileNotFoundError:
             pass
-    run.set("env", runner.clean_env(env))
+    run.set("env", _environ.storable(env, keep=[k for k in env if k.startswith("FLAG_")]))  # (no secret)
     from .. import index
 
     if wait:

@@ -24,9 +24,8 @@ from ..flags import validate as _validate
 from ..lang import Script, for_script, resolve
 from ..store.run import Run, timestamp, write_lock, write_opref
 from . import deps as _deps
+from . import environ as _environ
 from . import forked as _forked
-
-SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "access_key", "credential", "private_key")
 
 EXIT_SIGTERM = -15
 EXIT_KEYBOARD_INTERRUPT = -16
@@ -42,11 +41,6 @@ class Prepared:
     script: Script
     values: dict[str, Any]
     user_flags: dict[str, Any] = field(default_factory=dict)
-
-
-def clean_env(env: dict[str, str]) -> dict[str, str]:
-    """The environment minus variables whose names look like secrets."""
-    return {k: v for k, v in env.items() if not any(w in k.lower() for w in SECRET_WORDS)}
 
 
 def _platform() -> dict:
@@ -148,9 +142,9 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     elif "${" in label:
         label = _render_label(label, shown)
 
-    env = dict(os.environ)
+    env = _environ.process_env(os.environ)
     env.update(extra_env)
-    env.update({
+    ours = {
         "RUN_DIR": str(run.dir),
         "RUN_ID": run.id,
         "GUILD_HOME": str(home),
@@ -158,9 +152,10 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         "PROJECT_DIR": str(project),
         "CMD_DIR": str(project),
         "FLAGS_DEST": script.flags_dest,
-    })
+    }
     for name, val in values.items():
-        env["FLAG_" + "".join(c if c.isalnum() else "_" for c in name).upper()] = _flag_env(val)
+        ours["FLAG_" + "".join(c if c.isalnum() else "_" for c in name).upper()] = _flag_env(val)
+    env.update(ours)
     if gpus is not None:  # --gpus 0,1 / --no-gpus
         env["CUDA_VISIBLE_DEVICES"] = gpus
 
@@ -175,7 +170,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     if comment:
         a("comments", [{"body": comment, "host": _host(), "time": now, "user": _user()}])
     a("cmd", argv)
-    a("env", clean_env(env))
+    a("env", _environ.storable(env, keep=ours))  # never a secret (launch/environ.py)
     a("host", _host())
     a("user", _user())
     a("platform", _platform())
@@ -202,8 +197,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         a(k, v)
     if stage:
         a("started", now)
-        (run.dir / ".guild" / "STAGED").touch()
-        _write_env_file(run, env)
+        (run.dir / ".guild" / "STAGED").touch()  # its environment is the `env` attribute: see staged_env
     else:
         # Running from the moment it is a run: this process holds it until a supervisor takes over.
         write_lock(run.dir, os.getpid())
@@ -270,29 +264,34 @@ def _render_label(template: str, values: dict) -> str:
     return re.sub(r"\$\{([^}|]+)\}", sub, template)
 
 
-def _write_env_file(run: Run, env: dict[str, str]) -> None:
+def staged_env(run: Run) -> dict[str, str]:
+    """The environment a claimed staged run starts with: its stored ``env`` attribute (no
+    secrets) plus the secrets of this process's environment (launch/environ.py).
+
+    A run staged by Guild AI keeps its whole environment in ``.guild/ENV``; that is read
+    instead, and the file is removed, so no environment file stays in the run.
+    """
     import shlex
 
-    text = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
     path = run.guild_path("ENV")
-    path.write_text(text)
-    os.chmod(path, 0o600)
-
-
-def read_env_file(run: Run) -> dict[str, str] | None:
-    """The environment saved for a staged run (``.guild/ENV``), or None."""
-    import shlex
-
     try:
-        text = run.guild_path("ENV").read_text()
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except FileNotFoundError:
-        return None
-    env = {}
+        stored = run.get("env")
+        return _environ.for_staged(stored) if isinstance(stored, dict) and stored else _environ.process_env(os.environ)
+    stored = {}
     for line in text.splitlines():
         if line.startswith("export "):
             k, _, v = line[len("export "):].partition("=")
-            env[k] = shlex.split(v)[0] if v else ""
-    return env
+            try:
+                stored[k] = shlex.split(v)[0] if v else ""
+            except (ValueError, IndexError):
+                stored[k] = v
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return _environ.for_staged(stored)
 
 
 class _LazyEvents:
@@ -521,7 +520,9 @@ def start_background(prepared: Prepared) -> int:
 def _background_main(run_dir: str) -> int:
     run = Run(Path(run_dir))
     argv = run.get("cmd")
-    env = read_env_file(run) or dict(os.environ)
+    # a claimed staged run (a queue's or a batch's trial, e.g. on a Dask worker) starts with its
+    # stored environment; a background run with the environment it was given
+    env = staged_env(run) if run.guild_path("PENDING").exists() else _environ.process_env(os.environ)
     import subprocess
 
     return supervise(run, argv, env, echo=False, stdin=subprocess.DEVNULL)

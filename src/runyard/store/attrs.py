@@ -13,6 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..errors import RunyardError, check_text
+
+MAX_BYTES = 4 * 1024 * 1024  # an attribute file larger than this is not read (listed with `error`)
+MAX_DEPTH = 100  # nor one nested deeper than this
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./@+-]*( [A-Za-z0-9_./@+=-]+)*$")
 _YAML_WORDS = {
     "y", "n", "yes", "no", "on", "off", "true", "false", "null", "none", "~",
@@ -165,25 +169,90 @@ def loads(text: str) -> Any:
         pass
     import yaml
 
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # First a look at the events (an iterative parser): aliases would make a few KB expand to
+    # gigabytes, deep nesting would overflow the loader's stack. Most files can hold neither.
+    nesting_bound = sum(text.count(c) for c in "[{-:\n")
+    if nesting_bound < MAX_DEPTH and "&" not in text and "*" not in text:
+        return yaml.load(text, Loader=loader)
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise ValueError("YAML anchors and aliases are not allowed in attribute files")
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    return yaml.load(text, Loader=loader)
 
 
-class AttrError(Exception):
+class AttrError(RunyardError):
     """An attribute file that cannot be read or parsed."""
 
 
 def read(path: Path) -> Any:
-    """Read one attribute file; raises FileNotFoundError or AttrError."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    """Read one attribute file; raises FileNotFoundError or AttrError.
+
+    Refused (AttrError): files over :data:`MAX_BYTES`, bytes that are not UTF-8, YAML
+    anchors and aliases (an alias bomb would take gigabytes). A lone surrogate written as
+    a YAML or JSON escape (``"\\udcff"``) is read as the escape's text, so the value stays
+    valid UTF-8.
+    """
+    with open(path, "rb") as f:
+        data = f.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise AttrError(f"attribute file {path} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     try:
-        return loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise AttrError(f"attribute file {path} is not valid UTF-8 (byte {e.start})") from None
+    try:
+        value = loads(text)
     except Exception as e:  # noqa: BLE001 - any YAML error means a corrupt file
-        raise AttrError(f"corrupt attribute file {path}: {str(e).splitlines()[0]}") from None
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AttrError(f"corrupt attribute file {path}: {msg}") from None
+    if (text.count("[") + text.count("{") > MAX_DEPTH) and _depth(value) > MAX_DEPTH:  # (JSON paths)
+        raise AttrError(f"corrupt attribute file {path}: nested more than {MAX_DEPTH} levels deep")
+    if "\\u" in text or "\\U" in text:
+        value = _escape_surrogates(value)
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and dicts nest in ``value`` (iteratively: the value may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (list, dict)):
+            deepest = max(deepest, d)
+            if deepest > MAX_DEPTH:
+                break
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _escape_surrogates(value: Any) -> Any:
+    """``value`` with each lone surrogate in its text written as ``\\udcff`` (valid UTF-8)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_escape_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_escape_surrogates(k): _escape_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def write(attrs_dir: Path, name: str, value: Any) -> None:
-    """Write one attribute atomically: a temp file beside ``attrs/``, then rename."""
+    """Write one attribute atomically: a temp file beside ``attrs/``, then rename.
+
+    Raises :class:`~runyard.errors.TextError` (and writes nothing) for text that is not UTF-8."""
+    check_text(value, {"label": "the label", "tags": "a tag", "comments": "a comment"}.get(name, f"attribute '{name}'"))
     data = dumps(value).encode("utf-8")
     tmp = attrs_dir.parent / f".attr-{name}-{os.getpid()}-{id(data):x}.tmp"
     with open(tmp, "wb") as f:

@@ -23,6 +23,20 @@ class PathRefused(UsageError):
     """A file path that leaves the run directory (or is malformed)."""
 
 
+class EnvironmentFileRefused(PathRefused):
+    """A run file that holds a process environment (see ENVIRONMENT_FILES)."""
+
+
+#: Files of a run that hold a process environment (Guild AI stages runs with one, secrets and
+#: all): never read, exported, pushed or served.
+ENVIRONMENT_FILES = frozenset({".guild/ENV"})
+
+
+def holds_environment(rel: str) -> bool:
+    """True for a run-relative path that holds a process environment (see ENVIRONMENT_FILES)."""
+    return rel.strip("/") in ENVIRONMENT_FILES
+
+
 def _shown(rel: str) -> str:
     """A path as it is safe to print in a message: quoted, control characters escaped, short."""
     return repr(rel if len(rel) <= 200 else rel[:200] + "...")
@@ -50,6 +64,8 @@ def resolve_in_run(run_dir: str | os.PathLike, rel: str) -> Path:
     """The real path of ``rel`` inside ``run_dir``; refuses anything (symlinks included) that
     resolves outside the run directory."""
     rel = safe_relpath(rel)
+    if holds_environment(rel):
+        raise EnvironmentFileRefused(f"{_shown(rel)}: holds a process environment (it may hold secrets): not shown")
     root = os.path.realpath(run_dir)
     target = os.path.realpath(os.path.join(root, rel)) if rel else root
     if target != root and not target.startswith(root + os.sep):

@@ -32,7 +32,11 @@ def read_record(run_dir: Path) -> dict[str, Any]:
             rec[name] = _attrs.read(attrs_dir + name)
         except (_attrs.AttrError, UnicodeDecodeError, OSError) as e:
             problems.append(f"{name}: {str(e).splitlines()[0]}")
-    opref = run.opref
+    try:
+        opref = run.opref
+    except (OSError, UnicodeDecodeError, ValueError) as e:  # not UTF-8, unbalanced quotes: still listed
+        opref = ["", "", "", ""]
+        problems.append(f"opref: {str(e).splitlines()[0]}")
     rec["operation"] = batch_operation(run_dir, opref) or format_operation(opref)
     pkg = opref[0]
     rec["project_dir"] = pkg.split(":", 1)[1] if pkg.startswith(("script:", "guildfile:")) else None

@@ -8,6 +8,7 @@ comment, delete, restore), ``POST /api/tensorboard``. Files: ``/files/<run-id>/<
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import re
 from pathlib import Path
@@ -76,13 +77,19 @@ def _json(obj: Any, status: int = 200) -> Response:
                     headers={"cache-control": "no-store"})
 
 
+# The one place where an error becomes an HTTP status (first match wins). Every error a
+# request can cause is a RunyardError or an OSError; anything else is a bug (a plain 500).
+_ERROR_STATUS = ((D.PathRefused, 403), (SelectError, 404), (UsageError, 400), (RunyardError, 500))
+_OSERROR_STATUS = {errno.ENOENT: 404, errno.ENOTDIR: 404, errno.ENAMETOOLONG: 404, errno.ELOOP: 404,
+                   errno.EISDIR: 404, errno.EACCES: 403, errno.EPERM: 403}
+
+
 def _error_status(e: Exception) -> int:
-    if isinstance(e, D.PathRefused):
-        return 403
-    if isinstance(e, SelectError):
-        return 404
-    if isinstance(e, UsageError):
-        return 400
+    for cls, status in _ERROR_STATUS:
+        if isinstance(e, cls):
+            return status
+    if isinstance(e, OSError):
+        return _OSERROR_STATUS.get(e.errno, 500)
     return 500
 
 
@@ -120,6 +127,8 @@ def _int(value: str | None, default: int | None, lo: int | None = None, hi: int 
         n = int(value)
     except ValueError:
         raise UsageError(f"not a whole number: '{value}'") from None
+    if abs(n) > 2**53:  # (beyond what JSON numbers hold exactly)
+        raise UsageError(f"number out of range: '{value}'")
     if lo is not None:
         n = max(lo, n)
     if hi is not None:
@@ -435,6 +444,8 @@ async def highlight_css(request: Request) -> Response:
 async def _on_error(request: Request, exc: Exception) -> Response:
     status = _error_status(exc)
     msg = str(exc) if isinstance(exc, RunyardError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.strerror:  # (not the server's paths)
+        msg = exc.strerror
     if request.url.path.startswith(("/api/", "/files/")):
         if request.url.path.startswith("/files/"):
             return Response(msg, status_code=status, media_type="text/plain; charset=utf-8")

@@ -1,0 +1,4 @@
+library(testthat)
+library(runyard)
+
+test_check("runyard")
