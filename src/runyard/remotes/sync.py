@@ -155,7 +155,7 @@ def _local_files(run_dir: Path) -> tuple[dict[str, list[int]], dict[str, str]]:
                 links[prefix + d] = os.readlink(p)
                 dirs.remove(d)
         for n in names:
-            if holds_environment(prefix + n):  # never leaves the machine
+            if holds_environment(prefix + n) or prefix + n == ".guild/attrs.lock":  # never leaves the machine
                 continue
             p = os.path.join(root, n)
             st = os.lstat(p)
