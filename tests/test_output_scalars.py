@@ -170,7 +170,7 @@ def _reference(patterns, text, ignore=()):
         spec = _ref_spec(patterns)
         ignore = ()
     compiled = [(key, re.compile(_ref_expand(src))) for key, src in spec]
-    step, out = 0, []
+    step, out, stepped = 0, [], False
     for line in text.split("\n"):
         line = "".join(ch for ch in line if ord(ch) >= 9).rstrip()
         vals = {}
@@ -194,7 +194,10 @@ def _reference(patterns, text, ignore=()):
         if "step" in vals:
             new_step = vals.pop("step")
             if math.isfinite(new_step):  # a step that is not a finite number is ignored
-                step = int(new_step)
+                step, stepped = int(new_step), True
+        elif "epoch" in vals and "epoch" not in ignore and not stepped and vals["epoch"] >= 0 \
+                and vals["epoch"].is_integer():
+            step = int(vals["epoch"])  # epoch sets the step until a step is seen
         out += [(k, vals[k], step) for k in sorted(vals) if k not in ignore]
     return out
 
@@ -214,7 +217,7 @@ def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
     import random
 
     rnd = random.Random(7)
-    keys = ["loss", "step", "acc", "a:b", "lr", "val_loss", "[3]", "x"]
+    keys = ["loss", "step", "acc", "a:b", "lr", "val_loss", "[3]", "x", "epoch", "epoch"]
     seps = [": ", ":  ", ":\t", ":", "=", " : "]
     vals = ["0.5", "-1", "1e-3", "3", "1.2.3", ".5", "2e5", "abc", "12", "+1", "1E+5", "nan", "-INF", "Infinity",
             "e5", "-", "infx"]
@@ -240,6 +243,18 @@ def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
         for i in range(0, len(lines), size):
             out.feed("\n".join(lines[i:i + size]) + "\n")
         assert _nan_as_text(got) == want, f"fed {size} lines at a time"
+
+
+def test_epoch_sets_the_step_until_a_step_is_seen():
+    text = "loss: 1\nepoch: 1\nloss: 0.5\nepoch: 2\nloss: 0.25 (note)\nepoch: 2.5\nacc: 1\n"
+    assert preview(None, text) == [("loss", 1.0, 0), ("epoch", 1.0, 1), ("loss", 0.5, 1), ("epoch", 2.0, 2),
+                                   ("loss", 0.25, 2), ("epoch", 2.5, 2), ("acc", 1.0, 2)]
+    # step: keeps priority, from the moment it is seen
+    assert preview(None, "epoch: 1\nstep: 10\nloss: 1\nepoch: 2\nloss: 2\n") == [
+        ("epoch", 1.0, 1), ("loss", 1.0, 10), ("epoch", 2.0, 10), ("loss", 2.0, 10)]
+    assert preview(None, "epoch: 3\nloss: 1\n", ignore_keys=["epoch"]) == [("loss", 1.0, 0)]  # a flag
+    assert preview({"epoch": r"Epoch (\value)", "loss": r"loss=(\value)"}, "Epoch 4\nloss=1\n") == [
+        ("epoch", 4.0, 4), ("loss", 1.0, 4)]
 
 
 def test_no_step_means_step_zero():

@@ -361,6 +361,7 @@ def test_source_snapshot_in_git_project(project):
     write(project / "ignored" / "x.py", "x = 1\n")
     write(project / "run.log", "log\n")
     (project / "weights.bin").write_bytes(b"\x00" * 10)
+    write(project / "notes.txt", "untracked\n")
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
@@ -369,7 +370,7 @@ def test_source_snapshot_in_git_project(project):
     row = runyard.run("train.py", echo=False).iloc[0]
     rd = Path(row["dir"])
     got = sorted(str(p.relative_to(rd)) for p in rd.rglob("*") if p.is_file() and ".guild" not in p.relative_to(rd).parts)
-    assert got == ["train.py", "weights.bin"]  # untracked but not ignored files are source too
+    assert got == ["notes.txt", "train.py"]  # untracked files are source too; binary files are not
     sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
     assert attrs(rd)["vcs_commit"] == f"git:{sha}"
 

@@ -17,9 +17,13 @@ _API = (
     "runs_delete", "runs_purge", "runs_restore", "runs_export", "runs_import",
     "runs_push", "runs_pull",
     "view", "view_run_report", "view_runs_diff",
+    "stop_runs", "run_ids", "ls_records",
 )
 
-__all__ = list(_API) + ["__version__"]
+from . import errors  # noqa: E402 - tiny; runyard.errors.RunFailed etc. without another import
+from .errors import RunFailed  # noqa: E402
+
+__all__ = list(_API) + ["errors", "RunFailed", "__version__"]
 
 
 def __getattr__(name: str):

@@ -62,6 +62,15 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
     return records
 
 
+def ls_records(runs: Any = None, *args: Any, deleted: bool = False, summary: bool = False,
+               remote: str | None = None, **filters: Any) -> list[dict]:
+    """The selected runs as plain dicts, newest first, with no pandas (what the CLI lists):
+    the ``ls_runs`` fields, ``flags`` and ``scalars`` as dicts; ``summary=True`` adds each
+    run's scalar summaries. ``deleted=True`` selects from the trash, ``remote`` from the index
+    of that remote."""
+    return _records(runs, args, filters, deleted=deleted, want_summary=summary, remote=remote)
+
+
 def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
     """Full ids of the selected runs, newest first."""
     return [r["id"] for r in _records(runs, args, filters)]
@@ -145,10 +154,19 @@ def _build_frame(records: list[dict]) -> "pd.DataFrame":
 
 
 def _column(values: list) -> Any:
-    """A flag column: numeric when every value is a number, else objects."""
+    """A flag column: integers (pandas' nullable ``Int64`` when some runs lack the flag),
+    floats when any value is a float, else objects."""
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None):
-        if all(isinstance(v, int) for v in values if v is not None) and None not in values:
-            return values
+        if all(isinstance(v, int) for v in values if v is not None):
+            if None not in values:
+                return values
+            import pandas as pd
+
+            if any(v is not None for v in values):
+                try:
+                    return pd.array(values, dtype="Int64")
+                except (OverflowError, TypeError, ValueError):  # beyond 64 bits
+                    return values
         return [float("nan") if v is None else v for v in values]
     return values
 
@@ -199,17 +217,13 @@ RUN_OPTIONS = _options.RUN_OPTIONS
 
 
 def _is_batch(flags: Any) -> bool:
-    from .flags.values import Function
+    from .flags.values import is_batch
 
-    if flags is None:
-        return False
-    if not isinstance(flags, dict):
-        return True  # a DataFrame or a list of dicts
-    return any(isinstance(v, (list, tuple, Function)) or hasattr(v, "tolist") for v in flags.values())
+    return is_batch(flags)
 
 
 def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = True, wait: bool = True,
-        **options: Any) -> "pd.DataFrame":
+        check: bool = False, **options: Any) -> "pd.DataFrame":
     """Run ``script`` in a new run directory and return the runs it made (``ls_runs`` rows).
 
     ``flags``: a dict of values (lists expand to a grid), a DataFrame or list of dicts (one run
@@ -217,14 +231,46 @@ def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = T
     Options: ``label, tags, comment, force_flags, stage, gpus, no_gpus, restart, proto``, and for
     batches ``max_trials, optimizer, minimize, maximize, random_seed, workers, dask, fail_fast, needed``.
     ``script`` may also name a guild.yml operation (``"train"``, ``"model:train"``).
+    ``check=True`` raises :class:`~runyard.errors.RunFailed` when a run ended in error or was
+    terminated (by default the returned rows' ``status`` says so).
     """
+    if check and not wait:
+        raise UsageError("check=True needs wait=True: a run in the background has not ended yet")
     ids = run_ids(script, flags, *args, echo=echo, wait=wait, **options)
+    if check and ids:
+        _check_runs(ids)
     return ls_runs(ids) if ids else _frame([])
+
+
+def _check_runs(ids: list[str]) -> None:
+    """Raise RunFailed for the first of ``ids`` that ended in error or was terminated."""
+    from .errors import RunFailed
+    from .store.output import read_lines
+    from .store.run import Run, status_of
+
+    runs = _home.runs_dir(_runs_home())
+    for rid in ids:
+        status = status_of(runs / rid)
+        if status in ("error", "terminated"):
+            run = Run(runs / rid, rid)
+            tail = [text for _, _, text in read_lines(run.dir)][-10:]
+            try:
+                exit_status = run.get("exit_status")
+            except Exception:  # noqa: BLE001 - an unreadable attribute: still report the failure
+                exit_status = None
+            raise RunFailed(rid, status, exit_status, tail, operation=_operation(run))
+
+
+def _operation(run: Any) -> str:
+    try:
+        return str((run.get("op") or {}).get("script") or "")
+    except Exception:  # noqa: BLE001
+        return ""
 
 
 def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = True, wait: bool = True,
             **options: Any) -> list[str]:
-    """Like :func:`run`, returning the new runs' ids (no pandas: the CLI's fast path)."""
+    """Like :func:`run` (without ``check``), returning the new runs' ids: no pandas."""
     from .flags.values import parse_assign
     from .launch import runner as launch
 

@@ -53,7 +53,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except RunyardError as e:
-            _echo(f"runyard: {e}", err=True)
+            _echo(f"runyard: {e.cli_message or e}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("runyard: interrupted", err=True)
@@ -90,12 +90,46 @@ def _run_options(f):
     return _options.click_options(_options.RUN_OPTIONS)(f)
 
 
-@main.command("run", context_settings={"ignore_unknown_options": False})
+class _RunCommand(click.Command):
+    """``runyard run``: ``--lr 0.1`` (an option runyard doesn't have) is answered with the
+    NAME=VALUE form of the flag, not with click's guess at a similar option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        params = self.get_params(ctx)
+        known = {o for p in params for o in (*p.opts, *p.secondary_opts)}
+        takes_value = {o for p in params if isinstance(p, click.Option) and not p.is_flag for o in p.opts}
+        for i, a in enumerate(args):
+            if a == "--":
+                break
+            if i and args[i - 1] in takes_value:
+                continue  # an option's value: -l --odd-label
+            name, eq, val = a.partition("=")
+            if a.startswith("--") and len(a) > 2 and name not in known:
+                if not eq:
+                    nxt = args[i + 1] if i + 1 < len(args) else None
+                    val = nxt if nxt is not None and (not nxt.startswith("-") or _is_number(nxt)) else "yes"
+                from .errors import UsageError
+
+                raise UsageError(f"flags are given as NAME=VALUE: {name[2:]}={val}")
+        return super().parse_args(ctx, args)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@main.command("run", cls=_RunCommand, context_settings={"ignore_unknown_options": False})
 @click.argument("script", required=False)
 @click.argument("flags", nargs=-1)
 @click.option("--help-op", is_flag=True, help="Show the script's flags and exit.")
+@click.option("--test-sourcecode", is_flag=True,
+              help="Show which files the run's source snapshot would copy, and why others are skipped; make no run.")
 @_run_options
-def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> None:
+def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bool, **opts: Any) -> None:
     """Run SCRIPT (or a guild.yml operation OP, MODEL:OP) in a new run directory.
     FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
     from .lang import resolve
@@ -132,6 +166,11 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> Non
     if help_op:
         _echo(_help_op(info))
         return
+    if test_sourcecode:
+        from .launch import sourcecode
+
+        _echo(sourcecode.plan(*sourcecode.rules_for(info), explain=True).explain())
+        return
     from .flags.values import parse_assign
 
     given = dict(parse_assign(f) for f in flags)
@@ -141,9 +180,9 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, **opts: Any) -> Non
         given = keep_ids_raw(info, list(flags), given)
     opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
     yes = opts.pop("yes", False)
-    from .api import _is_batch
+    from .flags.values import is_batch
 
-    if not _is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
+    if not is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
         from .launch.runner import resolve_values
 
         if opts.get("proto"):
@@ -266,7 +305,7 @@ def _help_op(info) -> str:
         out += [str(desc).strip(), ""]
     out += ["Use 'runyard run --help' for a list of options.", ""]
     if not info.flags:
-        out.append("No flags.")
+        out.append("No flags." + (f" ({info.hint})" if info.hint else ""))
         return "\n".join(out)
     out.append("Flags:")
     width = max(len(n) for n in info.flags) + 2
@@ -378,10 +417,10 @@ def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, del
     INDEX is the run's place in the filtered list, newest first; 'runyard runs 1'
     is the latest run that passes the filters (see 'runyard help filters').
     """
-    from .api import _records
+    from .api import ls_records
 
     sel, filters = _selection(runs, filters)
-    records = _records(None, (), filters, deleted=deleted, remote=remote)
+    records = ls_records(None, deleted=deleted, remote=remote, **filters)
     place = {r["id"]: i for i, r in enumerate(records, 1)}
     if sel:
         from .select.runs import select
@@ -450,12 +489,12 @@ def _public_record(r: dict) -> dict:
 @click.option("--deleted", "-d", is_flag=True, help="Look in the trash.")
 def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, deleted: bool, filters: dict) -> None:
     """Show a run's attributes, flags and scalars (default: the latest run)."""
-    from .api import _records
+    from .api import ls_records
     from .errors import SelectError
     from .store.run import Run
 
     sel, filters = _selection((run or "1",), filters)
-    records = _records(sel, (), filters, deleted=deleted, want_summary=True)
+    records = ls_records(sel, deleted=deleted, summary=True, **filters)
     if not records:
         raise SelectError("no runs match")
     r = records[0]
@@ -587,10 +626,10 @@ def _preview_runs(records: list[dict], action: str, yes: bool) -> bool:
 
 
 def _select_records(runs: tuple, filters: dict, deleted: bool = False) -> list[dict]:
-    from .api import _records
+    from .api import ls_records
 
     sel, filters = _selection(runs, filters)
-    return _records(sel, (), filters, deleted=deleted)
+    return ls_records(sel, deleted=deleted, **filters)
 
 
 def _ids(records: list[dict]) -> list[str]:
@@ -1189,12 +1228,12 @@ def api_runs_cmd(runs: tuple, deleted: bool, filters: dict) -> None:
     """The selected runs as a JSON list, newest first: id, label, tags, marked, flags, scalars
     (one summary per path and tag), operation, started, stopped (microseconds since the epoch),
     comments, status, exit_status, deps, project_dir, dir, sourcecode_digest."""
-    from .api import _records
+    from .api import ls_records
     from .store.run import Run
 
     sel, filters = _selection(runs, filters)
     out = []
-    for r in _records(sel, (), filters, deleted=deleted, want_summary=True):
+    for r in ls_records(sel, deleted=deleted, summary=True, **filters):
         out.append({
             "id": r["id"], "label": r.get("label") or "", "tags": list(r.get("tags") or []),
             "marked": bool(r.get("marked")), "flags": r.get("flags") or {},
@@ -1212,12 +1251,12 @@ def api_runs_cmd(runs: tuple, deleted: bool, filters: dict) -> None:
 @click.argument("runs", nargs=-1)
 def api_scalars_cmd(runs: tuple, filters: dict) -> None:
     """Every scalar of the selected runs as JSON columns: {run, path, tag, value, step}."""
-    from .api import _records
+    from .api import ls_records
     from .store.tfevents import run_scalars
 
     sel, filters = _selection(runs, filters)
     cols: dict[str, list] = {"run": [], "path": [], "tag": [], "value": [], "step": []}
-    for r in _records(sel, (), filters):
+    for r in ls_records(sel, **filters):
         for path, tag, value, step in run_scalars(r["dir"]):
             for k, v in zip(cols, (r["id"], path, tag, value, step)):
                 cols[k].append(v)

@@ -10,6 +10,7 @@ class RunyardError(Exception):
     """
 
     exit_code = 1
+    cli_message: str | None = None  # the message as the CLI says it, when it differs (option names)
 
     def __init__(self, message: str, exit_code: int | None = None):
         super().__init__(message)
@@ -25,6 +26,30 @@ class UsageError(RunyardError):
 
 class FlagError(UsageError):
     """A flag value that the script does not accept."""
+
+
+class UnknownFlagError(FlagError):
+    """A flag the script does not define. The message names ``force_flags=True`` from Python
+    and ``--force-flags`` from the CLI."""
+
+    def __init__(self, message: str):
+        super().__init__(f"{message}; pass force_flags=True to pass it anyway")
+        self.cli_message = f"{message}; use --force-flags to pass it anyway"
+
+
+class RunFailed(RunyardError):
+    """``run(..., check=True)``: a run ended in error or was terminated. ``run_id``, ``status``,
+    ``exit_status`` and ``output`` (its last output lines) say which and how."""
+
+    def __init__(self, run_id: str, status: str, exit_status: int | None, output: list[str],
+                 operation: str = ""):
+        self.run_id, self.status, self.exit_status, self.output = run_id, status, exit_status, output
+        how = "was terminated" if status == "terminated" else "ended in error"
+        code = f" (exit status {exit_status})" if exit_status is not None else ""
+        text = f"run {run_id[:8]}{f' ({operation})' if operation else ''} {how}{code}"
+        if output:
+            text += "; its last output:\n" + "\n".join(f"  {line}" for line in output)
+        super().__init__(text)
 
 
 class SelectError(UsageError):

@@ -58,6 +58,30 @@ class FlagDef:
         return d
 
 
+def canonical_names(defs: dict[str, FlagDef], given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with every other spelling of a flag's name renamed to the flag's name: the
+    argparse option (``batch-size`` for the dest ``batch_size``), or ``-`` for ``_``."""
+    if all(name in defs for name in given):
+        return given
+    from ..errors import FlagError
+
+    spelled: dict[str, str] = {}
+    for fd in defs.values():
+        # ``--no-cuda`` (store_false, dest ``cuda``): ``no-cuda=yes`` would mean cuda=no, so that
+        # option's name is no other spelling of the flag.
+        option = "" if fd.extra.get("arg-switch") is False else str(fd.extra.get("arg-name") or "").lstrip("-")
+        for alt in (option, fd.name.replace("_", "-")):
+            if alt and alt not in defs:
+                spelled.setdefault(alt, fd.name)
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        real = name if name in defs else spelled.get(name, name)
+        if real in out:
+            raise FlagError(f"flag '{real}' is given twice (as '{real}' and as '{name}')")
+        out[real] = value
+    return out
+
+
 def type_of(value: Any) -> str | None:
     """The flag type of a Python value: boolean, int, number (float) or string."""
     if isinstance(value, bool):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FlagError, check_text
-from . import FlagDef
+from ..errors import FlagError, UnknownFlagError, check_text
+from . import FlagDef, canonical_names
 from .values import MAX_INT_DIGITS, Function
 
 _TRUE = ("true", "yes", "on", "1")
@@ -89,19 +89,20 @@ def check_input(name: str, value: Any) -> None:
 
 
 def resolve(defs: dict[str, FlagDef], given: dict[str, Any], script: str = "script",
-            force: bool = False) -> dict[str, Any]:
+            force: bool = False, hint: str = "") -> dict[str, Any]:
     """All flag values for a run: defaults overlaid with ``given``, coerced and checked.
 
     List values (grids) are checked item by item. With ``force`` unknown flags
-    are kept and invalid values pass unchanged.
+    are kept and invalid values pass unchanged. Another spelling of a flag's name (argparse's
+    ``batch-size`` for ``batch_size``) counts as the flag; ``hint`` follows "its flags: none".
     """
+    given = canonical_names(defs, given)
     for name, val in given.items():
         check_input(name, val)
     unknown = [n for n in given if n not in defs]
     if unknown and not force:
-        known = ", ".join(sorted(defs)) or "none"
-        raise FlagError(f"unknown flag '{unknown[0]}' for {script} (its flags: {known}); "
-                        "use --force-flags to pass it anyway")
+        known = ", ".join(sorted(defs)) or "none" + (f" — {hint}" if hint else "")
+        raise UnknownFlagError(f"unknown flag '{unknown[0]}' for {script} (its flags: {known})")
     values: dict[str, Any] = {n: fd.default for n, fd in defs.items()}
     for name, val in values.items():  # (a default read from a script that is not UTF-8)
         check_text(val, f"the default of flag '{name}'")

@@ -69,6 +69,16 @@ class BatchFile(list):
         return f"BatchFile({self.path!r}, {len(self)} rows)"
 
 
+def is_batch(flags: Any) -> bool:
+    """True when ``flags`` make several runs: a table (DataFrame, list of dicts) or a dict with
+    a list (a grid) or a search function among its values."""
+    if flags is None:
+        return False
+    if not isinstance(flags, dict):
+        return True  # a DataFrame or a list of dicts
+    return any(isinstance(v, (list, tuple, Function)) or hasattr(v, "tolist") for v in flags.values())
+
+
 def parse_assign(arg: str) -> tuple[str, Any]:
     """``"name=value"`` -> ``(name, decoded value)``; ``"@file"`` -> ``("@file", BatchFile)``."""
     if arg.startswith("@") and "=" not in arg:

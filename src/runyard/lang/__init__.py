@@ -42,6 +42,7 @@ class Script:
     flags: dict[str, FlagDef] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # front matter (or the guild.yml op's settings)
     flags_dest: str = "globals"  # "globals", "args", or a project-relative file ("flags.yml")
+    hint: str = ""  # what to add when a flag is unknown and the script has none (a flags-dest)
     op: Any = None  # the guild.yml operation (runyard.guildfile.OpDef) this script runs, if any
 
     @property

@@ -490,7 +490,23 @@ def inspect(path: Path) -> Script:
         script.flags = _argparse_flags(tree, text, source)
     else:
         script.flags_dest, script.flags = _dest_flags(path, script.project_dir, dest)
+    if not script.flags:
+        config = _config_file_named(tree)
+        if config:
+            script.hint = f"its code opens {config}: to make its keys flags, add #| flags-dest: config:{config}"
     return script
+
+
+def _config_file_named(tree: ast.Module) -> str | None:
+    """The first ``.yml``/``.yaml``/``.json`` file named by a string in the code, if any."""
+    from ..flags.dest import CONFIG_SUFFIXES
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\n" not in node.value:
+            v = node.value.strip()
+            if v.lower().endswith(CONFIG_SUFFIXES) and len(v) > 5 and " " not in v:
+                return v[2:] if v.startswith("./") else v
+    return None
 
 
 def apply_flags(script: Script, run_dir: Path, values: dict) -> None:

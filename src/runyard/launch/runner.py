@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import home as _home
-from ..flags import default_label
+from ..flags import canonical_names, default_label
 from ..flags import validate as _validate
 from ..lang import Script, for_script, resolve
 from ..store.run import Run, timestamp, write_lock, write_opref
@@ -58,7 +58,7 @@ def resolve_values(script: Script, flags: dict | None, force: bool = False) -> d
     given = dict(flags or {})
     if script.op is not None:
         given = _deps.normalize_flags(script, given)
-    return _validate.resolve(script.flags, given, script.name, force=force)
+    return _validate.resolve(script.flags, given, script.name, force=force, hint=script.hint)
 
 
 def prepare(
@@ -83,6 +83,7 @@ def prepare(
     user_flags = dict(flags or {})
     if script.op is not None:
         user_flags = _deps.normalize_flags(script, user_flags)  # prepare=ID -> operation:prepare=ID
+    user_flags = canonical_names(script.flags, user_flags)
     if values is None:
         values = resolve_values(script, user_flags, force_flags)
     lang.ready()
@@ -109,15 +110,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
 
     opts = script.options
     project = script.project_dir
-    always = [script.relpath] if not (opts.get("steps") or opts.get("exec")) else []
-    dest = script.flags_dest
-    if dest not in ("globals", "args"):
-        dest_rel = dest[len("config:"):] if dest.startswith("config:") else dest
-        while dest_rel.startswith("./"):
-            dest_rel = dest_rel[2:]
-        if (project / dest_rel).is_file():
-            always.append(dest_rel)
-    files = sourcecode.select(project, opts.get("sourcecode"), tuple(always))
+    files = sourcecode.select(*sourcecode.rules_for(script))
     if script.op is not None:
         skip = _deps.snapshot_excludes(script)
         files = [f for f in files if f not in skip]

@@ -12,7 +12,9 @@ and ``\\step`` stand for a key (``[^ \\t]+``), a number (``1``, ``-0.5``, ``1e-3
 
 All the matches of one line are gathered first (a key seen twice keeps its last value); the key
 ``step`` then sets the step of that line's scalars and of later ones, and is not itself a scalar.
-Before any step is seen the step is 0. With the default patterns, keys that are flag names
+Until a ``step`` is seen, a whole, non-negative ``epoch`` value sets the step the same way (and
+is recorded as a scalar too): a script that prints ``epoch: N`` gets its scalars at step N.
+Once a ``step`` has been seen, ``epoch`` is only a scalar. Before either the step is 0. With the default patterns, keys that are flag names
 (``ignore_keys``) are not scalars.
 
 The default patterns match ``loss: 0.1`` (scalar ``loss``), ``step: 5`` (step 5) and
@@ -21,7 +23,8 @@ The default patterns match ``loss: 0.1`` (scalar ``loss``), ``step: 5`` (step 5)
 
 Differences from Guild: ``\\value`` also reads ``nan``, ``inf``, ``1E+5`` and ``+1`` (Guild's is
 ``[0-9.e-]+``); an invalid pattern is an error rather than a warning; a ``step`` that is not a
-finite number is ignored.
+finite number is ignored; ``epoch`` sets the step until a ``step`` is seen (Guild records
+those scalars at step 0).
 
 Speed: :meth:`OutputScalars.feed` takes big chunks of complete lines. With the default patterns,
 the lines between those ending with ")" are matched by one ``findall`` (at most one scalar per
@@ -191,6 +194,7 @@ class OutputScalars:
                  ignore_keys: Iterable[str] = ()):
         self._writer = writer
         self._step = 0
+        self._stepped = False  # a "step" key was seen: "epoch" no longer sets the step
         self._defaults = False
         if isinstance(patterns, str) and patterns.strip().lower() in _DISABLED + _ENABLED:
             patterns = patterns.strip().lower() in _ENABLED
@@ -278,6 +282,7 @@ class OutputScalars:
         ignore = self._ignore
         for key, sval in _FAST_DEFAULT.findall(text, start, end):
             if key == "step":
+                self._stepped = True
                 try:
                     step = int(sval)
                 except ValueError:
@@ -291,9 +296,12 @@ class OutputScalars:
             if key in ignore:
                 continue
             try:
-                append((key, float(sval), step))
+                v = float(sval)
             except ValueError:
-                pass
+                continue
+            if key == "epoch" and not self._stepped and v.is_integer() and v >= 0:
+                step = int(v)
+            append((key, v, step))
         self._step = step
 
     def _paren_line(self, text: str, ls: int, le: int, items: list) -> None:
@@ -306,12 +314,14 @@ class OutputScalars:
             except ValueError:
                 v = None
             if key == "step":  # the second pattern's value wins over the first's step
+                self._stepped = True
                 if v is None:
                     self._step = int(sstep)
                 elif math.isfinite(v):
                     self._step = int(v)
                 return
             self._step = int(sstep)
+            self._stepped = True
             if v is not None and key not in self._ignore:
                 items.append((key, v, self._step))
             return
@@ -327,8 +337,12 @@ class OutputScalars:
         if m is not None:
             _apply(m, second, vals)
         s = vals.pop("step", None)
-        if s is not None and math.isfinite(s):
-            self._step = int(s)
+        if s is not None:
+            self._stepped = True
+            if math.isfinite(s):
+                self._step = int(s)
+        else:
+            self._step = self._epoch_step(vals, self._step)
         for key in sorted(vals, key=str):
             if key not in self._ignore:
                 items.append((key, vals[key], self._step))
@@ -383,9 +397,12 @@ class OutputScalars:
                     except ValueError:
                         continue
                     if k == "step":
+                        self._stepped = True
                         if math.isfinite(v):
                             step = int(v)
                     elif k not in ignore:
+                        if k == "epoch" and not self._stepped and v.is_integer() and v >= 0:
+                            step = int(v)
                         append((k, v, step))
                     continue
             vals: dict = {}
@@ -401,13 +418,29 @@ class OutputScalars:
                 for p, m in found[ls]:
                     _apply(m, p, vals)
             s = vals.pop("step", None)
-            if s is not None and math.isfinite(s):
-                step = int(s)
+            if s is not None:
+                self._stepped = True
+                if math.isfinite(s):
+                    step = int(s)
+            else:
+                step = self._epoch_step(vals, step)
             for k in sorted(vals, key=str):
                 if k not in ignore:
                     append((k, vals[k], step))
         self._step = step
         return items
+
+    def _epoch_step(self, vals: dict, step: int) -> int:
+        """The step after a line whose scalars are ``vals`` (no ``step`` among them): its
+        ``epoch`` while no ``step`` has been seen, else ``step``."""
+        v = vals.get("epoch")
+        if v is None or self._stepped or "epoch" in self._ignore:
+            return step
+        try:
+            ok = float(v).is_integer() and v >= 0
+        except (TypeError, ValueError):
+            return step
+        return int(v) if ok else step
 
     def close(self) -> None:
         """Flush the writer (closing it is the caller's business)."""
