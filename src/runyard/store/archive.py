@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
 from ..errors import UsageError
-from .paths import holds_environment
+from .paths import stays_on_machine
 
 RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
 #: A zip entry (or a whole zip) expanding more than this ratio to more than MAX_RATIO_SIZE is a bomb.
@@ -114,7 +114,7 @@ def _entries(d: Path, prefix: str, run_name: str, links: str, depth: int) -> Ite
         return
     for e in found:
         p, rel = Path(e.path), prefix + e.name
-        if holds_environment(rel):  # Guild's staged-run environment: secrets and all
+        if stays_on_machine(rel):  # Guild's staged-run environment (secrets and all), runyard's lock
             continue
         if e.is_symlink():
             if links == "keep" and points_at_run(f"{run_name}/{rel}", os.readlink(p)):
