@@ -324,6 +324,16 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     from ..store.output import OutputWriter
 
     g = run.guild_path()
+    stopping: dict[str, Any] = {"signal": None}
+    proc = None
+
+    def on_term(signum, frame):
+        stopping["signal"] = signum
+        if proc is not None:
+            _terminate_tree(proc.pid)
+
+    # Caught from before the run is 'running': a SIGTERM at any moment after makes it 'terminated'.
+    old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
     write_lock(run.dir, os.getpid())  # before the markers go: never a moment without status
     for marker in ("STAGED", "PENDING"):
         try:
@@ -338,14 +348,7 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     events = _LazyEvents(g)
     scalars = OutputScalars(events, output_scalars, ignore_keys=flag_names)
     out = OutputWriter(run.dir)
-    stopping = {"signal": None}
-
-    def on_term(signum, frame):
-        stopping["signal"] = signum
-        _terminate_tree(proc.pid)
-
     exit_status = 1
-    proc = None
     try:
         try:
             if fork_python and stdin is None and _forked.usable(argv, str(run.dir), env):
@@ -363,7 +366,8 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
                 sys.stderr.write(msg.decode())
             exit_status = 127
             return exit_status
-        old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+        if stopping["signal"] is not None:  # stopped while it was starting
+            _terminate_tree(proc.pid)
         try:
             _pump(proc, out, scalars, echo)
             proc.wait()
@@ -375,9 +379,6 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
             except KeyboardInterrupt:
                 _terminate_tree(proc.pid, kill=True)
             proc.wait()
-        finally:
-            if old_term is not None:
-                signal.signal(signal.SIGTERM, old_term)
         code = proc.returncode
         if stopping["signal"] == signal.SIGTERM:
             exit_status = EXIT_SIGTERM
@@ -397,6 +398,8 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
             os.unlink(g / "LOCK")
         except FileNotFoundError:
             pass
+        if old_term is not None:  # (kept until the run is final: a SIGTERM now can't cut it short)
+            signal.signal(signal.SIGTERM, old_term)
         # No index update needed: an unfinished run is re-read by every listing.
 
 
