@@ -210,6 +210,11 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     background = opts.pop("background", False)
     if opts.get("proto"):
         script, given = None, {k: v for k, v in given.items() if k not in again_flags or again_flags[k] != v}
+    if not background and not opts.get("stage") and not is_batch(given) and not any(
+            k in opts for k in ("optimizer", "max_trials", "workers", "dask", "executor", "sync")):
+        from .launch.runner import catch_early_sigterm
+
+        catch_early_sigterm()  # a SIGTERM from now on ends the run 'terminated', not 'error'
     ids = api.run_ids(script, given or None, echo=not quiet, wait=not background, **opts)
     if background:
         for rid in ids:

@@ -316,6 +316,18 @@ class _LazyEvents:
             self._w.close()
 
 
+_EARLY_TERM: dict[str, int | None] = {"signal": None}
+
+
+def catch_early_sigterm() -> None:
+    """Called by the ``runyard run`` command just before it makes a single foreground run: a
+    SIGTERM from then on, even before the run's process starts, ends the run ``terminated``
+    (``prepare`` writes the run's LOCK; without this, a SIGTERM in between killed runyard and
+    the run read ``error``)."""
+    if _main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: _EARLY_TERM.__setitem__("signal", signum))
+
+
 def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo: bool = True,
               stdin: Any = None, output_scalars: Any = ..., flag_names: list[str] | None = None,
               fork_python: bool = False) -> int:
@@ -349,7 +361,12 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     scalars = OutputScalars(events, output_scalars, ignore_keys=flag_names)
     out = OutputWriter(run.dir)
     exit_status = 1
+    if _EARLY_TERM["signal"] is not None:  # stopped before its process could start
+        stopping["signal"], _EARLY_TERM["signal"] = _EARLY_TERM["signal"], None
     try:
+        if stopping["signal"] is not None:
+            exit_status = EXIT_SIGTERM
+            return exit_status
         try:
             if fork_python and stdin is None and _forked.usable(argv, str(run.dir), env):
                 proc = _forked.start(argv, str(run.dir), env if env is not None else dict(os.environ),
