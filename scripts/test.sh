@@ -15,7 +15,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v git      >/dev/null 2>&1 || need+=(git)
 [ -x /usr/sbin/sshd ]                 || need+=(openssh-server)   # a real SSH remote for the remotes tests
 # R packages for the R package in r/ and its tests (Debian's: CRAN is not reachable).
-for p in jsonlite tibble processx testthat roxygen2 withr dplyr tidyr rstudioapi; do
+for p in jsonlite tibble processx testthat roxygen2 withr dplyr tidyr rstudioapi ggplot2; do
   dpkg-query -W -f='${Status}' "r-cran-$p" 2>/dev/null | grep -q "ok installed" || need+=("r-cran-$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

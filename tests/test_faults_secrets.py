@@ -237,3 +237,37 @@ def test_a_guild_staged_environment_file_never_leaves_the_run(secret_env, projec
     assert cli("remote", "add", "share", share.as_uri(), env=env).returncode == 0
     assert cli("push", "share", "--include-running", env=env).returncode == 0
     assert not [p for p in share.rglob("*") if p.is_file() and b"sk_live_guild_staged" in p.read_bytes()]
+
+
+def test_a_guild_made_env_attribute_is_exported_and_served_without_its_secrets(project, tmp_path):
+    """Guild AI 0.9 keeps KAGGLE_KEY and DATABASE_URL passwords in a run's env attribute; an
+    export and the view carry that attribute without them (runyard's own runs are exported as
+    they are: they hold no secret)."""
+    write(project / "t.py", "x = 1\n")
+    assert cli("run", "t.py", "-y").returncode == 0
+    run_dir = Path(runyard.ls_runs().iloc[0]["dir"])
+    mine = (run_dir / ".guild" / "attrs" / "env").read_bytes()
+    assert cli("run", "t.py", "-y").returncode == 0
+    guild_run = Path(runyard.ls_runs().iloc[0]["dir"])
+    (guild_run / ".guild" / "attrs" / "env").write_text(
+        "HOME: /root\nKAGGLE_KEY: kg-123-secret\nDATABASE_URL: postgres://u:pw-secret@h/db\nFLAG_X: '1'\n")
+    assert cli("export", str(tmp_path / "out.zip"), "-y").returncode == 0
+    assert cli("export", str(tmp_path / "out"), "-y").returncode == 0
+    with zipfile.ZipFile(tmp_path / "out.zip") as zf:
+        env_g = zf.read(f"{guild_run.name}/.guild/attrs/env").decode()
+        assert zf.read(f"{run_dir.name}/.guild/attrs/env") == mine  # untouched: nothing to drop
+    env_d = (tmp_path / "out" / guild_run.name / ".guild" / "attrs" / "env").read_text()
+    for text in (env_g, env_d):
+        assert "secret" not in text and "HOME: /root" in text and "FLAG_X" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    from runyard.web.app import create_app
+
+    app = create_app(port=8772)
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:8772") as c:
+            r = c.get(f"/files/{guild_run.name}/.guild/attrs/env")
+            assert r.status_code == 200 and b"HOME" in r.content and b"secret" not in r.content
+    finally:
+        app.view.close()

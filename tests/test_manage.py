@@ -84,14 +84,30 @@ def test_filters(five):
     assert xs(runyard.ls_runs(started="before 2001-01-01")) == []
     assert xs(runyard.ls_runs(operation="train")) == [5, 4, 3, 2, 1]
     assert xs(runyard.ls_runs(operation="other")) == []
-    digest = runyard.ls_runs(1)["sourcecode_digest"][0]
-    assert len(runyard.ls_runs(digest=digest[:6])) == 5
     with pytest.raises(runyard.errors.SelectError, match="invalid filter"):
         runyard.ls_runs(filter="x <")
     r = cli("runs", "--filter", "x < and")
     assert r.returncode == 2 and "invalid filter" in r.stderr and "Traceback" not in r.stderr
     with pytest.raises(runyard.errors.SelectError, match="invalid time range"):
         runyard.ls_runs(started="the other day")
+
+
+def test_digest_filter_tells_source_versions_apart(five):
+    old = set(runyard.ls_runs()["id"])
+    with open(five / "train.py", "a") as f:
+        f.write("# a second version of the source\n")
+    runyard.run("train.py", {"x": 6}, echo=False)
+    runyard.run("train.py", {"x": 7}, echo=False)
+    new = set(runyard.ls_runs()["id"]) - old
+    digests = {i: d for i, d in zip(runyard.ls_runs()["id"], runyard.ls_runs()["sourcecode_digest"])}
+    old_d, new_d = {digests[i] for i in old}, {digests[i] for i in new}
+    assert len(old_d) == len(new_d) == 1 and old_d != new_d  # one digest per source version
+    (a,), (b,) = old_d, new_d
+    n = next(n for n in range(4, 33) if a[:n] != b[:n])
+    assert set(runyard.ls_runs(digest=a[:n])["id"]) == old
+    assert set(runyard.ls_runs(digest=b[:n])["id"]) == new
+    r = cli("select", "--all", "-Fd", b[:n])
+    assert r.returncode == 0 and set(r.stdout.split()) == new
 
 
 def test_terminal_syntax_from_python(five):
@@ -116,6 +132,8 @@ def test_annotations_chain(five):
     runyard.runs_label(1, append="world")
     assert runyard.ls_runs(1)["label"][0] == "hello world"
     assert xs(runyard.ls_runs(label="world")) == [5]
+    runyard.runs_label(None, "relabeled", "-Fl", "world")  # a label filter beside the new label
+    assert runyard.ls_runs()["label"].tolist()[:2] == ["relabeled", "lr=0.01 x=4"]
     runyard.runs_comment(1, "first")
     runyard.runs_comment(1, "second")
     runyard.runs_comment(1, delete=1)
@@ -127,6 +145,7 @@ def test_annotations_chain(five):
 
 
 def test_seed_workflow_best_run_export(five):
+    runyard.run("train.py", {"x": 2}, echo=False)  # the newest run is not the best one
     best = runyard.ls_scalars()
     best = best[best.tag == "acc"].nlargest(1, "value")
     runyard.runs_export(runyard.runs_tag(best, "best"), "./best-runs")
@@ -166,6 +185,13 @@ def test_cli_delete_purge_restore(five):
     assert len(runyard.ls_runs()) == 5
     assert cli("runs", "delete", "--permanent", "1", "-y").returncode == 0
     assert len(runyard.ls_runs()) == 4 and len(runyard.ls_runs(deleted=True)) == 0
+    gone = runyard.ls_runs("1:2")["id"].tolist()
+    assert cli("runs", "delete", "1:2", "-y").returncode == 0
+    r = cli("runs", "purge", "-y")
+    assert r.returncode == 0 and r.stdout.strip() == "Purged 2 run(s)", r.stderr
+    assert cli("runs", "list", "--deleted").stdout == ""
+    assert not any((five / ".guild" / p / i).exists() for p in ("runs", "trash/runs") for i in gone)
+    assert len(runyard.ls_runs()) == 2
 
 
 def test_export_import_zip_and_dir_lossless(five, tmp_path):
@@ -218,9 +244,36 @@ def test_compare_cli(five):
     assert [row["x"] for row in rows] == ["5", "4", "3", "2", "1"]
     assert rows[0]["loss"] == "0.2" and rows[2]["status"] == "error"
     assert list(rows[0])[:6] == ["run", "operation", "started", "time", "status", "label"]
+
+
+def printed(home: Path) -> dict:
+    """{run id: {"loss": .., "acc": ..}} read from what each run printed (not from runyard's scalars)."""
+    import re
+
+    out = {}
+    for d in (home / "runs").iterdir():
+        text = (d / ".guild" / "output").read_text()
+        out[d.name] = {k: float(v) for k, v in re.findall(r"^(loss|acc): ([0-9.]+)$", text, re.M)}
+    return out
+
+
+def test_select_and_compare_sort_by_the_scalar_not_by_time(five):
+    runyard.run("train.py", {"x": 2}, echo=False)  # now the newest run is neither the best nor the worst
+    newest = runyard.ls_runs(1)["id"][0]
+    vals = printed(five / ".guild")
+    low_loss = min(vals, key=lambda i: vals[i]["loss"])
+    high_loss = max(vals, key=lambda i: vals[i]["loss"])
+    high_acc = max(vals, key=lambda i: vals[i]["acc"])
+    assert newest not in (low_loss, high_loss, high_acc)
+    assert cli("select", "--min", "loss").stdout.strip() == low_loss
+    assert cli("select", "--max", "loss").stdout.strip() == high_loss
+    assert cli("select", "--max", "scalar:acc", "-Fo", "train").stdout.strip() == high_acc
     r = cli("compare", "--table", "--max", "acc", "-n", "2")
     lines = r.stdout.strip().splitlines()
-    assert len(lines) == 3 and "acc" in lines[0] and lines[1].split()[0] == runyard.ls_runs(1)["id"][0][:8]
+    assert len(lines) == 3 and "acc" in lines[0] and lines[1].split()[0] == high_acc[:8]
+    rows = list(csv.DictReader(io.StringIO(cli("compare", "--csv", "-", "--min", "acc").stdout)))
+    assert [float(row["acc"]) for row in rows] == sorted(v["acc"] for v in vals.values())
+    assert rows[-1]["run"] == high_acc[:8] and rows[0]["run"] == high_loss[:8]
 
 
 def test_scalars_cli_and_summary(five):
@@ -230,12 +283,28 @@ def test_scalars_cli_and_summary(five):
     s = runyard.ls_scalars(summary=True)
     assert set(s.columns) >= {"first_val", "first_step", "last_val", "last_step", "min_val", "min_step", "max_val",
                               "max_step", "avg_val", "total", "count"}
+    write(five / "series.py", """
+    for step, loss in [(1, 0.5), (2, 0.2), (3, 0.4), (4, 0.3)]:
+        print(f"step: {step}")
+        print(f"loss: {loss}")
+    """)
+    rid = runyard.run("series.py", echo=False)["id"][0]
+    r = cli("scalars", rid[:8], "--summary", "--csv", "-")
+    assert r.returncode == 0, r.stderr
+    (row,) = list(csv.DictReader(io.StringIO(r.stdout)))
+    want = {"run": rid, "path": ".guild", "tag": "loss", "first_val": 0.5, "first_step": 1, "last_val": 0.3,
+            "last_step": 4, "min_val": 0.2, "min_step": 2, "max_val": 0.5, "max_step": 1, "avg_val": 0.35,
+            "total": 1.4, "count": 4}
+    assert set(row) == set(want)
+    for k, v in want.items():
+        assert (float(row[k]) == pytest.approx(v)) if isinstance(v, float) else (row[k] == str(v)), k
+    table = cli("scalars", rid[:8], "-s").stdout
+    assert "first_val" in table.splitlines()[0] and rid[:8] in table.splitlines()[1]
 
 
 def test_select_cat_ls_diff(five):
     assert cli("select").stdout.strip() == runyard.ls_runs(1)["id"][0]
     assert cli("select", "--short-id", "2").stdout.strip() == runyard.ls_runs(2)["id"][0][:8]
-    assert cli("select", "--min", "loss").stdout.strip() == runyard.ls_runs(1)["id"][0]
     assert cli("select", "--attr", "flags", "1").stdout.strip().splitlines() == ["x: 5", "lr: 0.1"]
     assert "loss: 0.2000" in cli("cat").stdout
     assert "x = 4" in cli("cat", "2", "-p", "train.py").stdout

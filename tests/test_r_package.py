@@ -17,7 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PKG = REPO / "r"
 R_TESTS = sorted(p.name for p in (PKG / "tests" / "testthat").glob("test-*.R"))
-NEEDED = ("jsonlite", "tibble", "processx", "testthat", "withr", "dplyr", "tidyr")
+NEEDED = ("jsonlite", "tibble", "processx", "testthat", "withr", "dplyr", "tidyr", "ggplot2")
 
 RUN_FILE = r"""
 args <- commandArgs(trailingOnly = TRUE)

@@ -647,3 +647,18 @@ def test_live_output_flusher_never_aborts_python_at_exit(tmp_path):
     codes = [subprocess.run([sys.executable, "-c", "for i in range(3000): print('x' * 50)"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE).returncode for _ in range(40)]
     assert codes == [0] * 40
+
+
+def test_sigterm_at_any_moment_after_running_terminates(project):
+    """A SIGTERM as soon as the run reads 'running' (before its process has even started) still
+    ends it 'terminated', never 'error' (the supervisor catches SIGTERM before it writes LOCK)."""
+    write(project / "slow.py", SLOW)
+    for _ in range(3):
+        p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", "-y", "-q"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        home = project / ".guild"
+        assert _wait_for(lambda: any((d / ".guild" / "LOCK").exists() for d in runs_in(home)), timeout=30)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=20)
+    df = runyard.ls_runs()
+    assert len(df) == 3 and set(df["status"]) == {"terminated"} and set(df["exit_status"]) == {-15}

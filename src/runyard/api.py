@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import home as _home
 from . import options as _options
@@ -382,13 +382,21 @@ def _touch(run) -> None:
     index.touch(run)
 
 
-def _update(run, name: str, value: Any) -> None:
-    """Set an annotation attribute (an empty value removes it) and refresh the index."""
-    if value:
-        run.set(name, value)
-    else:
-        run.delete_attr(name)
-    _touch(run)
+def _update(run, name: str, change: Callable[[Any], Any]) -> Any:
+    """Set annotation attribute ``name`` to ``change(value in its file now)``, holding the run's
+    lock, and refresh the index. Reading the file (not the cached record, which can be seconds
+    old) under the lock means no concurrent change, by runyard or Guild AI, is lost. An empty
+    result removes the attribute."""
+    from .store.lock import read_fresh, run_lock
+
+    with run_lock(run.dir):
+        value = change(read_fresh(run.attrs_dir / name))
+        if value:
+            run.set(name, value)
+        else:
+            run.delete_attr(name)
+        _touch(run)
+    return value
 
 
 def _user_host() -> tuple[str, str]:
@@ -402,6 +410,13 @@ def _user_host() -> tuple[str, str]:
     return user, socket.gethostname()
 
 
+def _as_list(value: Any) -> list:
+    """An attribute that should hold a list, as a list (Guild AI may have written one value)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def runs_tag(runs: Any = None, add: Any = None, *args: Any, remove: Any = None, clear: bool = False,
              **filters: Any) -> Any:
     """Add and/or remove tags (``clear`` removes all first). Returns ``runs``."""
@@ -409,18 +424,20 @@ def runs_tag(runs: Any = None, add: Any = None, *args: Any, remove: Any = None, 
     rm_l = [remove] if isinstance(remove, str) else list(remove or [])
     if not (add_l or rm_l or clear):
         raise UsageError("runs_tag needs tags to add or remove, or clear=True")
-    for run, rec in _each(runs, args, filters):
-        tags = [] if clear else list(rec.get("tags") or [])
-        tags = [t for t in tags if t not in rm_l]
-        tags += [t for t in add_l if t not in tags]
-        _update(run, "tags", tags)
+
+    def change(tags: Any) -> list:
+        tags = [] if clear else [t for t in _as_list(tags) if t not in rm_l]
+        return tags + [t for t in dict.fromkeys(add_l) if t not in tags]
+
+    for run, _ in _each(runs, args, filters):
+        _update(run, "tags", change)
     return runs
 
 
 def runs_mark(runs: Any = None, *args: Any, clear: bool = False, **filters: Any) -> Any:
     """Mark runs (``clear=True`` unmarks them). Returns ``runs``."""
     for run, _ in _each(runs, args, filters):
-        _update(run, "marked", not clear)
+        _update(run, "marked", lambda _: not clear)
     return runs
 
 
@@ -430,8 +447,9 @@ def runs_label(runs: Any = None, label: str | None = None, *args: Any, prepend: 
     if label is None and prepend is None and append is None and remove is None and not clear:
         raise UsageError("runs_label needs a label (or prepend/append/remove, or clear=True)")
     rm_l = [remove] if isinstance(remove, str) else list(remove or [])
-    for run, rec in _each(runs, args, filters):
-        cur = "" if clear else (rec.get("label") or "")
+
+    def change(cur: Any) -> str:
+        cur = "" if clear or cur is None else str(cur)
         if label is not None:
             cur = label
         if prepend:
@@ -440,7 +458,10 @@ def runs_label(runs: Any = None, label: str | None = None, *args: Any, prepend: 
             cur = f"{cur} {append}".strip()
         if rm_l:
             cur = " ".join(w for w in cur.split() if w not in rm_l)
-        _update(run, "label", cur)
+        return cur
+
+    for run, _ in _each(runs, args, filters):
+        _update(run, "label", change)
     return runs
 
 
@@ -452,15 +473,19 @@ def runs_comment(runs: Any = None, comment: str | None = None, *args: Any, delet
     if comment is None and delete is None and not clear:
         raise UsageError("runs_comment needs a comment (or delete=N, or clear=True)")
     user, host = _user_host()
-    for run, rec in _each(runs, args, filters):
-        comments = [] if clear else list(rec.get("comments") or [])
-        if delete is not None:
-            if not 1 <= int(delete) <= len(comments):
-                raise UsageError(f"run {run.short_id} has no comment {delete} (it has {len(comments)})")
-            comments.pop(int(delete) - 1)
-        if comment:
-            comments.append({"body": comment, "host": host, "time": timestamp(), "user": user})
-        _update(run, "comments", comments)
+    for run, _ in _each(runs, args, filters):
+
+        def change(comments: Any) -> list:
+            comments = [] if clear else _as_list(comments)
+            if delete is not None:
+                if not 1 <= int(delete) <= len(comments):
+                    raise UsageError(f"run {run.short_id} has no comment {delete} (it has {len(comments)})")
+                comments.pop(int(delete) - 1)
+            if comment:
+                comments.append({"body": comment, "host": host, "time": timestamp(), "user": user})
+            return comments
+
+        _update(run, "comments", change)
     return runs
 
 

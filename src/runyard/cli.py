@@ -14,15 +14,36 @@ from .terminal import echo as _echo  # every text runyard prints is made termina
 
 
 class _Filtered(click.Command):
-    """A command taking the run filters. Their ~17 options are built on first use, not at
-    import: every command has them, and ``runyard run`` should not pay for building them."""
+    """A command taking the run filters (``-Fl``, ``-Sc``, ...).
+
+    The filters live in a namespace of their own: the command's function gets them as one
+    argument, ``filters`` (a dict of only those given), so none of the command's own options
+    (``label --set``, ``comment --add``) can clash with them. Where a command's own option uses
+    a filter's option string, the command's wins and the filter keeps its other spellings.
+    Their ~17 options are built on first use, not at import: ``runyard run`` should not pay."""
+
+    _NS = "_filter_"
 
     def get_params(self, ctx: click.Context) -> list:
         if not getattr(self, "_filters_built", False):
-            holder = _options.click_options(_options.FILTER_OPTIONS)(lambda **kw: None)
+            taken = frozenset(o for p in self.params for o in (*p.opts, *p.secondary_opts))
+            holder = _options.click_options(_options.FILTER_OPTIONS, self._NS, taken)(lambda **kw: None)
             self.params.extend(reversed(holder.__click_params__))
             self._filters_built = True
         return super().get_params(ctx)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import inspect
+
+        if "filters" not in inspect.signature(self.callback).parameters:
+            raise TypeError(f"command {self.name!r} must take its filters as one parameter, 'filters: dict'")
+        filters = {}
+        for name in [n for n in ctx.params if n.startswith(self._NS)]:
+            value = ctx.params.pop(name)
+            if value not in (None, False, ()):
+                filters[name[len(self._NS):]] = list(value) if isinstance(value, tuple) else value
+        ctx.params["filters"] = filters
+        return super().invoke(ctx)
 
 
 class _Group(click.Group):
@@ -59,8 +80,8 @@ def _confirm(prompt: str, yes: bool) -> bool:
     return click.confirm(prompt, default=True)
 
 
-def _selection(runs: tuple, kw: dict) -> tuple[list, dict]:
-    return (list(runs) if runs else None), {k: v for k, v in kw.items() if v not in (None, False, ())}
+def _selection(runs: tuple, filters: dict) -> tuple[list | None, dict]:
+    return (list(runs) if runs else None), filters
 
 
 # --- run ----------------------------------------------------------------------------------------
@@ -189,6 +210,11 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     background = opts.pop("background", False)
     if opts.get("proto"):
         script, given = None, {k: v for k, v in given.items() if k not in again_flags or again_flags[k] != v}
+    if not background and not opts.get("stage") and not is_batch(given) and not any(
+            k in opts for k in ("optimizer", "max_trials", "workers", "dask", "executor", "sync")):
+        from .launch.runner import catch_early_sigterm
+
+        catch_early_sigterm()  # a SIGTERM from now on ends the run 'terminated', not 'error'
     ids = api.run_ids(script, given or None, echo=not quiet, wait=not background, **opts)
     if background:
         for rid in ids:
@@ -385,7 +411,7 @@ def _fmt_time(us: Any) -> str:
 @click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
 @click.option("--remote", "-r", metavar="NAME", help="List the runs on remote NAME (nothing is pulled).")
 def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, deleted: bool, remote: str | None,
-              **kw: Any) -> None:
+              filters: dict) -> None:
     """List runs, newest first: [INDEX:ID] OPERATION STARTED STATUS LABEL.
 
     \b
@@ -398,7 +424,7 @@ def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, del
     """
     from .api import ls_records
 
-    sel, filters = _selection(runs, kw)
+    sel, filters = _selection(runs, filters)
     records = ls_records(None, deleted=deleted, remote=remote, **filters)
     place = {r["id"]: i for i, r in enumerate(records, 1)}
     if sel:
@@ -411,7 +437,7 @@ def runs_list(runs: tuple, show_all: bool, limit: int | None, as_json: bool, del
         click.echo(json.dumps([_public_record(r) for r in records], indent=2, default=str))
         return
     if not records:
-        _say_none(runs, kw, deleted)
+        _say_none(runs, filters, deleted)
         return
     shown = records if show_all else records[: limit or 20]
     _print_runs(shown, place)
@@ -466,13 +492,13 @@ def _public_record(r: dict) -> dict:
 @click.option("--all-scalars", "-s", is_flag=True, help="Show first/last/min/max/avg/total of every scalar.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--deleted", "-d", is_flag=True, help="Look in the trash.")
-def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, deleted: bool, **kw: Any) -> None:
+def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, deleted: bool, filters: dict) -> None:
     """Show a run's attributes, flags and scalars (default: the latest run)."""
     from .api import ls_records
     from .errors import SelectError
     from .store.run import Run
 
-    sel, filters = _selection((run or "1",), kw)
+    sel, filters = _selection((run or "1",), filters)
     records = ls_records(sel, deleted=deleted, summary=True, **filters)
     if not records:
         raise SelectError("no runs match")
@@ -604,10 +630,10 @@ def _preview_runs(records: list[dict], action: str, yes: bool) -> bool:
     return _confirm("\n".join(lines), yes)
 
 
-def _select_records(runs: tuple, kw: dict, deleted: bool = False) -> list[dict]:
+def _select_records(runs: tuple, filters: dict, deleted: bool = False) -> list[dict]:
     from .api import ls_records
 
-    sel, filters = _selection(runs, kw)
+    sel, filters = _selection(runs, filters)
     return ls_records(sel, deleted=deleted, **filters)
 
 
@@ -615,9 +641,9 @@ def _ids(records: list[dict]) -> list[str]:
     return [r["id"] for r in records]
 
 
-def _act(runs: tuple, kw: dict, action: str, yes: bool, call, done: str, deleted: bool = False) -> None:
+def _act(runs: tuple, filters: dict, action: str, yes: bool, call, done: str, deleted: bool = False) -> None:
     """Select runs, show them and ask (on a terminal), then ``call(ids)`` and say what was done."""
-    records = _select_records(runs, kw, deleted=deleted)
+    records = _select_records(runs, filters, deleted=deleted)
     if not _preview_runs(records, action, yes):
         sys.exit(1)
     call(_ids(records), include_batch=True)  # the exact runs selected, batch runs included
@@ -628,32 +654,32 @@ def _act(runs: tuple, kw: dict, action: str, yes: bool, call, done: str, deleted
 @click.argument("runs", nargs=-1)
 @click.option("--permanent", "-p", is_flag=True, help="Remove for good instead of moving to the trash.")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def runs_delete_cmd(runs: tuple, permanent: bool, yes: bool, **kw: Any) -> None:
+def runs_delete_cmd(runs: tuple, permanent: bool, yes: bool, filters: dict) -> None:
     """Delete runs (they go to the trash unless --permanent)."""
     from . import api
 
-    _act(runs, kw, "permanently delete" if permanent else "delete", yes,
+    _act(runs, filters, "permanently delete" if permanent else "delete", yes,
          lambda ids, **kw: api.runs_delete(ids, permanent=permanent, **kw), "Deleted")
 
 
 @runs_group.command("purge", cls=_Filtered)
 @click.argument("runs", nargs=-1)
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def runs_purge_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
+def runs_purge_cmd(runs: tuple, yes: bool, filters: dict) -> None:
     """Remove deleted runs for good."""
     from . import api
 
-    _act(runs, kw, "permanently remove", yes, api.runs_purge, "Purged", deleted=True)
+    _act(runs, filters, "permanently remove", yes, api.runs_purge, "Purged", deleted=True)
 
 
 @runs_group.command("restore", cls=_Filtered)
 @click.argument("runs", nargs=-1)
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def runs_restore_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
+def runs_restore_cmd(runs: tuple, yes: bool, filters: dict) -> None:
     """Restore deleted runs."""
     from . import api
 
-    _act(runs, kw, "restore", yes, api.runs_restore, "Restored", deleted=True)
+    _act(runs, filters, "restore", yes, api.runs_restore, "Restored", deleted=True)
 
 
 @main.command("tag", cls=_Filtered)
@@ -662,11 +688,15 @@ def runs_restore_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
 @click.option("--delete", "-d", "remove", multiple=True, metavar="TAG", help="Tag to remove (repeatable).")
 @click.option("--clear", "-c", is_flag=True, help="Remove all tags first.")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, **kw: Any) -> None:
+def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, filters: dict) -> None:
     """Add or remove tags of runs."""
     from . import api
 
-    records = _select_records(runs, kw)
+    if not (add or remove or clear):
+        from .errors import UsageError
+
+        raise UsageError("tag needs -a/--add, -d/--delete or -c/--clear")
+    records = _select_records(runs, filters)
     if not _preview_runs(records, "tag", yes):
         sys.exit(1)
     api.runs_tag(_ids(records), list(add), remove=list(remove), clear=clear, include_batch=True)
@@ -677,11 +707,11 @@ def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, **kw
 @click.argument("runs", nargs=-1)
 @click.option("--clear", "-c", is_flag=True, help="Unmark the runs.")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def mark_cmd(runs: tuple, clear: bool, yes: bool, **kw: Any) -> None:
+def mark_cmd(runs: tuple, clear: bool, yes: bool, filters: dict) -> None:
     """Mark runs (or unmark them with --clear)."""
     from . import api
 
-    records = _select_records(runs, kw)
+    records = _select_records(runs, filters)
     if not _preview_runs(records, "unmark" if clear else "mark", yes):
         sys.exit(1)
     api.runs_mark(_ids(records), clear=clear, include_batch=True)
@@ -697,11 +727,15 @@ def mark_cmd(runs: tuple, clear: bool, yes: bool, **kw: Any) -> None:
 @click.option("--clear", "-c", is_flag=True, help="Remove the label.")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
 def label_cmd(runs: tuple, label: str | None, prepend: str | None, append: str | None, remove: tuple,
-              clear: bool, yes: bool, **kw: Any) -> None:
+              clear: bool, yes: bool, filters: dict) -> None:
     """Set or change run labels."""
     from . import api
 
-    records = _select_records(runs, kw)
+    if label is None and prepend is None and append is None and not remove and not clear:
+        from .errors import UsageError
+
+        raise UsageError("label needs -s/--set, -p/--prepend, -a/--append, -rm/--remove or -c/--clear")
+    records = _select_records(runs, filters)
     if not _preview_runs(records, "label", yes):
         sys.exit(1)
     api.runs_label(_ids(records), label, prepend=prepend, append=append, remove=list(remove) or None, clear=clear)
@@ -716,11 +750,11 @@ def label_cmd(runs: tuple, label: str | None, prepend: str | None, append: str |
 @click.option("--clear", "-c", is_flag=True, help="Delete all comments.")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
 def comment_cmd(runs: tuple, comment: str | None, list_: bool, delete: int | None, clear: bool, yes: bool,
-                **kw: Any) -> None:
+                filters: dict) -> None:
     """Add, list or delete comments on runs."""
     from . import api
 
-    records = _select_records(runs, kw)
+    records = _select_records(runs, filters)
     if list_ or (comment is None and delete is None and not clear):
         for r in records:
             _echo(f"[{r['id'][:8]}]  {r.get('operation') or ''}  {r.get('label') or ''}".rstrip())
@@ -737,16 +771,16 @@ def comment_cmd(runs: tuple, comment: str | None, list_: bool, delete: int | Non
 @main.command("stop", cls=_Filtered)
 @click.argument("runs", nargs=-1)
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def stop_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
+def stop_cmd(runs: tuple, yes: bool, filters: dict) -> None:
     """Stop running runs (default: the latest running run)."""
     from . import api
 
-    kw["running"] = True
-    kw["include_batch"] = True
-    if not runs and not _select_records((), kw):
+    filters["running"] = True
+    filters["include_batch"] = True
+    if not runs and not _select_records((), filters):
         _say_none((), {"running": True})  # nothing is running: say so, not "no run 1"
         return
-    records = _select_records(runs or ("1",), kw)
+    records = _select_records(runs or ("1",), filters)
     if not _preview_runs(records, "stop", yes):
         sys.exit(1)
     stopped = api.stop_runs(_ids(records), include_batch=True)
@@ -760,11 +794,11 @@ def stop_cmd(runs: tuple, yes: bool, **kw: Any) -> None:
 @click.option("--copy-links", "-L", is_flag=True, help="Store what links (pipeline steps, batch trials, linked "
               "dependencies) point at as files (default: keep them as links, in zips too).")
 @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
-def export_cmd(location: str, runs: tuple, move: bool, copy_links: bool, yes: bool, **kw: Any) -> None:
+def export_cmd(location: str, runs: tuple, move: bool, copy_links: bool, yes: bool, filters: dict) -> None:
     """Copy (or move) runs to LOCATION: a directory or a .zip file."""
     from . import api
 
-    records = _select_records(runs, kw)
+    records = _select_records(runs, filters)
     if not _preview_runs(records, f"{'move' if move else 'copy'} to {location}", yes):
         sys.exit(1)
     api.runs_export(_ids(records), location, move=move, include_batch=True,  # the ids are chosen already
@@ -802,11 +836,11 @@ def import_cmd(archive: str, runs: tuple, move: bool, force: bool, yes: bool) ->
 @click.option("--min", "min_", metavar="SCALAR", help="Select the run with the lowest SCALAR.")
 @click.option("--max", "max_", metavar="SCALAR", help="Select the run with the highest SCALAR.")
 def select_cmd(runs: tuple, all_: bool, short_id: bool, attr: str | None, path: bool, min_: str | None,
-               max_: str | None, **kw: Any) -> None:
+               max_: str | None, filters: dict) -> None:
     """Print the id of the selected run (default: the latest)."""
     from .errors import SelectError
 
-    records = _select_records(runs, kw)
+    records = _select_records(runs, filters)
     col = min_ or max_
     if col:
         name = col.split(":", 1)[1] if col.startswith("scalar:") else col
@@ -836,10 +870,10 @@ def select_cmd(runs: tuple, all_: bool, short_id: bool, attr: str | None, path: 
             _echo(r["id"][:8] if short_id else r["id"])
 
 
-def _one(run: str | None, kw: dict | None = None) -> dict:
+def _one(run: str | None, filters: dict | None = None) -> dict:
     from .errors import SelectError
 
-    records = _select_records((run or "1",), kw or {})
+    records = _select_records((run or "1",), filters or {})
     if not records:
         raise SelectError("no runs match the selection")
     return records[0]
@@ -867,9 +901,9 @@ def _safe_path(run_dir: str, rel: str):
 @click.argument("run", required=False)
 @click.option("--path", "-p", metavar="PATH", help="A file in the run directory to print (default: the output).")
 @click.option("--output", "-O", is_flag=True, help="Print the run's output (the default).")
-def cat_cmd(run: str | None, path: str | None, output: bool, **kw: Any) -> None:
+def cat_cmd(run: str | None, path: str | None, output: bool, filters: dict) -> None:
     """Print a run's output, or one of its files (default: the latest run)."""
-    r = _one(run, kw)
+    r = _one(run, filters)
     if path:
         p = _safe_path(r["dir"], path)
         if p.is_dir():
@@ -898,12 +932,12 @@ def cat_cmd(run: str | None, path: str | None, output: bool, **kw: Any) -> None:
 @click.option("--follow-links", "-L", is_flag=True, help="List inside linked directories (pipeline steps, "
               "batch trials, linked dependencies).")
 def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full_path: bool, follow_links: bool,
-           **kw: Any) -> None:
+           filters: dict) -> None:
     """List a run's files (default: the latest run)."""
     import os
     from pathlib import Path
 
-    r = _one(run, kw)
+    r = _one(run, filters)
     base = Path(r["dir"])
     if sourcecode:
         from .launch.sourcecode import manifest_files
@@ -930,15 +964,15 @@ def ls_cmd(run: str | None, path: str | None, all_: bool, sourcecode: bool, full
 
 @main.command("watch", cls=_Filtered)
 @click.argument("run", required=False)
-def watch_cmd(run: str | None, **kw: Any) -> None:
+def watch_cmd(run: str | None, filters: dict) -> None:
     """Follow a running run's output until it stops (default: the latest running run)."""
     import time
 
     from .store.run import status_of
 
-    if not run and not any(kw.get(s) for s in ("running", "completed", "error", "terminated")):
-        kw["running"] = True
-    r = _one(run, kw)
+    if not run and not any(filters.get(s) for s in ("running", "completed", "error", "terminated")):
+        filters["running"] = True
+    r = _one(run, filters)
     out_path = f"{r['dir']}/.guild/output"
     pos = 0
     try:
@@ -972,11 +1006,11 @@ def watch_cmd(run: str | None, **kw: Any) -> None:
 @click.option("--path", "-p", "paths", multiple=True, metavar="PATH", help="Compare this file (repeatable).")
 @click.option("--html", is_flag=True, help="Write a self-contained HTML diff, print its path and open it.")
 @click.option("--no-open", "-n", is_flag=True, help="With --html: don't open the diff in a browser.")
-def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: bool, **kw: Any) -> None:
+def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: bool, filters: dict) -> None:
     """Show how two runs differ: flags, dependencies, source files and output (default: the latest two)."""
     from . import diffs
 
-    records = _select_records(runs or ("1", "2"), kw)
+    records = _select_records(runs or ("1", "2"), filters)
     if len(records) != 2:
         from .errors import UsageError
 
@@ -1000,18 +1034,18 @@ def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: b
 @click.option("--max", "max_", metavar="COL", help="Sort by COL, highest first.")
 @click.option("--top", "-n", type=int, metavar="N", help="Show only the first N rows.")
 def compare_cmd(runs: tuple, csv_path: str | None, table: bool, min_: str | None, max_: str | None,
-                top: int | None, **kw: Any) -> None:
+                top: int | None, filters: dict) -> None:
     """Compare runs: flags and last scalar values, one row per run."""
     from . import compare
 
-    records = _select_records(runs, kw)
+    records = _select_records(runs, filters)
     header, rows = compare.table(records, sort_min=min_, sort_max=max_)
     if top:
         rows = rows[:top]
     if csv_path:
         compare.write_csv(header, rows, csv_path)
     elif not rows:
-        _say_none(runs, kw)
+        _say_none(runs, filters)
     else:
         lines, dropped = compare.table_lines(header, rows)
         click.echo("\n".join(lines))
@@ -1025,11 +1059,11 @@ def compare_cmd(runs: tuple, csv_path: str | None, table: bool, min_: str | None
 @click.argument("runs", nargs=-1)
 @click.option("--csv", "csv_path", metavar="FILE", help="Write CSV to FILE ('-' for standard output).")
 @click.option("--summary", "-s", is_flag=True, help="One row per run and tag: first/last/min/max/avg/total/count.")
-def scalars_cmd(runs: tuple, csv_path: str | None, summary: bool, **kw: Any) -> None:
+def scalars_cmd(runs: tuple, csv_path: str | None, summary: bool, filters: dict) -> None:
     """Print every scalar of the selected runs (run, path, tag, value, step)."""
     from . import api
 
-    sel, filters = _selection(runs, kw)
+    sel, filters = _selection(runs, filters)
     df = api.ls_scalars(sel, summary=summary, **filters)
     if csv_path:
         df.to_csv(sys.stdout if csv_path == "-" else csv_path, index=False)
@@ -1067,22 +1101,22 @@ def queue_cmd(poll_interval: float, run_once: bool, max_runs: int | None, quiet:
               help="Address to listen on (anything but loopback requires the printed token).")
 @click.option("--port", "-p", type=int, metavar="PORT", help="Port to listen on (default: a free one).")
 @click.option("--no-open", "-n", is_flag=True, help="Don't open a browser.")
-def view_cmd(runs: tuple, host: str, port: int | None, no_open: bool, **kw: Any) -> None:
+def view_cmd(runs: tuple, host: str, port: int | None, no_open: bool, filters: dict) -> None:
     """Browse, compare and manage runs in the web view (until Ctrl-C)."""
     from .web.server import serve
 
-    sel, filters = _selection(runs, kw)
+    sel, filters = _selection(runs, filters)
     serve(sel, host=host, port=port, open=not no_open, echo=_echo, **filters)
 
 
 @main.command("report", cls=_Filtered)
 @click.argument("run", required=False)
 @click.option("--no-open", "-n", is_flag=True, help="Don't open the report in a browser.")
-def report_cmd(run: str | None, no_open: bool, **kw: Any) -> None:
+def report_cmd(run: str | None, no_open: bool, filters: dict) -> None:
     """Write a self-contained HTML report of RUN (default: the latest), print its path and open it."""
     from .report import view_run_report
 
-    r = _one(run, kw)
+    r = _one(run, filters)
     _echo(view_run_report(r["id"], open=not no_open))
 
 
@@ -1138,11 +1172,11 @@ def _transfer_options(f):
 @click.argument("remote")
 @click.argument("runs", nargs=-1)
 @_transfer_options
-def push_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, **kw: Any) -> None:
+def push_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict) -> None:
     """Copy runs to REMOTE; only new or changed files are sent."""
     from . import api
 
-    sel, filters = _selection(runs, kw)
+    sel, filters = _selection(runs, filters)
     if delete and not _confirm(f"Remove runs from {remote} that this home doesn't have?", yes):
         click.echo("Cancelled.", err=True)
         sys.exit(1)
@@ -1153,11 +1187,11 @@ def push_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes:
 @click.argument("remote")
 @click.argument("runs", nargs=-1)
 @_transfer_options
-def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, **kw: Any) -> None:
+def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict) -> None:
     """Copy runs from REMOTE into this home; only new or changed files are fetched."""
     from . import api
 
-    sel, filters = _selection(runs, kw)
+    sel, filters = _selection(runs, filters)
     if delete and not _confirm(f"Move local runs that {remote} doesn't have to the trash?", yes):
         click.echo("Cancelled.", err=True)
         sys.exit(1)
@@ -1195,14 +1229,14 @@ _SUMMARY_KEYS = ("path", "tag", "first_val", "first_step", "last_val", "last_ste
 @api_group.command("runs", cls=_Filtered)
 @click.argument("runs", nargs=-1)
 @click.option("--deleted", "-d", is_flag=True, help="List deleted runs (the trash).")
-def api_runs_cmd(runs: tuple, deleted: bool, filters: dict | None = None, **kw: Any) -> None:
+def api_runs_cmd(runs: tuple, deleted: bool, filters: dict) -> None:
     """The selected runs as a JSON list, newest first: id, label, tags, marked, flags, scalars
     (one summary per path and tag), operation, started, stopped (microseconds since the epoch),
     comments, status, exit_status, deps, project_dir, dir, sourcecode_digest."""
     from .api import ls_records
     from .store.run import Run
 
-    sel, filters = _selection(runs, kw if filters is None else filters)
+    sel, filters = _selection(runs, filters)
     out = []
     for r in ls_records(sel, deleted=deleted, summary=True, **filters):
         out.append({
@@ -1220,12 +1254,12 @@ def api_runs_cmd(runs: tuple, deleted: bool, filters: dict | None = None, **kw: 
 
 @api_group.command("scalars", cls=_Filtered)
 @click.argument("runs", nargs=-1)
-def api_scalars_cmd(runs: tuple, filters: dict | None = None, **kw: Any) -> None:
+def api_scalars_cmd(runs: tuple, filters: dict) -> None:
     """Every scalar of the selected runs as JSON columns: {run, path, tag, value, step}."""
     from .api import ls_records
     from .store.tfevents import run_scalars
 
-    sel, filters = _selection(runs, kw if filters is None else filters)
+    sel, filters = _selection(runs, filters)
     cols: dict[str, list] = {"run": [], "path": [], "tag": [], "value": [], "step": []}
     for r in ls_records(sel, **filters):
         for path, tag, value, step in run_scalars(r["dir"]):

@@ -116,18 +116,26 @@ METAVARS = {"tag": "TAG", "tags": "TAG", "started": "RANGE", "digest": "PREFIX",
             "maximize": "SCALAR", "dask": "ADDRESS"}
 
 
-def click_options(specs: list[tuple[tuple[str, ...], str, str, str]]):
-    """A decorator adding ``specs`` as click options."""
+def click_options(specs: list[tuple[tuple[str, ...], str, str, str]], dest_prefix: str = "",
+                  taken: frozenset[str] = frozenset()):
+    """A decorator adding ``specs`` as click options.
+
+    ``dest_prefix`` puts their values in a namespace of their own (``dest_prefix + keyword``);
+    option strings in ``taken`` are left out (an option left with none is skipped)."""
     import click
 
     def deco(f):
         for opts, kw, kind, help_ in reversed(specs):
+            opts = tuple(o for o in opts if o not in taken)
+            if not opts:
+                continue
+            dest = dest_prefix + kw
             if kind == "flag":
-                f = click.option(*opts, kw, is_flag=True, default=False, help=help_)(f)
+                f = click.option(*opts, dest, is_flag=True, default=False, help=help_)(f)
             elif kind == "multi":
-                f = click.option(*opts, kw, multiple=True, metavar=METAVARS.get(kw, "TEXT"), help=help_)(f)
+                f = click.option(*opts, dest, multiple=True, metavar=METAVARS.get(kw, "TEXT"), help=help_)(f)
             else:
-                f = click.option(*opts, kw, metavar=METAVARS.get(kw, "TEXT"), help=help_)(f)
+                f = click.option(*opts, dest, metavar=METAVARS.get(kw, "TEXT"), help=help_)(f)
         return f
 
     return deco

@@ -82,4 +82,13 @@ test_that("using flags and scalars together: a 14-run grid, then one row per run
   expect_equal(out[1:3], c(paste("# A tibble: 14", x, "4"),
                            "   family    span   mse  rmse",
                            "   <chr>    <dbl> <dbl> <dbl>"))
+  # The seed's plot of a scalar against a flag, as written there (train.R's span and rmse).
+  skip_if_not_installed("ggplot2")
+  library(ggplot2)
+  p <- ggplot(df, aes(x = span, y = rmse)) +
+    geom_point() + geom_smooth()
+  png_file <- tempfile(fileext = ".png")
+  suppressMessages(ggsave(png_file, p, width = 6, height = 4))
+  expect_gt(file.size(png_file), 10000)
+  expect_equal(nrow(ggplot_build(p)$data[[1]]), 14L)  # one point per run
 })

@@ -316,6 +316,18 @@ class _LazyEvents:
             self._w.close()
 
 
+_EARLY_TERM: dict[str, int | None] = {"signal": None}
+
+
+def catch_early_sigterm() -> None:
+    """Called by the ``runyard run`` command just before it makes a single foreground run: a
+    SIGTERM from then on, even before the run's process starts, ends the run ``terminated``
+    (``prepare`` writes the run's LOCK; without this, a SIGTERM in between killed runyard and
+    the run read ``error``)."""
+    if _main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: _EARLY_TERM.__setitem__("signal", signum))
+
+
 def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo: bool = True,
               stdin: Any = None, output_scalars: Any = ..., flag_names: list[str] | None = None,
               fork_python: bool = False) -> int:
@@ -324,6 +336,16 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     from ..store.output import OutputWriter
 
     g = run.guild_path()
+    stopping: dict[str, Any] = {"signal": None}
+    proc = None
+
+    def on_term(signum, frame):
+        stopping["signal"] = signum
+        if proc is not None:
+            _terminate_tree(proc.pid)
+
+    # Caught from before the run is 'running': a SIGTERM at any moment after makes it 'terminated'.
+    old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
     write_lock(run.dir, os.getpid())  # before the markers go: never a moment without status
     for marker in ("STAGED", "PENDING"):
         try:
@@ -338,15 +360,13 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
     events = _LazyEvents(g)
     scalars = OutputScalars(events, output_scalars, ignore_keys=flag_names)
     out = OutputWriter(run.dir)
-    stopping = {"signal": None}
-
-    def on_term(signum, frame):
-        stopping["signal"] = signum
-        _terminate_tree(proc.pid)
-
     exit_status = 1
-    proc = None
+    if _EARLY_TERM["signal"] is not None:  # stopped before its process could start
+        stopping["signal"], _EARLY_TERM["signal"] = _EARLY_TERM["signal"], None
     try:
+        if stopping["signal"] is not None:
+            exit_status = EXIT_SIGTERM
+            return exit_status
         try:
             if fork_python and stdin is None and _forked.usable(argv, str(run.dir), env):
                 proc = _forked.start(argv, str(run.dir), env if env is not None else dict(os.environ),
@@ -363,7 +383,8 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
                 sys.stderr.write(msg.decode())
             exit_status = 127
             return exit_status
-        old_term = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+        if stopping["signal"] is not None:  # stopped while it was starting
+            _terminate_tree(proc.pid)
         try:
             _pump(proc, out, scalars, echo)
             proc.wait()
@@ -375,9 +396,6 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
             except KeyboardInterrupt:
                 _terminate_tree(proc.pid, kill=True)
             proc.wait()
-        finally:
-            if old_term is not None:
-                signal.signal(signal.SIGTERM, old_term)
         code = proc.returncode
         if stopping["signal"] == signal.SIGTERM:
             exit_status = EXIT_SIGTERM
@@ -397,6 +415,8 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
             os.unlink(g / "LOCK")
         except FileNotFoundError:
             pass
+        if old_term is not None:  # (kept until the run is final: a SIGTERM now can't cut it short)
+            signal.signal(signal.SIGTERM, old_term)
         # No index update needed: an unfinished run is re-read by every listing.
 
 

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator
 
 from ..errors import RunyardError, UsageError
-from ..store.paths import holds_environment
+from ..store.paths import stays_on_machine
 from .config import Remote
 
 _META = ".runyard"
@@ -155,7 +155,7 @@ def _local_files(run_dir: Path) -> tuple[dict[str, list[int]], dict[str, str]]:
                 links[prefix + d] = os.readlink(p)
                 dirs.remove(d)
         for n in names:
-            if holds_environment(prefix + n):  # never leaves the machine
+            if stays_on_machine(prefix + n):
                 continue
             p = os.path.join(root, n)
             st = os.lstat(p)

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
 from ..errors import UsageError
-from .paths import holds_environment
+from .paths import stays_on_machine
 
 RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
 #: A zip entry (or a whole zip) expanding more than this ratio to more than MAX_RATIO_SIZE is a bomb.
@@ -114,7 +114,7 @@ def _entries(d: Path, prefix: str, run_name: str, links: str, depth: int) -> Ite
         return
     for e in found:
         p, rel = Path(e.path), prefix + e.name
-        if holds_environment(rel):  # Guild's staged-run environment: secrets and all
+        if stays_on_machine(rel):  # Guild's staged-run environment (secrets and all), runyard's lock
             continue
         if e.is_symlink():
             if links == "keep" and points_at_run(f"{run_name}/{rel}", os.readlink(p)):
@@ -205,12 +205,25 @@ def _zip_run(zf: zipfile.ZipFile, rd: Path, links: str = "keep") -> None:
         if kind == "dir":
             zf.writestr(name + "/", b"")
         elif kind == "file":
-            zf.write(path, name)
+            public = _public_bytes(rel, path)
+            if public is None:
+                zf.write(path, name)
+            else:
+                zf.writestr(zipfile.ZipInfo.from_file(path, name), public)
         else:  # a link between runs: a Unix symlink entry (mode S_IFLNK, the target as its data)
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.create_system = 3
             info.external_attr = (stat.S_IFLNK | 0o777) << 16
             zf.writestr(info, os.readlink(path))
+
+
+def _public_bytes(rel: str, path: Path) -> bytes | None:
+    """An ``env`` attribute holding a secret (a run made by Guild AI) is exported without it."""
+    if rel != ".guild/attrs/env":
+        return None
+    from ..launch.environ import exported_env_attr
+
+    return exported_env_attr(path)
 
 
 def _export_dir(run_dirs: list[Path], location: Path, links: str = "keep") -> list[str]:
@@ -231,6 +244,10 @@ def _export_dir(run_dirs: list[Path], location: Path, links: str = "keep") -> li
                     (tmp / rel).mkdir()
                 elif kind == "file":
                     shutil.copy2(path, tmp / rel)
+                    public = _public_bytes(rel, path)
+                    if public is not None:
+                        (tmp / rel).write_bytes(public)
+                        shutil.copystat(path, tmp / rel)
                 else:
                     os.symlink(os.readlink(path), tmp / rel)
             shutil.copystat(rd, tmp)

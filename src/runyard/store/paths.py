@@ -32,6 +32,16 @@ class EnvironmentFileRefused(PathRefused):
 ENVIRONMENT_FILES = frozenset({".guild/ENV"})
 
 
+#: Files that belong to this machine's runyard processes, not to the run: never exported or pushed.
+MACHINE_FILES = frozenset({".guild/attrs.lock"})
+
+
+def stays_on_machine(rel: str) -> bool:
+    """True for a run-relative path that export and push leave out (environment files, locks)."""
+    rel = rel.strip("/")
+    return rel in ENVIRONMENT_FILES or rel in MACHINE_FILES
+
+
 def holds_environment(rel: str) -> bool:
     """True for a run-relative path that holds a process environment (see ENVIRONMENT_FILES)."""
     return rel.strip("/") in ENVIRONMENT_FILES
