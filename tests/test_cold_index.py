@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-import runyard
 from conftest import write
 from runyard.store import attrs
 
