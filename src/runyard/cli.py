@@ -1168,6 +1168,15 @@ def _transfer_options(f):
     return click.option("--delete", is_flag=True, help="Mirror deletions (remove what the source doesn't have).")(f)
 
 
+def _transfer(call, remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict,
+              delete_prompt: str) -> None:
+    sel, filters = _selection(runs, filters)
+    if delete and not _confirm(delete_prompt, yes):
+        click.echo("Cancelled.", err=True)
+        sys.exit(1)
+    call(remote, sel, delete=delete, include_running=include_running, **filters)
+
+
 @main.command("push", cls=_Filtered)
 @click.argument("remote")
 @click.argument("runs", nargs=-1)
@@ -1176,11 +1185,8 @@ def push_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes:
     """Copy runs to REMOTE; only new or changed files are sent."""
     from . import api
 
-    sel, filters = _selection(runs, filters)
-    if delete and not _confirm(f"Remove runs from {remote} that this home doesn't have?", yes):
-        click.echo("Cancelled.", err=True)
-        sys.exit(1)
-    api.runs_push(remote, sel, delete=delete, include_running=include_running, **filters)
+    _transfer(api.runs_push, remote, runs, delete, include_running, yes, filters,
+              f"Remove runs from {remote} that this home doesn't have?")
 
 
 @main.command("pull", cls=_Filtered)
@@ -1191,11 +1197,8 @@ def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes:
     """Copy runs from REMOTE into this home; only new or changed files are fetched."""
     from . import api
 
-    sel, filters = _selection(runs, filters)
-    if delete and not _confirm(f"Move local runs that {remote} doesn't have to the trash?", yes):
-        click.echo("Cancelled.", err=True)
-        sys.exit(1)
-    api.runs_pull(remote, sel, delete=delete, include_running=include_running, **filters)
+    _transfer(api.runs_pull, remote, runs, delete, include_running, yes, filters,
+              f"Move local runs that {remote} doesn't have to the trash?")
 
 
 # --- api: stable JSON for programs (the R package) ------------------------------------------------

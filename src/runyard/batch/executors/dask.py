@@ -83,24 +83,30 @@ def run_trial_on_worker(run_dir: str, batch_dir: str, poll: float = 0.25) -> int
     if batchrun.stop_requested(batch_dir) is not None:
         return None
     proc = batchrun.spawn_supervisor(run_dir)
+    sent = _wait_or_stop(proc, lambda: batchrun.stop_requested(batch_dir), poll)
+    if proc.returncode:
+        batchrun.mark_stopped(run_dir, exit_signal_status(sent) if sent else 1)
+    return Run(Path(run_dir)).get("exit_status")
+
+
+def _wait_or_stop(proc: subprocess.Popen, stop_signal: Any, poll: float) -> int | None:
+    """Wait for a trial's supervisor; pass on the first stop request (``stop_signal()`` gives a
+    signal number once the batch asks). Returns the signal sent, if any."""
     sent = None
     while True:
         try:
             proc.wait(timeout=poll)
-            break
+            return sent
         except subprocess.TimeoutExpired:
             pass
         if sent is None:
-            sig = batchrun.stop_requested(batch_dir)
+            sig = stop_signal()
             if sig is not None:
                 sent = sig
                 try:
                     proc.send_signal(sig)
                 except OSError:
                     pass
-    if proc.returncode:
-        batchrun.mark_stopped(run_dir, exit_signal_status(sent) if sent else 1)
-    return Run(Path(run_dir)).get("exit_status")
 
 
 def sees_path(path: str) -> bool:
@@ -145,19 +151,7 @@ def run_trial_in_scratch(run_id: str, payload: bytes, stop_event: str, remote: d
             syncer.__enter__()
         try:
             proc = batchrun.spawn_supervisor(run_dir, env=env)
-            sent = None
-            while True:
-                try:
-                    proc.wait(timeout=poll)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                if sent is None and stop.is_set():
-                    sent = _stop_signal(stop_event)
-                    try:
-                        proc.send_signal(sent)
-                    except OSError:
-                        pass
+            sent = _wait_or_stop(proc, lambda: _stop_signal(stop_event) if stop.is_set() else None, poll)
             if proc.returncode:
                 batchrun.mark_stopped(run_dir, exit_signal_status(sent) if sent else 1)
         finally:
