@@ -27,7 +27,7 @@ if not Path(CHROMIUM).exists():
 
 LIVE = '''
 import time
-for step in range(1, 31):
+for step in range(1, 61):
     print(f"step: {step}")
     print(f"loss: {1.0 / step:.4f}", flush=True)
     time.sleep(0.25)
@@ -80,12 +80,12 @@ def test_a_running_runs_chart_time_and_output_grow_while_the_test_watches(live_s
     run_dir = Path(os.environ["GUILD_HOME"]) / "runs" / rid
     page.goto(f"{live_site['url']}run/{rid}#charts")
     page.evaluate("window.__marker = 7")
-    page.wait_for_selector("#charts .plot canvas", timeout=10000)
+    page.wait_for_selector("#charts .plot canvas", timeout=30000)  # (the run starts in the background)
     seen = [_points(page)]
     time_texts = {page.inner_text("#run-time")}
     lags = []
     last_written, written_at = _written(run_dir), time.monotonic()
-    end = time.monotonic() + 15
+    end = time.monotonic() + 25
     while time.monotonic() < end and page.evaluate("document.getElementById('run-app').dataset.status") == "running":
         w = _written(run_dir)
         if w > last_written:
@@ -101,9 +101,9 @@ def test_a_running_runs_chart_time_and_output_grow_while_the_test_watches(live_s
     assert len(seen) >= 4, f"the chart did not grow while the run ran: {seen}"
     assert len(time_texts) >= 2, "the header's time did not move"
     # the end: final status, every point, no reload
-    page.wait_for_selector("#run-status .status.completed", timeout=10000)
+    page.wait_for_selector("#run-status .status.completed", timeout=30000)
     wait_js(page, "(() => { const p = document.querySelector('#charts .plot'); "
-                  "return p && p.ryChart && p.ryChart.plot.data[0].length === 30; })()")
+                  "return p && p.ryChart && p.ryChart.plot.data[0].length === 60; })()")
     assert page.evaluate("window.__marker") == 7
     page.click('.tabs button[data-tab="output"]')
     page.wait_for_selector('#output .ln:has-text("done")')
@@ -138,11 +138,11 @@ def test_the_compare_page_follows_a_running_run(live_site):
     page = ctx.new_page()
     rid = runyard.run("live.py", echo=False, wait=False).iloc[0]["id"]
     page.goto(f"{live_site['url']}compare?runs={rid},{live_site['other']}")
-    page.wait_for_selector("#charts .plot canvas", timeout=10000)
+    page.wait_for_selector("#charts .plot canvas", timeout=30000)
     n0 = page.evaluate("document.querySelector('#charts .plot').ryChart.plot.data[0].length")
     wait_js(page, f"document.querySelector('#charts .plot').ryChart.plot.data[0].length > {n0 + 2}", timeout=6)
-    page.wait_for_selector(f'#cmp tr[data-id="{rid}"] .status.completed', timeout=15000)
-    wait_js(page, "document.querySelector('#charts .plot').ryChart.plot.data[0].length === 30")
+    page.wait_for_selector(f'#cmp tr[data-id="{rid}"] .status.completed', timeout=30000)
+    wait_js(page, "document.querySelector('#charts .plot').ryChart.plot.data[0].length === 60")
     legend = page.inner_text("#legend")
     assert rid[:8] in legend and live_site["other"][:8] in legend
     shot(page, "live-02-compare")
