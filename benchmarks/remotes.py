@@ -56,6 +56,7 @@ def measure(n: int) -> list[dict]:
         env = dict(os.environ, GUILD_HOME=str(home), RUNYARD_CONFIG_DIR=str(work / "config"),
                    AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
         env.pop("PYTHONUNBUFFERED", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure as installed: modules load from bytecode
         endpoint = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -72,6 +73,7 @@ def measure(n: int) -> list[dict]:
             ok = r.returncode == 0 and count_ok
             budget = BUDGETS.get(op)
             rows.append({"op": op, "runs": n, "seconds": round(secs, 3), "budget": budget,
+                         "load": round(os.getloadavg()[0], 2),
                          "ok": ok and (budget is None or secs <= budget), "note": r.stderr.strip()[-200:]})
 
         # (the bench home holds a few staged and running runs: push them too, so every row is n runs)
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         budget = f"≤ {r['budget']:g} s" if r["budget"] else "—"
         print(f"{r['op']:<24} {r['runs']:>6} runs  {r['seconds']:>8.2f} s  budget {budget:<8} "
-              f"{'ok' if r['ok'] else 'OVER/FAILED'}")
+              f"{'ok' if r['ok'] else 'OVER/FAILED':<12} load {r['load']:.2f}")
     out = make_home.bench_dir() / f"remotes-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=2) + "\n")

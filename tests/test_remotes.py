@@ -170,6 +170,25 @@ def test_push_pull_shared_folder_roundtrip(runs, tmp_path):
     assert runyard.ls_runs(1)["tags"][0] == ["best"]
 
 
+def test_remote_listing_reads_the_listing_shard(runs, tmp_path):
+    share = tmp_path / "share"
+    _add("share", share.as_uri())
+    cli("push", "share")
+    [listing] = (share / ".runyard" / "listing").glob("*.json")
+    entries = json.loads(listing.read_text())["runs"]
+    assert len(entries) == 3 and all(set(e) == {"record", "pushed"} for e in entries.values())
+    want = cli("runs", "--remote", "share").stdout
+    assert len(want.splitlines()) == 3
+    # A label changed here shows on the remote's listing after the next push.
+    assert cli("label", "1", "--set", "newest", "-y").returncode == 0
+    cli("push", "share")
+    assert cli("runs", "--remote", "share").stdout.splitlines()[0].split()[-1] == "newest"
+    # A remote pushed before listing shards existed lists from its index shards.
+    want = cli("runs", "--remote", "share").stdout
+    listing.unlink()
+    assert cli("runs", "--remote", "share").stdout == want
+
+
 def test_delete_mirrors_deletions(runs, tmp_path):
     _add("share", (tmp_path / "share").as_uri())
     cli("push", "share")
@@ -271,6 +290,7 @@ def test_hostile_remote_runs_are_refused(runs, tmp_path):
     entry["files"]["../../../escaped.txt"] = [3, 0, 0o644, next(iter(entry["files"].values()))[3]]
     shard["runs"][evil] = entry
     path.write_text(json.dumps(shard))
+    (share / ".runyard" / "listing" / path.name).write_text(json.dumps(shard))  # what runs --remote reads
     ids = list(runyard.ls_runs(remote="share")["id"])
     assert "--help" not in ids and evil in ids
     laptop = _other_home(tmp_path)

@@ -8,6 +8,8 @@ fast at::
     ROOT/.runyard/index/<home>.json    per run this home pushed: its listing record, every
                                        file's size, mtime, mode and pack, its links, and when
                                        (a deletion is kept as a dated tombstone)
+    ROOT/.runyard/listing/<home>.json  the same without files and links: what ``runs --remote``
+                                       reads (written after the index shard)
 
 The remote's view of a run is the newest entry among the shards. A shard is written after the
 packs it names, so a run is on the remote (listed, pullable) only once its files are. Both
@@ -71,10 +73,7 @@ def filesystem(remote: Remote) -> tuple[Any, str]:
 
             return LocalFileSystem(), "/" + rest.lstrip("/")
         if scheme == "s3":
-            try:
-                import s3fs
-            except ImportError:
-                raise UsageError("S3 remotes need s3fs: pip install 'runyard[remotes]'") from None
+            s3fs = _import_s3fs()
             # Fail fast on an unreachable endpoint (botocore's default retries take ~15 s).
             opts.setdefault("config_kwargs", {"connect_timeout": 5, "retries": {"max_attempts": 2}})
             return s3fs.S3FileSystem(**opts), rest.strip("/")
@@ -92,6 +91,29 @@ def filesystem(remote: Remote) -> tuple[Any, str]:
                 opts.setdefault("port", int(port))
             return sshfs.SSHFileSystem(host, **opts), "/" + path
     raise UsageError(f"unsupported remote URL {remote.url!r}")
+
+
+def _import_s3fs() -> Any:
+    """s3fs, without aiobotocore's optional httpx backend (s3fs talks through aiohttp).
+
+    aiobotocore imports httpx when it is installed, and httpx imports its command-line client
+    (rich, pygments): a quarter of the time ``runs --remote`` takes. aiobotocore supports httpx
+    being absent, so it is hidden while s3fs loads (nothing changes if aiobotocore is loaded).
+    """
+    import sys
+
+    hidden = [m for m in ("httpx", "httpx2") if "aiobotocore" not in sys.modules and m not in sys.modules]
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]
+    try:
+        import s3fs
+    except ImportError:
+        raise UsageError("S3 remotes need s3fs: pip install 'runyard[remotes]'") from None
+    finally:
+        for m in hidden:
+            if sys.modules.get(m, 0) is None:
+                del sys.modules[m]
+    return s3fs
 
 
 @contextmanager
@@ -217,13 +239,9 @@ def _home_key(home_runs: Path) -> str:
     return f"{digest}"
 
 
-def _shards(fs: Any, root: str) -> dict[str, dict]:
-    """Every home's index shard, by name (one listing and one batched read)."""
-    try:
-        names = [n for n in fs.ls(f"{root}/{_META}/index", detail=False) if n.endswith(".json")]
-    except FileNotFoundError:
-        return {}
-    got = fs.cat(names, on_error="omit") if names else {}
+def _read_shards(fs: Any, paths: list[str]) -> dict[str, dict]:
+    """Shards by home name, read in one batched (concurrent) request; unreadable ones are skipped."""
+    got = fs.cat(paths, on_error="omit") if paths else {}
     out = {}
     for path, data in got.items():
         if isinstance(data, Exception) or len(data) > 256 * 1024 * 1024:
@@ -235,6 +253,41 @@ def _shards(fs: Any, root: str) -> dict[str, dict]:
         if isinstance(shard, dict):
             out[path.rsplit("/", 1)[-1][:-5]] = shard
     return out
+
+
+def _shards(fs: Any, root: str) -> dict[str, dict]:
+    """Every home's index shard, by name (one listing and one batched read)."""
+    try:
+        names = [n for n in fs.ls(f"{root}/{_META}/index", detail=False) if n.endswith(".json")]
+    except FileNotFoundError:
+        return {}
+    return _read_shards(fs, names)
+
+
+def _listing_shards(fs: Any, root: str) -> dict[str, dict]:
+    """Every home's listing shard (records only: a fifth of the index), by name.
+
+    One recursive listing and one batched read. A home with an index shard but no listing shard
+    (pushed by an earlier runyard) is read from its index shard.
+    """
+    try:
+        found = fs.find(f"{root}/{_META}")
+    except FileNotFoundError:
+        return {}
+    kinds: dict[str, dict[str, str]] = {"index": {}, "listing": {}}
+    for path in found:
+        parts = path.rsplit("/", 2)
+        if len(parts) == 3 and parts[1] in kinds and parts[2].endswith(".json"):
+            kinds[parts[1]][parts[2]] = path
+    listing = kinds["listing"]
+    return _read_shards(fs, [*listing.values(), *(p for n, p in kinds["index"].items() if n not in listing)])
+
+
+def _write_shards(fs: Any, root: str, key: str, mine: dict) -> None:
+    """This home's index shard, then its listing shard (so nothing lists before it can be pulled)."""
+    _write_json(fs, f"{root}/{_META}/index/{key}.json", {"runs": mine})
+    listing = {rid: {k: e[k] for k in ("record", "pushed", "deleted") if k in e} for rid, e in mine.items()}
+    _write_json(fs, f"{root}/{_META}/listing/{key}.json", {"runs": listing})
 
 
 def _merged(shards: dict[str, dict]) -> dict[str, dict]:
@@ -297,7 +350,7 @@ def push(remote: Remote, records: list[dict], home_runs: Path, *, delete: bool =
         try:
             for i in range(0, len(plans), _BATCH):
                 _push_batch(fs, root, plans[i:i + _BATCH], mine, t, add, run_done)
-                _write_json(fs, f"{root}/{_META}/index/{key}.json", {"runs": mine})
+                _write_shards(fs, root, key, mine)
         finally:
             close()
         if delete:
@@ -307,7 +360,7 @@ def push(remote: Remote, records: list[dict], home_runs: Path, *, delete: bool =
                 mine[rid] = {"deleted": True, "pushed": now}
                 t.deleted.append(rid)
             if t.deleted:
-                _write_json(fs, f"{root}/{_META}/index/{key}.json", {"runs": mine})  # unpublish first
+                _write_shards(fs, root, key, mine)  # unpublish first
                 for rid in t.deleted:
                     if fs.exists(f"{root}/packs/{rid}"):
                         fs.rm(f"{root}/packs/{rid}", recursive=True)
@@ -367,17 +420,13 @@ def _push_batch(fs: Any, root: str, plans: list, mine: dict, t: Transfer, add: C
         run_done()
 
 
-def _published(fs: Any, root: str) -> list[str]:
-    return list(_live(_merged(_shards(fs, root))))
-
-
 # --- listing --------------------------------------------------------------------------------
 
 def remote_records(remote: Remote) -> list[dict]:
     """The listing records of a remote's runs, from its index shards (nothing is pulled)."""
     fs, root = filesystem(remote)
     with remote_errors(remote):
-        view = _live(_merged(_shards(fs, root)))
+        view = _live(_merged(_listing_shards(fs, root)))
     out = []
     for rid, entry in view.items():
         rec = entry.get("record")
