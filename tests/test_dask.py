@@ -69,7 +69,8 @@ def test_dask_from_cli_shows_progress(project, cluster):
                         "--dask", c.scheduler_address, "-y"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "2 of 2 trials done" in r.stderr and "best loss" in r.stderr
-    assert "start" not in r.stdout  # trial output stays in the run directories
+    ids = {line.split("]")[0][1:] for line in r.stdout.splitlines() if line.endswith("] start")}
+    assert len(ids) == 2  # each trial's output, prefixed with its id, on the batch's console
     assert sorted(runyard.ls_runs()["flags.x"]) == [5, 6]
 
 
@@ -96,6 +97,49 @@ def test_ctrl_c_stops_dask_trials(project, cluster):
     assert p.returncode == 130, err
     df = runyard.ls_runs()
     assert len(df) == 2 and set(df["status"]) == {"terminated"}
+
+
+LIVE = '''
+import os, time
+ack = ""
+print("hello from the trial", flush=True)
+end = time.time() + 60  # until the test has seen the line on the batch's console
+while not os.path.exists(ack) and time.time() < end:
+    time.sleep(0.05)
+open(ack + ".done", "w").close()
+'''
+
+
+@pytest.mark.parametrize("mode", [[], ["--dask-no-shared-fs"]], ids=["shared-disk", "scratch"])
+def test_dask_trial_output_is_live_on_the_batch_console(project, cluster, tmp_path, mode):
+    import selectors
+
+    c, _ = cluster
+    write(project / "live.py", LIVE)
+    ack = tmp_path / "ack"
+    p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "live.py", f"ack={ack}", "--dask",
+                          c.scheduler_address, *mode, "-y"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    seen, buf = None, b""
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    end = time.time() + 90
+    while seen is None and time.time() < end and sel.select(end - time.time()):
+        data = os.read(p.stdout.fileno(), 4096)
+        if not data:
+            break
+        buf += data
+        seen = next((ln for ln in buf.decode().splitlines() if ln.endswith("] hello from the trial")), None)
+    sel.close()
+    trial_done = Path(f"{ack}.done").exists()
+    ack.touch()
+    out, err = p.communicate(timeout=90)
+    assert seen is not None, (buf + out, err)
+    assert not trial_done  # the line came while the trial ran
+    [rid] = [r.name for r in runs_in(project / ".guild") if (r / "live.py").exists()]
+    assert seen == f"[{rid[:8]}] hello from the trial"
+    assert p.returncode == 0, err
+    assert b"hello from the trial" not in out  # shown once
 
 
 # --- no shared disk (issue 14) ----------------------------------------------------------------

@@ -23,6 +23,19 @@ from .search import Objective, Trial
 FAILED = ("error", "terminated")
 
 
+def trial_output_line(run_id: str, text: str) -> str:
+    """A line of a trial's output as a batch running several trials at once shows it:
+    ``[<first 8 digits of its id>] <line>``, so interleaved trials stay apart."""
+    return f"[{run_id[:8]}] {text}"
+
+
+def show_trial_output(run_id: str, lines: list[str]) -> None:
+    """Print trial output lines on the batch's stdout (above a progress bar on a terminal)."""
+    if lines:
+        sys.stdout.write("".join(trial_output_line(run_id, ln) + "\n" for ln in lines))
+        sys.stdout.flush()
+
+
 def trial_desc(script_rel: str, flags: dict) -> str:
     from ..terminal import safe
 

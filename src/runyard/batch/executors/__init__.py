@@ -32,6 +32,31 @@ from ..search import Trial
 STOP_GRACE = 40.0  # seconds a stopped trial gets to finish before its tree is killed
 
 
+class OutputTail:
+    """The complete lines a run adds to its ``.guild/output``, read as they are written."""
+
+    def __init__(self, run_dir: Any):
+        from pathlib import Path
+
+        self.path = Path(run_dir) / ".guild" / "output"
+        self._pos = 0
+        self._rest = b""
+
+    def lines(self, final: bool = False) -> list[str]:
+        """New lines since the last call (with ``final``, an unfinished last line too)."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._pos)
+                data = f.read(1 << 20)
+        except OSError:
+            data = b""
+        self._pos += len(data)
+        buf = self._rest + data
+        cut = len(buf) if final else buf.rfind(b"\n") + 1
+        done, self._rest = buf[:cut], buf[cut:]
+        return [ln.rstrip(b"\r").decode("utf-8", "replace") for ln in done.splitlines()]
+
+
 class Executor(Protocol):
     """What the batch driver needs of an executor."""
 

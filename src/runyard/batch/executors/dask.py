@@ -27,7 +27,7 @@ from ...errors import UsageError
 from ...launch import batchrun
 from ...store.run import Run
 from ..search import Trial
-from . import STOP_GRACE, collect, exit_signal_status
+from . import STOP_GRACE, OutputTail, collect, exit_signal_status
 
 RESULT_MAX = int(os.environ.get("RUNYARD_DASK_RESULT_MAX", 512 * 1024 * 1024))
 
@@ -44,7 +44,7 @@ def check(arg: str, options: dict[str, Any]) -> None:
 def create(arg: str, batch: Run, echo: bool, options: dict[str, Any]) -> "DaskPool":
     workers = options.get("workers")
     return DaskPool(options.get("client") or arg, batch, workers if workers and workers > 1 else None,
-                    shared_fs=False if options.get("no_shared_fs") else None, sync=options.get("sync"))
+                    shared_fs=False if options.get("no_shared_fs") else None, sync=options.get("sync"), echo=echo)
 
 
 def connect(address: Any):
@@ -74,31 +74,58 @@ def dask_address(dask: Any) -> str:
 
 # --- tasks (these run on the workers) -------------------------------------------------------
 
-def run_trial_on_worker(run_dir: str, batch_dir: str, poll: float = 0.25) -> int | None:
+def run_trial_on_worker(run_dir: str, batch_dir: str, poll: float = 0.25, output_topic: str | None = None) -> int | None:
     """Dask task: supervise a pending trial in a child process; stop it on the batch's request.
 
     Runs on a dask worker that sees the runs home at the same path. Returns the trial's
-    exit_status (None if the batch was stopped before the trial started).
+    exit_status (None if the batch was stopped before the trial started). With
+    ``output_topic``, the trial's output lines go to the batch as they come (see :func:`_send_output`).
     """
     if batchrun.stop_requested(batch_dir) is not None:
         return None
     proc = batchrun.spawn_supervisor(run_dir)
-    sent = _wait_or_stop(proc, lambda: batchrun.stop_requested(batch_dir), poll)
+    sent = _wait_or_stop(proc, lambda: batchrun.stop_requested(batch_dir), poll, _send_output(run_dir, output_topic))
     if proc.returncode:
         batchrun.mark_stopped(run_dir, exit_signal_status(sent) if sent else 1)
     return Run(Path(run_dir)).get("exit_status")
 
 
-def _wait_or_stop(proc: subprocess.Popen, stop_signal: Any, poll: float) -> int | None:
+def _send_output(run_dir: str | Path, topic: str | None) -> Any:
+    """``send(final=False)``: send the trial's new output lines to the batch's client, as a
+    ``distributed`` event on ``topic`` (``{"run": id, "lines": [...]}``); None without a topic."""
+    if not topic:
+        return None
+    import distributed
+
+    tail = OutputTail(run_dir)
+    run_id = Path(run_dir).name
+
+    def send(final: bool = False) -> None:
+        lines = tail.lines(final)
+        if lines:
+            try:
+                distributed.get_worker().log_event(topic, {"run": run_id, "lines": lines})
+            except Exception:  # noqa: BLE001 - output is also in the run directory
+                pass
+
+    return send
+
+
+def _wait_or_stop(proc: subprocess.Popen, stop_signal: Any, poll: float, on_poll: Any = None) -> int | None:
     """Wait for a trial's supervisor; pass on the first stop request (``stop_signal()`` gives a
-    signal number once the batch asks). Returns the signal sent, if any."""
+    signal number once the batch asks); call ``on_poll()`` between waits and ``on_poll(final=True)``
+    at the end. Returns the signal sent, if any."""
     sent = None
     while True:
         try:
             proc.wait(timeout=poll)
+            if on_poll is not None:
+                on_poll(final=True)
             return sent
         except subprocess.TimeoutExpired:
             pass
+        if on_poll is not None:
+            on_poll()
         if sent is None:
             sig = stop_signal()
             if sig is not None:
@@ -115,7 +142,7 @@ def sees_path(path: str) -> bool:
 
 
 def run_trial_in_scratch(run_id: str, payload: bytes, stop_event: str, remote: dict | None = None,
-                         interval: float = 30.0, poll: float = 0.25) -> dict:
+                         interval: float = 30.0, poll: float = 0.25, output_topic: str | None = None) -> dict:
     """Dask task: run a trial (its staged directory as a zip) in this worker's scratch directory.
 
     Returns ``{"exit_status": ..., "zip": bytes}`` (the whole run directory), or with
@@ -151,7 +178,8 @@ def run_trial_in_scratch(run_id: str, payload: bytes, stop_event: str, remote: d
             syncer.__enter__()
         try:
             proc = batchrun.spawn_supervisor(run_dir, env=env)
-            sent = _wait_or_stop(proc, lambda: _stop_signal(stop_event) if stop.is_set() else None, poll)
+            sent = _wait_or_stop(proc, lambda: _stop_signal(stop_event) if stop.is_set() else None, poll,
+                                 _send_output(run_dir, output_topic))
             if proc.returncode:
                 batchrun.mark_stopped(run_dir, exit_signal_status(sent) if sent else 1)
         finally:
@@ -255,9 +283,10 @@ class DaskPool:
     """Run trials as tasks on a dask.distributed cluster (one task per worker thread at a time)."""
 
     def __init__(self, dask: Any, batch: Run, workers: int | None = None, shared_fs: bool | None = None,
-                 sync: str | None = None):
+                 sync: str | None = None, echo: bool = False):
         """``dask``: an address, cluster or Client, or a ``(client, owned)`` pair from :func:`connect`.
-        ``shared_fs``: None = find out; ``sync``: a remote trials come back through (no shared disk)."""
+        ``shared_fs``: None = find out; ``sync``: a remote trials come back through (no shared disk);
+        ``echo``: show the trials' output lines on this console as they run."""
         self.client, self._own = dask if isinstance(dask, tuple) else connect(dask)
         self.batch = batch
         try:
@@ -280,6 +309,13 @@ class DaskPool:
             r = config.get(sync)
             self._remote = {"name": r.name, "url": r.url, "options": r.options}
         self._stop_name = f"runyard-stop-{batch.id}"
+        self._topic = None
+        if echo:
+            import queue
+
+            self._topic = f"runyard-output-{batch.id}"
+            self._output: Any = queue.Queue()
+            self.client.subscribe_topic(self._topic, self._output.put)  # called with (time, message)
         batchrun.set_attrs(batch, {"executor_mode": "shared-fs" if shared_fs else
                                    ("scratch+remote" if self._remote else "scratch")})
 
@@ -291,10 +327,10 @@ class DaskPool:
         key = f"runyard-trial-{trial.run.id}"
         if self.shared_fs:
             fut = self.client.submit(run_trial_on_worker, str(trial.run.dir), str(self.batch.dir),
-                                     pure=False, key=key)
+                                     output_topic=self._topic, pure=False, key=key)
         else:
             fut = self.client.submit(run_trial_in_scratch, trial.run.id, zip_run(trial.run.dir), self._stop_name,
-                                     self._remote, pure=False, key=key)
+                                     self._remote, output_topic=self._topic, pure=False, key=key)
         self._futs[fut] = trial
 
     def busy(self) -> bool:
@@ -305,7 +341,22 @@ class DaskPool:
             return sum(1 for f in self._futs if not f.done())
         return sum(1 for t in self._futs.values() if t.run.guild_path("LOCK").exists())
 
+    def _show_output(self) -> None:
+        """Print the output lines the trials have sent so far."""
+        if self._topic is None:
+            return
+        from ..progress import show_trial_output
+
+        while True:
+            try:
+                _time, msg = self._output.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty
+                return
+            if isinstance(msg, dict) and isinstance(msg.get("lines"), (list, tuple)):  # msgpack gives tuples
+                show_trial_output(str(msg.get("run", "")), [str(ln) for ln in msg["lines"]])
+
     def _finish(self, fut, status_if_lost: int = 1) -> Trial:
+        self._show_output()
         trial = self._futs.pop(fut)
         result: Any = None
         try:
@@ -361,6 +412,7 @@ class DaskPool:
     def wait(self, timeout: float) -> list[Trial]:
         deadline = time.monotonic() + timeout
         while self._futs:
+            self._show_output()
             done = self._done()
             if done:
                 return [self._finish(f) for f in done]
@@ -391,6 +443,12 @@ class DaskPool:
         return done
 
     def close(self) -> None:
+        if self._topic is not None:
+            self._show_output()
+            try:
+                self.client.unsubscribe_topic(self._topic)
+            except Exception:  # noqa: BLE001
+                pass
         if self._own:
             try:
                 self.client.close(timeout=5)
