@@ -5,8 +5,9 @@
   run (Guild AI's way).
 - ``Bar`` (on a terminal, and for several trials at once): a rich progress bar — trial k of N,
   elapsed time, running and failed counts, the best objective so far. Trials run one at a
-  time show their header and output above it; trials run at once don't (each trial's output
-  is in its run directory).
+  time show their header and output above it; trials run at once on the local executor don't
+  (each trial's output is in its run directory); Dask trials' output lines come as they run,
+  prefixed with the trial's id (:func:`trial_output_line`).
 - ``Quiet`` (echo off): nothing.
 
 Every kind also writes one line per event to the batch run's own output.
