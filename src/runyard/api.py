@@ -30,7 +30,6 @@ def _runs_home() -> Path:
 def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *, deleted: bool = False,
              want_summary: bool = False, remote: str | None = None) -> list[dict]:
     """Records of the selected runs, newest first (of a remote's index with ``remote``)."""
-    from . import index
     from .select.runs import Filters, select
 
     if isinstance(runs, str) and runs.startswith("-") or (
@@ -48,6 +47,8 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
         records = sync.remote_records(config.get(remote))
         want_summary = False
     else:
+        from . import index
+
         with _gc_paused():
             records = index.sync(home, location)
     pred = f.predicate()
@@ -57,6 +58,8 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
         runs = pos if runs is None else [runs, *pos] if not isinstance(runs, list) else runs + pos
     records = select(records, runs)
     if want_summary:
+        from . import index
+
         sums = index.summaries(home, location, [r["id"] for r in records])
         records = [{**r, "summary": sums.get(r["id"], [])} for r in records]
     return records
