@@ -205,12 +205,14 @@ def _recheck_seconds() -> float:
         return 5.0
 
 
-def _load(run_dir: str | Path) -> tuple[dict, list]:
+def _load(run_dir: str | Path, guild_names: set[str] | None = None, paths: list[str] | None = None) -> tuple[dict, list]:
+    """A run's record and scalar summary; ``guild_names`` and ``paths`` as found by
+    :func:`_load_at` (read here otherwise)."""
     from ..store.tfevents import run_scalars
 
-    rec = read_record(run_dir)
+    rec = read_record(run_dir, guild_names)
     try:
-        summary = summarize(run_scalars(run_dir))
+        summary = summarize(run_scalars(run_dir, paths))
     except Exception as e:  # noqa: BLE001 - a broken event file must not hide the run
         summary = []
         rec["error"] = (rec.get("error", "") + f"; scalars: {e}").lstrip("; ")
@@ -241,12 +243,22 @@ def _progress(location: str, done: int, total: int) -> None:
 
 def _load_at(d: str, stamp: int | None) -> tuple[int, dict, list] | None:
     """``(stamp, record, summary)`` of a run; a new run (``stamp`` None) gets its stamp here,
-    before its files are read, so the parent stats nothing. None if it is no run (no opref)."""
+    before its files are read, so the parent stats nothing. None if it is no run (no opref).
+
+    One listing of the run's directories finds both its event files and the names in
+    ``.guild`` (opref, marker files): the files found are read after the record, so a run
+    seen finished has all its scalars but for a file made since, which its stamp catches."""
+    from ..store.tfevents import event_paths
+
     if stamp is None:
         stamp = _stamp(d)
-        if stamp is None or not os.path.exists(d + "/.guild/opref"):
+        if stamp is None:
             return None
-    rec, summary = _load(d)
+    names: set[str] = set()
+    paths = event_paths(d, names)
+    if "opref" not in names:
+        return None
+    rec, summary = _load(d, names, paths)
     return stamp, rec, summary
 
 
