@@ -263,7 +263,16 @@ def _load_at(d: str, stamp: int | None) -> tuple[int, dict, list] | None:
 
 
 def _load_chunk(items: list[tuple[str, int | None]]) -> list:
-    return [_load_at(d, s) for d, s in items]
+    """:func:`_load_at` in a worker process: ``(stamp, record JSON, summary JSON)`` for each
+    (sent back as text, which costs less to send and to read than the objects)."""
+    out: list = []
+    for d, s in items:
+        got = _load_at(d, s)
+        if got is not None:
+            got[1]["dir"] = d
+            got = (got[0], _json_dumps(got[1]), _json_dumps(got[2]))
+        out.append(got)
+    return out
 
 
 PROGRESS_MIN = 200  # runs to read before a progress line may show (on the CLI, after 0.5 s)
@@ -286,7 +295,8 @@ class _Hooked:
 
 
 def _load_many(dirs: list[tuple[str, int | None]], location: str = "runs") -> list:
-    """:func:`_load_at` for many ``(run dir, stamp)``: in worker processes when there are enough (a first listing of
+    """:func:`_load_at` for many ``(run dir, stamp)`` (or, from a worker, :func:`_load_chunk`'s
+    JSON text): in worker processes when there are enough (a first listing of
     a big Guild home), in order. From the ``runyard`` command on a terminal, a progress line
     ("indexing N runs: k of N") shows once it takes over 0.5 s; :func:`on_progress` hooks hear
     of it too."""
@@ -416,12 +426,15 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 continue
             stamp, rec, summary = got
             present.add(rid)
-            rec["dir"] = base_s + "/" + rid
+            if isinstance(rec, str):  # read by a worker: JSON text
+                data, summary_data, rec = rec, summary, _decode(rec)
+            else:
+                rec["dir"] = base_s + "/" + rid
+                data, summary_data = _json_dumps(rec), _json_dumps(summary)
             kind = _kind(rec)
             if kind == WAITING:
                 stamp = _stamp(rec["dir"], True)
-            updates.append((rid, location, stamp, _final_column(kind, rec), rec.get("started"), _json_dumps(rec),
-                            _json_dumps(summary)))
+            updates.append((rid, location, stamp, _final_column(kind, rec), rec.get("started"), data, summary_data))
             if kind:  # running runs are never mirrored: a stamp alone can't tell two states apart
                 mem[rid] = (stamp, rec)
             else:
