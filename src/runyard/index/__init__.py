@@ -352,6 +352,50 @@ def _location_dir(home: Path, location: str) -> Path:
 # In-process mirror of index rows: (home, location) -> {id: (stamp, record)}. Records are
 # shared between calls: treat them as read-only.
 _MEM: dict[tuple[str, str], dict[str, tuple[int, dict]]] = {}
+# (home, location) -> (generation, {id: (stamp, final)}): the index's rows as this process last
+# read or wrote them, reused while the database's generation is unchanged.
+_ROWS: dict[tuple[str, str], tuple[str, dict[str, tuple[int, int]]]] = {}
+# (home, location) -> the last sorted result, returned again when nothing changed.
+_SORTED: dict[tuple[str, str], list[dict]] = {}
+
+GENERATION = "generation"  # meta key: a new random token with every change to the runs table
+
+
+def _generation(db: sqlite3.Connection) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (GENERATION,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _new_generation(db: sqlite3.Connection) -> str:
+    """Mark the runs table changed (inside the writer's transaction); returns the new token."""
+    gen = os.urandom(8).hex()
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (GENERATION, gen))
+    return gen
+
+
+THREADED_MIN = 2000  # finished runs to re-stat before it pays to stat from two threads
+
+
+def _recheck_stamps(base_s: str, rows: list[tuple[str, tuple[int, int]]]) -> list[int | None]:
+    """Stamps of runs to compare with their index rows (finished ones: :func:`_recheck_stamp`).
+    Many are statted from two threads: a stat waits on the kernel with the GIL released."""
+    def stamps(part: list[tuple[str, tuple[int, int]]]) -> list[int | None]:
+        out: list[int | None] = []
+        for rid, row in part:
+            kind = row[1] & 3
+            d = base_s + "/" + rid
+            out.append(_recheck_stamp(d, row[1]) if kind == FINAL else _stamp(d, kind == WAITING))
+        return out
+
+    if len(rows) < THREADED_MIN or (os.cpu_count() or 1) < 2:
+        return stamps(rows)
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = len(rows) // 2
+    with ThreadPoolExecutor(2) as pool:
+        second = pool.submit(stamps, rows[half:])
+        first = stamps(rows[:half])
+        return first + second.result()
 
 
 def sync(home: Path, location: str = "runs") -> list[dict]:
@@ -367,19 +411,29 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != "."]
     except FileNotFoundError:
         entries = []
-    mem = _MEM.setdefault((str(home), location), {})
+    key = (str(home), location)
+    mem = _MEM.setdefault(key, {})
     db = connect(home)
     try:
         datas: dict[str, str] | None = None
+        gen = _generation(db)
+        if gen is None:  # a new database: give it a generation before reading its rows
+            db.execute("BEGIN IMMEDIATE")
+            gen = _generation(db) or _new_generation(db)
+            db.execute("COMMIT")
+        known = _ROWS.get(key)
         if not mem:  # a new process: the records will come from here; read them in the same pass
             rows, datas = {}, {}
             for rid, stamp_, final_, data in db.execute(
                     "SELECT id, stamp, final, data FROM runs WHERE location = ?", (location,)):
                 rows[rid] = (stamp_, final_)
                 datas[rid] = data
+        elif known is not None and gen is not None and known[0] == gen:  # no change since we looked
+            rows = known[1]
         else:
             rows = {r[0]: (r[1], r[2]) for r in
                     db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
+        _ROWS.pop(key, None)  # (stored again below once this look is written)
         now = time.time()
         last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
         full = last is None or now - float(last[0]) >= _recheck_seconds()
@@ -388,14 +442,14 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         updates = []
         present = set()
         to_load: list[tuple[str, int | None]] = []  # new, changed or unfinished runs: read from their files
+        to_stamp: list[tuple[str, tuple[int, int]]] = []  # runs to compare with their rows
         mem_get = mem.get
         for rid in entries:
             row = rows.get(rid)
             if row is None:  # new: its stamp is taken where it is read (in a worker, for many)
                 to_load.append((rid, None))
                 continue
-            kind = row[1] & 3
-            if kind == FINAL and not full:  # recently checked: trust the index
+            if row[1] & 3 == FINAL and not full:  # recently checked: trust the index
                 present.add(rid)
                 m = mem_get(rid)
                 if m is not None and m[0] == row[0]:
@@ -403,15 +457,13 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 else:
                     from_db.append(rid)
                 continue
-            if kind == FINAL:
-                stamp = _recheck_stamp(base_s + "/" + rid, row[1])
-            else:
-                stamp = _stamp(base_s + "/" + rid, kind == WAITING)
+            to_stamp.append((rid, row))
+        for (rid, row), stamp in zip(to_stamp, _recheck_stamps(base_s, to_stamp)):
             if stamp is None:
                 continue
-            if row is not None and kind and row[0] == stamp:
+            if row[1] & 3 and row[0] == stamp:
                 present.add(rid)
-                m = mem.get(rid)
+                m = mem_get(rid)
                 if m is not None and m[0] == stamp:
                     records.append(m[1])
                 else:
@@ -471,20 +523,38 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         gone = [rid for rid in rows if rid not in present]
         for rid in gone:
             mem.pop(rid, None)
+        written = gen  # the generation that the rows (with our updates) now stand at; None: unknown
         if updates or gone or full:
             db.execute("BEGIN IMMEDIATE")
             try:
+                before = _generation(db)
                 db.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", updates)
                 db.executemany("DELETE FROM runs WHERE location = ? AND id = ?", [(location, g) for g in gone])
                 if full:  # (stamped when done: a long first listing must not expire its own check)
                     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, time.time()))
+                after = _new_generation(db) if updates or gone else before
                 db.execute("COMMIT")
+                written = after if before == gen else None  # (another process wrote since we read)
             except sqlite3.Error:
                 db.execute("ROLLBACK")
+                written = None
+        if written is not None:
+            if updates or gone:
+                rows = dict(rows)
+                for u in updates:
+                    rows[u[0]] = (u[2], u[3])
+                for g in gone:
+                    rows.pop(g, None)
+            _ROWS[key] = (written, rows)
     finally:
         db.close()
+    prev = _SORTED.get(key)
+    if prev is not None and not to_load and not from_db and len(prev) == len(records) and \
+            set(map(id, prev)) == set(map(id, records)):
+        return list(prev)  # the very same records as last time: the same order
     records.sort(key=_newest_first, reverse=True)
-    return records
+    _SORTED[key] = records
+    return list(records)
 
 
 def _newest_first(r: dict) -> tuple:
@@ -519,7 +589,10 @@ def touch(run) -> None:
     db = connect(home)
     try:
         if stamp is None:
+            db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM runs WHERE location = ? AND id = ?", (location, run_dir.name))
+            _new_generation(db)
+            db.execute("COMMIT")
             return
         rec, summary = _load(run_dir)
         rec["dir"] = str(run_dir)
@@ -531,8 +604,11 @@ def touch(run) -> None:
             mem[run_dir.name] = (stamp, rec)
         else:
             mem.pop(run_dir.name, None)
+        db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (run_dir.name, location, stamp, _final_column(kind, rec), rec.get("started"), _json_dumps(rec),
                     _json_dumps(summary)))
+        _new_generation(db)
+        db.execute("COMMIT")
     finally:
         db.close()
