@@ -113,3 +113,27 @@ def test_another_process_writes_are_seen_at_once(two, monkeypatch):
     assert r.returncode == 0, r.stderr
     assert older not in runyard.ls_runs()["id"].tolist()
     assert len(runyard.ls_runs()) == 2
+
+
+def test_a_new_process_lists_newest_first_as_this_one_does(project, monkeypatch):
+    """A new process takes the index's rows in the database's order (newest first) instead of
+    sorting them: ties on the start time go by id, a run with no start time comes last."""
+    import json
+
+    from conftest import cli
+
+    write(project / "train.py", SCRIPT)
+    for x in range(5):
+        runyard.run("train.py", {"x": x}, echo=False)
+    ids = runyard.ls_runs()["id"].tolist()
+    for rid in ids[:3]:  # three runs started at the same microsecond (written as runyard does)
+        tmp = _attrs(project, rid).parent / "started.tmp"
+        tmp.write_text("1700000000000000\n")
+        tmp.replace(_attrs(project, rid) / "started")
+    (_attrs(project, ids[3]) / "started").unlink()
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "0")
+    expected = [r["id"] for r in runyard.ls_records()]
+    assert expected == [ids[4], *sorted(ids[:3], reverse=True), ids[3]]
+    r = cli("runs", "--json", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert [x["id"] for x in json.loads(r.stdout)] == expected

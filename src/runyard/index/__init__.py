@@ -424,8 +424,9 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         known = _ROWS.get(key)
         if not mem:  # a new process: the records will come from here; read them in the same pass
             rows, datas = {}, {}
-            for rid, stamp_, final_, data in db.execute(
-                    "SELECT id, stamp, final, data FROM runs WHERE location = ?", (location,)):
+            for rid, stamp_, final_, data in db.execute(  # (newest first, as _newest_first sorts)
+                    "SELECT id, stamp, final, data FROM runs WHERE location = ? "
+                    "ORDER BY COALESCE(started, 0) DESC, id DESC", (location,)):
                 rows[rid] = (stamp_, final_)
                 datas[rid] = data
         elif known is not None and gen is not None and known[0] == gen:  # no change since we looked
@@ -439,6 +440,7 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         full = last is None or now - float(last[0]) >= _recheck_seconds()
         records: list[dict] = []
         from_db: list[str] = []
+        unreadable: list[str] = []
         updates = []
         present = set()
         to_load: list[tuple[str, int | None]] = []  # new, changed or unfinished runs: read from their files
@@ -494,8 +496,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             records.append(rec)
         if from_db:
             want = set(from_db)
-            if datas is not None:
-                cur = ((rid, rows[rid][0], datas[rid]) for rid in from_db)
+            if datas is not None:  # (in the database's order)
+                cur = ((rid, rows[rid][0], data) for rid, data in datas.items() if rid in want)
             elif len(want) * 4 > len(rows):
                 cur = db.execute("SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
             else:
@@ -503,7 +505,6 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 cur = db.execute(f"SELECT id, stamp, data FROM runs WHERE location = ? AND id IN ({marks})",
                                  (location, *want)) if len(want) < 900 else db.execute(
                     "SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
-            unreadable = []
             for rid, stamp, data in cur:
                 if rid in want:
                     try:
@@ -552,7 +553,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
     if prev is not None and not to_load and not from_db and len(prev) == len(records) and \
             set(map(id, prev)) == set(map(id, records)):
         return list(prev)  # the very same records as last time: the same order
-    records.sort(key=_newest_first, reverse=True)
+    if datas is None or to_load or unreadable or len(from_db) != len(records):  # (else: in the database's order)
+        records.sort(key=_newest_first, reverse=True)
     _SORTED[key] = records
     return list(records)
 
