@@ -272,7 +272,7 @@
     if (shift !== rowsShift) { rowsShift = shift; rowsEl.style.transform = shift; }
     if (h !== rowsHTML) { rowsHTML = h; rowsEl.innerHTML = h; }
   }
-  let rowsHTML = "", rowsShift = "";
+  let rowsHTML = null, rowsShift = "";
 
   function renderAll() {
     body.style.height = view.length * ROW_H + "px";
@@ -344,7 +344,7 @@
   /* ---- selection and actions ------------------------------------------------------------------ */
 
   function refreshSelection() {
-    rowsHTML = ""; // (the rows' DOM changes here, not through renderRows)
+    rowsHTML = null; // (the rows' DOM changes here, not through renderRows)
     rowsEl.querySelectorAll(".grid-row").forEach((row) => {
       const on = selected.has(row.dataset.id);
       row.classList.toggle("selected", on);
