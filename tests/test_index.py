@@ -87,3 +87,53 @@ def test_within_the_interval_finished_runs_are_trusted(two, monkeypatch):
     assert runyard.ls_runs(1)["label"][0] != "not yet"  # (the documented window)
     monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "0")
     assert runyard.ls_runs(1)["label"][0] == "not yet"
+
+
+def test_another_process_writes_are_seen_at_once(two, monkeypatch):
+    """Inside the interval this process reuses the rows it last saw while the index's
+    generation is unchanged: another runyard process's label, tag, delete and new run change
+    it, and the next listing here shows them."""
+    from conftest import cli
+
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    first = runyard.ls_runs()
+    assert len(first) == 2 and len(runyard.ls_runs()) == 2  # (the second from the kept rows)
+    newest, older = first["id"][0], first["id"][1]
+    r = cli("label", newest[:8], "--set", "set elsewhere", "-y", cwd=two)
+    assert r.returncode == 0, r.stderr
+    assert runyard.ls_runs(newest[:8])["label"][0] == "set elsewhere"
+    r = cli("tag", older[:8], "--add", "far", "-y", cwd=two)
+    assert r.returncode == 0, r.stderr
+    assert runyard.ls_runs(older[:8])["tags"][0] == ["far"]
+    r = cli("run", "train.py", "x=3", "-y", "-q", cwd=two)
+    assert r.returncode == 0, r.stderr
+    listed = runyard.ls_runs()
+    assert len(listed) == 3 and listed["flags.x"].tolist() == [3, 2, 1]
+    r = cli("runs", "delete", older[:8], "-y", cwd=two)
+    assert r.returncode == 0, r.stderr
+    assert older not in runyard.ls_runs()["id"].tolist()
+    assert len(runyard.ls_runs()) == 2
+
+
+def test_a_new_process_lists_newest_first_as_this_one_does(project, monkeypatch):
+    """A new process takes the index's rows in the database's order (newest first) instead of
+    sorting them: ties on the start time go by id, a run with no start time comes last."""
+    import json
+
+    from conftest import cli
+
+    write(project / "train.py", SCRIPT)
+    for x in range(5):
+        runyard.run("train.py", {"x": x}, echo=False)
+    ids = runyard.ls_runs()["id"].tolist()
+    for rid in ids[:3]:  # three runs started at the same microsecond (written as runyard does)
+        tmp = _attrs(project, rid).parent / "started.tmp"
+        tmp.write_text("1700000000000000\n")
+        tmp.replace(_attrs(project, rid) / "started")
+    (_attrs(project, ids[3]) / "started").unlink()
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "0")
+    expected = [r["id"] for r in runyard.ls_records()]
+    assert expected == [ids[4], *sorted(ids[:3], reverse=True), ids[3]]
+    r = cli("runs", "--json", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert [x["id"] for x in json.loads(r.stdout)] == expected

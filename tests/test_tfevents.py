@@ -253,6 +253,27 @@ def test_reads_tensor_encoded_scalars(tmp_path):
                   ("f64", 3): 0.1, ("f64_val", 3): 0.2}
 
 
+def test_what_one_file_teaches_the_reader_holds_in_that_file_only(tmp_path):
+    """The reader remembers event layouts across files (most runs' files are alike), but a bare
+    tensor is a scalar or not by its own file's metadata: the same bytes after a 'scalars'
+    tag in one file and after a 'text' tag in the next must read differently."""
+    import numpy as np
+    from tensorboard.util import tensor_util
+
+    def t(v):
+        return tensor_util.make_tensor_proto(np.array(v, dtype=np.float32))
+
+    a = write_with_tensorboard(tmp_path / "a", [
+        _event(0, _tensor_value("x", t(0.5), "scalars")), _event(1, _tensor_value("x", t(0.25))),
+        _event(2, _tensor_value("y", t(1.0), "scalars"))])
+    b = write_with_tensorboard(tmp_path / "b", [
+        _event(0, _tensor_value("x", t(0.5), "text")), _event(1, _tensor_value("x", t(0.25))),
+        _event(2, _tensor_value("y", t(1.0), "scalars")), _event(3, _tensor_value("y", t(2.0)))])
+    for _ in range(2):  # and again, with everything both files teach already known
+        assert [(tag, v, s) for tag, v, s, _ in read_scalars(a)] == [("x", 0.5, 0), ("x", 0.25, 1), ("y", 1.0, 2)]
+        assert [(tag, v, s) for tag, v, s, _ in read_scalars(b)] == [("y", 1.0, 2), ("y", 2.0, 3)]
+
+
 def test_reads_guild_made_event_files():
     """Event files written by real Guild AI 0.9 (tests/fixtures/guild-runs)."""
     run_dirs = sorted(p for p in FIXTURE_RUNS.iterdir() if p.is_dir())
@@ -396,8 +417,10 @@ def test_speed_write_and_read(tmp_path, capsys):
     with capsys.disabled():
         print(f"\n[tfevents] write {n / write_s:,.0f} events/s, read {n / read_s:,.0f} events/s "
               f"({os.path.getsize(w.path) / n:.0f} bytes/event)")
-    assert n / write_s > 100_000
-    assert n / read_s > 100_000
+    # Far below the figures printed above (~300,000/s on 2 busy cores): catches a reader or
+    # writer gone quadratic, without flaking on a loaded machine (benchmarks/ measure speed).
+    assert n / write_s > 20_000
+    assert n / read_s > 20_000
 
 
 def test_run_series_matches_the_exact_reader(tmp_path):

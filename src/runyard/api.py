@@ -114,6 +114,10 @@ class _gc_paused:
             gc.enable()
 
 
+_PLAIN_FIELDS = ("id", "operation", "started", "stopped", "status", "exit_status", "label", "tags", "marked",
+                 "comments", "dir", "project_dir", "sourcecode_digest")
+
+
 def _build_frame(records: list[dict]) -> "pd.DataFrame":
     """Records -> the ``ls_runs`` DataFrame (column by column: this is the hot path)."""
     import pandas as pd
@@ -127,20 +131,34 @@ def _build_frame(records: list[dict]) -> "pd.DataFrame":
     for sc in scalars:
         scalar_names.update(dict.fromkeys(sc))
     nan = float("nan")
+    import numpy as np
+
+    # The plain fields in one pass of pandas' own reader of dicts (missing keys become NaN), as
+    # objects; then each column gets its type.
+    base = pd.DataFrame(records, columns=list(_PLAIN_FIELDS), dtype=object)
+
+    def col(name: str) -> list:
+        return base[name].to_numpy().tolist()
+
+    missing = np.nan  # what pandas puts for a missing key (this very object)
+
+    def no_nan(values: list) -> list:
+        return [None if v is missing else v for v in values]
+
     data: dict[str, Any] = {
-        "id": [r["id"] for r in records],
-        "operation": [r.get("operation") for r in records],
-        "started": pd.to_datetime(pd.Series([r.get("started") for r in records], dtype="float64"), unit="us"),
-        "stopped": pd.to_datetime(pd.Series([r.get("stopped") for r in records], dtype="float64"), unit="us"),
-        "status": [r.get("status") for r in records],
-        "exit_status": pd.array([r.get("exit_status") for r in records], dtype="Int64"),
-        "label": [r.get("label") or "" for r in records],
-        "tags": [list(r.get("tags") or ()) for r in records],
-        "marked": [bool(r.get("marked")) for r in records],
-        "comments": [list(r.get("comments") or ()) for r in records],
-        "dir": [r.get("dir") for r in records],
-        "project_dir": [r.get("project_dir") for r in records],
-        "sourcecode_digest": [r.get("sourcecode_digest") for r in records],
+        "id": col("id"),
+        "operation": no_nan(col("operation")),
+        "started": pd.to_datetime(pd.Series(no_nan(col("started")), dtype="float64"), unit="us"),
+        "stopped": pd.to_datetime(pd.Series(no_nan(col("stopped")), dtype="float64"), unit="us"),
+        "status": no_nan(col("status")),
+        "exit_status": pd.array(no_nan(col("exit_status")), dtype="Int64"),
+        "label": [v if v is not missing and v else "" for v in col("label")],
+        "tags": [list(v) if v is not missing and v else [] for v in col("tags")],
+        "marked": [v is not missing and bool(v) for v in col("marked")],
+        "comments": [list(v) if v is not missing and v else [] for v in col("comments")],
+        "dir": no_nan(col("dir")),
+        "project_dir": no_nan(col("project_dir")),
+        "sourcecode_digest": no_nan(col("sourcecode_digest")),
     }
     for k in sorted(flag_names):
         data[f"flags.{k}"] = _column([f.get(k) for f in flags])

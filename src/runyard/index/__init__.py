@@ -205,12 +205,14 @@ def _recheck_seconds() -> float:
         return 5.0
 
 
-def _load(run_dir: str | Path) -> tuple[dict, list]:
+def _load(run_dir: str | Path, guild_names: set[str] | None = None, paths: list[str] | None = None) -> tuple[dict, list]:
+    """A run's record and scalar summary; ``guild_names`` and ``paths`` as found by
+    :func:`_load_at` (read here otherwise)."""
     from ..store.tfevents import run_scalars
 
-    rec = read_record(run_dir)
+    rec = read_record(run_dir, guild_names)
     try:
-        summary = summarize(run_scalars(run_dir))
+        summary = summarize(run_scalars(run_dir, paths))
     except Exception as e:  # noqa: BLE001 - a broken event file must not hide the run
         summary = []
         rec["error"] = (rec.get("error", "") + f"; scalars: {e}").lstrip("; ")
@@ -241,17 +243,36 @@ def _progress(location: str, done: int, total: int) -> None:
 
 def _load_at(d: str, stamp: int | None) -> tuple[int, dict, list] | None:
     """``(stamp, record, summary)`` of a run; a new run (``stamp`` None) gets its stamp here,
-    before its files are read, so the parent stats nothing. None if it is no run (no opref)."""
+    before its files are read, so the parent stats nothing. None if it is no run (no opref).
+
+    One listing of the run's directories finds both its event files and the names in
+    ``.guild`` (opref, marker files): the files found are read after the record, so a run
+    seen finished has all its scalars but for a file made since, which its stamp catches."""
+    from ..store.tfevents import event_paths
+
     if stamp is None:
         stamp = _stamp(d)
-        if stamp is None or not os.path.exists(d + "/.guild/opref"):
+        if stamp is None:
             return None
-    rec, summary = _load(d)
+    names: set[str] = set()
+    paths = event_paths(d, names)
+    if "opref" not in names:
+        return None
+    rec, summary = _load(d, names, paths)
     return stamp, rec, summary
 
 
 def _load_chunk(items: list[tuple[str, int | None]]) -> list:
-    return [_load_at(d, s) for d, s in items]
+    """:func:`_load_at` in a worker process: ``(stamp, record JSON, summary JSON)`` for each
+    (sent back as text, which costs less to send and to read than the objects)."""
+    out: list = []
+    for d, s in items:
+        got = _load_at(d, s)
+        if got is not None:
+            got[1]["dir"] = d
+            got = (got[0], _json_dumps(got[1]), _json_dumps(got[2]))
+        out.append(got)
+    return out
 
 
 PROGRESS_MIN = 200  # runs to read before a progress line may show (on the CLI, after 0.5 s)
@@ -274,7 +295,8 @@ class _Hooked:
 
 
 def _load_many(dirs: list[tuple[str, int | None]], location: str = "runs") -> list:
-    """:func:`_load_at` for many ``(run dir, stamp)``: in worker processes when there are enough (a first listing of
+    """:func:`_load_at` for many ``(run dir, stamp)`` (or, from a worker, :func:`_load_chunk`'s
+    JSON text): in worker processes when there are enough (a first listing of
     a big Guild home), in order. From the ``runyard`` command on a terminal, a progress line
     ("indexing N runs: k of N") shows once it takes over 0.5 s; :func:`on_progress` hooks hear
     of it too."""
@@ -330,6 +352,37 @@ def _location_dir(home: Path, location: str) -> Path:
 # In-process mirror of index rows: (home, location) -> {id: (stamp, record)}. Records are
 # shared between calls: treat them as read-only.
 _MEM: dict[tuple[str, str], dict[str, tuple[int, dict]]] = {}
+# (home, location) -> (generation, {id: (stamp, final)}): the index's rows as this process last
+# read or wrote them, reused while the database's generation is unchanged.
+_ROWS: dict[tuple[str, str], tuple[str, dict[str, tuple[int, int]]]] = {}
+# (home, location) -> the last sorted result, returned again when nothing changed.
+_SORTED: dict[tuple[str, str], list[dict]] = {}
+
+GENERATION = "generation"  # meta key: a new random token with every change to the runs table
+
+
+def _generation(db: sqlite3.Connection) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (GENERATION,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _new_generation(db: sqlite3.Connection) -> str:
+    """Mark the runs table changed (inside the writer's transaction); returns the new token."""
+    gen = os.urandom(8).hex()
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (GENERATION, gen))
+    return gen
+
+
+def _recheck_stamps(base_s: str, rows: list[tuple[str, tuple[int, int]]]) -> list[int | None]:
+    """Stamps of runs to compare with their index rows (finished ones: :func:`_recheck_stamp`).
+    (Statting from two threads was measured slower: the GIL hand-offs cost more than the
+    stats they overlap.)"""
+    out: list[int | None] = []
+    for rid, row in rows:
+        kind = row[1] & 3
+        d = base_s + "/" + rid
+        out.append(_recheck_stamp(d, row[1]) if kind == FINAL else _stamp(d, kind == WAITING))
+    return out
 
 
 def sync(home: Path, location: str = "runs") -> list[dict]:
@@ -345,35 +398,47 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != "."]
     except FileNotFoundError:
         entries = []
-    mem = _MEM.setdefault((str(home), location), {})
+    key = (str(home), location)
+    mem = _MEM.setdefault(key, {})
     db = connect(home)
     try:
         datas: dict[str, str] | None = None
+        gen = _generation(db)
+        if gen is None:  # a new database: give it a generation before reading its rows
+            db.execute("BEGIN IMMEDIATE")
+            gen = _generation(db) or _new_generation(db)
+            db.execute("COMMIT")
+        known = _ROWS.get(key)
         if not mem:  # a new process: the records will come from here; read them in the same pass
             rows, datas = {}, {}
-            for rid, stamp_, final_, data in db.execute(
-                    "SELECT id, stamp, final, data FROM runs WHERE location = ?", (location,)):
+            for rid, stamp_, final_, data in db.execute(  # (newest first, as _newest_first sorts)
+                    "SELECT id, stamp, final, data FROM runs WHERE location = ? "
+                    "ORDER BY COALESCE(started, 0) DESC, id DESC", (location,)):
                 rows[rid] = (stamp_, final_)
                 datas[rid] = data
+        elif known is not None and gen is not None and known[0] == gen:  # no change since we looked
+            rows = known[1]
         else:
             rows = {r[0]: (r[1], r[2]) for r in
                     db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
+        _ROWS.pop(key, None)  # (stored again below once this look is written)
         now = time.time()
         last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
         full = last is None or now - float(last[0]) >= _recheck_seconds()
         records: list[dict] = []
         from_db: list[str] = []
+        unreadable: list[str] = []
         updates = []
         present = set()
         to_load: list[tuple[str, int | None]] = []  # new, changed or unfinished runs: read from their files
+        to_stamp: list[tuple[str, tuple[int, int]]] = []  # runs to compare with their rows
         mem_get = mem.get
         for rid in entries:
             row = rows.get(rid)
             if row is None:  # new: its stamp is taken where it is read (in a worker, for many)
                 to_load.append((rid, None))
                 continue
-            kind = row[1] & 3
-            if kind == FINAL and not full:  # recently checked: trust the index
+            if row[1] & 3 == FINAL and not full:  # recently checked: trust the index
                 present.add(rid)
                 m = mem_get(rid)
                 if m is not None and m[0] == row[0]:
@@ -381,15 +446,13 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 else:
                     from_db.append(rid)
                 continue
-            if kind == FINAL:
-                stamp = _recheck_stamp(base_s + "/" + rid, row[1])
-            else:
-                stamp = _stamp(base_s + "/" + rid, kind == WAITING)
+            to_stamp.append((rid, row))
+        for (rid, row), stamp in zip(to_stamp, _recheck_stamps(base_s, to_stamp)):
             if stamp is None:
                 continue
-            if row is not None and kind and row[0] == stamp:
+            if row[1] & 3 and row[0] == stamp:
                 present.add(rid)
-                m = mem.get(rid)
+                m = mem_get(rid)
                 if m is not None and m[0] == stamp:
                     records.append(m[1])
                 else:
@@ -404,12 +467,15 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 continue
             stamp, rec, summary = got
             present.add(rid)
-            rec["dir"] = base_s + "/" + rid
+            if isinstance(rec, str):  # read by a worker: JSON text
+                data, summary_data, rec = rec, summary, _decode(rec)
+            else:
+                rec["dir"] = base_s + "/" + rid
+                data, summary_data = _json_dumps(rec), _json_dumps(summary)
             kind = _kind(rec)
             if kind == WAITING:
                 stamp = _stamp(rec["dir"], True)
-            updates.append((rid, location, stamp, _final_column(kind, rec), rec.get("started"), _json_dumps(rec),
-                            _json_dumps(summary)))
+            updates.append((rid, location, stamp, _final_column(kind, rec), rec.get("started"), data, summary_data))
             if kind:  # running runs are never mirrored: a stamp alone can't tell two states apart
                 mem[rid] = (stamp, rec)
             else:
@@ -417,8 +483,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             records.append(rec)
         if from_db:
             want = set(from_db)
-            if datas is not None:
-                cur = ((rid, rows[rid][0], datas[rid]) for rid in from_db)
+            if datas is not None:  # (in the database's order)
+                cur = ((rid, rows[rid][0], data) for rid, data in datas.items() if rid in want)
             elif len(want) * 4 > len(rows):
                 cur = db.execute("SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
             else:
@@ -426,7 +492,6 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 cur = db.execute(f"SELECT id, stamp, data FROM runs WHERE location = ? AND id IN ({marks})",
                                  (location, *want)) if len(want) < 900 else db.execute(
                     "SELECT id, stamp, data FROM runs WHERE location = ?", (location,))
-            unreadable = []
             for rid, stamp, data in cur:
                 if rid in want:
                     try:
@@ -446,20 +511,39 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         gone = [rid for rid in rows if rid not in present]
         for rid in gone:
             mem.pop(rid, None)
+        written = gen  # the generation that the rows (with our updates) now stand at; None: unknown
         if updates or gone or full:
             db.execute("BEGIN IMMEDIATE")
             try:
+                before = _generation(db)
                 db.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", updates)
                 db.executemany("DELETE FROM runs WHERE location = ? AND id = ?", [(location, g) for g in gone])
                 if full:  # (stamped when done: a long first listing must not expire its own check)
                     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, time.time()))
+                after = _new_generation(db) if updates or gone else before
                 db.execute("COMMIT")
+                written = after if before == gen else None  # (another process wrote since we read)
             except sqlite3.Error:
                 db.execute("ROLLBACK")
+                written = None
+        if written is not None:
+            if updates or gone:
+                rows = dict(rows)
+                for u in updates:
+                    rows[u[0]] = (u[2], u[3])
+                for g in gone:
+                    rows.pop(g, None)
+            _ROWS[key] = (written, rows)
     finally:
         db.close()
-    records.sort(key=_newest_first, reverse=True)
-    return records
+    prev = _SORTED.get(key)
+    if prev is not None and not to_load and not from_db and len(prev) == len(records) and \
+            set(map(id, prev)) == set(map(id, records)):
+        return list(prev)  # the very same records as last time: the same order
+    if datas is None or to_load or unreadable or len(from_db) != len(records):  # (else: in the database's order)
+        records.sort(key=_newest_first, reverse=True)
+    _SORTED[key] = records
+    return list(records)
 
 
 def _newest_first(r: dict) -> tuple:
@@ -494,7 +578,10 @@ def touch(run) -> None:
     db = connect(home)
     try:
         if stamp is None:
+            db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM runs WHERE location = ? AND id = ?", (location, run_dir.name))
+            _new_generation(db)
+            db.execute("COMMIT")
             return
         rec, summary = _load(run_dir)
         rec["dir"] = str(run_dir)
@@ -506,8 +593,11 @@ def touch(run) -> None:
             mem[run_dir.name] = (stamp, rec)
         else:
             mem.pop(run_dir.name, None)
+        db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (run_dir.name, location, stamp, _final_column(kind, rec), rec.get("started"), _json_dumps(rec),
                     _json_dumps(summary)))
+        _new_generation(db)
+        db.execute("COMMIT")
     finally:
         db.close()

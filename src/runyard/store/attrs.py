@@ -200,22 +200,34 @@ class AttrError(RunyardError):
     """An attribute file that cannot be read or parsed."""
 
 
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+_FIRST_READ = 64 * 1024
+
+
 def read_bytes(path: str | os.PathLike, limit: int | None = None) -> bytes:
     """The bytes of a run's small file (an attribute, ``opref``, an event file) in few syscalls:
     at most ``limit + 1`` of them when ``limit`` is given (so a caller can tell it is too big).
 
-    Raises OSError: IsADirectoryError for a directory, and (without opening it for reading, so
-    nothing blocks) for a FIFO, socket or device."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    Raises OSError: IsADirectoryError for a directory, and for a socket, or a FIFO or device
+    that is empty or gives more than a first read (opened non-blocking: nothing blocks; a FIFO
+    whose writer has left a few bytes in it reads as a file would)."""
+    fd = os.open(path, _OPEN_FLAGS)
     try:
+        head = b""
+        if limit is None or limit >= _FIRST_READ:  # most files are small: one read, no fstat
+            head = os.read(fd, _FIRST_READ)  # (IsADirectoryError for a directory)
+            if 0 < len(head) < _FIRST_READ:
+                return head
         st = os.fstat(fd)
         if not _stat.S_ISREG(st.st_mode):
             if _stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
             raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
-        want = st.st_size + 1 if limit is None else min(st.st_size, limit) + 1
-        data = os.read(fd, want)
-        if len(data) < want:  # the usual case: all of it, and its end
+        if not head and st.st_size == 0:
+            return head
+        want = st.st_size + 1 - len(head) if limit is None else min(st.st_size, limit) + 1 - len(head)
+        data = head + os.read(fd, max(want, 1))
+        if len(data) < len(head) + want:  # all of it, and its end
             return data
         parts, n = [data], len(data)
         while limit is None or n <= limit:  # it grew since the fstat

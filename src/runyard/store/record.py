@@ -18,11 +18,12 @@ _ATTRS = ("started", "stopped", "exit_status", "label", "tags", "marked", "comme
 _MARKERS = ("LOCK.remote", "PENDING", "STAGED", "LOCK")  # .guild entries the status depends on
 
 
-def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
+def read_record(run_dir: str | os.PathLike, guild_names: set[str] | None = None) -> dict[str, Any]:
     """Everything a listing shows about one run. A corrupt attribute is reported in ``error``.
+    ``guild_names``: the names in the run's ``.guild``, if the caller has just listed it.
 
-    This is the cold index's inner loop (every run of a home): plain strings, no directory
-    listing (reading one costs more than a dozen failed opens), each file read with
+    This is the cold index's inner loop (every run of a home): plain strings, no listing of
+    ``attrs`` (reading one costs more than a dozen failed opens), each file read with
     :func:`attrs.read_bytes`."""
     d = os.fspath(run_dir)
     rid = d.rpartition("/")[2]
@@ -60,7 +61,8 @@ def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
         rec["tags"] = [str(tags)]
     rec["marked"] = bool(rec.get("marked") or False)
     exit_status = rec.get("exit_status")
-    if exit_status is None or _any_exists(guild, _MARKERS):
+    if exit_status is None or (_any_exists(guild, _MARKERS) if guild_names is None
+                               else not guild_names.isdisjoint(_MARKERS)):
         rec["status"] = status_of(Path(d), exit_status)
     else:  # no marker, no LOCK: the exit status decides (status_of, without its Path joins)
         rec["status"] = _exit_status(exit_status)

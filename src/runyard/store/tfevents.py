@@ -65,7 +65,7 @@ def _load_crc32c():
 
 _crc32c = _load_crc32c()
 
-__all__ = ["EventWriter", "read_scalars", "event_files", "run_scalars"]
+__all__ = ["EventWriter", "read_scalars", "event_files", "event_paths", "run_scalars"]
 
 FILE_VERSION = b"brain.Event:2"
 
@@ -423,7 +423,10 @@ _SCALAR_PLUGINS = ("", "scalars")
 
 
 def _decode_event(data: bytes, plugins: dict[str, str]):
-    """Decode an Event: ``(wall_time, step, [(tag, value, span)], summary_is_last)``."""
+    """Decode an Event: ``(wall_time, step, [(tag, value, span, own, plugin)], summary_is_last)``;
+    ``own`` is true when the event alone says the value is a scalar (a ``simple_value``, or a
+    tensor carrying its plugin metadata), false when it took the file's earlier metadata;
+    ``plugin`` is the plugin name in the event's metadata (None without)."""
     wall_time = 0.0
     step = 0
     out = []
@@ -457,12 +460,21 @@ def _decode_event(data: bytes, plugins: dict[str, str]):
                 if plugin is not None:
                     plugins[tag] = plugin
                 if simple is not None:
-                    out.append((tag, _S_F.unpack_from(data, simple)[0], (simple, simple + 4, "<f")))
+                    out.append((tag, _S_F.unpack_from(data, simple)[0], (simple, simple + 4, "<f"), True, plugin))
                 elif tensor is not None and plugins.get(tag, "") in _SCALAR_PLUGINS:
                     got = _decode_tensor(data, tensor[0], tensor[1])
                     if got is not None:
-                        out.append((tag, got[0], got[1]))
+                        out.append((tag, got[0], got[1], plugin is not None, plugin))
     return wall_time, step, out, summary_last
+
+
+# Event bytes after the step, minus a trailing float32 (float64) value -> (tag, plugin name or
+# None), for events that say on their own that they hold a scalar (see _decode_event): those
+# bytes decode the same way in any file, so this is shared by all files (most runs' event files
+# are short and alike: each file's first events would otherwise be decoded field by field).
+_SHARED4: dict[bytes, tuple[str, str | None]] = {}
+_SHARED8: dict[bytes, tuple[str, str | None]] = {}
+_SHARED_MAX = 50_000
 
 
 # Where a record header may start: a length below 4 GiB, so 4 bytes not all zero, then 4 zeros.
@@ -550,6 +562,12 @@ def _scan(buf: bytes, out: list, rel: str | None) -> None:
                 step = 0
                 p = start + 9
             tag = cache4.get(buf[p : end - 4])
+            if tag is None:
+                shared = _SHARED4.get(buf[p : end - 4])
+                if shared is not None:
+                    tag = shared[0]
+                    if shared[1] is not None:
+                        plugins[tag] = shared[1]
             if tag is not None:
                 if with_path:
                     append((rel, tag, unpack_f(buf, end - 4)[0], step))
@@ -557,6 +575,12 @@ def _scan(buf: bytes, out: list, rel: str | None) -> None:
                     append((tag, unpack_f(buf, end - 4)[0], step, unpack_d(buf, start + 1)[0]))
                 continue
             tag = cache8.get(buf[p : end - 8])
+            if tag is None:
+                shared = _SHARED8.get(buf[p : end - 8])
+                if shared is not None:
+                    tag = shared[0]
+                    if shared[1] is not None:
+                        plugins[tag] = shared[1]
             if tag is not None:
                 if with_path:
                     append((rel, tag, unpack_d(buf, end - 8)[0], step))
@@ -567,15 +591,16 @@ def _scan(buf: bytes, out: list, rel: str | None) -> None:
             wall_time, step, values, summary_last = _decode_event(data, plugins)
         except (_Corrupt, IndexError, struct.error, ValueError):
             continue
-        for tag, value, _ in values:
+        for tag, value, _, _, _ in values:
             append((rel, tag, value, step) if with_path else (tag, value, step, wall_time))
-        if p > 0 and summary_last and len(values) == 1 and len(cache4) + len(cache8) < 100_000:
-            tag, _, span = values[0]
+        if p > 0 and summary_last and len(values) == 1:
+            tag, _, span, own, plugin = values[0]
             if span is not None and span[1] == length:
-                if span[2] == "<f":
-                    cache4[buf[p : end - 4]] = tag
-                else:
-                    cache8[buf[p : end - 8]] = tag
+                key = buf[p : end - 4] if span[2] == "<f" else buf[p : end - 8]
+                if own and len(_SHARED4) + len(_SHARED8) < _SHARED_MAX:
+                    (_SHARED4 if span[2] == "<f" else _SHARED8)[key] = (tag, plugin)
+                elif len(cache4) + len(cache8) < 100_000:
+                    (cache4 if span[2] == "<f" else cache8)[key] = tag
 
 
 def read_scalars(path: str | Path) -> Iterator[tuple[str, float, int, float]]:
@@ -601,26 +626,36 @@ def event_files(run_dir: str | Path) -> list[Path]:
     Symlinked directories are not followed (a batch run links its trials; they are runs of
     their own).
     """
-    return [Path(p) for p in _event_paths(os.fspath(run_dir))]
+    return [Path(p) for p in event_paths(os.fspath(run_dir))]
 
 
-def _event_paths(run_dir: str) -> list[str]:
-    """:func:`event_files` as strings (the cold index reads every run's: no pathlib here)."""
+def event_paths(run_dir: str, guild_names: set[str] | None = None) -> list[str]:
+    """:func:`event_files` as strings (the cold index reads every run's: no pathlib here).
+
+    ``.guild/attrs`` holds only attribute files and is not looked into. With ``guild_names``,
+    the names in ``.guild`` are added to it (the index learns the run's marker files from the
+    same listing)."""
     found: list[str] = []
+    guild = run_dir + "/.guild"
+    attrs = guild + "/attrs"
     stack = [run_dir]
     while stack:
+        d = stack.pop()
         try:
-            it = os.scandir(stack.pop())
+            it = os.scandir(d)
         except OSError:
             continue
+        names = guild_names if guild_names is not None and d == guild else None
         with it:
             for entry in it:
+                if names is not None:
+                    names.add(entry.name)
                 try:
                     is_dir = entry.is_dir()
                 except OSError:
                     is_dir = False
                 if is_dir:
-                    if not entry.is_symlink():
+                    if not entry.is_symlink() and entry.path != attrs:
                         stack.append(entry.path)
                 elif ".tfevents." in entry.name:
                     found.append(entry.path)
@@ -629,20 +664,21 @@ def _event_paths(run_dir: str) -> list[str]:
     return found
 
 
-def run_scalars(run_dir: str | Path) -> list[tuple[str, str, float, int]]:
-    """``(path, tag, value, step)`` for every scalar in every event file under ``run_dir``.
+def run_scalars(run_dir: str | Path, paths: list[str] | None = None) -> list[tuple[str, str, float, int]]:
+    """``(path, tag, value, step)`` for every scalar in every event file under ``run_dir``
+    (or in ``paths``, from :func:`event_paths`).
 
     ``path`` is the event file's directory relative to ``run_dir`` in POSIX form: ``.guild``
     for output scalars, ``''`` for the run directory itself, ``logs/train`` and so on. Files
     that cannot be read are skipped.
     """
     out: list[tuple[str, str, float, int]] = []
-    for rel, buf in _event_buffers(run_dir):
+    for rel, buf in _event_buffers(run_dir, paths):
         _scan(buf, out, rel)
     return out
 
 
-def _event_buffers(run_dir: str | Path) -> Iterator[tuple[str, bytes]]:
+def _event_buffers(run_dir: str | Path, paths: list[str] | None = None) -> Iterator[tuple[str, bytes]]:
     """``(path, bytes)`` of each readable event file under ``run_dir`` (path as in run_scalars)."""
     from .attrs import read_bytes
 
@@ -650,7 +686,7 @@ def _event_buffers(run_dir: str | Path) -> Iterator[tuple[str, bytes]]:
     rels: dict[str, str] = {run_dir: "."}
     prefix = run_dir + "/"
     simple = os.path.normpath(run_dir) == run_dir and "/./" not in prefix  # (paths under it need no relpath)
-    for path in _event_paths(run_dir):
+    for path in event_paths(run_dir) if paths is None else paths:
         parent = os.path.dirname(path)
         rel = rels.get(parent)
         if rel is None:
