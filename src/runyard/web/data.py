@@ -198,7 +198,8 @@ class RunsState:
                 self.by_id = {r["id"]: r for r in recs}
                 self.refreshed_at = time.monotonic()
                 self.duration = time.perf_counter() - t0
-                if first:  # the runs page asks for the whole list next: have it encoded already
+                if first:  # the runs page comes next, then the whole list: have both ready
+                    self._names_locked()
                     self._full_gzip_locked()
 
     def load_in_background(self) -> None:
@@ -284,17 +285,20 @@ class RunsState:
         columns of the whole list (which then arrives without changing what is on screen)."""
         self.ensure(max_age=30.0)
         with self._lock:
-            if getattr(self, "_names_of", None) != self.version:
-                flags: dict[str, None] = {}
-                scalars: dict[str, None] = {}
-                for r in self.records:
-                    flags.update(dict.fromkeys(r.get("flags") or ()))
-                    scalars.update(dict.fromkeys(r.get("scalars") or ()))
-                self._names = {"flags": list(flags), "scalars": list(scalars)}
-                self._names_of = self.version
             return {"version": self.version, "total": len(self.records), "fields": ROW_FIELDS,
-                    "partial": len(self.records) > limit, "names": self._names,
+                    "partial": len(self.records) > limit, "names": self._names_locked(),
                     "runs": [run_row(r) for r in self.records[:limit]]}
+
+    def _names_locked(self) -> dict:
+        if getattr(self, "_names_of", None) != self.version:
+            flags: dict[str, None] = {}
+            scalars: dict[str, None] = {}
+            for r in self.records:
+                flags.update(dict.fromkeys(r.get("flags") or ()))
+                scalars.update(dict.fromkeys(r.get("scalars") or ()))
+            self._names = {"flags": list(flags), "scalars": list(scalars)}
+            self._names_of = self.version
+        return self._names
 
     def snapshot(self, filter_text: str | None = None) -> bytes:
         """JSON of every run (matching ``filter_text``): ``{version, total, fields, runs}``.
