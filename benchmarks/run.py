@@ -287,6 +287,49 @@ INPROC = textwrap.dedent(
 )
 
 
+# The system-call floor of a first listing: the files the run reader must touch for each run
+# (the attrs directory's stamp, the run directory and .guild listed, each attribute it reads,
+# opref, the event files), opened and read with nothing parsed, in one process; prints its CPU.
+FLOOR = textwrap.dedent(
+    """
+    import json, os, sys
+    from runyard.store.record import _ATTRS
+    runs = sys.argv[1] + "/runs"
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    def read(p):
+        try:
+            fd = os.open(p, flags)
+        except FileNotFoundError:
+            return
+        os.read(fd, 65536)
+        os.close(fd)
+    t0 = os.times()
+    for rid in os.listdir(runs):
+        d = runs + "/" + rid
+        os.stat(d + "/.guild/attrs")
+        for e in os.scandir(d):
+            pass
+        events = [e.path for e in os.scandir(d + "/.guild") if ".tfevents." in e.name]
+        for name in _ATTRS:
+            read(d + "/.guild/attrs/" + name)
+        read(d + "/.guild/opref")
+        for p in events:
+            read(p)
+    t1 = os.times()
+    print(json.dumps({"user": t1.user - t0.user, "sys": t1.system - t0.system}))
+    """
+)
+
+
+def syscall_floor(home: Path) -> dict | None:
+    """CPU seconds (``user``, ``sys``) of :data:`FLOOR` on ``home``, or None if it failed."""
+    r = run_proc([sys.executable, "-c", FLOOR, str(home)], env_for(home), read_stdout=True, keep_stdout=True)
+    try:
+        return json.loads(r.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+
+
 def inproc(home: Path, mode: str, *args: str, timeout: float = PROC_TIMEOUT_S) -> dict:
     """Run the in-process snippet in a fresh python; its JSON (``error`` set on any failure)."""
     r = run_proc([sys.executable, "-c", INPROC, str(home), mode, *args], env_for(home),
@@ -414,8 +457,14 @@ def op_list(b: Bench, n: int, home: Path) -> None:
     def rows(key: str) -> dict:
         return {"rows": counts.get(key), "rows_expected": n}
 
-    b.add(Row("ls_runs() cold (no cache/)", "list-cold", n, min(cold), guild, extra=rows("cold"),
-              note=f"{counts['cold']} rows; import runyard + pandas {min(imp) * 1000:.0f} ms (not in the times); Guild: `guild api runs` whole process"))
+    floor = syscall_floor(home)
+    floor_note = "" if floor is None else (
+        f"; floor: reading the same files with nothing parsed takes {floor['user'] + floor['sys']:.2f} s of CPU "
+        f"({floor['sys']:.2f} s in the kernel), {(floor['user'] + floor['sys']) / (os.cpu_count() or 1):.2f} s "
+        f"on {os.cpu_count()} cores")
+    b.add(Row("ls_runs() cold (no cache/)", "list-cold", n, min(cold), guild,
+              extra={**rows("cold"), "floor_cpu": floor},
+              note=f"{counts['cold']} rows; import runyard + pandas {min(imp) * 1000:.0f} ms (not in the times); Guild: `guild api runs` whole process{floor_note}"))
     b.add(Row("ls_runs() warm (2nd call, right after a listing)", "list", n, min(warm), guild, extra=rows("warm"),
               note=f"min of {len(warm)}; Guild in design.md: {DESIGN_GUILD.get(('list', n), '—')}"))
     b.add(Row("ls_runs() new process, right after a listing", "list", n, min(cached), guild, extra=rows("cached"),

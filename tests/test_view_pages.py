@@ -398,6 +398,11 @@ def test_compare_limit_is_said_before_the_click_and_back_keeps_the_filter(site):
     finally:
         srv.stop()
         mp.undo()
+        # the site's own server may have re-read its list while GUILD_HOME named the big home
+        from runyard.web import server as S
+
+        if S._current is not None:
+            S._current.app.view.state.refresh()
 
 
 def test_diff_with_offers_the_other_runs_to_choose_from(site):
@@ -412,3 +417,63 @@ def test_diff_with_offers_the_other_runs_to_choose_from(site):
     page.click("dialog.ask button[type=submit]")
     page.wait_for_url(f"**/diff/{a}/{b}")
     ctx.close()
+
+
+def test_every_run_of_a_long_list_is_sorted_reachable_and_selectable(site):
+    """The runs table draws only the rows in view (and the page brings only the newest 200 runs,
+    fetching the whole list once): yet every run is there, sorted over the whole list, reached
+    with the keyboard, opened with Enter and taken by "select all"."""
+    from runyard.web.server import start
+
+    bench = Path(__file__).parent.parent / "benchmarks" / "make_home.py"
+    home = Path(subprocess.run([sys.executable, str(bench), "300"], capture_output=True, text=True,
+                               check=True).stdout.strip().splitlines()[-1])
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GUILD_HOME", str(home))
+    try:
+        df = runyard.ls_runs(include_batch=True)
+        losses = df["scalars.loss"].dropna()
+        srv = start()
+        srv.app.view.state.refresh()  # (as 'runyard view' does while the browser starts)
+        ctx, page = _page(site)
+        page.goto(srv.url)
+        wait_js(page, "window.__runyardAllRows !== undefined")
+        assert page.evaluate("window.__runyardFirstRows !== undefined")  # the newest 200 came first
+        assert page.inner_text("#counts").startswith(f"{len(df)} runs")
+        fetched = page.evaluate("performance.getEntriesByType('resource')"
+                                ".filter((e) => new URL(e.name).pathname === '/api/runs').length")
+        assert fetched == 1
+        assert 0 < page.locator("#grid-rows .grid-row").count() < 60  # windowed
+        page.click('.names .cell[data-key="scalar:loss"]')  # a scalar sorts high to low first
+        wait_js(page, "!!document.querySelector('.names .cell.sorted[data-key=\"scalar:loss\"]')")
+        col = page.evaluate("[...document.querySelectorAll('.names .cell')].findIndex((c) => c.dataset.key === 'scalar:loss')")
+
+        def loss_of(row: str) -> float:
+            return float(page.locator(f"{row} .cell").nth(col).inner_text())
+
+        assert loss_of("#grid-rows .grid-row:first-child") == pytest.approx(losses.max(), rel=1e-5)
+        page.focus("#grid")
+        page.keyboard.press("End")  # the last of all 300, far below the drawn rows
+        page.wait_for_selector("#grid-rows .grid-row.active")
+        last = page.get_attribute("#grid-rows .grid-row.active", "data-id")
+        missing = df[df["scalars.loss"].isna()]
+        if len(missing):  # runs without the scalar come last, in the list's order
+            assert last == missing["id"].iloc[-1]
+        else:
+            assert loss_of("#grid-rows .grid-row.active") == pytest.approx(losses.min(), rel=1e-5)
+        page.keyboard.press(" ")
+        assert page.inner_text("#sel-count") == "1 selected"
+        page.check(".names .c-sel input")
+        assert page.inner_text("#sel-count") == f"{len(df)} selected"
+        page.focus("#grid")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"**/run/{last}")
+        assert page.errors == []
+        ctx.close()
+        srv.stop()
+    finally:
+        mp.undo()
+        from runyard.web import server as S
+
+        if S._current is not None:
+            S._current.app.view.state.refresh()

@@ -496,6 +496,13 @@ def create_app(runs: Any = None, filters: dict | None = None, *, token: str | No
     app = Starlette(routes=routes, exception_handlers={RunyardError: _on_error, OSError: _on_error,
                                                        404: _not_found, 405: _not_found})
     app.state.view = cfg
+    import threading
+
+    def warm() -> None:  # what a first page would otherwise wait for: Jinja's compiles, the MIME table
+        cfg.renderer.warm("runs.html", "run.html", "compare.html", "diff.html")
+        mimetypes.guess_type("app.css")
+
+    threading.Thread(target=warm, name="runyard-view-warm", daemon=True).start()
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     guarded = Guard(app, cfg.token, cfg.allowed_hosts, cfg.token_always,
                     cookie_name=f"runyard_token_{port or 0}")

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, getJSON, fmtTime, fmtDuration, fmtNum, fmtVal, statusPill, toast, ask, act } = RY;
+  const { el, getJSON, fmtCount, fmtTime, fmtDuration, fmtNum, fmtVal, statusPill, toast, ask, act } = RY;
   const app = document.getElementById("runs-app");
   const deleted = app.dataset.deleted === "1";
   const grid = document.getElementById("grid");
@@ -17,7 +17,19 @@
   const F = { id: 0, op: 1, started: 2, stopped: 3, status: 4, exit: 5, label: 6, tags: 7, marked: 8, comments: 9, flags: 10, scalars: 11 };
   const ROW_H = 30;
   const POLL_MS = 2000;
-  const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+  let collator = null; // (made when values are first compared as text: ICU's start costs ~20 ms)
+  const textCompare = (a, b) => (collator || (collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" }))).compare(a, b);
+  /* column names in natural order ("f2" before "f10"), case-insensitive, without ICU */
+  function nameCompare(a, b) {
+    const x = a.toLowerCase().match(/\d+|\D+/g) || [], y = b.toLowerCase().match(/\d+|\D+/g) || [];
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      if (x[i] === y[i]) continue;
+      const nx = /^\d/.test(x[i]), ny = /^\d/.test(y[i]);
+      if (nx && ny && +x[i] !== +y[i]) return +x[i] - +y[i];
+      return x[i] < y[i] ? -1 : 1;
+    }
+    return x.length - y.length || (a < b ? -1 : a > b ? 1 : 0);
+  }
 
   let rows = [];
   let view = [];
@@ -70,14 +82,14 @@
     return textWidth(n);
   }
 
-  function buildColumns() {
-    const flags = new Set(), scalars = new Set();
+  function buildColumns(names) { // names: every run's flag and scalar names (with the first rows)
+    const flags = new Set(names ? names.flags : []), scalars = new Set(names ? names.scalars : []);
     for (const r of rows) {
       for (const k in r[F.flags]) flags.add(k);
       for (const k in r[F.scalars]) scalars.add(k);
     }
-    const flagNames = [...flags].sort(collator.compare);
-    const scalarNames = [...scalars].sort(collator.compare);
+    const flagNames = [...flags].sort(nameCompare);
+    const scalarNames = [...scalars].sort(nameCompare);
     const sig = flagNames.join("\u0000") + "\u0001" + scalarNames.join("\u0000");
     if (sig === colSig && allCols.length) return false;
     colSig = sig;
@@ -127,18 +139,24 @@
     const rest = allCols.filter((c) => !fixed.includes(c) && !pinned.includes(c));
     cols = [...fixed, ...pinned, ...rest].filter((c) => !isHidden(c));
     let left = 0;
-    for (const c of cols) {
+    const css = [];
+    cols.forEach((c, i) => {
       if (fixed.includes(c) || pinned.includes(c)) { c.sticky = left; left += c.w; } else delete c.sticky;
-    }
+      // widths (and a pinned column's offset) live in one generated rule per column, not on each cell
+      css.push(`#grid .k${i}{width:${c.w}px` + (c.sticky !== undefined ? `;left:${c.sticky}px}` : "}"));
+      c.klass = `cell g-${c.group}` + (c.cls ? " " + c.cls : "") + (c.sticky !== undefined ? " sticky" : "") + ` k${i}`;
+    });
+    colStyle.textContent = css.join("\n");
   }
+  const colStyle = document.head.appendChild(document.createElement("style"));
 
   function totalWidth() { return cols.reduce((s, c) => s + c.w, 0); }
 
-  function cellStyle(c) {
-    return `width:${c.w}px` + (c.sticky !== undefined ? `;left:${c.sticky}px` : "");
-  }
-
+  let headSig = "";
   function renderHead() {
+    const sig = cols.map((c) => `${c.key}:${c.w}:${c.sticky}`).join("|") + `/${sort.key}/${sort.dir}`;
+    if (sig === headSig) { syncSelectAll(); return; } // (a redraw would also lose a header's focus)
+    headSig = sig;
     head.textContent = "";
     const groups = el("div", { class: "grid-row groups" });
     const spans = [];
@@ -153,18 +171,14 @@
     }
     const names = el("div", { class: "grid-row names" });
     for (const c of cols) {
-      const cls = ["cell", `g-${c.group}`];
-      if (c.cls) cls.push(c.cls);
-      if (c.sticky !== undefined) cls.push("sticky");
+      const cls = [c.klass];
       if (sort.key === c.key) { cls.push("sorted"); if (sort.dir > 0) cls.push("asc"); }
-      const cell = el("div", { class: cls.join(" "), style: cellStyle(c), title: c.group === "run" ? c.title : `${c.group}: ${c.title}`, dataset: { key: c.key },
+      const cell = el("div", { class: cls.join(" "), title: c.group === "run" ? c.title : `${c.group}: ${c.title}`, dataset: { key: c.key },
                                role: c.nosort ? null : "button", tabindex: c.nosort ? null : "0",
                                "aria-label": c.nosort ? null : `Sort by ${c.key === "marked" ? "marked" : c.title}` +
                                  (sort.key === c.key ? (sort.dir > 0 ? " (sorted ascending)" : " (sorted descending)") : "") });
       if (c.key === "sel") {
         const all = el("input", { type: "checkbox", "aria-label": "Select all runs shown" });
-        all.checked = view.length > 0 && view.every((r) => selected.has(r[F.id]));
-        all.indeterminate = !all.checked && view.some((r) => selected.has(r[F.id]));
         all.addEventListener("change", () => {
           if (all.checked) view.forEach((r) => selected.add(r[F.id])); else selected.clear();
           refreshSelection();
@@ -179,69 +193,86 @@
     head.appendChild(names);
     const w = totalWidth();
     inner.style.width = w + "px";
+    syncSelectAll();
+  }
+
+  function syncSelectAll() {
+    const all = head.querySelector(".c-sel input");
+    if (!all) return;
+    all.checked = view.length > 0 && view.every((r) => selected.has(r[F.id]));
+    all.indeterminate = !all.checked && view.some((r) => selected.has(r[F.id]));
   }
 
   /* ---- rows --------------------------------------------------------------------------------- */
 
-  function renderCell(c, r) {
-    const cls = ["cell", `g-${c.group}`];
-    if (c.cls) cls.push(c.cls);
-    if (c.sticky !== undefined) cls.push("sticky");
-    const cell = el("div", { class: cls.join(" "), style: cellStyle(c) });
-    const id = r[F.id];
+  const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  const escRe = /[&<>"']/g, escTest = /[&<>"']/;
+  /* Run text put in the rows' HTML is always escaped here (the table is built as one string:
+     a few thousand createElement calls per scroll step cost more than the rows' whole layout). */
+  function esc(v) { const t = String(v); return escTest.test(t) ? t.replace(escRe, (ch) => ESC[ch]) : t; }
+
+  function cellHTML(c, r) {
+    const id = r[F.id], open = `<div class="${c.klass}">`;
     switch (c.key) {
-      case "sel": {
-        const cb = el("input", { type: "checkbox", "aria-label": "Select run " + id.slice(0, 8), dataset: { id } });
-        cb.checked = selected.has(id);
-        cell.appendChild(cb);
-        break;
+      case "sel":
+        return open + `<input type="checkbox" aria-label="Select run ${esc(id.slice(0, 8))}" data-id="${esc(id)}"${selected.has(id) ? " checked" : ""}></div>`;
+      case "marked": {
+        const m = !!r[F.marked];
+        return open + `<button type="button" class="${m ? "star" : "star off"}" title="${m ? "Marked (click to unmark)" : "Click to mark"}" ` +
+          `aria-label="${m ? "Unmark" : "Mark"} run ${esc(id.slice(0, 8))}" aria-pressed="${m}" data-mark="${esc(id)}">★</button></div>`;
       }
-      case "marked":
-        cell.appendChild(el("button", { type: "button", class: r[F.marked] ? "star" : "star off", text: "★", title: r[F.marked] ? "Marked (click to unmark)" : "Click to mark",
-                                        "aria-label": (r[F.marked] ? "Unmark run " : "Mark run ") + id.slice(0, 8), "aria-pressed": String(!!r[F.marked]), dataset: { mark: id } }));
-        break;
       case "id":
-        cell.appendChild(el("a", { href: `/run/${id}`, text: id.slice(0, 8), title: id }));
-        break;
+        return open + `<a href="/run/${esc(id)}" title="${esc(id)}">${esc(id.slice(0, 8))}</a></div>`;
       case "time":
-        cell.textContent = fmtDuration(r[F.started], r[F.stopped], r[F.status]);
-        break;
-      case "status":
-        cell.appendChild(statusPill(r[F.status]));
-        break;
-      case "tags":
-        for (const t of r[F.tags]) cell.appendChild(el("span", { class: "tag", text: t, title: t }));
-        break;
+        return open + esc(fmtDuration(r[F.started], r[F.stopped], r[F.status])) + "</div>";
+      case "status": {
+        const st = esc(r[F.status] || "");
+        return open + `<span class="status ${st}">${st}</span></div>`;
+      }
+      case "tags": {
+        let h = open;
+        for (const t of r[F.tags]) { const e = esc(t); h += `<span class="tag" title="${e}">${e}</span>`; }
+        return h + "</div>";
+      }
       default: {
         const v = c.get(r);
-        if (v === undefined || v === null) cell.appendChild(el("span", { class: "null", text: c.group === "run" ? "" : "–" }));
-        else {
-          const t = c.fmt ? c.fmt(v) : fmtVal(v);
-          cell.textContent = t;
-          if (c.key === "label" || c.group !== "run") cell.title = t;
-        }
+        if (v === undefined || v === null) return open + `<span class="null">${c.group === "run" ? "" : "–"}</span></div>`;
+        const t = esc(c.fmt ? c.fmt(v) : fmtVal(v));
+        return (c.key === "label" || c.group !== "run") ? `<div class="${c.klass}" title="${t}">${t}</div>` : open + t + "</div>";
       }
     }
-    return cell;
   }
 
+  /* The table's viewport, kept from scroll and resize events: reading scrollTop or clientHeight
+     while drawing would force a layout of the page in the middle of building it. */
+  let scrollTop = 0;
+  let viewH = window.innerHeight;
+  const HEAD_H = 53;
+
   function renderRows(force) {
-    const st = grid.scrollTop;
-    const h = grid.clientHeight;
-    const first = Math.max(0, Math.floor(st / ROW_H) - 6);
-    const last = Math.min(view.length, Math.ceil((st + h) / ROW_H) + 6);
-    if (!force && first === rendered[0] && last === rendered[1]) return;
+    const st = Math.max(0, Math.min(scrollTop, view.length * ROW_H + HEAD_H - viewH));
+    const top = Math.floor(st / ROW_H), bottom = Math.min(view.length, Math.ceil((st + viewH) / ROW_H));
+    // drawn rows that still cover the viewport stay (a scroll of a few rows draws nothing)
+    const covered = rendered[0] <= top && rendered[1] >= bottom && rendered[1] - rendered[0] <= bottom - top + 24;
+    if (!force && covered) return;
+    // (a redraw keeps a window that still covers the viewport, so unchanged rows give the same HTML)
+    const first = covered ? rendered[0] : Math.max(0, top - 6);
+    const last = Math.min(view.length, covered ? rendered[1] : bottom + 6);
     rendered = [first, last];
-    rowsEl.style.transform = `translateY(${first * ROW_H}px)`;
-    const frag = document.createDocumentFragment();
+    let h = "";
     for (let i = first; i < last; i++) {
       const r = view[i];
-      const row = el("div", { class: "grid-row" + (selected.has(r[F.id]) ? " selected" : "") + (i === activeRow ? " active" : ""), dataset: { id: r[F.id] } });
-      for (const c of cols) row.appendChild(renderCell(c, r));
-      frag.appendChild(row);
+      h += `<div class="grid-row${selected.has(r[F.id]) ? " selected" : ""}${i === activeRow ? " active" : ""}" data-id="${esc(r[F.id])}">`;
+      for (const c of cols) h += cellHTML(c, r);
+      h += "</div>";
     }
-    rowsEl.replaceChildren(frag);
+    // the same rows drawn again (the whole list arriving after its newest runs, a poll with
+    // nothing visible changed) leave the DOM alone: no style, layout or paint to redo
+    const shift = `translateY(${first * ROW_H}px)`;
+    if (shift !== rowsShift) { rowsShift = shift; rowsEl.style.transform = shift; }
+    if (h !== rowsHTML) { rowsHTML = h; rowsEl.innerHTML = h; }
   }
+  let rowsHTML = null, rowsShift = "";
 
   function renderAll() {
     body.style.height = view.length * ROW_H + "px";
@@ -256,14 +287,14 @@
   function renderCounts() {
     const n = view.length;
     document.getElementById("counts").textContent =
-      `${n.toLocaleString()} ${n === 1 ? "run" : "runs"}` + (filterText && total !== n ? ` of ${total.toLocaleString()}` : "");
+      `${fmtCount(n)} ${n === 1 ? "run" : "runs"}` + (filterText && total !== n ? ` of ${fmtCount(total)}` : "");
     const counts = {};
     for (const r of rows) counts[r[F.status]] = (counts[r[F.status]] || 0) + 1;
     const box = document.getElementById("statuses");
     box.textContent = "";
     for (const s of ["running", "completed", "error", "terminated", "pending", "staged"]) {
       if (!counts[s]) continue;
-      const pill = el("span", { class: `status ${s}`, title: `Show ${s} runs`, text: `${s} ${counts[s].toLocaleString()}` });
+      const pill = el("span", { class: `status ${s}`, title: `Show ${s} runs`, text: `${s} ${fmtCount(counts[s])}` });
       pill.addEventListener("click", () => { filterInput.value = `attr:status = ${s}`; applyFilter(); });
       box.appendChild(pill);
     }
@@ -279,7 +310,7 @@
     if (ta === "number") return -1;
     if (tb === "number") return 1;
     if (ta === "boolean" && tb === "boolean") return (a ? 1 : 0) - (b ? 1 : 0);
-    return collator.compare(String(a), String(b));
+    return textCompare(String(a), String(b));
   }
 
   function sortView() {
@@ -313,17 +344,14 @@
   /* ---- selection and actions ------------------------------------------------------------------ */
 
   function refreshSelection() {
+    rowsHTML = null; // (the rows' DOM changes here, not through renderRows)
     rowsEl.querySelectorAll(".grid-row").forEach((row) => {
       const on = selected.has(row.dataset.id);
       row.classList.toggle("selected", on);
       const cb = row.querySelector(".c-sel input");
       if (cb) cb.checked = on;
     });
-    const all = head.querySelector(".c-sel input");
-    if (all) {
-      all.checked = view.length > 0 && view.every((r) => selected.has(r[F.id]));
-      all.indeterminate = !all.checked && view.some((r) => selected.has(r[F.id]));
-    }
+    syncSelectAll();
     refreshButtons();
   }
 
@@ -408,10 +436,9 @@
 
   /* ---- filter ------------------------------------------------------------------------------- */
 
-  function showError(msg) {
+  function showError(msg) { // (the table's height changes: the resize observer redraws its rows)
     filterError.hidden = !msg;
     filterError.textContent = msg || "";
-    renderRows(true);
   }
 
   async function applyFilter() {
@@ -479,6 +506,7 @@
     const headH = head.offsetHeight;
     if (top < grid.scrollTop) grid.scrollTop = top;
     else if (bottom + headH > grid.scrollTop + grid.clientHeight) grid.scrollTop = bottom + headH - grid.clientHeight;
+    scrollTop = grid.scrollTop;
     renderRows(true);
   }
   grid.addEventListener("keydown", (e) => {
@@ -555,26 +583,29 @@
 
   /* ---- loading and live updates --------------------------------------------------------------- */
 
-  function apiQuery(extra) {
+  function apiQuery(extra) { // "?..." or "" (the whole list's URL is the one the page preloads)
     const p = new URLSearchParams(extra || {});
     if (deleted) p.set("deleted", "1");
-    return p.toString();
+    const q = p.toString();
+    return q ? "?" + q : "";
   }
 
   const FIRST = 200; // a big home: draw the newest runs first, then the whole list
-  async function load(text, first) {
+  async function load(text, first, pending) {
     const seq = ++loadSeq;
     const f = text === undefined ? filterText : text;
     try {
       const q = f ? { filter: f } : (first ? { limit: String(FIRST) } : {});
       const inline = first && !f && document.getElementById("runs-first");
-      const j = inline ? JSON.parse(inline.textContent) : await getJSON("/api/runs?" + apiQuery(q));
+      const j = inline ? JSON.parse(inline.textContent) : await (pending || getJSON("/api/runs" + apiQuery(q)));
+      // the whole list is asked for now: it downloads while the newest runs are drawn
+      const rest = j.partial ? getJSON("/api/runs" + apiQuery(f ? { filter: f } : {})) : null;
       if (seq !== loadSeq) return false;
       if (j.indexing) { // a first listing of a big home: show how far it got, ask again soon
         const { done, total: n } = j.indexing;
         emptyEl.hidden = false;
-        emptyEl.textContent = `Indexing ${n.toLocaleString()} runs…` + (done ? ` ${done.toLocaleString()} read` : "");
-        document.getElementById("counts").textContent = `indexing ${n.toLocaleString()} runs`;
+        emptyEl.textContent = `Indexing ${fmtCount(n)} runs…` + (done ? ` ${fmtCount(done)} read` : "");
+        document.getElementById("counts").textContent = `indexing ${fmtCount(n)} runs`;
         await new Promise((res) => setTimeout(res, 300));
         return seq === loadSeq ? load(text) : false;
       }
@@ -585,13 +616,13 @@
       if (text !== undefined) filterText = text;
       const ids = new Set(rows.map((r) => r[F.id]));
       for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
-      buildColumns();
+      buildColumns(j.names);
       sortView();
       renderAll();
       if (j.partial) {
-        document.getElementById("counts").textContent = `${rows.length} newest of ${j.total.toLocaleString()} runs…`;
+        document.getElementById("counts").textContent = `${rows.length} newest of ${fmtCount(j.total)} runs…`;
         window.__runyardFirstRows = performance.now();
-        return load(text);
+        return load(text, false, rest);
       }
       window.__runyardAllRows = performance.now();
       return true;
@@ -610,7 +641,7 @@
       polling = true;
       const seq = loadSeq;
       try {
-        const j = await getJSON("/api/runs/changes?" + apiQuery(Object.assign({ since: version }, filterText ? { filter: filterText } : {})));
+        const j = await getJSON("/api/runs/changes" + apiQuery(Object.assign({ since: version }, filterText ? { filter: filterText } : {})));
         if (seq === loadSeq && !j.indexing) {
           if (j.reload) await load();
           else if (j.runs.length || j.removed.length) {
@@ -643,11 +674,13 @@
   let raf = 0;
   grid.addEventListener("scroll", () => {
     if (raf) return;
-    raf = requestAnimationFrame(() => { raf = 0; renderRows(false); });
+    raf = requestAnimationFrame(() => { raf = 0; scrollTop = grid.scrollTop; renderRows(false); });
   }, { passive: true });
-  window.addEventListener("resize", () => renderRows(true));
+  new ResizeObserver((entries) => {
+    const h = entries[entries.length - 1].contentRect.height;
+    if (h !== viewH) { viewH = h; renderRows(false); }
+  }).observe(grid);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(true); });
 
-  updateURL();
-  load(undefined, true).then(() => { pollTimer = setTimeout(poll, POLL_MS); });
+  load(undefined, true).then(() => { updateURL(); pollTimer = setTimeout(poll, POLL_MS); });
 })();
