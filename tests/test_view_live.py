@@ -217,3 +217,36 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_value_shown_alone_becomes_a_chart_when_the_run_logs_more(live_site):
+    """A running run's first and only point is shown as a value; its second one turns that
+    value into a chart, with no reload (the page once kept the lone value for good)."""
+    go = live_site["project"] / "go-on"
+    write(live_site["project"] / "one_then_more.py", f'''
+        import os, time
+        print("step: 1")
+        print("loss: 0.5", flush=True)
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.05)
+        for step in range(2, 6):
+            print(f"step: {{step}}")
+            print(f"loss: {{0.5 / step:.4f}}", flush=True)
+            time.sleep(0.1)
+    ''')
+    ctx = live_site["browser"].new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    rid = runyard.run("one_then_more.py", echo=False, wait=False).iloc[0]["id"]
+    run_dir = Path(os.environ["GUILD_HOME"]) / "runs" / rid
+    deadline = time.monotonic() + 30
+    while _written(run_dir) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    page.goto(f"{live_site['url']}run/{rid}#charts")
+    page.evaluate("window.__marker = 3")
+    page.wait_for_selector("#charts .value-card", timeout=30000)
+    go.write_text("")
+    page.wait_for_selector("#charts .plot canvas", timeout=30000)
+    wait_js(page, "(() => { const p = document.querySelector('#charts .plot'); "
+                  "return p && p.ryChart && p.ryChart.plot.data[0].length === 5; })()")
+    assert page.evaluate("window.__marker") == 3
+    ctx.close()

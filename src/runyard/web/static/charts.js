@@ -208,12 +208,29 @@ const RYCharts = (() => {
     return { setLog() {}, setSmoothing() {}, setXMode() {}, setSeries(ss) { valueCard(container, ss); }, destroy() {} };
   }
 
-  /* A chart for series: a value card when every series has one point, else a line chart. */
+  /* A chart for series: a value card while every series has one point, else a line chart. A
+     card whose series grow (a running run's second point) turns into the line chart, with the
+     settings given to it meanwhile. */
   function chartFor(container, cfg) {
-    if (cfg.series.length && cfg.series.every((s) => s.steps.length === 1 && (s.n === undefined || s.n === 1))) {
-      return valueCard(container, cfg.series);
-    }
-    return lineChart(container, cfg);
+    const single = (ss) => ss.length && ss.every((s) => s.steps.length === 1 && (s.n === undefined || s.n === 1));
+    if (!single(cfg.series)) return lineChart(container, cfg);
+    const settings = Object.assign({}, cfg);
+    let inner = valueCard(container, cfg.series), grown = false;
+    return {
+      get plot() { return inner.plot; },
+      setLog(v) { settings.log = !!v; inner.setLog(v); },
+      setSmoothing(w) { settings.smoothing = w; inner.setSmoothing(w); },
+      setXMode(m) { settings.xMode = m; inner.setXMode(m); },
+      setSeries(series, keepScale) {
+        if (!grown && !single(series)) {
+          grown = true;
+          inner.destroy();
+          container.textContent = "";
+          inner = lineChart(container, Object.assign(settings, { series }));
+        } else inner.setSeries(series, keepScale);
+      },
+      destroy() { inner.destroy(); },
+    };
   }
 
   /* The smoothing and x-axis controls shared by every page with charts; settings persist. */
