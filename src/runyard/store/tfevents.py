@@ -477,6 +477,17 @@ _SHARED8: dict[bytes, tuple[str, str | None]] = {}
 _SHARED_MAX = 50_000
 
 
+def _shared_tag(shared: dict[bytes, tuple[str, str | None]], key: bytes, plugins: dict[str, str]) -> str | None:
+    """The tag of an event layout another file taught (see _SHARED4), noting its plugin as
+    the event's own metadata would; None if unknown."""
+    got = shared.get(key)
+    if got is None:
+        return None
+    if got[1] is not None:
+        plugins[got[0]] = got[1]
+    return got[0]
+
+
 # Where a record header may start: a length below 4 GiB, so 4 bytes not all zero, then 4 zeros.
 # (Lets resynchronisation skip zero-filled or garbage regions at C speed.)
 _HEADER_CANDIDATE = re.compile(rb"(?s)(?=(?!\x00{4}).{4}\x00{4})")
@@ -563,11 +574,7 @@ def _scan(buf: bytes, out: list, rel: str | None) -> None:
                 p = start + 9
             tag = cache4.get(buf[p : end - 4])
             if tag is None:
-                shared = _SHARED4.get(buf[p : end - 4])
-                if shared is not None:
-                    tag = shared[0]
-                    if shared[1] is not None:
-                        plugins[tag] = shared[1]
+                tag = _shared_tag(_SHARED4, buf[p : end - 4], plugins)
             if tag is not None:
                 if with_path:
                     append((rel, tag, unpack_f(buf, end - 4)[0], step))
@@ -576,11 +583,7 @@ def _scan(buf: bytes, out: list, rel: str | None) -> None:
                 continue
             tag = cache8.get(buf[p : end - 8])
             if tag is None:
-                shared = _SHARED8.get(buf[p : end - 8])
-                if shared is not None:
-                    tag = shared[0]
-                    if shared[1] is not None:
-                        plugins[tag] = shared[1]
+                tag = _shared_tag(_SHARED8, buf[p : end - 8], plugins)
             if tag is not None:
                 if with_path:
                     append((rel, tag, unpack_d(buf, end - 8)[0], step))
