@@ -244,17 +244,22 @@ def _check_remote_complete(share: Path) -> int:
     return n
 
 
+def _killed_after(delay: float, *args: str, env: dict) -> None:
+    """Start ``runyard ARGS`` and SIGKILL it ``delay`` seconds later."""
+    p = subprocess.Popen([sys.executable, "-m", "runyard.cli", *args], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+
+
 def test_killed_push_and_pull_leave_no_half_run(project, tmp_path):
     _big_runs(project)
     share = tmp_path / "share"
     _add("share", share.as_uri())
     env = dict(os.environ)
     for delay in (0.3, 0.6, 0.9):
-        p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "push", "share"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        p.send_signal(signal.SIGKILL)
-        p.wait()
+        _killed_after(delay, "push", "share", env=env)
         if share.exists() and (share / ".runyard" / "runs").exists():
             _check_remote_complete(share)
     assert cli("push", "share").returncode == 0  # running it again completes the job
@@ -263,11 +268,7 @@ def test_killed_push_and_pull_leave_no_half_run(project, tmp_path):
     lhome = tmp_path / "laptop" / ".guild"
     penv = {**env, **laptop}
     for delay in (0.3, 0.6, 0.9):
-        p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "pull", "share"], env=penv,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        p.send_signal(signal.SIGKILL)
-        p.wait()
+        _killed_after(delay, "pull", "share", env=penv)
         src = project / ".guild" / "runs"
         listed = [ln.split(":")[1].split("]")[0] for ln in cli("runs", env=laptop).stdout.splitlines()]
         for short in listed:  # a run that lists is whole
