@@ -64,26 +64,41 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    proj = tmp_path_factory.mktemp("browser") / "project"
+def served_project(tmp_path_factory, name: str, setup):
+    """A project (the cwd) with its own runs home, the runs ``setup(project)`` makes in it, the
+    view serving it and a Chromium: yields ``{url, browser, project}`` plus what ``setup``
+    returned, and stops them all after (for module fixtures: ``yield from``)."""
+    proj = tmp_path_factory.mktemp(name) / "project"
     proj.mkdir()
     mp = pytest.MonkeyPatch()
     mp.setenv("GUILD_HOME", str(proj / ".guild"))
     mp.chdir(proj)
-    write(proj / "train.py", TRAIN)
-    write(proj / "slow.py", SLOW)
-    a = runyard.run("train.py", echo=False, label=XSS).iloc[0]["id"]
-    b = runyard.run("train.py", {"lr": 0.05, "units": 128}, echo=False).iloc[0]["id"]
-    c = runyard.run("train.py", {"lr": 0.02, "units": 256, "optimizer": "sgd"}, echo=False).iloc[0]["id"]
-    url = runyard.view(open=False)
-    pw = playwright_api.sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    yield {"url": url, "a": a, "b": b, "c": c, "browser": browser, "project": proj}
-    browser.close()
-    pw.stop()
-    runyard.view(stop=True)
-    mp.undo()
+    try:
+        made = setup(proj)
+        url = runyard.view(open=False)
+        pw = playwright_api.sync_playwright().start()
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield {"url": url, "browser": browser, "project": proj, **made}
+        finally:
+            browser.close()
+            pw.stop()
+            runyard.view(stop=True)
+    finally:
+        mp.undo()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    def setup(proj):
+        write(proj / "train.py", TRAIN)
+        write(proj / "slow.py", SLOW)
+        a = runyard.run("train.py", echo=False, label=XSS).iloc[0]["id"]
+        b = runyard.run("train.py", {"lr": 0.05, "units": 128}, echo=False).iloc[0]["id"]
+        c = runyard.run("train.py", {"lr": 0.02, "units": 256, "optimizer": "sgd"}, echo=False).iloc[0]["id"]
+        return {"a": a, "b": b, "c": c}
+
+    yield from served_project(tmp_path_factory, "browser", setup)
 
 
 @pytest.fixture

@@ -19,11 +19,10 @@ import pytest
 import runyard
 from conftest import write
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-from test_view_browser import ARGS, CHROMIUM, shot, wait_js  # noqa: E402
+pytest.importorskip("playwright.sync_api")
+from test_view_browser import served_project, shot, wait_js  # noqa: E402
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"Chromium not found at {CHROMIUM}", allow_module_level=True)
+# (importing test_view_browser skips this module too where Chromium is missing)
 
 LIVE = '''
 import time
@@ -42,22 +41,12 @@ for step in range(1, 6):
 
 @pytest.fixture(scope="module")
 def live_site(tmp_path_factory):
-    proj = tmp_path_factory.mktemp("live") / "project"
-    proj.mkdir()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GUILD_HOME", str(proj / ".guild"))
-    mp.chdir(proj)
-    write(proj / "live.py", LIVE)
-    write(proj / "done.py", DONE)
-    other = runyard.run("done.py", echo=False).iloc[0]["id"]
-    url = runyard.view(open=False)
-    pw = playwright_api.sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    yield {"url": url, "other": other, "browser": browser, "project": proj}
-    browser.close()
-    pw.stop()
-    runyard.view(stop=True)
-    mp.undo()
+    def setup(proj):
+        write(proj / "live.py", LIVE)
+        write(proj / "done.py", DONE)
+        return {"other": runyard.run("done.py", echo=False).iloc[0]["id"]}
+
+    yield from served_project(tmp_path_factory, "live", setup)
 
 
 def _points(page) -> int:

@@ -17,10 +17,9 @@ import runyard
 from conftest import write
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-from test_view_browser import ARGS, ARTIFACTS, CHROMIUM, wait_js  # noqa: E402
+from test_view_browser import ARTIFACTS, served_project, wait_js  # noqa: E402
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"Chromium not found at {CHROMIUM}", allow_module_level=True)
+# (importing test_view_browser skips this module too where Chromium is missing)
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 FLAGS = [f"f{i:02d}" for i in range(14)]  # many axes for parallel coordinates
@@ -41,26 +40,17 @@ print(f"loss: {lr:.3f}")
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    proj = tmp_path_factory.mktemp("pages") / "project"
-    proj.mkdir()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GUILD_HOME", str(proj / ".guild"))
-    mp.chdir(proj)
-    write(proj / "wide.py", WIDE)
-    write(proj / "other.py", OTHER)
-    ids = []
-    for k, lr in enumerate((0.1, 0.05, 0.02)):
-        flags = {"lr": lr, **{f: k * 10 + i for i, f in enumerate(FLAGS)}}
-        ids.append(runyard.run("wide.py", flags, echo=False, label="baseline" if k == 0 else None).iloc[0]["id"])
-    ids.append(runyard.run("other.py", {"lr": 0.3}, echo=False).iloc[0]["id"])
-    url = runyard.view(open=False)
-    pw = playwright_api.sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    yield {"url": url, "ids": ids, "browser": browser, "project": proj}
-    browser.close()
-    pw.stop()
-    runyard.view(stop=True)
-    mp.undo()
+    def setup(proj):
+        write(proj / "wide.py", WIDE)
+        write(proj / "other.py", OTHER)
+        ids = []
+        for k, lr in enumerate((0.1, 0.05, 0.02)):
+            flags = {"lr": lr, **{f: k * 10 + i for i, f in enumerate(FLAGS)}}
+            ids.append(runyard.run("wide.py", flags, echo=False, label="baseline" if k == 0 else None).iloc[0]["id"])
+        ids.append(runyard.run("other.py", {"lr": 0.3}, echo=False).iloc[0]["id"])
+        return {"ids": ids}
+
+    yield from served_project(tmp_path_factory, "pages", setup)
 
 
 def _page(site, width=1440, height=900, dark=False):
