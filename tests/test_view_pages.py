@@ -400,6 +400,7 @@ def test_diff_with_offers_the_other_runs_to_choose_from(site):
     ctx, page = _page(site)
     page.goto(f"{site['url']}run/{b}")
     page.click('button[data-action="diff"]')
+    page.wait_for_selector("dialog.ask select option")  # (the dialog opens once the list has come)
     options = page.locator("dialog.ask select option")
     assert options.count() == 3 and b[:8] not in options.all_inner_texts()
     assert "wide.py" in options.first.inner_text()  # the same operation first
