@@ -26,7 +26,7 @@ from ..errors import RunyardError, SelectError, UsageError
 from . import data as D
 from . import pages
 from .render import STATIC, Renderer
-from .security import Guard, is_loopback, loopback_hosts, new_token
+from .security import Guard, is_loopback, loopback_hosts, new_token, page_csp
 from .tensorboard import TensorBoard, available as tensorboard_available
 
 MAX_COMPARE = 200
@@ -97,13 +97,19 @@ def _cfg(request: Request) -> ViewConfig:
     return request.app.state.view
 
 
-def _page(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+def _page(request: Request, template: str, status: int = 200, embed: bool = False, **ctx: Any) -> HTMLResponse:
+    """A page; ``embed``: with its CSS and scripts inside it (no request before its first paint)."""
     cfg = _cfg(request)
     ctx.setdefault("token", cfg.token)
     ctx.setdefault("home", str(cfg.home))
     ctx.setdefault("tensorboard", tensorboard_available() and cfg.loopback)
-    return HTMLResponse(cfg.renderer.render(template, **ctx), status_code=status,
-                        headers={"cache-control": "no-store"})
+    headers = {"cache-control": "no-store"}
+    if embed:
+        html, hashes = cfg.renderer.render_embedded(template, **ctx)
+        headers["content-security-policy"] = page_csp(hashes)
+    else:
+        html = cfg.renderer.render(template, **ctx)
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def _record(cfg: ViewConfig, run_id: str) -> dict:
@@ -155,8 +161,10 @@ async def runs_page(request: Request) -> Response:
     deleted = request.query_params.get("deleted") in ("1", "true", "yes")
     state = _cfg(request).trash if deleted else _cfg(request).state
     # the newest runs come with the page (no round trip before the first rows); the rest follow
-    first = state.first_rows(FIRST_ROWS) if state.refreshed_at and not request.query_params.get("filter") else None
-    return _page(request, "runs.html", deleted=deleted, page="runs", max_compare=MAX_COMPARE, first_rows=first)
+    first = state.first_rows(FIRST_ROWS, "compact") \
+        if state.refreshed_at and not request.query_params.get("filter") else None
+    return _page(request, "runs.html", embed=True, deleted=deleted, page="runs", max_compare=MAX_COMPARE,
+                 first_rows=first)
 
 
 def _known(cfg: ViewConfig) -> list[dict] | None:
@@ -217,13 +225,16 @@ def api_runs(request: Request) -> Response:
         return _indexing(state)
     headers = {"cache-control": "no-store"}
     limit = _int(q.get("limit"), None, 1)
+    form = q.get("form") or "rows"
+    if form not in ("rows", "compact"):
+        return _json({"error": f"unknown form '{form}': rows or compact"}, 400)
     try:
         if limit and not q.get("filter"):
-            return Response(D.dumps(state.first_rows(limit)), media_type="application/json", headers=headers)
+            return Response(state.first_rows(limit, form), media_type="application/json", headers=headers)
         if not q.get("filter") and "gzip" in request.headers.get("accept-encoding", ""):
             headers.update({"content-encoding": "gzip", "vary": "Accept-Encoding"})
-            return Response(state.snapshot_gzip(), media_type="application/json", headers=headers)
-        body = state.snapshot(q.get("filter"))
+            return Response(state.snapshot_gzip(form), media_type="application/json", headers=headers)
+        body = state.snapshot(q.get("filter"), form)
     except SelectError as e:  # a bad filter: the user's input, not a missing thing
         return _json({"error": str(e)}, 400)
     return Response(body, media_type="application/json", headers=headers)

@@ -49,6 +49,21 @@ def _read_static(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
 
 
+@lru_cache(maxsize=None)
+def _inline_css(name: str) -> str:
+    return _read_static(name).replace("</", "<\\/")
+
+
+@lru_cache(maxsize=None)
+def _inline_js(name: str) -> str:
+    return _read_static(name).replace("</script", "<\\/script")
+
+
+@lru_cache(maxsize=None)
+def _script_hash(name: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(_inline_js(name).encode("utf-8")).digest()).decode()
+
+
 class Renderer:
     """Renders templates; ``inline=True`` puts CSS and JS inside the page (self-contained reports)."""
 
@@ -63,14 +78,28 @@ class Renderer:
                 return Markup("<style>") + Markup(text.replace("</", "<\\/")) + Markup("</style>")
             return Markup(f'<link rel="stylesheet" href="/static/hl.css?v={self.version}">')
         if self.inline:
-            return Markup("<style>") + Markup(_read_static(name).replace("</", "<\\/")) + Markup("</style>")
+            return Markup("<style>") + Markup(_inline_css(name)) + Markup("</style>")
         return Markup(f'<link rel="stylesheet" href="/static/{name}?v={self.version}">')
 
     def js(self, name: str) -> Markup:
         if self.inline:
-            return Markup("<script>") + Markup(_read_static(name).replace("</script", "<\\/script")) + \
-                Markup("</script>")
+            return Markup("<script>") + Markup(_inline_js(name)) + Markup("</script>")
         return Markup(f'<script src="/static/{name}?v={self.version}"></script>')
+
+    def render_embedded(self, template: str, **ctx: Any) -> tuple[str, list[str]]:
+        """The page with its CSS and scripts inside it (drawn without waiting for another request),
+        and the ``sha256-...`` hashes of those scripts for its Content-Security-Policy."""
+        hashes: list[str] = []
+
+        def js(name: str) -> Markup:
+            text = _inline_js(name)
+            hashes.append(_script_hash(name))
+            return Markup("<script>") + Markup(text) + Markup("</script>")
+
+        def css(name: str) -> Markup:
+            return self.css(name) if name == "hl.css" else Markup("<style>") + Markup(_inline_css(name)) + Markup("</style>")
+
+        return self.render(template, css=css, js=js, **ctx), hashes
 
     def warm(self, *templates: str) -> None:
         """Compile ``templates`` now (the first page otherwise waits ~50 ms for Jinja)."""

@@ -25,6 +25,17 @@ TOKEN_HEADER = "x-runyard-token"
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:; frame-src 'self'; "
             "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+
+
+def page_csp(script_hashes: list[str]) -> str:
+    """:data:`PAGE_CSP` also allowing the inline scripts with these ``sha256-...`` hashes (the
+    view's own scripts, put inside a page that must draw without another request)."""
+    if not script_hashes:
+        return PAGE_CSP
+    allowed = " ".join(f"'{h}'" for h in script_hashes)
+    return PAGE_CSP.replace("script-src 'self';", f"script-src 'self' {allowed};", 1)
+
+
 FILE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; "
             "frame-ancestors 'self'")
 

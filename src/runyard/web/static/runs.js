@@ -84,10 +84,10 @@
 
   function buildColumns(names) { // names: every run's flag and scalar names (with the first rows)
     const flags = new Set(names ? names.flags : []), scalars = new Set(names ? names.scalars : []);
-    for (const r of rows) {
-      for (const k in r[F.flags]) flags.add(k);
-      for (const k in r[F.scalars]) scalars.add(k);
-    }
+    const fused = new Set(), sused = new Set();
+    for (const r of rows) { fused.add(r[F.flags][0]); sused.add(r[F.scalars][0]); }
+    for (const i of fused) for (const k of fsets[i]) flags.add(k);
+    for (const i of sused) for (const k of ssets[i]) scalars.add(k);
     const flagNames = [...flags].sort(nameCompare);
     const scalarNames = [...scalars].sort(nameCompare);
     const sig = flagNames.join("\u0000") + "\u0001" + scalarNames.join("\u0000");
@@ -103,11 +103,11 @@
         get: (r) => (r[F.started] == null ? null : (r[F.stopped] == null ? (r[F.status] === "running" ? Date.now() * 1000 : null) : r[F.stopped]) - r[F.started]),
         fmt: null },
       { key: "status", title: "Status", w: 106, group: "run", get: (r) => r[F.status] },
-      { key: "label", title: "Label", group: "run", get: (r) => r[F.label] },
+      { key: "label", title: "Label", group: "run", get: labelText },
     ];
     // scalars before flags: the numbers people compare sit within the first screen
-    for (const n of scalarNames) c.push({ key: "scalar:" + n, title: n, group: "scalar", cls: "num", dir: -1, get: (r) => r[F.scalars][n], fmt: fmtNum });
-    for (const n of flagNames) c.push({ key: "flag:" + n, title: n, group: "flag", get: (r) => r[F.flags][n] });
+    for (const n of scalarNames) c.push({ key: "scalar:" + n, title: n, group: "scalar", cls: "num", dir: -1, get: (r) => scalarOf(r, n), fmt: fmtNum });
+    for (const n of flagNames) c.push({ key: "flag:" + n, title: n, group: "flag", get: (r) => flagOf(r, n) });
     c.push({ key: "tags", title: "Tags", group: "run", get: (r) => r[F.tags].join(" ") });
     for (const col of c) {
       if (!col.w) col.w = col.key === "label" ? Math.min(240, measure(col.get, col.title)) : Math.min(220, measure(col.get, col.title, col.fmt));
@@ -120,7 +120,7 @@
     allCols = c;
     // a label that only repeats the flags (Guild's default label) is hidden unless asked for
     const labeled = rows.filter((r) => r[F.label]);
-    labelRepeats = labeled.length === 0 || labeled.slice(0, 500).every((r) => RY.labelRepeatsFlags(r[F.label], r[F.flags]));
+    labelRepeats = labeled.length === 0 || labeled.slice(0, 500).every((r) => typeof r[F.label] !== "string" || RY.labelRepeatsFlags(r[F.label], flagsObject(r)));
     layoutColumns();
     return true;
   }
@@ -583,23 +583,86 @@
 
   /* ---- loading and live updates --------------------------------------------------------------- */
 
-  function apiQuery(extra) { // "?..." or "" (the whole list's URL is the one the page preloads)
+  function apiQuery(extra) { // "?..." or ""
     const p = new URLSearchParams(extra || {});
     if (deleted) p.set("deleted", "1");
     const q = p.toString();
     return q ? "?" + q : "";
   }
 
+  /* Rows are kept as the compact list sends them (/api/runs?form=compact, see docs/view.md):
+     a row's flags are [set, value, ...], the values in the order of the names of flag set `set`
+     (and so are its scalars); a label that only repeats flags is their positions in that set.
+     Runs from live updates (/api/runs/changes: flags and scalars as objects) are put in the same
+     form by intern(). */
+  let fsets = [], ssets = [], fpos = [], spos = [], setIndex = new Map();
+  function addSets(names, sets, pos, tag) {
+    for (const ks of names) {
+      const at = {};
+      ks.forEach((k, i) => { at[k] = i; });
+      setIndex.set(tag + ks.join("\u0000"), sets.length);
+      sets.push(ks);
+      pos.push(at);
+    }
+  }
+  function setOf(keys, sets, pos, tag) {
+    const key = tag + keys.join("\u0000");
+    if (!setIndex.has(key)) addSets([keys], sets, pos, tag);
+    return setIndex.get(key);
+  }
+  function decode(j) {
+    if (j.form !== "compact") return (j.runs || []).map(intern);
+    fsets = []; ssets = []; fpos = []; spos = []; setIndex = new Map();
+    addSets(j.flag_sets, fsets, fpos, "f");
+    addSets(j.scalar_sets, ssets, spos, "s");
+    const ops = j.operations, statuses = j.statuses, rows = j.runs;
+    for (let n = 0; n < rows.length; n++) {
+      const r = rows[n];
+      r[1] = ops[r[1]]; r[4] = statuses[r[4]]; r[8] = r[8] === 1;
+    }
+    return rows;
+  }
+  function intern(r) { // a run of the documented form (flags and scalars as objects)
+    const f = r[F.flags] || {}, sc = r[F.scalars] || {};
+    const fk = Object.keys(f), sk = Object.keys(sc);
+    const out = r.slice();
+    out[F.flags] = [setOf(fk, fsets, fpos, "f"), ...fk.map((k) => f[k])];
+    out[F.scalars] = [setOf(sk, ssets, spos, "s"), ...sk.map((k) => sc[k])];
+    return out;
+  }
+  const flagOf = (r, n) => { const v = r[F.flags], p = fpos[v[0]][n]; return p === undefined ? undefined : v[p + 1]; };
+  const scalarOf = (r, n) => { const v = r[F.scalars], p = spos[v[0]][n]; return p === undefined ? undefined : v[p + 1]; };
+  function flagsObject(r) {
+    const v = r[F.flags], ks = fsets[v[0]], o = {};
+    ks.forEach((k, i) => { o[k] = v[i + 1]; });
+    return o;
+  }
+  function labelText(r) {
+    const lab = r[F.label];
+    if (typeof lab === "string") return lab;
+    const v = r[F.flags], ks = fsets[v[0]];
+    let t = "";
+    for (let i = 0; i < lab.length; i++) t += (i ? " " : "") + ks[lab[i]] + "=" + v[lab[i] + 1];
+    return t;
+  }
+  /* the rows in the documented form (what the tests compare with /api/runs) */
+  window.__runyardRows = () => rows.map((r) => {
+    const v = r[F.scalars], o = r.slice(), sc = {};
+    ssets[v[0]].forEach((k, i) => { sc[k] = v[i + 1]; });
+    o[F.label] = labelText(r); o[F.flags] = flagsObject(r); o[F.scalars] = sc;
+    return o;
+  });
+
   const FIRST = 200; // a big home: draw the newest runs first, then the whole list
   async function load(text, first, pending) {
     const seq = ++loadSeq;
     const f = text === undefined ? filterText : text;
     try {
-      const q = f ? { filter: f } : (first ? { limit: String(FIRST) } : {});
+      const q = Object.assign({ form: "compact" }, f ? { filter: f } : (first ? { limit: String(FIRST) } : {}));
       const inline = first && !f && document.getElementById("runs-first");
       const j = inline ? JSON.parse(inline.textContent) : await (pending || getJSON("/api/runs" + apiQuery(q)));
       // the whole list is asked for now: it downloads while the newest runs are drawn
-      const rest = j.partial ? getJSON("/api/runs" + apiQuery(f ? { filter: f } : {})) : null;
+      const rest = j.partial ? getJSON("/api/runs" + apiQuery(Object.assign({ form: "compact" }, f ? { filter: f } : {}))) : null;
       if (seq !== loadSeq) return false;
       if (j.indexing) { // a first listing of a big home: show how far it got, ask again soon
         const { done, total: n } = j.indexing;
@@ -610,7 +673,7 @@
         return seq === loadSeq ? load(text) : false;
       }
       showError("");
-      rows = j.runs;
+      rows = decode(j);
       version = j.version;
       total = j.total;
       if (text !== undefined) filterText = text;
@@ -646,7 +709,7 @@
           if (j.reload) await load();
           else if (j.runs.length || j.removed.length) {
             const gone = new Set(j.removed);
-            const changed = new Map(j.runs.map((r) => [r[F.id], r]));
+            const changed = new Map(j.runs.map((r) => [r[F.id], intern(r)]));
             const next = [];
             for (const r of rows) {
               const id = r[F.id];
