@@ -509,9 +509,16 @@ def create_app(runs: Any = None, filters: dict | None = None, *, token: str | No
     app.state.view = cfg
     import threading
 
-    def warm() -> None:  # what a first page would otherwise wait for: Jinja's compiles, the MIME table
+    def warm() -> None:  # what a first page would otherwise wait for: Jinja's compiles, the MIME table,
+        # the runs page's assets read and hashed (~10 ms), anyio's thread pool (~30 ms of imports)
         cfg.renderer.warm("runs.html", "run.html", "compare.html", "diff.html")
+        cfg.renderer.render_embedded("runs.html", token="", home="", tensorboard=False, deleted=False, page="runs",
+                                     max_compare=MAX_COMPARE, first_rows=None)
         mimetypes.guess_type("app.css")
+        try:
+            import anyio._backends._asyncio  # noqa: F401
+        except ImportError:  # (another anyio: its first request imports what it needs)
+            pass
 
     threading.Thread(target=warm, name="runyard-view-warm", daemon=True).start()
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
