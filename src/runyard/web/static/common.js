@@ -29,7 +29,11 @@ const RY = (() => {
   }
 
   async function getJSON(url, opts) {
-    const r = await fetch(url, Object.assign({ credentials: "same-origin" }, opts || {}));
+    return readJSON(await fetch(url, Object.assign({ credentials: "same-origin" }, opts || {})));
+  }
+
+  /* a fetch's answer as JSON (an error answer throws its message) */
+  async function readJSON(r) {
     let j = null;
     try { j = await r.json(); } catch (e) { j = null; }
     if (!r.ok) throw new Error((j && j.error) || `${r.status} ${r.statusText}`);
@@ -165,5 +169,5 @@ const RY = (() => {
     document.querySelectorAll('a.back-to-runs, .topbar nav a[data-nav="runs"]').forEach((a) => { if (back.startsWith("/?") || back === "/") a.href = back; });
   }, 0));
 
-  return { token, el, getJSON, fmtCount, labelRepeatsFlags, runsURL, post, fmtTime, fmtDuration, fmtNum, fmtVal, fmtSize, statusPill, toast, ask, act, palette };
+  return { token, el, getJSON, readJSON, fmtCount, labelRepeatsFlags, runsURL, post, fmtTime, fmtDuration, fmtNum, fmtVal, fmtSize, statusPill, toast, ask, act, palette };
 })();
