@@ -137,3 +137,98 @@ def test_a_new_process_lists_newest_first_as_this_one_does(project, monkeypatch)
     r = cli("runs", "--json", cwd=project)
     assert r.returncode == 0, r.stderr
     assert [x["id"] for x in json.loads(r.stdout)] == expected
+
+
+# A child process's listing: the frame (pickled to a file of the test's own) and whether it was
+# taken whole from the snapshot (the call is observed, not replaced).
+_CHILD = """
+import json, pickle, sys
+import runyard
+from runyard import index
+seen = []
+real = index._unchanged_since_snapshot
+def observed(*a, **k):
+    out = real(*a, **k)
+    seen.append(out is not None)
+    return out
+index._unchanged_since_snapshot = observed
+df = runyard.ls_runs()
+with open(sys.argv[1], "wb") as f:
+    pickle.dump(df, f)
+print(json.dumps({"whole": any(seen)}))
+"""
+
+
+def _child_listing(project, tmp_path, **env):
+    import json
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    out = tmp_path / "frame.pickle"
+    r = subprocess.run([sys.executable, "-c", _CHILD, str(out)], cwd=project, capture_output=True, text=True,
+                       env={**os.environ, **env}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    with open(out, "rb") as f:
+        return pickle.load(f), json.loads(r.stdout.strip().splitlines()[-1])["whole"]
+
+
+def test_a_new_process_takes_the_listing_whole_from_the_snapshot_and_sees_every_change(project, tmp_path,
+                                                                                          monkeypatch):
+    """A process that read the runs row by row stores them as one snapshot (and the frame made of
+    them); the next processes take them whole while nothing can have changed, and get the very
+    same frame. A Guild-style edit (at the recheck), a run made by runyard and a run directory
+    copied in by another tool (within the interval) are each seen at once."""
+    import os
+    import shutil
+
+    from pandas.testing import assert_frame_equal
+
+    from runyard import api, index
+
+    write(project / "train.py", "x = 1\nlr = 0.1\nname = 'a'\nprint('loss: 0.5')\n")
+    write(project / "other.py", "units = 3\nprint('acc: 0.9')\n")
+    runyard.run("train.py", {"x": 1, "lr": 0.5, "name": "b"}, echo=False, tags=["t"])
+    runyard.run("train.py", {"x": 2}, echo=False, label="mine")
+    runyard.run("other.py", {"units": 4}, echo=False)  # (flags.x: Int64, some runs lack it)
+    runyard.run("other.py", {"units": 5}, echo=False, stage=True)
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    home = project / ".guild"
+    runs_dir = home / "runs"
+    expected = api._build_frame(index.sync(home, "runs"))
+    assert len(expected) == 4 and str(expected["flags.x"].dtype) == "Int64"
+    old = time.time_ns() - 10_000_000_000  # (a directory whose mtime is only just past vouches for nothing)
+    os.utime(runs_dir, ns=(old, old))
+
+    first, whole = _child_listing(project, tmp_path)  # reads the rows; notes the directory as listed
+    assert not whole
+    for _ in range(2):  # whole: the first stores the frame beside it, the second takes it too
+        df, whole = _child_listing(project, tmp_path)
+        assert whole
+        assert_frame_equal(df, expected)
+    assert_frame_equal(first, expected)
+
+    rid = expected["id"][1]
+    time.sleep(0.01)
+    _guild_write(_attrs(project, rid) / "label", "edited by guild\n")
+    df, whole = _child_listing(project, tmp_path, RUNYARD_INDEX_RECHECK="0")
+    assert not whole and df.set_index("id")["label"][rid] == "edited by guild"
+    df, whole = _child_listing(project, tmp_path)  # (that listing stored the snapshot anew)
+    assert whole and df.set_index("id")["label"][rid] == "edited by guild"
+
+    from conftest import cli
+
+    r = cli("label", rid[:8], "--set", "set by runyard", "-y", cwd=project)
+    assert r.returncode == 0, r.stderr
+    df, whole = _child_listing(project, tmp_path)
+    assert not whole and df.set_index("id")["label"][rid] == "set by runyard"
+
+    runyard.run("train.py", {"x": 9}, echo=False)
+    os.utime(runs_dir, ns=(old, old))
+    df, whole = _child_listing(project, tmp_path)
+    assert len(df) == 5 and df["flags.x"][0] == 9
+    copied = "f" * 32
+    shutil.copytree(runs_dir / rid, runs_dir / copied)  # (as rsync would: nothing tells the index)
+    df, whole = _child_listing(project, tmp_path)
+    assert not whole and copied in df["id"].tolist() and len(df) == 6

@@ -35,6 +35,15 @@ CREATE TABLE IF NOT EXISTS runs (
   summary TEXT NOT NULL,
   PRIMARY KEY (location, id)
 );
+CREATE INDEX IF NOT EXISTS runs_stamp ON runs (location, id, stamp, final);
+CREATE TABLE IF NOT EXISTS snapshot (
+  location TEXT PRIMARY KEY,
+  generation TEXT NOT NULL,
+  base TEXT NOT NULL,
+  rows TEXT NOT NULL,
+  records BLOB NOT NULL,
+  frame BLOB
+);
 """
 
 try:
@@ -394,14 +403,24 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
     """
     base = _location_dir(home, location)
     base_s = str(base)
-    try:
-        entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != "."]
-    except FileNotFoundError:
-        entries = []
     key = (str(home), location)
     mem = _MEM.setdefault(key, {})
+    try:
+        listed = (os.stat(base).st_mtime_ns, time.time_ns())  # (taken before the listing)
+        entries = None
+    except FileNotFoundError:
+        listed, entries = None, []
     db = connect(home)
     try:
+        if not mem and listed is not None:
+            fast = _unchanged_since_snapshot(db, key, location, base_s, listed[0])
+            if fast is not None:
+                return list(fast)
+        if entries is None:
+            try:
+                entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != "."]
+            except FileNotFoundError:
+                entries = []
         datas: dict[str, str] | None = None
         gen = _generation(db)
         if gen is None:  # a new database: give it a generation before reading its rows
@@ -409,13 +428,23 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             gen = _generation(db) or _new_generation(db)
             db.execute("COMMIT")
         known = _ROWS.get(key)
+        snapped = False
         if not mem:  # a new process: the records will come from here; read them in the same pass
-            rows, datas = {}, {}
-            for rid, stamp_, final_, data in db.execute(  # (newest first, as _newest_first sorts)
-                    "SELECT id, stamp, final, data FROM runs WHERE location = ? "
-                    "ORDER BY COALESCE(started, 0) DESC, id DESC", (location,)):
-                rows[rid] = (stamp_, final_)
-                datas[rid] = data
+            db.execute("BEGIN")  # (the generation, the rows and the snapshot as of one moment)
+            try:
+                gen = _generation(db)
+                rows = {r[0]: (r[1], r[2]) for r in
+                        db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
+                datas = _read_snapshot(db, location, gen, base_s, rows)
+                snapped = datas is not None
+                if datas is None:
+                    datas = {}
+                    for rid, data in db.execute(  # (newest first, as _newest_first sorts)
+                            "SELECT id, data FROM runs WHERE location = ? "
+                            "ORDER BY COALESCE(started, 0) DESC, id DESC", (location,)):
+                        datas[rid] = data
+            finally:
+                db.execute("COMMIT")
         elif known is not None and gen is not None and known[0] == gen:  # no change since we looked
             rows = known[1]
         else:
@@ -495,7 +524,7 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             for rid, stamp, data in cur:
                 if rid in want:
                     try:
-                        rec = _decode(data)
+                        rec = data if snapped else _decode(data)
                     except ValueError:  # one bad row must not break the listing: read its files
                         unreadable.append(rid)
                         continue
@@ -534,6 +563,12 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 for g in gone:
                     rows.pop(g, None)
             _ROWS[key] = (written, rows)
+            if datas is not None and not any(u[3] == RUNNING for u in updates):  # (else it changes at once)
+                if not snapped or updates or gone:
+                    records.sort(key=_newest_first, reverse=True)  # (in the order the snapshot keeps)
+                    _write_snapshot(db, key, written, base_s, listed, rows, records)
+                else:
+                    _write_listed(db, location, written, listed)
     finally:
         db.close()
     prev = _SORTED.get(key)
@@ -544,6 +579,184 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         records.sort(key=_newest_first, reverse=True)
     _SORTED[key] = records
     return list(records)
+
+
+# A snapshot (table ``snapshot``): every record of a location, newest first, as one JSON array,
+# stored by a process that had to read them row by row, for the index as it was then
+# (generation, rows' digest). A new process reads it in one piece instead of row by row, and
+# when nothing can have changed since (the location's directory not touched, every run finished,
+# no recheck due) uses it as it is. ``frame`` holds what the API derived from those records.
+_SNAPPED: dict[tuple[str, str], list[dict]] = {}  # key -> the records this process took whole from it
+_WROTE: dict[tuple[str, str], list[dict]] = {}  # key -> the records this process last stored in it
+# A directory's mtime ticks coarsely: it only vouches that nothing was added or removed if it was
+# already this much older than the listing it was read before.
+_SETTLED_NS = 1_000_000_000
+
+
+def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], location: str, base_s: str,
+                              base_mtime: int) -> list[dict] | None:
+    """The snapshot's records if nothing can have changed since it was stored: same generation,
+    the location's directory untouched since a moment well before its listing, no recheck due,
+    no run running and staged runs' markers as they were. (Sets this process's caches as
+    :func:`sync` would.)"""
+    db.execute("BEGIN")
+    try:
+        gen = _generation(db)
+        got = db.execute("SELECT generation, base, records FROM snapshot WHERE location = ?", (location,)).fetchone()
+        if got is None or got[0] != gen or got[1] != base_s:
+            return None
+        listed = db.execute("SELECT value FROM meta WHERE key = ?", ("listed:" + location,)).fetchone()
+        try:
+            listed_gen, listed_mtime, listed_at = _loads(listed[0])
+        except (TypeError, ValueError):
+            return None
+        if listed_gen != gen or listed_mtime != base_mtime or listed_at - listed_mtime < _SETTLED_NS:
+            return None
+        last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
+        if last is None or time.time() - float(last[0]) >= _recheck_seconds():
+            return None
+        rows = {r[0]: (r[1], r[2]) for r in
+                db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
+    finally:
+        db.execute("COMMIT")
+    for rid, (stamp, final) in rows.items():  # (staged and pending runs: their markers, as sync checks them)
+        if final & 3 != FINAL and (final & 3 != WAITING or _stamp(base_s + "/" + rid, True) != stamp):
+            return None
+    try:
+        records = _loads(got[2])
+    except ValueError:
+        return None
+    if len(records) != len(rows) or any(r["id"] not in rows for r in records):
+        return None
+    mem = _MEM[key]
+    for r in records:
+        mem[r["id"]] = (rows[r["id"]][0], r)
+    _ROWS[key] = (gen, rows)
+    _SORTED[key] = records
+    _SNAPPED[key] = records
+    return records
+
+
+def _read_snapshot(db: sqlite3.Connection, location: str, gen: str | None, base_s: str,
+                   rows: dict[str, tuple[int, int]]) -> dict[str, dict] | None:
+    """The snapshot's records by id, newest first, if it is of the index as it is now
+    (generation and rows' digest); else None. (Runs changed since are read as usual.)"""
+    got = db.execute("SELECT generation, base, rows, records FROM snapshot WHERE location = ?",
+                     (location,)).fetchone()
+    if got is None or got[0] != gen or got[1] != base_s or got[2] != _rows_digest(rows):
+        return None
+    try:
+        records = _loads(got[3])
+    except ValueError:
+        return None
+    return {r["id"]: r for r in records} if len(records) == len(rows) else None
+
+
+def _rows_digest(rows: dict[str, tuple[int, int]]) -> str:
+    """A digest of the rows' ids and stamps (whatever order they were read in)."""
+    import zlib
+
+    text = "".join(f"{rid}{row[0]}," for rid, row in sorted(rows.items()))
+    return f"{len(rows)}:{zlib.crc32(text.encode()):08x}"
+
+
+def _write_snapshot(db: sqlite3.Connection, key: tuple[str, str], gen: str, base_s: str,
+                    listed: tuple[int, int] | None, rows: dict[str, tuple[int, int]], records: list[dict]) -> None:
+    """Store ``records`` (every run of ``location``, newest first) as the snapshot, if the index
+    is still at generation ``gen``. Best effort: a snapshot that can't be written (a value JSON
+    can't hold exactly, another writer since) is simply not there."""
+    location = key[1]
+    if len(records) != len(rows) or any("error" in r for r in records):
+        return
+    try:
+        blob = _orjson.dumps(records)
+    except (TypeError, NameError):  # (an int beyond 64 bits; no orjson)
+        return
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _generation(db) == gen:
+                db.execute("INSERT OR REPLACE INTO snapshot VALUES (?, ?, ?, ?, ?, NULL)",
+                           (location, gen, base_s, _rows_digest(rows), blob))
+                _set_listed(db, location, gen, listed)
+                _WROTE[key] = records
+        finally:
+            db.execute("COMMIT")
+    except sqlite3.Error:
+        pass
+
+
+def _write_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple[int, int] | None) -> None:
+    """Record that a listing at generation ``gen`` found the snapshot still true."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _generation(db) == gen:
+                _set_listed(db, location, gen, listed)
+        finally:
+            db.execute("COMMIT")
+    except sqlite3.Error:
+        pass
+
+
+def _set_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple[int, int] | None) -> None:
+    """(In a writer's transaction.) The directory's mtime, read before a listing that matched
+    the snapshot at generation ``gen``, and when it was read."""
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+               ("listed:" + location, _json_dumps([gen, *(listed or (None, 0))])))
+
+
+def snapshot_frame(records: list[dict]) -> bytes | None:
+    """What :func:`store_snapshot_frame` stored beside the snapshot that these very records
+    (same objects, same order) were taken whole from, in this process; else None."""
+    found = _owner(_SNAPPED, records)
+    return None if found is None else _stored_frame(found)
+
+
+def store_snapshot_frame(records: list[dict], encode: Any) -> None:
+    """Keep ``encode()`` (bytes derived from exactly these records, or None) beside the snapshot
+    that this process wrote of them or took them from, if it has none yet (encoded only then)."""
+    found = _owner(_WROTE, records) or _owner(_SNAPPED, records)
+    known = None if found is None else _ROWS.get(found)
+    if known is None:
+        return
+    blob = encode()
+    if blob is None:
+        return
+    db = connect(Path(found[0]))
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("UPDATE snapshot SET frame = ? WHERE location = ? AND generation = ? AND frame IS NULL",
+                       (blob, found[1], known[0]))
+        finally:
+            db.execute("COMMIT")
+    except sqlite3.Error:
+        pass
+    finally:
+        db.close()
+    _WROTE.pop(found, None)
+    _SNAPPED.pop(found, None)
+
+
+def _stored_frame(key: tuple[str, str]) -> bytes | None:
+    known = _ROWS.get(key)
+    db = connect(Path(key[0]))
+    try:
+        got = db.execute("SELECT generation, frame FROM snapshot WHERE location = ?", (key[1],)).fetchone()
+    finally:
+        db.close()
+    return got[1] if got is not None and known is not None and got[0] == known[0] else None
+
+
+def _same(a: list[dict], b: list[dict]) -> bool:
+    import operator
+
+    return len(a) == len(b) and all(map(operator.is_, a, b))
+
+
+def _owner(lists: dict[tuple[str, str], list[dict]], records: list[dict]) -> tuple[str, str] | None:
+    return next((k for k, kept in lists.items() if _same(kept, records)), None)
 
 
 def _newest_first(r: dict) -> tuple:
