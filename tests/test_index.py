@@ -145,21 +145,23 @@ _CHILD = """
 import json, pickle, sys
 import runyard
 from runyard import index
-seen = []
-real = index._unchanged_since_snapshot
-def observed(*a, **k):
-    out = real(*a, **k)
-    seen.append(out is not None)
-    return out
-index._unchanged_since_snapshot = observed
+seen = {"whole": False, "frame": False}
+def observed(name, real):
+    def call(*a, **k):
+        out = real(*a, **k)
+        seen[name] = seen[name] or out is not None
+        return out
+    return call
+index._unchanged_since_snapshot = observed("whole", index._unchanged_since_snapshot)
+index.snapshot_frame = observed("frame", index.snapshot_frame)
 df = runyard.ls_runs()
 with open(sys.argv[1], "wb") as f:
     pickle.dump(df, f)
-print(json.dumps({"whole": any(seen)}))
+print(json.dumps(seen))
 """
 
 
-def _child_listing(project, tmp_path, **env):
+def _child_listing(project, tmp_path, frame=False, **env):
     import json
     import os
     import pickle
@@ -170,8 +172,9 @@ def _child_listing(project, tmp_path, **env):
     r = subprocess.run([sys.executable, "-c", _CHILD, str(out)], cwd=project, capture_output=True, text=True,
                        env={**os.environ, **env}, timeout=120)
     assert r.returncode == 0, r.stderr
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
     with open(out, "rb") as f:
-        return pickle.load(f), json.loads(r.stdout.strip().splitlines()[-1])["whole"]
+        return (pickle.load(f), seen["whole"], seen["frame"]) if frame else (pickle.load(f), seen["whole"])
 
 
 def test_a_new_process_takes_the_listing_whole_from_the_snapshot_and_sees_every_change(project, tmp_path,
@@ -193,20 +196,22 @@ def test_a_new_process_takes_the_listing_whole_from_the_snapshot_and_sees_every_
     runyard.run("train.py", {"x": 2}, echo=False, label="mine")
     runyard.run("other.py", {"units": 4}, echo=False)  # (flags.x: Int64, some runs lack it)
     runyard.run("other.py", {"units": 5}, echo=False, stage=True)
+    runyard.run("other.py", {"units": [6, 7]}, echo=False)  # a batch (not listed by default) and 2 trials
     monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
     home = project / ".guild"
     runs_dir = home / "runs"
-    expected = api._build_frame(index.sync(home, "runs"))
-    assert len(expected) == 4 and str(expected["flags.x"].dtype) == "Int64"
+    expected = api._build_frame(runyard.ls_records())
+    assert len(expected) == 6 and str(expected["flags.x"].dtype) == "Int64"
     old = time.time_ns() - 10_000_000_000  # (a directory whose mtime is only just past vouches for nothing)
     os.utime(runs_dir, ns=(old, old))
 
     first, whole = _child_listing(project, tmp_path)  # reads the rows; notes the directory as listed
     assert not whole
-    for _ in range(2):  # whole: the first stores the frame beside it, the second takes it too
-        df, whole = _child_listing(project, tmp_path)
+    for _ in range(2):  # whole (the frame stored beside it by the first if no process had yet)
+        df, whole, frame = _child_listing(project, tmp_path, frame=True)
         assert whole
         assert_frame_equal(df, expected)
+    assert frame
     assert_frame_equal(first, expected)
 
     rid = expected["id"][1]
@@ -227,8 +232,8 @@ def test_a_new_process_takes_the_listing_whole_from_the_snapshot_and_sees_every_
     runyard.run("train.py", {"x": 9}, echo=False)
     os.utime(runs_dir, ns=(old, old))
     df, whole = _child_listing(project, tmp_path)
-    assert len(df) == 5 and df["flags.x"][0] == 9
+    assert len(df) == 7 and df["flags.x"][0] == 9
     copied = "f" * 32
     shutil.copytree(runs_dir / rid, runs_dir / copied)  # (as rsync would: nothing tells the index)
     df, whole = _child_listing(project, tmp_path)
-    assert not whole and copied in df["id"].tolist() and len(df) == 6
+    assert not whole and copied in df["id"].tolist() and len(df) == 8

@@ -36,13 +36,14 @@ CREATE TABLE IF NOT EXISTS runs (
   PRIMARY KEY (location, id)
 );
 CREATE INDEX IF NOT EXISTS runs_stamp ON runs (location, id, stamp, final);
-CREATE TABLE IF NOT EXISTS snapshot (
+CREATE TABLE IF NOT EXISTS listing (
   location TEXT PRIMARY KEY,
   generation TEXT NOT NULL,
   base TEXT NOT NULL,
   rows TEXT NOT NULL,
   records BLOB NOT NULL,
-  frame BLOB
+  frame BLOB,
+  frame_of TEXT
 );
 """
 
@@ -581,7 +582,7 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
     return list(records)
 
 
-# A snapshot (table ``snapshot``): every record of a location, newest first, as one JSON array,
+# A snapshot (table ``listing``): every record of a location, newest first, as one JSON array,
 # stored by a process that had to read them row by row, for the index as it was then
 # (generation, rows' digest). A new process reads it in one piece instead of row by row, and
 # when nothing can have changed since (the location's directory not touched, every run finished,
@@ -602,7 +603,7 @@ def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], loca
     db.execute("BEGIN")
     try:
         gen = _generation(db)
-        got = db.execute("SELECT generation, base, records FROM snapshot WHERE location = ?", (location,)).fetchone()
+        got = db.execute("SELECT generation, base, records FROM listing WHERE location = ?", (location,)).fetchone()
         if got is None or got[0] != gen or got[1] != base_s:
             return None
         listed = db.execute("SELECT value FROM meta WHERE key = ?", ("listed:" + location,)).fetchone()
@@ -641,7 +642,7 @@ def _read_snapshot(db: sqlite3.Connection, location: str, gen: str | None, base_
                    rows: dict[str, tuple[int, int]]) -> dict[str, dict] | None:
     """The snapshot's records by id, newest first, if it is of the index as it is now
     (generation and rows' digest); else None. (Runs changed since are read as usual.)"""
-    got = db.execute("SELECT generation, base, rows, records FROM snapshot WHERE location = ?",
+    got = db.execute("SELECT generation, base, rows, records FROM listing WHERE location = ?",
                      (location,)).fetchone()
     if got is None or got[0] != gen or got[1] != base_s or got[2] != _rows_digest(rows):
         return None
@@ -676,7 +677,7 @@ def _write_snapshot(db: sqlite3.Connection, key: tuple[str, str], gen: str, base
         db.execute("BEGIN IMMEDIATE")
         try:
             if _generation(db) == gen:
-                db.execute("INSERT OR REPLACE INTO snapshot VALUES (?, ?, ?, ?, ?, NULL)",
+                db.execute("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?, ?, NULL, NULL)",
                            (location, gen, base_s, _rows_digest(rows), blob))
                 _set_listed(db, location, gen, listed)
                 _WROTE[key] = records
@@ -707,15 +708,26 @@ def _set_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple[i
 
 
 def snapshot_frame(records: list[dict]) -> bytes | None:
-    """What :func:`store_snapshot_frame` stored beside the snapshot that these very records
-    (same objects, same order) were taken whole from, in this process; else None."""
+    """What :func:`store_snapshot_frame` stored for these very runs beside the snapshot that
+    these records (the same objects) were taken whole from in this process; else None."""
     found = _owner(_SNAPPED, records)
-    return None if found is None else _stored_frame(found)
+    known = None if found is None else _ROWS.get(found)
+    if known is None:
+        return None
+    db = connect(Path(found[0]))
+    try:
+        got = db.execute("SELECT generation, frame, frame_of FROM listing WHERE location = ?",
+                         (found[1],)).fetchone()
+    finally:
+        db.close()
+    if got is None or got[0] != known[0] or got[1] is None or got[2] != _ids_digest(records):
+        return None
+    return got[1]
 
 
 def store_snapshot_frame(records: list[dict], encode: Any) -> None:
     """Keep ``encode()`` (bytes derived from exactly these records, or None) beside the snapshot
-    that this process wrote of them or took them from, if it has none yet (encoded only then)."""
+    that this process wrote them to or took them from (encoded only then)."""
     found = _owner(_WROTE, records) or _owner(_SNAPPED, records)
     known = None if found is None else _ROWS.get(found)
     if known is None:
@@ -727,36 +739,33 @@ def store_snapshot_frame(records: list[dict], encode: Any) -> None:
     try:
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("UPDATE snapshot SET frame = ? WHERE location = ? AND generation = ? AND frame IS NULL",
-                       (blob, found[1], known[0]))
+            db.execute("UPDATE listing SET frame = ?, frame_of = ? WHERE location = ? AND generation = ?",
+                       (blob, _ids_digest(records), found[1], known[0]))
         finally:
             db.execute("COMMIT")
     except sqlite3.Error:
         pass
     finally:
         db.close()
-    _WROTE.pop(found, None)
-    _SNAPPED.pop(found, None)
 
 
-def _stored_frame(key: tuple[str, str]) -> bytes | None:
-    known = _ROWS.get(key)
-    db = connect(Path(key[0]))
-    try:
-        got = db.execute("SELECT generation, frame FROM snapshot WHERE location = ?", (key[1],)).fetchone()
-    finally:
-        db.close()
-    return got[1] if got is not None and known is not None and got[0] == known[0] else None
+def _ids_digest(records: list[dict]) -> str:
+    """Which runs, in which order (what a stored frame was made of)."""
+    import zlib
 
-
-def _same(a: list[dict], b: list[dict]) -> bool:
-    import operator
-
-    return len(a) == len(b) and all(map(operator.is_, a, b))
+    return f"{len(records)}:{zlib.crc32(','.join(r['id'] for r in records).encode()):08x}"
 
 
 def _owner(lists: dict[tuple[str, str], list[dict]], records: list[dict]) -> tuple[str, str] | None:
-    return next((k for k, kept in lists.items() if _same(kept, records)), None)
+    """The location whose kept list holds every one of these record objects."""
+    for key, kept in lists.items():
+        if len(records) <= len(kept):
+            ids = set(map(id, kept))
+            if all(id(r) in ids for r in records):
+                return key
+    return None
+
+
 
 
 def _newest_first(r: dict) -> tuple:
