@@ -572,6 +572,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                     _write_listed(db, location, written, listed)
     finally:
         db.close()
+    if snapped and not (updates or gone or unreadable):  # (every record as the snapshot had it)
+        _SNAPPED[key] = records
     prev = _SORTED.get(key)
     if prev is not None and not to_load and not from_db and len(prev) == len(records) and \
             set(map(id, prev)) == set(map(id, records)):
