@@ -237,3 +237,24 @@ def test_a_new_process_takes_the_listing_whole_from_the_snapshot_and_sees_every_
     shutil.copytree(runs_dir / rid, runs_dir / copied)  # (as rsync would: nothing tells the index)
     df, whole = _child_listing(project, tmp_path)
     assert not whole and copied in df["id"].tolist() and len(df) == 8
+
+
+def test_a_run_directory_copied_in_is_listed_by_the_process_that_listed_before(two, monkeypatch):
+    """A process reuses its last listing of ``runs/`` while the directory's mtime is unchanged
+    (and was settled): a run directory another tool copies in or removes changes it."""
+    import os
+    import shutil
+
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    runs_dir = two / ".guild" / "runs"
+    old = time.time_ns() - 10_000_000_000
+    os.utime(runs_dir, ns=(old, old))
+    ids = runyard.ls_runs()["id"].tolist()
+    assert len(runyard.ls_runs()) == 2
+    copied = "e" * 32
+    shutil.copytree(runs_dir / ids[0], runs_dir / copied)
+    assert copied in runyard.ls_runs()["id"].tolist()
+    os.utime(runs_dir, ns=(old, old))  # (settled again, as the directory would be after a while)
+    assert len(runyard.ls_runs()) == 3
+    shutil.rmtree(runs_dir / copied)
+    assert runyard.ls_runs()["id"].tolist() == ids

@@ -84,10 +84,11 @@ def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
 _last_frame: tuple[list[dict], Any] | None = None  # (records, DataFrame) of the last listing
 
 
-def _frame(records: list[dict]) -> "pd.DataFrame":
+def _frame(records: list[dict], keep: bool = False) -> "pd.DataFrame":
     """Records -> the ``ls_runs`` DataFrame. Records are immutable (a changed run gets a new
     record), so the very same record objects in the same order give the same frame: that is
-    cached. (The cache holds the records, so their identities can't be reused meanwhile.)"""
+    cached. (The cache holds the records, so their identities can't be reused meanwhile.)
+    ``keep``: the default listing, whose frame the index keeps for the next process."""
     global _last_frame
     import operator
 
@@ -101,7 +102,8 @@ def _frame(records: list[dict]) -> "pd.DataFrame":
         df = None if blob is None else _frame_from_columns(blob)
         if df is None:
             df = _build_frame(records)
-            index.store_snapshot_frame(records, lambda: _frame_columns(df))
+            if keep:
+                index.store_snapshot_frame(records, lambda: _frame_columns(df))
     _last_frame = (list(records), df)
     return df.copy()
 
@@ -265,7 +267,8 @@ def ls_runs(runs: Any = None, *args: Any, remote: str | None = None, **filters: 
     include_batch``. Terminal syntax works too: ``ls_runs("--marked", started="last hour")``.
     ``remote``: list a remote's runs (from the index that push keeps there) without pulling them.
     """
-    return _frame(_records(runs, args, filters, remote=remote))
+    default = runs is None and not args and not filters and remote is None
+    return _frame(_records(runs, args, filters, remote=remote), keep=default)
 
 
 def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: Any) -> "pd.DataFrame":

@@ -41,9 +41,13 @@ CREATE TABLE IF NOT EXISTS listing (
   generation TEXT NOT NULL,
   base TEXT NOT NULL,
   rows TEXT NOT NULL,
-  records BLOB NOT NULL,
-  frame BLOB,
-  frame_of TEXT
+  records BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS listing_frame (
+  location TEXT PRIMARY KEY,
+  generation TEXT NOT NULL,
+  frame_of TEXT NOT NULL,
+  frame BLOB NOT NULL
 );
 """
 
@@ -206,6 +210,27 @@ def _stamp(run_dir: str | Path, markers: bool = False) -> int | None:
         if m > stamp:
             stamp = m
     return stamp
+
+
+# A directory's mtime ticks coarsely: it only vouches that nothing was added or removed if it was
+# already this much older than the listing it was read before.
+_SETTLED_NS = 1_000_000_000
+# (home, location) -> (the directory's mtime, when it was read, the names listed right after)
+_LISTED: dict[tuple[str, str], tuple[int, int, list[str]]] = {}
+
+
+def _entries(key: tuple[str, str], base: Path, listed: tuple[int, int]) -> list[str]:
+    """The run directories' names: as this process last listed them if the directory's mtime is
+    the same and was already settled then (see ``_SETTLED_NS``), else listed now."""
+    prev = _LISTED.get(key)
+    if prev is not None and prev[0] == listed[0] and prev[1] - prev[0] >= _SETTLED_NS:
+        return prev[2]
+    try:
+        entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != "."]
+    except FileNotFoundError:
+        return []
+    _LISTED[key] = (*listed, entries)
+    return entries
 
 
 def _recheck_seconds() -> float:
@@ -418,10 +443,7 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             if fast is not None:
                 return list(fast)
         if entries is None:
-            try:
-                entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != "."]
-            except FileNotFoundError:
-                entries = []
+            entries = _entries(key, base, listed)
         datas: dict[str, str] | None = None
         gen = _generation(db)
         if gen is None:  # a new database: give it a generation before reading its rows
@@ -588,12 +610,9 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
 # stored by a process that had to read them row by row, for the index as it was then
 # (generation, rows' digest). A new process reads it in one piece instead of row by row, and
 # when nothing can have changed since (the location's directory not touched, every run finished,
-# no recheck due) uses it as it is. ``frame`` holds what the API derived from those records.
+# no recheck due) uses it as it is. Table ``listing_frame`` holds what the API derived from them.
 _SNAPPED: dict[tuple[str, str], list[dict]] = {}  # key -> the records this process took whole from it
 _WROTE: dict[tuple[str, str], list[dict]] = {}  # key -> the records this process last stored in it
-# A directory's mtime ticks coarsely: it only vouches that nothing was added or removed if it was
-# already this much older than the listing it was read before.
-_SETTLED_NS = 1_000_000_000
 
 
 def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], location: str, base_s: str,
@@ -679,7 +698,7 @@ def _write_snapshot(db: sqlite3.Connection, key: tuple[str, str], gen: str, base
         db.execute("BEGIN IMMEDIATE")
         try:
             if _generation(db) == gen:
-                db.execute("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                db.execute("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?, ?)",
                            (location, gen, base_s, _rows_digest(rows), blob))
                 _set_listed(db, location, gen, listed)
                 _WROTE[key] = records
@@ -718,13 +737,13 @@ def snapshot_frame(records: list[dict]) -> bytes | None:
         return None
     db = connect(Path(found[0]))
     try:
-        got = db.execute("SELECT generation, frame, frame_of FROM listing WHERE location = ?",
+        got = db.execute("SELECT generation, frame_of, frame FROM listing_frame WHERE location = ?",
                          (found[1],)).fetchone()
     finally:
         db.close()
-    if got is None or got[0] != known[0] or got[1] is None or got[2] != _ids_digest(records):
+    if got is None or got[0] != known[0] or got[1] != _ids_digest(records):
         return None
-    return got[1]
+    return got[2]
 
 
 def store_snapshot_frame(records: list[dict], encode: Any) -> None:
@@ -741,8 +760,9 @@ def store_snapshot_frame(records: list[dict], encode: Any) -> None:
     try:
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("UPDATE listing SET frame = ?, frame_of = ? WHERE location = ? AND generation = ?",
-                       (blob, _ids_digest(records), found[1], known[0]))
+            if _generation(db) == known[0]:
+                db.execute("INSERT OR REPLACE INTO listing_frame VALUES (?, ?, ?, ?)",
+                           (found[1], known[0], _ids_digest(records), blob))
         finally:
             db.execute("COMMIT")
     except sqlite3.Error:
