@@ -258,3 +258,37 @@ def test_a_run_directory_copied_in_is_listed_by_the_process_that_listed_before(t
     assert len(runyard.ls_runs()) == 3
     shutil.rmtree(runs_dir / copied)
     assert runyard.ls_runs()["id"].tolist() == ids
+
+
+@pytest.mark.parametrize("damage", ["records", "frame"])
+def test_a_damaged_snapshot_is_read_past(project, tmp_path, monkeypatch, damage):
+    """A snapshot or stored frame that decodes to the wrong shape (or not at all) is no
+    snapshot: the listing is read from the rows, and right."""
+    import os
+
+    from pandas.testing import assert_frame_equal
+
+    from runyard import api, index
+
+    write(project / "train.py", SCRIPT)
+    for x in (1, 2, 3):
+        runyard.run("train.py", {"x": x}, echo=False)
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    runs_dir = project / ".guild" / "runs"
+    old = time.time_ns() - 10_000_000_000
+    os.utime(runs_dir, ns=(old, old))
+    expected = api._build_frame(runyard.ls_records())
+    _child_listing(project, tmp_path)
+    _, whole, frame = _child_listing(project, tmp_path, frame=True)
+    assert whole and frame
+    db = sqlite3.connect(project / ".guild" / "cache" / index.DB_NAME)
+    for bad in (b'[{"no id": 1}, 2, 3]', b"[1, 2, 3]", b'{"id": 1}', b"\xff\x00 not json"):
+        if damage == "records":
+            db.execute("UPDATE listing SET records = ?", (bad,))
+        else:
+            db.execute("UPDATE listing_frame SET frame = ?", (bad,))
+        db.commit()
+        df, whole = _child_listing(project, tmp_path)
+        assert_frame_equal(df, expected)
+        assert whole == (damage == "frame")  # (a damaged frame is rebuilt from the records)
+    db.close()

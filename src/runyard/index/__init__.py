@@ -646,9 +646,9 @@ def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], loca
             return None
     try:
         records = _loads(got[2])
-    except ValueError:
-        return None
-    if len(records) != len(rows) or any(r["id"] not in rows for r in records):
+        if len(records) != len(rows) or any(r["id"] not in rows for r in records):
+            return None
+    except (ValueError, TypeError, KeyError):  # (a damaged snapshot is no snapshot)
         return None
     mem = _MEM[key]
     for r in records:
@@ -668,10 +668,10 @@ def _read_snapshot(db: sqlite3.Connection, location: str, gen: str | None, base_
     if got is None or got[0] != gen or got[1] != base_s or got[2] != _rows_digest(rows):
         return None
     try:
-        records = _loads(got[3])
-    except ValueError:
+        by_id = {r["id"]: r for r in _loads(got[3])}
+    except (ValueError, TypeError, KeyError):  # (a damaged snapshot is no snapshot)
         return None
-    return {r["id"]: r for r in records} if len(records) == len(rows) else None
+    return by_id if len(by_id) == len(rows) and all(isinstance(r, dict) for r in by_id.values()) else None
 
 
 def _rows_digest(rows: dict[str, tuple[int, int]]) -> str:
