@@ -188,7 +188,7 @@ def test_a_new_process_takes_the_listing_whole_from_the_snapshot_and_sees_every_
 
     from pandas.testing import assert_frame_equal
 
-    from runyard import api, index
+    from runyard import api
 
     write(project / "train.py", "x = 1\nlr = 0.1\nname = 'a'\nprint('loss: 0.5')\n")
     write(project / "other.py", "units = 3\nprint('acc: 0.9')\n")
