@@ -292,3 +292,32 @@ def test_a_damaged_snapshot_is_read_past(project, tmp_path, monkeypatch, damage)
         assert_frame_equal(df, expected)
         assert whole == (damage == "frame")  # (a damaged frame is rebuilt from the records)
     db.close()
+
+
+def test_a_run_half_made_at_a_listing_is_seen_when_its_opref_comes(project, tmp_path, monkeypatch):
+    """A directory in ``runs/`` without ``opref`` (a run being made: opref comes last) is no run
+    yet; when its opref is written the next process lists it, even though ``runs/`` itself
+    didn't change and the snapshot was taken whole before."""
+    import os
+    import shutil
+
+    write(project / "train.py", SCRIPT)
+    for x in (1, 2):
+        runyard.run("train.py", {"x": x}, echo=False)
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    runs_dir = project / ".guild" / "runs"
+    rid = runyard.ls_runs(1)["id"][0]
+    making = runs_dir / ("d" * 32)
+    shutil.copytree(runs_dir / rid, making)
+    opref = (making / ".guild" / "opref").read_bytes()
+    (making / ".guild" / "opref").unlink()
+    old = time.time_ns() - 10_000_000_000
+    for d in (making / ".guild", making, runs_dir):
+        os.utime(d, ns=(old, old))
+    df, whole = _child_listing(project, tmp_path)
+    assert len(df) == 2
+    df, whole = _child_listing(project, tmp_path)
+    assert whole and len(df) == 2
+    (making / ".guild" / "opref").write_bytes(opref)
+    df, whole = _child_listing(project, tmp_path)
+    assert not whole and making.name in df["id"].tolist()

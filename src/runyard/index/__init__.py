@@ -587,6 +587,8 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                     rows.pop(g, None)
             _ROWS[key] = (written, rows)
             if datas is not None and not any(u[3] == RUNNING for u in updates):  # (else it changes at once)
+                strays = [e for e in entries if e not in present]  # (not runs, or not runs yet)
+                listed = None if listed is None else (*listed, {e: _stray_stamp(base_s + "/" + e) for e in strays})
                 if not snapped or updates or gone:
                     records.sort(key=_newest_first, reverse=True)  # (in the order the snapshot keeps)
                     _write_snapshot(db, key, written, base_s, listed, rows, records)
@@ -629,10 +631,12 @@ def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], loca
             return None
         listed = db.execute("SELECT value FROM meta WHERE key = ?", ("listed:" + location,)).fetchone()
         try:
-            listed_gen, listed_mtime, listed_at = _loads(listed[0])
-        except (TypeError, ValueError):
-            return None
-        if listed_gen != gen or listed_mtime != base_mtime or listed_at - listed_mtime < _SETTLED_NS:
+            listed_gen, listed_mtime, listed_at, strays = _loads(listed[0])
+            settled = listed_at - _SETTLED_NS
+            if listed_gen != gen or listed_mtime != base_mtime or listed_mtime > settled or any(
+                    st is None or st > settled or _stray_stamp(base_s + "/" + e) != st for e, st in strays.items()):
+                return None
+        except (TypeError, ValueError, AttributeError):
             return None
         last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
         if last is None or time.time() - float(last[0]) >= _recheck_seconds():
@@ -656,7 +660,21 @@ def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], loca
     _ROWS[key] = (gen, rows)
     _SORTED[key] = records
     _SNAPPED[key] = records
+    _LISTED[key] = (listed_mtime, listed_at, [*rows, *strays])
     return records
+
+
+def _stray_stamp(path: str) -> int | None:
+    """Latest mtime of a directory in ``runs/`` that is no run (yet) and of its ``.guild``
+    (where a run's ``opref`` comes last)."""
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    try:
+        return max(stamp, os.stat(path + "/.guild").st_mtime_ns)
+    except OSError:
+        return stamp
 
 
 def _read_snapshot(db: sqlite3.Connection, location: str, gen: str | None, base_s: str,
@@ -683,7 +701,7 @@ def _rows_digest(rows: dict[str, tuple[int, int]]) -> str:
 
 
 def _write_snapshot(db: sqlite3.Connection, key: tuple[str, str], gen: str, base_s: str,
-                    listed: tuple[int, int] | None, rows: dict[str, tuple[int, int]], records: list[dict]) -> None:
+                    listed: tuple | None, rows: dict[str, tuple[int, int]], records: list[dict]) -> None:
     """Store ``records`` (every run of ``location``, newest first) as the snapshot, if the index
     is still at generation ``gen``. Best effort: a snapshot that can't be written (a value JSON
     can't hold exactly, another writer since) is simply not there."""
@@ -708,7 +726,7 @@ def _write_snapshot(db: sqlite3.Connection, key: tuple[str, str], gen: str, base
         pass
 
 
-def _write_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple[int, int] | None) -> None:
+def _write_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple | None) -> None:
     """Record that a listing at generation ``gen`` found the snapshot still true."""
     try:
         db.execute("BEGIN IMMEDIATE")
@@ -721,11 +739,12 @@ def _write_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple
         pass
 
 
-def _set_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple[int, int] | None) -> None:
+def _set_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple | None) -> None:
     """(In a writer's transaction.) The directory's mtime, read before a listing that matched
-    the snapshot at generation ``gen``, and when it was read."""
+    the snapshot at generation ``gen``, when it was read, and the stamps of the entries that
+    were no runs (a run being made: its opref comes last)."""
     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-               ("listed:" + location, _json_dumps([gen, *(listed or (None, 0))])))
+               ("listed:" + location, _json_dumps([gen, *(listed or (None, 0, {}))])))
 
 
 def snapshot_frame(records: list[dict]) -> bytes | None:
