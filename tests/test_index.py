@@ -139,13 +139,14 @@ def test_a_new_process_lists_newest_first_as_this_one_does(project, monkeypatch)
     assert [x["id"] for x in json.loads(r.stdout)] == expected
 
 
-# A child process's listing: the frame (pickled to a file of the test's own) and whether it was
-# taken whole from the snapshot (the call is observed, not replaced).
+# A child process's listing: the frame (pickled to a file of the test's own), whether it was
+# taken whole from the snapshot and whether its frame was the one kept (the calls are observed,
+# not replaced).
 _CHILD = """
 import json, pickle, sys
 import runyard
 from runyard import index
-seen = {"whole": False, "frame": False}
+seen = {"whole": False, "frame": False, "kept": False}
 def observed(name, real):
     def call(*a, **k):
         out = real(*a, **k)
@@ -154,6 +155,7 @@ def observed(name, real):
     return call
 index._unchanged_since_snapshot = observed("whole", index._unchanged_since_snapshot)
 index.snapshot_frame = observed("frame", index.snapshot_frame)
+index.kept_frame = observed("kept", index.kept_frame)
 df = runyard.ls_runs()
 with open(sys.argv[1], "wb") as f:
     pickle.dump(df, f)
@@ -173,8 +175,9 @@ def _child_listing(project, tmp_path, frame=False, **env):
                        env={**os.environ, **env}, timeout=120)
     assert r.returncode == 0, r.stderr
     seen = json.loads(r.stdout.strip().splitlines()[-1])
+    whole = seen["whole"] or seen["kept"]  # (records taken whole, or the frame kept of them)
     with open(out, "rb") as f:
-        return (pickle.load(f), seen["whole"], seen["frame"]) if frame else (pickle.load(f), seen["whole"])
+        return (pickle.load(f), whole, seen["frame"] or seen["kept"]) if frame else (pickle.load(f), whole)
 
 
 def test_a_new_process_takes_the_listing_whole_from_the_snapshot_and_sees_every_change(project, tmp_path,
@@ -283,8 +286,9 @@ def test_a_damaged_snapshot_is_read_past(project, tmp_path, monkeypatch, damage)
     assert whole and frame
     db = sqlite3.connect(project / ".guild" / "cache" / index.DB_NAME)
     for bad in (b'[{"no id": 1}, 2, 3]', b"[1, 2, 3]", b'{"id": 1}', b"\xff\x00 not json"):
-        if damage == "records":
+        if damage == "records":  # (and no kept frame, which would spare reading them)
             db.execute("UPDATE listing SET records = ?", (bad,))
+            db.execute("DELETE FROM listing_frame")
         else:
             db.execute("UPDATE listing_frame SET frame = ?", (bad,))
         db.commit()

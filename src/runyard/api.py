@@ -268,6 +268,15 @@ def ls_runs(runs: Any = None, *args: Any, remote: str | None = None, **filters: 
     ``remote``: list a remote's runs (from the index that push keeps there) without pulling them.
     """
     default = runs is None and not args and not filters and remote is None
+    if default and _last_frame is None:  # (a new process: the kept frame, if nothing changed since)
+        from . import index
+
+        blob = index.kept_frame(_runs_home())
+        if blob is not None:
+            with _gc_paused():
+                df = _frame_from_columns(blob)
+            if df is not None:
+                return df
     return _frame(_records(runs, args, filters, remote=remote), keep=default)
 
 

@@ -619,37 +619,21 @@ _WROTE: dict[tuple[str, str], list[dict]] = {}  # key -> the records this proces
 
 def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], location: str, base_s: str,
                               base_mtime: int) -> list[dict] | None:
-    """The snapshot's records if nothing can have changed since it was stored: same generation,
-    the location's directory untouched since a moment well before its listing, no recheck due,
-    no run running and staged runs' markers as they were. (Sets this process's caches as
-    :func:`sync` would.)"""
+    """The snapshot's records if nothing can have changed since it was stored (see
+    :func:`_snapshot_holds`). (Sets this process's caches as :func:`sync` would.)"""
     db.execute("BEGIN")
     try:
-        gen = _generation(db)
-        got = db.execute("SELECT generation, base, records FROM listing WHERE location = ?", (location,)).fetchone()
-        if got is None or got[0] != gen or got[1] != base_s:
+        held = _snapshot_holds(db, location, base_s, base_mtime)
+        if held is None:
             return None
-        listed = db.execute("SELECT value FROM meta WHERE key = ?", ("listed:" + location,)).fetchone()
-        try:
-            listed_gen, listed_mtime, listed_at, strays = _loads(listed[0])
-            settled = listed_at - _SETTLED_NS
-            if listed_gen != gen or listed_mtime != base_mtime or listed_mtime > settled or any(
-                    st is None or st > settled or _stray_stamp(base_s + "/" + e) != st for e, st in strays.items()):
-                return None
-        except (TypeError, ValueError, AttributeError):
-            return None
-        last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
-        if last is None or time.time() - float(last[0]) >= _recheck_seconds():
-            return None
+        got = db.execute("SELECT records FROM listing WHERE location = ?", (location,)).fetchone()
         rows = {r[0]: (r[1], r[2]) for r in
                 db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
     finally:
         db.execute("COMMIT")
-    for rid, (stamp, final) in rows.items():  # (staged and pending runs: their markers, as sync checks them)
-        if final & 3 != FINAL and (final & 3 != WAITING or _stamp(base_s + "/" + rid, True) != stamp):
-            return None
+    gen, listed_mtime, listed_at, strays = held
     try:
-        records = _loads(got[2])
+        records = _loads(got[0])
         if len(records) != len(rows) or any(r["id"] not in rows for r in records):
             return None
     except (ValueError, TypeError, KeyError):  # (a damaged snapshot is no snapshot)
@@ -662,6 +646,62 @@ def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], loca
     _SNAPPED[key] = records
     _LISTED[key] = (listed_mtime, listed_at, [*rows, *strays])
     return records
+
+
+def _snapshot_holds(db: sqlite3.Connection, location: str, base_s: str, base_mtime: int) -> tuple | None:
+    """(In a read transaction.) ``(generation, mtime, listed_at, strays)`` of the listing noted
+    for the snapshot if nothing can have changed since: the same generation, the location's
+    directory untouched since a moment well before that listing (and its entries that were no
+    runs yet too), no recheck due, no run running and staged runs' markers as they were."""
+    gen = _generation(db)
+    got = db.execute("SELECT generation, base FROM listing WHERE location = ?", (location,)).fetchone()
+    if got is None or got[0] != gen or got[1] != base_s:
+        return None
+    listed = db.execute("SELECT value FROM meta WHERE key = ?", ("listed:" + location,)).fetchone()
+    try:
+        listed_gen, listed_mtime, listed_at, strays = _loads(listed[0])
+        settled = listed_at - _SETTLED_NS
+        if listed_gen != gen or listed_mtime != base_mtime or listed_mtime > settled or any(
+                st is None or st > settled or _stray_stamp(base_s + "/" + e) != st for e, st in strays.items()):
+            return None
+    except (TypeError, ValueError, AttributeError):
+        return None
+    last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
+    if last is None or time.time() - float(last[0]) >= _recheck_seconds():
+        return None
+    for rid, stamp, final in db.execute(  # (staged and pending runs: their markers, as sync checks them)
+            "SELECT id, stamp, final FROM runs WHERE location = ? AND final & 3 != ?", (location, FINAL)):
+        if final & 3 != WAITING or _stamp(base_s + "/" + rid, True) != stamp:
+            return None
+    return gen, listed_mtime, listed_at, strays
+
+
+def kept_frame(home: Path, location: str = "runs") -> bytes | None:
+    """For a process that hasn't listed ``location`` yet: the frame that
+    :func:`store_snapshot_frame` kept of the default listing, if nothing can have changed since
+    (as :func:`_snapshot_holds` checks), read without the records themselves; else None."""
+    key = (str(home), location)
+    if _MEM.get(key):
+        return None
+    base_s = str(_location_dir(home, location))
+    try:
+        base_mtime = os.stat(base_s).st_mtime_ns
+    except OSError:
+        return None
+    db = connect(home)
+    try:
+        db.execute("BEGIN")
+        try:
+            held = _snapshot_holds(db, location, base_s, base_mtime)
+            got = None if held is None else db.execute(
+                "SELECT generation, frame FROM listing_frame WHERE location = ?", (location,)).fetchone()
+        finally:
+            db.execute("COMMIT")
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    return got[1] if got is not None and got[0] == held[0] else None
 
 
 def _stray_stamp(path: str) -> int | None:
