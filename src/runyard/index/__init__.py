@@ -631,7 +631,9 @@ def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], loca
                 db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
     finally:
         db.execute("COMMIT")
-    gen, listed_mtime, listed_at, strays = held
+    gen, listed_mtime, listed_at, strays, rechecked = held
+    if rechecked:
+        _note_rechecked(db, location, gen)
     try:
         records = _loads(got[0])
         if len(records) != len(rows) or any(r["id"] not in rows for r in records):
@@ -649,10 +651,11 @@ def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], loca
 
 
 def _snapshot_holds(db: sqlite3.Connection, location: str, base_s: str, base_mtime: int) -> tuple | None:
-    """(In a read transaction.) ``(generation, mtime, listed_at, strays)`` of the listing noted
-    for the snapshot if nothing can have changed since: the same generation, the location's
-    directory untouched since a moment well before that listing (and its entries that were no
-    runs yet too), no recheck due, no run running and staged runs' markers as they were."""
+    """(In a read transaction.) ``(generation, mtime, listed_at, strays, rechecked)`` of the
+    listing noted for the snapshot if nothing can have changed since: the same generation, the
+    location's directory untouched since a moment well before that listing (and its entries
+    that were no runs yet too), no run running, staged runs' markers as they were, and — when
+    the recheck is due (``rechecked``: the caller stamps it) — every finished run's stamp."""
     gen = _generation(db)
     got = db.execute("SELECT generation, base FROM listing WHERE location = ?", (location,)).fetchone()
     if got is None or got[0] != gen or got[1] != base_s:
@@ -666,14 +669,31 @@ def _snapshot_holds(db: sqlite3.Connection, location: str, base_s: str, base_mti
             return None
     except (TypeError, ValueError, AttributeError):
         return None
-    last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
-    if last is None or time.time() - float(last[0]) >= _recheck_seconds():
-        return None
     for rid, stamp, final in db.execute(  # (staged and pending runs: their markers, as sync checks them)
             "SELECT id, stamp, final FROM runs WHERE location = ? AND final & 3 != ?", (location, FINAL)):
         if final & 3 != WAITING or _stamp(base_s + "/" + rid, True) != stamp:
             return None
-    return gen, listed_mtime, listed_at, strays
+    last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
+    rechecked = last is None or time.time() - float(last[0]) >= _recheck_seconds()
+    if rechecked:  # the recheck, as sync does it: every finished run's stamp as its row says
+        finals = [(r[0], (r[1], r[2])) for r in db.execute(
+            "SELECT id, stamp, final FROM runs WHERE location = ? AND final & 3 = ?", (location, FINAL))]
+        if any(st != row[0] for (_, row), st in zip(finals, _recheck_stamps(base_s, finals))):
+            return None
+    return gen, listed_mtime, listed_at, strays, rechecked
+
+
+def _note_rechecked(db: sqlite3.Connection, location: str, gen: str) -> None:
+    """Stamp the recheck :func:`_snapshot_holds` did (if the index is still at ``gen``)."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _generation(db) == gen:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, time.time()))
+        finally:
+            db.execute("COMMIT")
+    except sqlite3.Error:
+        pass
 
 
 def kept_frame(home: Path, location: str = "runs") -> bytes | None:
@@ -697,6 +717,8 @@ def kept_frame(home: Path, location: str = "runs") -> bytes | None:
                 "SELECT generation, frame FROM listing_frame WHERE location = ?", (location,)).fetchone()
         finally:
             db.execute("COMMIT")
+        if held is not None and held[4]:
+            _note_rechecked(db, location, held[0])
     except sqlite3.Error:
         return None
     finally:
