@@ -137,3 +137,191 @@ def test_a_new_process_lists_newest_first_as_this_one_does(project, monkeypatch)
     r = cli("runs", "--json", cwd=project)
     assert r.returncode == 0, r.stderr
     assert [x["id"] for x in json.loads(r.stdout)] == expected
+
+
+# A child process's listing: the frame (pickled to a file of the test's own), whether it was
+# taken whole from the snapshot and whether its frame was the one kept (the calls are observed,
+# not replaced).
+_CHILD = """
+import json, pickle, sys
+import runyard
+from runyard import index
+seen = {"whole": False, "frame": False, "kept": False}
+def observed(name, real):
+    def call(*a, **k):
+        out = real(*a, **k)
+        seen[name] = seen[name] or out is not None
+        return out
+    return call
+index._unchanged_since_snapshot = observed("whole", index._unchanged_since_snapshot)
+index.snapshot_frame = observed("frame", index.snapshot_frame)
+index.kept_frame = observed("kept", index.kept_frame)
+df = runyard.ls_runs()
+with open(sys.argv[1], "wb") as f:
+    pickle.dump(df, f)
+print(json.dumps(seen))
+"""
+
+
+def _child_listing(project, tmp_path, frame=False, **env):
+    import json
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    out = tmp_path / "frame.pickle"
+    r = subprocess.run([sys.executable, "-c", _CHILD, str(out)], cwd=project, capture_output=True, text=True,
+                       env={**os.environ, **env}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+    whole = seen["whole"] or seen["kept"]  # (records taken whole, or the frame kept of them)
+    with open(out, "rb") as f:
+        return (pickle.load(f), whole, seen["frame"] or seen["kept"]) if frame else (pickle.load(f), whole)
+
+
+def test_a_new_process_takes_the_listing_whole_from_the_snapshot_and_sees_every_change(project, tmp_path,
+                                                                                          monkeypatch):
+    """A process that read the runs row by row stores them as one snapshot (and the frame made of
+    them); the next processes take them whole while nothing can have changed, and get the very
+    same frame. A Guild-style edit (at the recheck), a run made by runyard and a run directory
+    copied in by another tool (within the interval) are each seen at once."""
+    import os
+    import shutil
+
+    from pandas.testing import assert_frame_equal
+
+    from runyard import api
+
+    write(project / "train.py", "x = 1\nlr = 0.1\nname = 'a'\nprint('loss: 0.5')\n")
+    write(project / "other.py", "units = 3\nprint('acc: 0.9')\n")
+    runyard.run("train.py", {"x": 1, "lr": 0.5, "name": "b"}, echo=False, tags=["t"])
+    runyard.run("train.py", {"x": 2}, echo=False, label="mine")
+    runyard.run("other.py", {"units": 4}, echo=False)  # (flags.x: Int64, some runs lack it)
+    runyard.run("other.py", {"units": 5}, echo=False, stage=True)
+    runyard.run("other.py", {"units": [6, 7]}, echo=False)  # a batch (not listed by default) and 2 trials
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    home = project / ".guild"
+    runs_dir = home / "runs"
+    expected = api._build_frame(runyard.ls_records())
+    assert len(expected) == 6 and str(expected["flags.x"].dtype) == "Int64"
+    old = time.time_ns() - 10_000_000_000  # (a directory whose mtime is only just past vouches for nothing)
+    os.utime(runs_dir, ns=(old, old))
+
+    first, whole = _child_listing(project, tmp_path)  # reads the rows; notes the directory as listed
+    assert not whole
+    for _ in range(2):  # whole (the frame stored beside it by the first if no process had yet)
+        df, whole, frame = _child_listing(project, tmp_path, frame=True)
+        assert whole
+        assert_frame_equal(df, expected)
+    assert frame
+    assert_frame_equal(first, expected)
+
+    rid = expected["id"][1]
+    time.sleep(0.01)
+    _guild_write(_attrs(project, rid) / "label", "edited by guild\n")
+    df, whole = _child_listing(project, tmp_path, RUNYARD_INDEX_RECHECK="0")
+    assert not whole and df.set_index("id")["label"][rid] == "edited by guild"
+    df, whole = _child_listing(project, tmp_path)  # (that listing stored the snapshot anew)
+    assert whole and df.set_index("id")["label"][rid] == "edited by guild"
+
+    from conftest import cli
+
+    r = cli("label", rid[:8], "--set", "set by runyard", "-y", cwd=project)
+    assert r.returncode == 0, r.stderr
+    df, whole = _child_listing(project, tmp_path)
+    assert not whole and df.set_index("id")["label"][rid] == "set by runyard"
+
+    runyard.run("train.py", {"x": 9}, echo=False)
+    os.utime(runs_dir, ns=(old, old))
+    df, whole = _child_listing(project, tmp_path)
+    assert len(df) == 7 and df["flags.x"][0] == 9
+    copied = "f" * 32
+    shutil.copytree(runs_dir / rid, runs_dir / copied)  # (as rsync would: nothing tells the index)
+    df, whole = _child_listing(project, tmp_path)
+    assert not whole and copied in df["id"].tolist() and len(df) == 8
+
+
+def test_a_run_directory_copied_in_is_listed_by_the_process_that_listed_before(two, monkeypatch):
+    """A process reuses its last listing of ``runs/`` while the directory's mtime is unchanged
+    (and was settled): a run directory another tool copies in or removes changes it."""
+    import os
+    import shutil
+
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    runs_dir = two / ".guild" / "runs"
+    old = time.time_ns() - 10_000_000_000
+    os.utime(runs_dir, ns=(old, old))
+    ids = runyard.ls_runs()["id"].tolist()
+    assert len(runyard.ls_runs()) == 2
+    copied = "e" * 32
+    shutil.copytree(runs_dir / ids[0], runs_dir / copied)
+    assert copied in runyard.ls_runs()["id"].tolist()
+    os.utime(runs_dir, ns=(old, old))  # (settled again, as the directory would be after a while)
+    assert len(runyard.ls_runs()) == 3
+    shutil.rmtree(runs_dir / copied)
+    assert runyard.ls_runs()["id"].tolist() == ids
+
+
+@pytest.mark.parametrize("damage", ["records", "frame"])
+def test_a_damaged_snapshot_is_read_past(project, tmp_path, monkeypatch, damage):
+    """A snapshot or stored frame that decodes to the wrong shape (or not at all) is no
+    snapshot: the listing is read from the rows, and right."""
+    import os
+
+    from pandas.testing import assert_frame_equal
+
+    from runyard import api, index
+
+    write(project / "train.py", SCRIPT)
+    for x in (1, 2, 3):
+        runyard.run("train.py", {"x": x}, echo=False)
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    runs_dir = project / ".guild" / "runs"
+    old = time.time_ns() - 10_000_000_000
+    os.utime(runs_dir, ns=(old, old))
+    expected = api._build_frame(runyard.ls_records())
+    _child_listing(project, tmp_path)
+    _, whole, frame = _child_listing(project, tmp_path, frame=True)
+    assert whole and frame
+    db = sqlite3.connect(project / ".guild" / "cache" / index.DB_NAME)
+    for bad in (b'[{"no id": 1}, 2, 3]', b"[1, 2, 3]", b'{"id": 1}', b"\xff\x00 not json"):
+        if damage == "records":  # (and no kept frame, which would spare reading them)
+            db.execute("UPDATE listing SET records = ?", (bad,))
+            db.execute("DELETE FROM listing_frame")
+        else:
+            db.execute("UPDATE listing_frame SET frame = ?", (bad,))
+        db.commit()
+        df, whole = _child_listing(project, tmp_path)
+        assert_frame_equal(df, expected)
+        assert whole == (damage == "frame")  # (a damaged frame is rebuilt from the records)
+    db.close()
+
+
+def test_a_run_half_made_at_a_listing_is_seen_when_its_opref_comes(project, tmp_path, monkeypatch):
+    """A directory in ``runs/`` without ``opref`` (a run being made: opref comes last) is no run
+    yet; when its opref is written the next process lists it, even though ``runs/`` itself
+    didn't change and the snapshot was taken whole before."""
+    import os
+    import shutil
+
+    write(project / "train.py", SCRIPT)
+    for x in (1, 2):
+        runyard.run("train.py", {"x": x}, echo=False)
+    monkeypatch.setenv("RUNYARD_INDEX_RECHECK", "3600")
+    runs_dir = project / ".guild" / "runs"
+    rid = runyard.ls_runs(1)["id"][0]
+    making = runs_dir / ("d" * 32)
+    shutil.copytree(runs_dir / rid, making)
+    opref = (making / ".guild" / "opref").read_bytes()
+    (making / ".guild" / "opref").unlink()
+    old = time.time_ns() - 10_000_000_000
+    for d in (making / ".guild", making, runs_dir):
+        os.utime(d, ns=(old, old))
+    df, whole = _child_listing(project, tmp_path)
+    assert len(df) == 2
+    df, whole = _child_listing(project, tmp_path)
+    assert whole and len(df) == 2
+    (making / ".guild" / "opref").write_bytes(opref)
+    df, whole = _child_listing(project, tmp_path)
+    assert not whole and making.name in df["id"].tolist()

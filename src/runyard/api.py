@@ -84,20 +84,86 @@ def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
 _last_frame: tuple[list[dict], Any] | None = None  # (records, DataFrame) of the last listing
 
 
-def _frame(records: list[dict]) -> "pd.DataFrame":
+def _frame(records: list[dict], keep: bool = False) -> "pd.DataFrame":
     """Records -> the ``ls_runs`` DataFrame. Records are immutable (a changed run gets a new
     record), so the very same record objects in the same order give the same frame: that is
-    cached. (The cache holds the records, so their identities can't be reused meanwhile.)"""
+    cached. (The cache holds the records, so their identities can't be reused meanwhile.)
+    ``keep``: the default listing, whose frame the index keeps for the next process."""
     global _last_frame
     import operator
 
     if _last_frame is not None and len(_last_frame[0]) == len(records) and all(
             map(operator.is_, _last_frame[0], records)):
         return _last_frame[1].copy()
+    from . import index
+
     with _gc_paused():
-        df = _build_frame(records)
+        blob = index.snapshot_frame(records)  # (a new process, nothing changed: as last stored)
+        df = None if blob is None else _frame_from_columns(blob)
+        if df is None:
+            df = _build_frame(records)
+            if keep:
+                index.store_snapshot_frame(records, lambda: _frame_columns(df))
     _last_frame = (list(records), df)
     return df.copy()
+
+
+def _frame_columns(df: "pd.DataFrame") -> bytes | None:
+    """The ``ls_runs`` frame as JSON columns that :func:`_frame_from_columns` turns back into the
+    very same frame (checked here), or None if it can't."""
+    import orjson
+
+    cols = []
+    for name in df.columns:
+        s = df[name]
+        kind = s.dtype.kind
+        if kind == "M":
+            ns = s.to_numpy(dtype="datetime64[us]").astype("int64").tolist()
+            cols.append((name, "datetime", [None if na else v for v, na in zip(ns, s.isna().tolist())]))
+        elif kind == "f":
+            cols.append((name, "float", [None if v != v else v for v in s.tolist()]))
+        elif str(s.dtype) == "Int64":
+            cols.append((name, "Int64", [None if v is None or v is _pd_na() else int(v)
+                                        for v in s.astype(object).tolist()]))
+        else:
+            cols.append((name, "list", s.tolist()))
+    try:
+        blob = orjson.dumps(cols)
+    except TypeError:
+        return None
+    back = _frame_from_columns(blob)
+    if back is None or list(back.columns) != list(df.columns) or not back.dtypes.equals(df.dtypes) or \
+            not back.equals(df):
+        return None
+    return blob
+
+
+def _pd_na() -> Any:
+    import pandas as pd
+
+    return pd.NA
+
+
+def _frame_from_columns(blob: bytes) -> "pd.DataFrame | None":
+    """The frame :func:`_frame_columns` encoded (None if the blob is unreadable)."""
+    import orjson
+    import pandas as pd
+
+    try:
+        cols = orjson.loads(blob)
+        data: dict[str, Any] = {}
+        for name, kind, values in cols:
+            if kind == "datetime":
+                data[name] = pd.to_datetime(pd.Series(values, dtype="float64"), unit="us")
+            elif kind == "float":
+                data[name] = pd.Series(values, dtype="float64")
+            elif kind == "Int64":
+                data[name] = pd.array(values, dtype="Int64")
+            else:
+                data[name] = values
+        return pd.DataFrame(data)
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 class _gc_paused:
@@ -201,7 +267,17 @@ def ls_runs(runs: Any = None, *args: Any, remote: str | None = None, **filters: 
     include_batch``. Terminal syntax works too: ``ls_runs("--marked", started="last hour")``.
     ``remote``: list a remote's runs (from the index that push keeps there) without pulling them.
     """
-    return _frame(_records(runs, args, filters, remote=remote))
+    default = runs is None and not args and not filters and remote is None
+    if default and _last_frame is None:  # (a new process: the kept frame, if nothing changed since)
+        from . import index
+
+        blob = index.kept_frame(_runs_home())
+        if blob is not None:
+            with _gc_paused():
+                df = _frame_from_columns(blob)
+            if df is not None:
+                return df
+    return _frame(_records(runs, args, filters, remote=remote), keep=default)
 
 
 def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: Any) -> "pd.DataFrame":

@@ -35,6 +35,20 @@ CREATE TABLE IF NOT EXISTS runs (
   summary TEXT NOT NULL,
   PRIMARY KEY (location, id)
 );
+CREATE INDEX IF NOT EXISTS runs_stamp ON runs (location, id, stamp, final);
+CREATE TABLE IF NOT EXISTS listing (
+  location TEXT PRIMARY KEY,
+  generation TEXT NOT NULL,
+  base TEXT NOT NULL,
+  rows TEXT NOT NULL,
+  records BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS listing_frame (
+  location TEXT PRIMARY KEY,
+  generation TEXT NOT NULL,
+  frame_of TEXT NOT NULL,
+  frame BLOB NOT NULL
+);
 """
 
 try:
@@ -196,6 +210,27 @@ def _stamp(run_dir: str | Path, markers: bool = False) -> int | None:
         if m > stamp:
             stamp = m
     return stamp
+
+
+# A directory's mtime ticks coarsely: it only vouches that nothing was added or removed if it was
+# already this much older than the listing it was read before.
+_SETTLED_NS = 1_000_000_000
+# (home, location) -> (the directory's mtime, when it was read, the names listed right after)
+_LISTED: dict[tuple[str, str], tuple[int, int, list[str]]] = {}
+
+
+def _entries(key: tuple[str, str], base: Path, listed: tuple[int, int]) -> list[str]:
+    """The run directories' names: as this process last listed them if the directory's mtime is
+    the same and was already settled then (see ``_SETTLED_NS``), else listed now."""
+    prev = _LISTED.get(key)
+    if prev is not None and prev[0] == listed[0] and prev[1] - prev[0] >= _SETTLED_NS:
+        return prev[2]
+    try:
+        entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != "."]
+    except FileNotFoundError:
+        return []
+    _LISTED[key] = (*listed, entries)
+    return entries
 
 
 def _recheck_seconds() -> float:
@@ -394,14 +429,21 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
     """
     base = _location_dir(home, location)
     base_s = str(base)
-    try:
-        entries = [e.name for e in os.scandir(base) if len(e.name) >= 8 and e.name[0] != "."]
-    except FileNotFoundError:
-        entries = []
     key = (str(home), location)
     mem = _MEM.setdefault(key, {})
+    try:
+        listed = (os.stat(base).st_mtime_ns, time.time_ns())  # (taken before the listing)
+        entries = None
+    except FileNotFoundError:
+        listed, entries = None, []
     db = connect(home)
     try:
+        if not mem and listed is not None:
+            fast = _unchanged_since_snapshot(db, key, location, base_s, listed[0])
+            if fast is not None:
+                return list(fast)
+        if entries is None:
+            entries = _entries(key, base, listed)
         datas: dict[str, str] | None = None
         gen = _generation(db)
         if gen is None:  # a new database: give it a generation before reading its rows
@@ -409,13 +451,23 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             gen = _generation(db) or _new_generation(db)
             db.execute("COMMIT")
         known = _ROWS.get(key)
+        snapped = False
         if not mem:  # a new process: the records will come from here; read them in the same pass
-            rows, datas = {}, {}
-            for rid, stamp_, final_, data in db.execute(  # (newest first, as _newest_first sorts)
-                    "SELECT id, stamp, final, data FROM runs WHERE location = ? "
-                    "ORDER BY COALESCE(started, 0) DESC, id DESC", (location,)):
-                rows[rid] = (stamp_, final_)
-                datas[rid] = data
+            db.execute("BEGIN")  # (the generation, the rows and the snapshot as of one moment)
+            try:
+                gen = _generation(db)
+                rows = {r[0]: (r[1], r[2]) for r in
+                        db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
+                datas = _read_snapshot(db, location, gen, base_s, rows)
+                snapped = datas is not None
+                if datas is None:
+                    datas = {}
+                    for rid, data in db.execute(  # (newest first, as _newest_first sorts)
+                            "SELECT id, data FROM runs WHERE location = ? "
+                            "ORDER BY COALESCE(started, 0) DESC, id DESC", (location,)):
+                        datas[rid] = data
+            finally:
+                db.execute("COMMIT")
         elif known is not None and gen is not None and known[0] == gen:  # no change since we looked
             rows = known[1]
         else:
@@ -495,7 +547,7 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
             for rid, stamp, data in cur:
                 if rid in want:
                     try:
-                        rec = _decode(data)
+                        rec = data if snapped else _decode(data)
                     except ValueError:  # one bad row must not break the listing: read its files
                         unreadable.append(rid)
                         continue
@@ -534,8 +586,18 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 for g in gone:
                     rows.pop(g, None)
             _ROWS[key] = (written, rows)
+            if datas is not None and not any(u[3] == RUNNING for u in updates):  # (else it changes at once)
+                strays = [e for e in entries if e not in present]  # (not runs, or not runs yet)
+                listed = None if listed is None else (*listed, {e: _stray_stamp(base_s + "/" + e) for e in strays})
+                if not snapped or updates or gone:
+                    records.sort(key=_newest_first, reverse=True)  # (in the order the snapshot keeps)
+                    _write_snapshot(db, key, written, base_s, listed, rows, records)
+                else:
+                    _write_listed(db, location, written, listed)
     finally:
         db.close()
+    if snapped and not (updates or gone or unreadable):  # (every record as the snapshot had it)
+        _SNAPPED[key] = records
     prev = _SORTED.get(key)
     if prev is not None and not to_load and not from_db and len(prev) == len(records) and \
             set(map(id, prev)) == set(map(id, records)):
@@ -544,6 +606,269 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         records.sort(key=_newest_first, reverse=True)
     _SORTED[key] = records
     return list(records)
+
+
+# A snapshot (table ``listing``): every record of a location, newest first, as one JSON array,
+# stored by a process that had to read them row by row, for the index as it was then
+# (generation, rows' digest). A new process reads it in one piece instead of row by row, and
+# when nothing can have changed since (the location's directory not touched, every run finished,
+# no recheck due) uses it as it is. Table ``listing_frame`` holds what the API derived from them.
+_SNAPPED: dict[tuple[str, str], list[dict]] = {}  # key -> the records this process took whole from it
+_WROTE: dict[tuple[str, str], list[dict]] = {}  # key -> the records this process last stored in it
+
+
+def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], location: str, base_s: str,
+                              base_mtime: int) -> list[dict] | None:
+    """The snapshot's records if nothing can have changed since it was stored (see
+    :func:`_snapshot_holds`). (Sets this process's caches as :func:`sync` would.)"""
+    db.execute("BEGIN")
+    try:
+        held = _snapshot_holds(db, location, base_s, base_mtime)
+        if held is None:
+            return None
+        got = db.execute("SELECT records FROM listing WHERE location = ?", (location,)).fetchone()
+        rows = {r[0]: (r[1], r[2]) for r in
+                db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
+    finally:
+        db.execute("COMMIT")
+    gen, listed_mtime, listed_at, strays, rechecked = held
+    if rechecked:
+        _note_rechecked(db, location, gen)
+    try:
+        records = _loads(got[0])
+        if len(records) != len(rows) or any(r["id"] not in rows for r in records):
+            return None
+    except (ValueError, TypeError, KeyError):  # (a damaged snapshot is no snapshot)
+        return None
+    mem = _MEM[key]
+    for r in records:
+        mem[r["id"]] = (rows[r["id"]][0], r)
+    _ROWS[key] = (gen, rows)
+    _SORTED[key] = records
+    _SNAPPED[key] = records
+    _LISTED[key] = (listed_mtime, listed_at, [*rows, *strays])
+    return records
+
+
+def _snapshot_holds(db: sqlite3.Connection, location: str, base_s: str, base_mtime: int) -> tuple | None:
+    """(In a read transaction.) ``(generation, mtime, listed_at, strays, rechecked)`` of the
+    listing noted for the snapshot if nothing can have changed since: the same generation, the
+    location's directory untouched since a moment well before that listing (and its entries
+    that were no runs yet too), no run running, staged runs' markers as they were, and — when
+    the recheck is due (``rechecked``: the caller stamps it) — every finished run's stamp."""
+    gen = _generation(db)
+    got = db.execute("SELECT generation, base FROM listing WHERE location = ?", (location,)).fetchone()
+    if got is None or got[0] != gen or got[1] != base_s:
+        return None
+    listed = db.execute("SELECT value FROM meta WHERE key = ?", ("listed:" + location,)).fetchone()
+    try:
+        listed_gen, listed_mtime, listed_at, strays = _loads(listed[0])
+        settled = listed_at - _SETTLED_NS
+        if listed_gen != gen or listed_mtime != base_mtime or listed_mtime > settled or any(
+                st is None or st > settled or _stray_stamp(base_s + "/" + e) != st for e, st in strays.items()):
+            return None
+    except (TypeError, ValueError, AttributeError):
+        return None
+    for rid, stamp, final in db.execute(  # (staged and pending runs: their markers, as sync checks them)
+            "SELECT id, stamp, final FROM runs WHERE location = ? AND final & 3 != ?", (location, FINAL)):
+        if final & 3 != WAITING or _stamp(base_s + "/" + rid, True) != stamp:
+            return None
+    last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
+    rechecked = last is None or time.time() - float(last[0]) >= _recheck_seconds()
+    if rechecked:  # the recheck, as sync does it: every finished run's stamp as its row says
+        finals = [(r[0], (r[1], r[2])) for r in db.execute(
+            "SELECT id, stamp, final FROM runs WHERE location = ? AND final & 3 = ?", (location, FINAL))]
+        if any(st != row[0] for (_, row), st in zip(finals, _recheck_stamps(base_s, finals))):
+            return None
+    return gen, listed_mtime, listed_at, strays, rechecked
+
+
+def _note_rechecked(db: sqlite3.Connection, location: str, gen: str) -> None:
+    """Stamp the recheck :func:`_snapshot_holds` did (if the index is still at ``gen``)."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _generation(db) == gen:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, time.time()))
+        finally:
+            db.execute("COMMIT")
+    except sqlite3.Error:
+        pass
+
+
+def kept_frame(home: Path, location: str = "runs") -> bytes | None:
+    """For a process that hasn't listed ``location`` yet: the frame that
+    :func:`store_snapshot_frame` kept of the default listing, if nothing can have changed since
+    (as :func:`_snapshot_holds` checks), read without the records themselves; else None."""
+    key = (str(home), location)
+    if _MEM.get(key):
+        return None
+    base_s = str(_location_dir(home, location))
+    try:
+        base_mtime = os.stat(base_s).st_mtime_ns
+    except OSError:
+        return None
+    db = connect(home)
+    try:
+        db.execute("BEGIN")
+        try:
+            held = _snapshot_holds(db, location, base_s, base_mtime)
+            got = None if held is None else db.execute(
+                "SELECT generation, frame FROM listing_frame WHERE location = ?", (location,)).fetchone()
+        finally:
+            db.execute("COMMIT")
+        if held is not None and held[4]:
+            _note_rechecked(db, location, held[0])
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    return got[1] if got is not None and got[0] == held[0] else None
+
+
+def _stray_stamp(path: str) -> int | None:
+    """Latest mtime of a directory in ``runs/`` that is no run (yet) and of its ``.guild``
+    (where a run's ``opref`` comes last)."""
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    try:
+        return max(stamp, os.stat(path + "/.guild").st_mtime_ns)
+    except OSError:
+        return stamp
+
+
+def _read_snapshot(db: sqlite3.Connection, location: str, gen: str | None, base_s: str,
+                   rows: dict[str, tuple[int, int]]) -> dict[str, dict] | None:
+    """The snapshot's records by id, newest first, if it is of the index as it is now
+    (generation and rows' digest); else None. (Runs changed since are read as usual.)"""
+    got = db.execute("SELECT generation, base, rows, records FROM listing WHERE location = ?",
+                     (location,)).fetchone()
+    if got is None or got[0] != gen or got[1] != base_s or got[2] != _rows_digest(rows):
+        return None
+    try:
+        by_id = {r["id"]: r for r in _loads(got[3])}
+    except (ValueError, TypeError, KeyError):  # (a damaged snapshot is no snapshot)
+        return None
+    return by_id if len(by_id) == len(rows) and all(isinstance(r, dict) for r in by_id.values()) else None
+
+
+def _rows_digest(rows: dict[str, tuple[int, int]]) -> str:
+    """A digest of the rows' ids and stamps (whatever order they were read in)."""
+    import zlib
+
+    text = "".join(f"{rid}{row[0]}," for rid, row in sorted(rows.items()))
+    return f"{len(rows)}:{zlib.crc32(text.encode()):08x}"
+
+
+def _write_snapshot(db: sqlite3.Connection, key: tuple[str, str], gen: str, base_s: str,
+                    listed: tuple | None, rows: dict[str, tuple[int, int]], records: list[dict]) -> None:
+    """Store ``records`` (every run of ``location``, newest first) as the snapshot, if the index
+    is still at generation ``gen``. Best effort: a snapshot that can't be written (a value JSON
+    can't hold exactly, another writer since) is simply not there."""
+    location = key[1]
+    if len(records) != len(rows) or any("error" in r for r in records):
+        return
+    try:
+        blob = _orjson.dumps(records)
+    except (TypeError, NameError):  # (an int beyond 64 bits; no orjson)
+        return
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _generation(db) == gen:
+                db.execute("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?, ?)",
+                           (location, gen, base_s, _rows_digest(rows), blob))
+                _set_listed(db, location, gen, listed)
+                _WROTE[key] = records
+        finally:
+            db.execute("COMMIT")
+    except sqlite3.Error:
+        pass
+
+
+def _write_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple | None) -> None:
+    """Record that a listing at generation ``gen`` found the snapshot still true."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _generation(db) == gen:
+                _set_listed(db, location, gen, listed)
+        finally:
+            db.execute("COMMIT")
+    except sqlite3.Error:
+        pass
+
+
+def _set_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple | None) -> None:
+    """(In a writer's transaction.) The directory's mtime, read before a listing that matched
+    the snapshot at generation ``gen``, when it was read, and the stamps of the entries that
+    were no runs (a run being made: its opref comes last)."""
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+               ("listed:" + location, _json_dumps([gen, *(listed or (None, 0, {}))])))
+
+
+def snapshot_frame(records: list[dict]) -> bytes | None:
+    """What :func:`store_snapshot_frame` stored for these very runs beside the snapshot that
+    these records (the same objects) were taken whole from in this process; else None."""
+    found = _owner(_SNAPPED, records)
+    known = None if found is None else _ROWS.get(found)
+    if known is None:
+        return None
+    db = connect(Path(found[0]))
+    try:
+        got = db.execute("SELECT generation, frame_of, frame FROM listing_frame WHERE location = ?",
+                         (found[1],)).fetchone()
+    finally:
+        db.close()
+    if got is None or got[0] != known[0] or got[1] != _ids_digest(records):
+        return None
+    return got[2]
+
+
+def store_snapshot_frame(records: list[dict], encode: Any) -> None:
+    """Keep ``encode()`` (bytes derived from exactly these records, or None) beside the snapshot
+    that this process wrote them to or took them from (encoded only then)."""
+    found = _owner(_WROTE, records) or _owner(_SNAPPED, records)
+    known = None if found is None else _ROWS.get(found)
+    if known is None:
+        return
+    blob = encode()
+    if blob is None:
+        return
+    db = connect(Path(found[0]))
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _generation(db) == known[0]:
+                db.execute("INSERT OR REPLACE INTO listing_frame VALUES (?, ?, ?, ?)",
+                           (found[1], known[0], _ids_digest(records), blob))
+        finally:
+            db.execute("COMMIT")
+    except sqlite3.Error:
+        pass
+    finally:
+        db.close()
+
+
+def _ids_digest(records: list[dict]) -> str:
+    """Which runs, in which order (what a stored frame was made of)."""
+    import zlib
+
+    return f"{len(records)}:{zlib.crc32(','.join(r['id'] for r in records).encode()):08x}"
+
+
+def _owner(lists: dict[tuple[str, str], list[dict]], records: list[dict]) -> tuple[str, str] | None:
+    """The location whose kept list holds every one of these record objects."""
+    for key, kept in lists.items():
+        if len(records) <= len(kept):
+            ids = set(map(id, kept))
+            if all(id(r) in ids for r in records):
+                return key
+    return None
+
+
 
 
 def _newest_first(r: dict) -> tuple:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import SelectError
+from .filter import UNDEFINED
 
 STATUS_FILTERS = ("running", "completed", "error", "terminated", "pending", "staged")
 _RANGE = re.compile(r"^(\d*):(\d*)$")
@@ -119,6 +120,9 @@ class Filters:
             return None
         if len(checks) == 1:
             return checks[0]
+        if len(checks) == 2:
+            first, second = checks
+            return lambda r: first(r) and second(r)
         return lambda r: all(c(r) for c in checks)
 
 
@@ -145,29 +149,28 @@ _ATTR_KEYS = {"id", "operation", "started", "stopped", "status", "exit_status", 
               "sourcecode_digest", "project_dir", "dir"}
 
 
-def _lookup(rec: dict):
-    from .filter import UNDEFINED
+_ALIASES = {"run": "id", "exitStatus": "exit_status", "exit": "exit_status"}
+_NOTHING: dict = {}
 
+
+def _lookup(rec: dict):
+    """``lookup(kind, name)`` of the filter grammar over one record (attribute, flag, then
+    scalar for an unqualified name; ``UNDEFINED`` when the run has no such value)."""
     def lookup(kind: str | None, name: str):
-        if kind in (None, "attr"):
-            key = {"run": "id", "exitStatus": "exit_status", "exit": "exit_status"}.get(name, name)
+        if kind is None or kind == "attr":
+            key = _ALIASES.get(name, name)
             if key in _ATTR_KEYS and key in rec:
                 v = rec[key]
-                if key in ("started", "stopped") and v is not None:
+                if v is not None and (key == "started" or key == "stopped"):
                     v = datetime.fromtimestamp(v / 1e6)
                 return v
             if kind == "attr":
                 return UNDEFINED
-        if kind in (None, "flag"):
-            flags = rec.get("flags") or {}
-            if name in flags:
-                return flags[name]
-            if kind == "flag":
-                return UNDEFINED
-        scalars = rec.get("scalars") or {}
-        if name in scalars:
-            return scalars[name]
-        return UNDEFINED
+        if kind is None or kind == "flag":
+            v = (rec.get("flags") or _NOTHING).get(name, UNDEFINED)
+            if v is not UNDEFINED or kind == "flag":
+                return v
+        return (rec.get("scalars") or _NOTHING).get(name, UNDEFINED)
 
     return lookup
 
