@@ -16,8 +16,9 @@ The row count is checked. The "cold" page is the first one the server answers (i
 has drawn a page before, as a user's running browser has); "warm" is the median of the next WARM
 pages (each a fresh context, so the browser caches nothing). The load average (1 min) is printed
 with each line: on a busy machine the figures mean little. The budget column is each budget held
-against its figure: 10,000 runs: rows within 300 ms, the first rows (painted) and all rows;
-100,000 runs: first rows (painted) within 1.5 s. The live-chart latency and the 100,000-point
+against its figure: 10,000 runs: rows within 300 ms (the first rows, in the DOM and painted,
+and all rows); 100,000 runs: the first rows within 1.5 s. Pages without the Element Timing mark
+(an older view) show "-" as painted. The live-chart latency and the 100,000-point
 smoothing redraw are measured by tests/test_view_live.py and tests/test_view_pages.py (run with -s).
 """
 
@@ -31,7 +32,7 @@ import time
 from pathlib import Path
 
 # runs -> {figure: budget in ms}
-BUDGET_MS = {10000: {"painted": 300, "all rows": 300}, 100000: {"painted": 1500}}
+BUDGET_MS = {10000: {"first rows": 300, "painted": 300, "all rows": 300}, 100000: {"first rows": 1500, "painted": 1500}}
 WARM = 5
 FIGURES = ("first rows", "painted", "all rows")
 
