@@ -669,6 +669,7 @@
       // read once they are painted: its parse would otherwise hold their frame back)
       const rest = j.partial ? fetch("/api/runs" + apiQuery(Object.assign({ form: "compact" }, f ? { filter: f } : {})),
                                      { credentials: "same-origin" }) : null;
+      if (rest) rest.catch(() => {}); // (a failure is shown when it is read)
       if (seq !== loadSeq) return false;
       if (j.indexing) { // a first listing of a big home: show how far it got, ask again soon
         const { done, total: n } = j.indexing;
