@@ -73,7 +73,7 @@
 
   function measure(get, title, fmt) {
     let n = title.length + 2;
-    const step = Math.max(1, Math.floor(rows.length / 400));
+    const step = Math.max(1, Math.floor(rows.length / 100)); // (a sample: widths are a guess anyway)
     for (let i = 0; i < rows.length; i += step) {
       const v = get(rows[i]);
       const t = fmt ? fmt(v) : fmtVal(v);
@@ -317,12 +317,20 @@
   function sortView() {
     const col = cols.find((c) => c.key === sort.key && c.get) || cols.find((c) => c.key === "started");
     const get = col.get, dir = sort.dir;
+    const order = (a, b) => { // (equal values keep the list's order)
+      const an = a === undefined || a === null || a === "", bn = b === undefined || b === null || b === "";
+      if (an || bn) return an && bn ? 0 : an ? 1 : -1; // empty values last either way
+      return dir * cmp(a, b);
+    };
+    let inOrder = true; // the list as it comes is newest first: often already in the order asked for
+    for (let i = 1, prev = rows.length ? get(rows[0]) : null; i < rows.length; i++) {
+      const v = get(rows[i]);
+      if (order(prev, v) > 0) { inOrder = false; break; }
+      prev = v;
+    }
+    if (inOrder) { view = rows.slice(); return; }
     const keyed = rows.map((r, i) => [get(r), i, r]);
-    keyed.sort((x, y) => {
-      const an = x[0] === undefined || x[0] === null || x[0] === "", bn = y[0] === undefined || y[0] === null || y[0] === "";
-      if (an || bn) return an && bn ? x[1] - y[1] : an ? 1 : -1; // empty values last either way
-      return dir * cmp(x[0], y[0]) || x[1] - y[1];
-    });
+    keyed.sort((x, y) => order(x[0], y[0]) || x[1] - y[1]);
     view = keyed.map((k) => k[2]);
   }
 
