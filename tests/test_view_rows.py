@@ -69,7 +69,8 @@ def test_the_compact_list_names_each_thing_once(rows_site):
     documented = {r[0]: r[6] for r in full["runs"]}
     reordered = rows_site["ids"][3]
     keys = compact["flag_sets"][0]
-    assert [keys[i] for i in labels[reordered]] == ["units", "lr"]  # positions, not text
+    assert [keys[i] for i in compact["labels"][labels[reordered]]] == ["units", "lr"]  # positions, not text
+    assert all(r[7] == 0 for r in compact["runs"])  # (no tags)
     for rid in set(rows_site["ids"]) - {reordered}:
         assert labels[rid] == documented[rid]  # text that isn't exactly the flags stays text
     first = _get(url + "api/runs?form=compact&limit=2")
@@ -97,10 +98,11 @@ def test_the_pages_rows_equal_the_api_and_stay_equal_through_live_updates(rows_s
         new = runyard.run("other.py", echo=False).iloc[0]["id"]  # a flag set the page hasn't seen
         wait_js(page, f"!!document.querySelector('#grid-rows .grid-row[data-id=\"{new}\"]')"
                       f" && !!document.querySelector('#grid-rows .grid-row[data-id=\"{ids[3]}\"] .tag')", 15)
-        end = time.monotonic() + 10
-        while True:  # (the label may come one poll later than the tag)
+        end = time.monotonic() + 15
+        while True:  # (the label, or the new run's scalars, may come a poll later than the tag)
             page_rows, api_rows = _by_id(page.evaluate("window.__runyardRows()")), _by_id(_get(url + "api/runs")["runs"])
-            if page_rows == api_rows or time.monotonic() > end:
+            done = api_rows[ids[0]][6] == "lr=1e-05 after" and api_rows[new][11] == {"acc": 0.75}
+            if (done and page_rows == api_rows) or time.monotonic() > end:
                 break
             time.sleep(0.3)
         assert page_rows == api_rows

@@ -174,14 +174,16 @@ class CompactRows:
     :func:`run_row` with each name sent once. ``operations`` and ``statuses`` are tables the rows'
     operation and status index; ``flag_sets`` and ``scalar_sets`` are lists of names: a row's flags
     are ``[set, value, ...]``, the values in the order of the set's names, and so are its scalars.
-    A label that only repeats flags is the list of their positions in the row's flag set (see
-    :func:`label_positions`); marked is 0 or 1.
+    A label that only repeats flags is an index into ``labels``, lists of the positions of those
+    flags in the row's flag set (see :func:`label_positions`); no tags are 0; marked is 0 or 1
+    (numbers, not lists: the fewer objects the page's JSON parse makes, the sooner it is done).
 
     The tables only grow, so each run's encoded row stays valid until the run changes: a list is
     the join of rows encoded before (the first one, of a 10,000-run home, takes ~70 ms)."""
 
     def __init__(self) -> None:
-        self.tables: dict[str, dict] = {"operations": {}, "statuses": {}, "flag_sets": {}, "scalar_sets": {}}
+        self.tables: dict[str, dict] = {"operations": {}, "statuses": {}, "flag_sets": {}, "scalar_sets": {},
+                                        "labels": {}}
         self._rows: dict[str, tuple[bytes, bytes]] = {}  # run id -> (its change signature, its row)
 
     def _index(self, table: str, key: Any) -> int:
@@ -203,8 +205,9 @@ class CompactRows:
         pos = label_positions(label, fkeys, fvals) if label else None
         fvals.insert(0, self._index("flag_sets", fkeys))
         row = dumps([r["id"], self._index("operations", r.get("operation") or ""), r.get("started"), r.get("stopped"),
-                     self._index("statuses", r.get("status")), r.get("exit_status"), label if pos is None else pos,
-                     list(r.get("tags") or ()), 1 if r.get("marked") else 0, len(r.get("comments") or ()),
+                     self._index("statuses", r.get("status")), r.get("exit_status"),
+                     label if pos is None else self._index("labels", tuple(pos)),
+                     list(r.get("tags") or ()) or 0, 1 if r.get("marked") else 0, len(r.get("comments") or ()),
                      fvals, [self._index("scalar_sets", tuple(scalars)), *scalars.values()]])
         if sig is not None:
             self._rows[r["id"]] = (sig, row)

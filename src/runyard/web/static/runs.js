@@ -601,10 +601,12 @@
 
   /* Rows are kept as the compact list sends them (/api/runs?form=compact, see docs/view.md):
      a row's flags are [set, value, ...], the values in the order of the names of flag set `set`
-     (and so are its scalars); a label that only repeats flags is their positions in that set.
+     (and so are its scalars); a label that only repeats flags is their positions in that set
+     (a list shared by the rows with the same one).
      Runs from live updates (/api/runs/changes: flags and scalars as objects) are put in the same
      form by intern(). */
   let fsets = [], ssets = [], fpos = [], spos = [], setIndex = new Map();
+  const NO_TAGS = Object.freeze([]);
   function addSets(names, sets, pos, tag) {
     for (const ks of names) {
       const at = {};
@@ -624,10 +626,12 @@
     fsets = []; ssets = []; fpos = []; spos = []; setIndex = new Map();
     addSets(j.flag_sets, fsets, fpos, "f");
     addSets(j.scalar_sets, ssets, spos, "s");
-    const ops = j.operations, statuses = j.statuses, rows = j.runs;
+    const ops = j.operations, statuses = j.statuses, labels = j.labels, rows = j.runs;
     for (let n = 0; n < rows.length; n++) {
       const r = rows[n];
       r[1] = ops[r[1]]; r[4] = statuses[r[4]]; r[8] = r[8] === 1;
+      if (typeof r[6] === "number") r[6] = labels[r[6]];
+      if (r[7] === 0) r[7] = NO_TAGS;
     }
     return rows;
   }
