@@ -173,24 +173,6 @@ def _final_column(kind: int, rec: dict) -> int:
     return FINAL | KNOWN | mask
 
 
-def _recheck_stamp(run_dir: str, final: int) -> int | None:
-    """:func:`_stamp` of a finished run, statting only the in-place files it is known to have."""
-    if not final & KNOWN:
-        return _stamp(run_dir)
-    attrs = run_dir + "/.guild/attrs"
-    stat = os.stat
-    try:
-        stamp = stat(attrs).st_mtime_ns
-        for i, name in enumerate(_IN_PLACE):
-            if final & (1 << (2 + i)):
-                m = stat(attrs + "/" + name).st_mtime_ns
-                if m > stamp:
-                    stamp = m
-    except OSError:  # a file it had is gone (so the directory changed too): read it again
-        return _stamp(run_dir)
-    return stamp
-
-
 def _stamp(run_dir: str | Path, markers: bool = False) -> int | None:
     """Latest mtime (ns) of the run's attrs directory and of the attributes edited in place
     (and with ``markers``, of ``.guild`` itself, where STAGED/PENDING/LOCK come and go)."""
@@ -409,14 +391,33 @@ def _new_generation(db: sqlite3.Connection) -> str:
 
 
 def _recheck_stamps(base_s: str, rows: list[tuple[str, tuple[int, int]]]) -> list[int | None]:
-    """Stamps of runs to compare with their index rows (finished ones: :func:`_recheck_stamp`).
+    """Stamps of runs to compare with their index rows: a finished run's statting only its
+    attrs directory and the in-place files it is known to have (a file gone: read it again).
     (Statting from two threads was measured slower: the GIL hand-offs cost more than the
     stats they overlap.)"""
     out: list[int | None] = []
+    append = out.append
+    stat = os.stat
+    files = [(1 << (2 + i), "/" + name) for i, name in enumerate(_IN_PLACE)]
     for rid, row in rows:
-        kind = row[1] & 3
+        final = row[1]
         d = base_s + "/" + rid
-        out.append(_recheck_stamp(d, row[1]) if kind == FINAL else _stamp(d, kind == WAITING))
+        if final & 3 != FINAL:
+            append(_stamp(d, final & 3 == WAITING))
+        elif not final & KNOWN:
+            append(_stamp(d))
+        else:  # (this loop is the recheck's whole cost besides the stats)
+            attrs = d + "/.guild/attrs"
+            try:
+                stamp = stat(attrs).st_mtime_ns
+                for bit, name in files:
+                    if final & bit:
+                        m = stat(attrs + name).st_mtime_ns
+                        if m > stamp:
+                            stamp = m
+            except OSError:
+                stamp = _stamp(d)
+            append(stamp)
     return out
 
 
