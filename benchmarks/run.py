@@ -321,9 +321,33 @@ FLOOR = textwrap.dedent(
 )
 
 
-def syscall_floor(home: Path) -> dict | None:
+# The system-call floor of the recheck: what it must stat for each finished run (the attrs
+# directory and the attributes Guild rewrites in place that the run has), nothing else; its CPU.
+RECHECK_FLOOR = textwrap.dedent(
+    """
+    import json, os, sys
+    runs = sys.argv[1] + "/runs"
+    paths = []
+    for rid in os.listdir(runs):
+        attrs = runs + "/" + rid + "/.guild/attrs"
+        paths.append(attrs)
+        for name in ("label", "tags", "comments", "flags"):
+            if os.path.exists(attrs + "/" + name):
+                paths.append(attrs + "/" + name)
+    stat = os.stat
+    t0 = os.times()
+    for p in paths:
+        stat(p)
+    t1 = os.times()
+    print(json.dumps({"user": t1.user - t0.user, "sys": t1.system - t0.system, "stats": len(paths)}))
+    """
+)
+
+
+def syscall_floor(home: Path, snippet: str | None = None) -> dict | None:
     """CPU seconds (``user``, ``sys``) of :data:`FLOOR` on ``home``, or None if it failed."""
-    r = run_proc([sys.executable, "-c", FLOOR, str(home)], env_for(home), read_stdout=True, keep_stdout=True)
+    r = run_proc([sys.executable, "-c", snippet or FLOOR, str(home)], env_for(home), read_stdout=True,
+                 keep_stdout=True)
     try:
         return json.loads(r.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -469,10 +493,14 @@ def op_list(b: Bench, n: int, home: Path) -> None:
               note=f"min of {len(warm)}; Guild in design.md: {DESIGN_GUILD.get(('list', n), '—')}"))
     b.add(Row("ls_runs() new process, right after a listing", "list", n, min(cached), guild, extra=rows("cached"),
               note=f"min of {len(cached)}"))
+    rfloor = syscall_floor(home, RECHECK_FLOOR)
+    rfloor_note = "" if rfloor is None else (
+        f"; floor: the recheck's {rfloor['stats']:,} stats alone take {(rfloor['user'] + rfloor['sys']) * 1000:.0f} ms of CPU")
     b.add(Row("ls_runs() new process, after the recheck interval", "list-recheck", n, min(re_new), guild,
-              extra=rows("recheck"), note=f"min of {len(re_new)}; RUNYARD_INDEX_RECHECK=0 in the child: finished runs are checked again, as after 5 s idle"))
+              extra={**rows("recheck"), "floor_cpu": rfloor},
+              note=f"min of {len(re_new)}; RUNYARD_INDEX_RECHECK=0 in the child: finished runs are checked again, as after 5 s idle{rfloor_note}"))
     b.add(Row("ls_runs() in-process, after the recheck interval", "list-recheck", n, min(re_warm), guild,
-              extra=rows("recheck"), note=f"min of {len(re_warm)}; the 2nd call in that process"))
+              extra=rows("recheck"), note=f"min of {len(re_warm)}; the 2nd call in that process{rfloor_note}"))
 
 
 def op_runs(b: Bench, n: int, home: Path) -> None:

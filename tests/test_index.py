@@ -325,3 +325,32 @@ def test_a_run_half_made_at_a_listing_is_seen_when_its_opref_comes(project, tmp_
     (making / ".guild" / "opref").write_bytes(opref)
     df, whole = _child_listing(project, tmp_path)
     assert not whole and making.name in df["id"].tolist()
+
+
+def test_processes_listing_at_once_after_a_change_all_see_it(project, monkeypatch):
+    """Six `runyard runs --json` at once, right after a label changed: each reads the rows,
+    several store the snapshot in the same moment; every one prints the new label, and the
+    next listing, taken whole, too."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    write(project / "train.py", SCRIPT)
+    for x in range(4):
+        runyard.run("train.py", {"x": x}, echo=False)
+    env = {**os.environ, "RUNYARD_INDEX_RECHECK": "3600"}
+    old = time.time_ns() - 10_000_000_000
+    os.utime(project / ".guild" / "runs", ns=(old, old))
+    rid = runyard.ls_runs(2)["id"][0]
+    from conftest import cli
+
+    assert cli("label", rid[:8], "--set", "all six see this", "-y", cwd=project).returncode == 0
+    procs = [subprocess.Popen([sys.executable, "-m", "runyard.cli", "runs", "--json"], cwd=project, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert {r["id"]: r["label"] for r in json.loads(out)}[rid] == "all six see this"
+    r = cli("runs", "--json", cwd=project, env={"RUNYARD_INDEX_RECHECK": "3600"})
+    assert {x["id"]: x["label"] for x in json.loads(r.stdout)}[rid] == "all six see this"

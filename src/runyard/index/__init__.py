@@ -173,24 +173,6 @@ def _final_column(kind: int, rec: dict) -> int:
     return FINAL | KNOWN | mask
 
 
-def _recheck_stamp(run_dir: str, final: int) -> int | None:
-    """:func:`_stamp` of a finished run, statting only the in-place files it is known to have."""
-    if not final & KNOWN:
-        return _stamp(run_dir)
-    attrs = run_dir + "/.guild/attrs"
-    stat = os.stat
-    try:
-        stamp = stat(attrs).st_mtime_ns
-        for i, name in enumerate(_IN_PLACE):
-            if final & (1 << (2 + i)):
-                m = stat(attrs + "/" + name).st_mtime_ns
-                if m > stamp:
-                    stamp = m
-    except OSError:  # a file it had is gone (so the directory changed too): read it again
-        return _stamp(run_dir)
-    return stamp
-
-
 def _stamp(run_dir: str | Path, markers: bool = False) -> int | None:
     """Latest mtime (ns) of the run's attrs directory and of the attributes edited in place
     (and with ``markers``, of ``.guild`` itself, where STAGED/PENDING/LOCK come and go)."""
@@ -409,14 +391,33 @@ def _new_generation(db: sqlite3.Connection) -> str:
 
 
 def _recheck_stamps(base_s: str, rows: list[tuple[str, tuple[int, int]]]) -> list[int | None]:
-    """Stamps of runs to compare with their index rows (finished ones: :func:`_recheck_stamp`).
+    """Stamps of runs to compare with their index rows: a finished run's statting only its
+    attrs directory and the in-place files it is known to have (a file gone: read it again).
     (Statting from two threads was measured slower: the GIL hand-offs cost more than the
     stats they overlap.)"""
     out: list[int | None] = []
+    append = out.append
+    stat = os.stat
+    files = [(1 << (2 + i), "/" + name) for i, name in enumerate(_IN_PLACE)]
     for rid, row in rows:
-        kind = row[1] & 3
+        final = row[1]
         d = base_s + "/" + rid
-        out.append(_recheck_stamp(d, row[1]) if kind == FINAL else _stamp(d, kind == WAITING))
+        if final & 3 != FINAL:
+            append(_stamp(d, final & 3 == WAITING))
+        elif not final & KNOWN:
+            append(_stamp(d))
+        else:  # (this loop is the recheck's whole cost besides the stats)
+            attrs = d + "/.guild/attrs"
+            try:
+                stamp = stat(attrs).st_mtime_ns
+                for bit, name in files:
+                    if final & bit:
+                        m = stat(attrs + name).st_mtime_ns
+                        if m > stamp:
+                            stamp = m
+            except OSError:
+                stamp = _stamp(d)
+            append(stamp)
     return out
 
 
@@ -608,269 +609,6 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
     return list(records)
 
 
-# A snapshot (table ``listing``): every record of a location, newest first, as one JSON array,
-# stored by a process that had to read them row by row, for the index as it was then
-# (generation, rows' digest). A new process reads it in one piece instead of row by row, and
-# when nothing can have changed since (the location's directory not touched, every run finished,
-# no recheck due) uses it as it is. Table ``listing_frame`` holds what the API derived from them.
-_SNAPPED: dict[tuple[str, str], list[dict]] = {}  # key -> the records this process took whole from it
-_WROTE: dict[tuple[str, str], list[dict]] = {}  # key -> the records this process last stored in it
-
-
-def _unchanged_since_snapshot(db: sqlite3.Connection, key: tuple[str, str], location: str, base_s: str,
-                              base_mtime: int) -> list[dict] | None:
-    """The snapshot's records if nothing can have changed since it was stored (see
-    :func:`_snapshot_holds`). (Sets this process's caches as :func:`sync` would.)"""
-    db.execute("BEGIN")
-    try:
-        held = _snapshot_holds(db, location, base_s, base_mtime)
-        if held is None:
-            return None
-        got = db.execute("SELECT records FROM listing WHERE location = ?", (location,)).fetchone()
-        rows = {r[0]: (r[1], r[2]) for r in
-                db.execute("SELECT id, stamp, final FROM runs WHERE location = ?", (location,))}
-    finally:
-        db.execute("COMMIT")
-    gen, listed_mtime, listed_at, strays, rechecked = held
-    if rechecked:
-        _note_rechecked(db, location, gen)
-    try:
-        records = _loads(got[0])
-        if len(records) != len(rows) or any(r["id"] not in rows for r in records):
-            return None
-    except (ValueError, TypeError, KeyError):  # (a damaged snapshot is no snapshot)
-        return None
-    mem = _MEM[key]
-    for r in records:
-        mem[r["id"]] = (rows[r["id"]][0], r)
-    _ROWS[key] = (gen, rows)
-    _SORTED[key] = records
-    _SNAPPED[key] = records
-    _LISTED[key] = (listed_mtime, listed_at, [*rows, *strays])
-    return records
-
-
-def _snapshot_holds(db: sqlite3.Connection, location: str, base_s: str, base_mtime: int) -> tuple | None:
-    """(In a read transaction.) ``(generation, mtime, listed_at, strays, rechecked)`` of the
-    listing noted for the snapshot if nothing can have changed since: the same generation, the
-    location's directory untouched since a moment well before that listing (and its entries
-    that were no runs yet too), no run running, staged runs' markers as they were, and — when
-    the recheck is due (``rechecked``: the caller stamps it) — every finished run's stamp."""
-    gen = _generation(db)
-    got = db.execute("SELECT generation, base FROM listing WHERE location = ?", (location,)).fetchone()
-    if got is None or got[0] != gen or got[1] != base_s:
-        return None
-    listed = db.execute("SELECT value FROM meta WHERE key = ?", ("listed:" + location,)).fetchone()
-    try:
-        listed_gen, listed_mtime, listed_at, strays = _loads(listed[0])
-        settled = listed_at - _SETTLED_NS
-        if listed_gen != gen or listed_mtime != base_mtime or listed_mtime > settled or any(
-                st is None or st > settled or _stray_stamp(base_s + "/" + e) != st for e, st in strays.items()):
-            return None
-    except (TypeError, ValueError, AttributeError):
-        return None
-    for rid, stamp, final in db.execute(  # (staged and pending runs: their markers, as sync checks them)
-            "SELECT id, stamp, final FROM runs WHERE location = ? AND final & 3 != ?", (location, FINAL)):
-        if final & 3 != WAITING or _stamp(base_s + "/" + rid, True) != stamp:
-            return None
-    last = db.execute("SELECT value FROM meta WHERE key = ?", ("full_check:" + location,)).fetchone()
-    rechecked = last is None or time.time() - float(last[0]) >= _recheck_seconds()
-    if rechecked:  # the recheck, as sync does it: every finished run's stamp as its row says
-        finals = [(r[0], (r[1], r[2])) for r in db.execute(
-            "SELECT id, stamp, final FROM runs WHERE location = ? AND final & 3 = ?", (location, FINAL))]
-        if any(st != row[0] for (_, row), st in zip(finals, _recheck_stamps(base_s, finals))):
-            return None
-    return gen, listed_mtime, listed_at, strays, rechecked
-
-
-def _note_rechecked(db: sqlite3.Connection, location: str, gen: str) -> None:
-    """Stamp the recheck :func:`_snapshot_holds` did (if the index is still at ``gen``)."""
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if _generation(db) == gen:
-                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, time.time()))
-        finally:
-            db.execute("COMMIT")
-    except sqlite3.Error:
-        pass
-
-
-def kept_frame(home: Path, location: str = "runs") -> bytes | None:
-    """For a process that hasn't listed ``location`` yet: the frame that
-    :func:`store_snapshot_frame` kept of the default listing, if nothing can have changed since
-    (as :func:`_snapshot_holds` checks), read without the records themselves; else None."""
-    key = (str(home), location)
-    if _MEM.get(key):
-        return None
-    base_s = str(_location_dir(home, location))
-    try:
-        base_mtime = os.stat(base_s).st_mtime_ns
-    except OSError:
-        return None
-    db = connect(home)
-    try:
-        db.execute("BEGIN")
-        try:
-            held = _snapshot_holds(db, location, base_s, base_mtime)
-            got = None if held is None else db.execute(
-                "SELECT generation, frame FROM listing_frame WHERE location = ?", (location,)).fetchone()
-        finally:
-            db.execute("COMMIT")
-        if held is not None and held[4]:
-            _note_rechecked(db, location, held[0])
-    except sqlite3.Error:
-        return None
-    finally:
-        db.close()
-    return got[1] if got is not None and got[0] == held[0] else None
-
-
-def _stray_stamp(path: str) -> int | None:
-    """Latest mtime of a directory in ``runs/`` that is no run (yet) and of its ``.guild``
-    (where a run's ``opref`` comes last)."""
-    try:
-        stamp = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-    try:
-        return max(stamp, os.stat(path + "/.guild").st_mtime_ns)
-    except OSError:
-        return stamp
-
-
-def _read_snapshot(db: sqlite3.Connection, location: str, gen: str | None, base_s: str,
-                   rows: dict[str, tuple[int, int]]) -> dict[str, dict] | None:
-    """The snapshot's records by id, newest first, if it is of the index as it is now
-    (generation and rows' digest); else None. (Runs changed since are read as usual.)"""
-    got = db.execute("SELECT generation, base, rows, records FROM listing WHERE location = ?",
-                     (location,)).fetchone()
-    if got is None or got[0] != gen or got[1] != base_s or got[2] != _rows_digest(rows):
-        return None
-    try:
-        by_id = {r["id"]: r for r in _loads(got[3])}
-    except (ValueError, TypeError, KeyError):  # (a damaged snapshot is no snapshot)
-        return None
-    return by_id if len(by_id) == len(rows) and all(isinstance(r, dict) for r in by_id.values()) else None
-
-
-def _rows_digest(rows: dict[str, tuple[int, int]]) -> str:
-    """A digest of the rows' ids and stamps (whatever order they were read in)."""
-    import zlib
-
-    text = "".join(f"{rid}{row[0]}," for rid, row in sorted(rows.items()))
-    return f"{len(rows)}:{zlib.crc32(text.encode()):08x}"
-
-
-def _write_snapshot(db: sqlite3.Connection, key: tuple[str, str], gen: str, base_s: str,
-                    listed: tuple | None, rows: dict[str, tuple[int, int]], records: list[dict]) -> None:
-    """Store ``records`` (every run of ``location``, newest first) as the snapshot, if the index
-    is still at generation ``gen``. Best effort: a snapshot that can't be written (a value JSON
-    can't hold exactly, another writer since) is simply not there."""
-    location = key[1]
-    if len(records) != len(rows) or any("error" in r for r in records):
-        return
-    try:
-        blob = _orjson.dumps(records)
-    except (TypeError, NameError):  # (an int beyond 64 bits; no orjson)
-        return
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if _generation(db) == gen:
-                db.execute("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?, ?)",
-                           (location, gen, base_s, _rows_digest(rows), blob))
-                _set_listed(db, location, gen, listed)
-                _WROTE[key] = records
-        finally:
-            db.execute("COMMIT")
-    except sqlite3.Error:
-        pass
-
-
-def _write_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple | None) -> None:
-    """Record that a listing at generation ``gen`` found the snapshot still true."""
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if _generation(db) == gen:
-                _set_listed(db, location, gen, listed)
-        finally:
-            db.execute("COMMIT")
-    except sqlite3.Error:
-        pass
-
-
-def _set_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple | None) -> None:
-    """(In a writer's transaction.) The directory's mtime, read before a listing that matched
-    the snapshot at generation ``gen``, when it was read, and the stamps of the entries that
-    were no runs (a run being made: its opref comes last)."""
-    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-               ("listed:" + location, _json_dumps([gen, *(listed or (None, 0, {}))])))
-
-
-def snapshot_frame(records: list[dict]) -> bytes | None:
-    """What :func:`store_snapshot_frame` stored for these very runs beside the snapshot that
-    these records (the same objects) were taken whole from in this process; else None."""
-    found = _owner(_SNAPPED, records)
-    known = None if found is None else _ROWS.get(found)
-    if known is None:
-        return None
-    db = connect(Path(found[0]))
-    try:
-        got = db.execute("SELECT generation, frame_of, frame FROM listing_frame WHERE location = ?",
-                         (found[1],)).fetchone()
-    finally:
-        db.close()
-    if got is None or got[0] != known[0] or got[1] != _ids_digest(records):
-        return None
-    return got[2]
-
-
-def store_snapshot_frame(records: list[dict], encode: Any) -> None:
-    """Keep ``encode()`` (bytes derived from exactly these records, or None) beside the snapshot
-    that this process wrote them to or took them from (encoded only then)."""
-    found = _owner(_WROTE, records) or _owner(_SNAPPED, records)
-    known = None if found is None else _ROWS.get(found)
-    if known is None:
-        return
-    blob = encode()
-    if blob is None:
-        return
-    db = connect(Path(found[0]))
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if _generation(db) == known[0]:
-                db.execute("INSERT OR REPLACE INTO listing_frame VALUES (?, ?, ?, ?)",
-                           (found[1], known[0], _ids_digest(records), blob))
-        finally:
-            db.execute("COMMIT")
-    except sqlite3.Error:
-        pass
-    finally:
-        db.close()
-
-
-def _ids_digest(records: list[dict]) -> str:
-    """Which runs, in which order (what a stored frame was made of)."""
-    import zlib
-
-    return f"{len(records)}:{zlib.crc32(','.join(r['id'] for r in records).encode()):08x}"
-
-
-def _owner(lists: dict[tuple[str, str], list[dict]], records: list[dict]) -> tuple[str, str] | None:
-    """The location whose kept list holds every one of these record objects."""
-    for key, kept in lists.items():
-        if len(records) <= len(kept):
-            ids = set(map(id, kept))
-            if all(id(r) in ids for r in records):
-                return key
-    return None
-
-
-
-
 def _newest_first(r: dict) -> tuple:
     return (r.get("started") or 0, r["id"])
 
@@ -926,3 +664,20 @@ def touch(run) -> None:
         db.execute("COMMIT")
     finally:
         db.close()
+
+
+# (At the end: the snapshot's functions use the definitions above.)
+from .snapshot import (  # noqa: E402
+    _SNAPPED,
+    _read_snapshot,
+    _stray_stamp,
+    _unchanged_since_snapshot,
+    _write_listed,
+    _write_snapshot,
+    kept_frame,
+    snapshot_frame,
+    store_snapshot_frame,
+)
+
+__all__ = ["connect", "sync", "summaries", "touch", "on_progress", "kept_frame", "snapshot_frame",
+           "store_snapshot_frame"]
