@@ -112,6 +112,7 @@ def _frame_columns(df: "pd.DataFrame") -> bytes | None:
     """The ``ls_runs`` frame as JSON columns that :func:`_frame_from_columns` turns back into the
     very same frame (checked here), or None if it can't."""
     import orjson
+    import pandas as pd
 
     cols = []
     for name in df.columns:
@@ -123,7 +124,7 @@ def _frame_columns(df: "pd.DataFrame") -> bytes | None:
         elif kind == "f":
             cols.append((name, "float", [None if v != v else v for v in s.tolist()]))
         elif str(s.dtype) == "Int64":
-            cols.append((name, "Int64", [None if v is None or v is _pd_na() else int(v)
+            cols.append((name, "Int64", [None if v is None or v is pd.NA else int(v)
                                         for v in s.astype(object).tolist()]))
         else:
             cols.append((name, "list", s.tolist()))
@@ -136,12 +137,6 @@ def _frame_columns(df: "pd.DataFrame") -> bytes | None:
             not back.equals(df):
         return None
     return blob
-
-
-def _pd_na() -> Any:
-    import pandas as pd
-
-    return pd.NA
 
 
 def _frame_from_columns(blob: bytes) -> "pd.DataFrame | None":
@@ -162,7 +157,7 @@ def _frame_from_columns(blob: bytes) -> "pd.DataFrame | None":
             else:
                 data[name] = values
         return pd.DataFrame(data)
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError):  # (a damaged blob is no frame)
         return None
 
 

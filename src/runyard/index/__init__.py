@@ -445,7 +445,7 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
                 return list(fast)
         if entries is None:
             entries = _entries(key, base, listed)
-        datas: dict[str, str] | None = None
+        datas: dict[str, Any] | None = None  # id -> its row's JSON text, or its record from the snapshot
         gen = _generation(db)
         if gen is None:  # a new database: give it a generation before reading its rows
             db.execute("BEGIN IMMEDIATE")
