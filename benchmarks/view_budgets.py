@@ -35,6 +35,7 @@ from pathlib import Path
 BUDGET_MS = {10000: {"first rows": 300, "painted": 300, "all rows": 300}, 100000: {"first rows": 1500, "painted": 1500}}
 WARM = 5
 FIGURES = ("first rows", "painted", "all rows")
+API_BUDGET_MS = 200  # GET /api/runs, the whole list, served from the view's cache
 
 PAINTED = """new Promise((done) => {
   const seen = (list) => done(Math.min(...list.getEntries().map((e) => e.renderTime || e.loadTime)));
@@ -71,6 +72,48 @@ def open_runs_page(browser, url: str, n: int) -> dict:
         ctx.close()
 
 
+FILTER = "flag:lr < 0.01 and scalar:loss <= 0.3"
+
+
+def api_and_table(browser, url: str) -> dict:
+    """The runs API (median of 7 whole lists, and one filtered), and on one runs page: sorting
+    by a scalar and one scroll step of the table (ms), and how many rows the table holds."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    times = []
+    for _ in range(7):
+        t = time.perf_counter()
+        body = urllib.request.urlopen(url + "api/runs").read()
+        times.append(time.perf_counter() - t)
+    listed = len(json.loads(body)["runs"])
+    t = time.perf_counter()
+    urllib.request.urlopen(url + "api/runs?filter=" + urllib.parse.quote(FILTER)).read()
+    filtered = time.perf_counter() - t
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = ctx.new_page()
+        page.goto(url)
+        end = time.monotonic() + 120
+        while not page.evaluate("window.__runyardAllRows !== undefined") and time.monotonic() < end:
+            time.sleep(0.02)
+        t = time.perf_counter()
+        page.click('.names .cell[data-key="scalar:loss"]')
+        page.wait_for_selector('.names .cell.sorted[data-key="scalar:loss"]')
+        sort_s = time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in range(30):
+            page.evaluate("document.getElementById('grid').scrollTop += 2400")
+        page.wait_for_selector("#grid-rows .grid-row")
+        scroll_s = (time.perf_counter() - t) / 30
+        rows_in_table = page.locator("#grid-rows .grid-row").count()
+    finally:
+        ctx.close()
+    return {"api": statistics.median(times) * 1000, "listed": listed, "filtered": filtered * 1000,
+            "sort": sort_s * 1000, "scroll": scroll_s * 1000, "rows in table": rows_in_table}
+
+
 def measure(n: int, home: Path, browser) -> dict:
     os.environ["GUILD_HOME"] = str(home)
     import runyard
@@ -90,6 +133,7 @@ def measure(n: int, home: Path, browser) -> dict:
         out["warm page"]["load"] = os.getloadavg()[0]
         out["warm range"] = {k: (min(w[k] for w in warm if w[k] is not None), max(w[k] for w in warm if w[k] is not None))
                              for k in FIGURES if any(w[k] is not None for w in warm)}
+        out["table"] = {**api_and_table(browser, srv.url), "load": os.getloadavg()[0]}
         return out
     finally:
         srv.stop()
@@ -127,6 +171,13 @@ def main(argv: list[str]) -> None:
                 print(f"{n:>8} {attempt:>10} {cells} {f['load']:>9.2f}  {verdict(n, f)}", flush=True)
             rng = r["warm range"]
             print(f"{'':>8} {'(warm min-max':>10} " + " ".join(f"{round(rng[k][0])}-{round(rng[k][1])}" for k in rng) + ")")
+            t = r["table"]
+            ok = "ok" if t["api"] <= API_BUDGET_MS else "OVER"
+            print(f"{n:>8} GET /api/runs {t['api']:.0f} ms (median of 7; budget {API_BUDGET_MS} ms: {ok}; "
+                  f"{t['listed']:,} runs), filtered {t['filtered']:.0f} ms; sort by a scalar {t['sort']:.0f} ms; "
+                  f"scroll step {t['scroll']:.1f} ms; {t['rows in table']} rows in the table (windowed); "
+                  f"load {t['load']:.2f}", flush=True)
+            assert t["listed"] == n and t["rows in table"] < 100, t
     finally:
         browser.close()
         pw.stop()

@@ -514,7 +514,6 @@ def test_tensorboard_button_needs_the_token(client, runs):
     assert ('id="btn-tb"' in client.get("/").text) == available()
 
 
-@pytest.mark.slow
 def test_tensorboard_starts_on_the_selected_runs(client, runs):
     from runyard.web.tensorboard import available
 
