@@ -54,15 +54,21 @@ def home_of(n: int, build: bool) -> Path | None:
     return Path(out)
 
 
+def _loaded_runs_page(browser, url: str):
+    """A fresh context's runs page, once its whole list is drawn: ``(context, page)``."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    page.goto(url)
+    end = time.monotonic() + 120
+    while not page.evaluate("window.__runyardAllRows !== undefined") and time.monotonic() < end:
+        time.sleep(0.02)  # (polled: the view's CSP forbids the eval wait_for_function needs)
+    return ctx, page
+
+
 def open_runs_page(browser, url: str, n: int) -> dict:
     """One runs page in a fresh context: its three times (ms from the navigation's start)."""
-    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    ctx, page = _loaded_runs_page(browser, url)
     try:
-        page = ctx.new_page()
-        page.goto(url)
-        end = time.monotonic() + 120
-        while not page.evaluate("window.__runyardAllRows !== undefined") and time.monotonic() < end:
-            time.sleep(0.02)  # (polled: the view's CSP forbids the eval wait_for_function needs)
         all_rows = page.evaluate("window.__runyardAllRows")
         first = page.evaluate("window.__runyardFirstRows || window.__runyardAllRows")
         count = int(page.inner_text("#counts").split()[0].replace(",", ""))
@@ -91,13 +97,8 @@ def api_and_table(browser, url: str) -> dict:
     t = time.perf_counter()
     urllib.request.urlopen(url + "api/runs?filter=" + urllib.parse.quote(FILTER)).read()
     filtered = time.perf_counter() - t
-    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    ctx, page = _loaded_runs_page(browser, url)
     try:
-        page = ctx.new_page()
-        page.goto(url)
-        end = time.monotonic() + 120
-        while not page.evaluate("window.__runyardAllRows !== undefined") and time.monotonic() < end:
-            time.sleep(0.02)
         t = time.perf_counter()
         page.click('.names .cell[data-key="scalar:loss"]')
         page.wait_for_selector('.names .cell.sorted[data-key="scalar:loss"]')
