@@ -109,17 +109,26 @@ def _snapshot_holds(db: sqlite3.Connection, location: str, base_s: str, base_mti
     return gen, listed_mtime, listed_at, strays, rechecked
 
 
-def _note_rechecked(db: sqlite3.Connection, location: str, gen: str) -> None:
-    """Stamp the recheck :func:`_snapshot_holds` did (if the index is still at ``gen``)."""
+def _write_at(db: sqlite3.Connection, gen: str, statements: list[tuple[str, tuple]]) -> bool:
+    """Run ``statements`` in one write transaction if the index is still at generation ``gen``.
+    Best effort (the snapshot is only ever a shortcut): False if not written."""
     try:
         db.execute("BEGIN IMMEDIATE")
         try:
-            if _generation(db) == gen:
-                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, time.time()))
+            if _generation(db) != gen:
+                return False
+            for sql, args in statements:
+                db.execute(sql, args)
+            return True
         finally:
             db.execute("COMMIT")
     except sqlite3.Error:
-        pass
+        return False
+
+
+def _note_rechecked(db: sqlite3.Connection, location: str, gen: str) -> None:
+    """Stamp the recheck :func:`_snapshot_holds` did (if the index is still at ``gen``)."""
+    _write_at(db, gen, [("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("full_check:" + location, time.time()))])
 
 
 def kept_frame(home: Path, location: str = "runs") -> bytes | None:
@@ -200,39 +209,22 @@ def _write_snapshot(db: sqlite3.Connection, key: tuple[str, str], gen: str, base
         blob = _orjson.dumps(records)
     except (TypeError, AttributeError):  # (an int beyond 64 bits; no orjson)
         return
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if _generation(db) == gen:
-                db.execute("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?, ?)",
-                           (location, gen, base_s, _rows_digest(rows), blob))
-                _set_listed(db, location, gen, listed)
-                _WROTE[key] = records
-        finally:
-            db.execute("COMMIT")
-    except sqlite3.Error:
-        pass
+    if _write_at(db, gen, [("INSERT OR REPLACE INTO listing VALUES (?, ?, ?, ?, ?)",
+                            (location, gen, base_s, _rows_digest(rows), blob)), _listed(location, gen, listed)]):
+        _WROTE[key] = records
 
 
 def _write_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple | None) -> None:
     """Record that a listing at generation ``gen`` found the snapshot still true."""
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if _generation(db) == gen:
-                _set_listed(db, location, gen, listed)
-        finally:
-            db.execute("COMMIT")
-    except sqlite3.Error:
-        pass
+    _write_at(db, gen, [_listed(location, gen, listed)])
 
 
-def _set_listed(db: sqlite3.Connection, location: str, gen: str, listed: tuple | None) -> None:
-    """(In a writer's transaction.) The directory's mtime, read before a listing that matched
-    the snapshot at generation ``gen``, when it was read, and the stamps of the entries that
-    were no runs (a run being made: its opref comes last)."""
-    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-               ("listed:" + location, _json_dumps([gen, *(listed or (None, 0, {}))])))
+def _listed(location: str, gen: str, listed: tuple | None) -> tuple[str, tuple]:
+    """The statement that notes the directory's mtime, read before a listing that matched the
+    snapshot at generation ``gen``, when it was read, and the stamps of the entries that were
+    no runs (a run being made: its opref comes last)."""
+    return ("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            ("listed:" + location, _json_dumps([gen, *(listed or (None, 0, {}))])))
 
 
 def snapshot_frame(records: list[dict]) -> bytes | None:
@@ -265,15 +257,8 @@ def store_snapshot_frame(records: list[dict], encode: Any) -> None:
         return
     db = connect(Path(found[0]))
     try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if _generation(db) == known[0]:
-                db.execute("INSERT OR REPLACE INTO listing_frame VALUES (?, ?, ?, ?)",
-                           (found[1], known[0], _ids_digest(records), blob))
-        finally:
-            db.execute("COMMIT")
-    except sqlite3.Error:
-        pass
+        _write_at(db, known[0], [("INSERT OR REPLACE INTO listing_frame VALUES (?, ?, ?, ?)",
+                                  (found[1], known[0], _ids_digest(records), blob))])
     finally:
         db.close()
 
