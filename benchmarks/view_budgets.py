@@ -14,7 +14,10 @@ taken from the navigation's start:
 
 The row count is checked. The "cold" page is the first one the server answers (in a browser that
 has drawn a page before, as a user's running browser has); "warm" is the median of the next WARM
-pages (each a fresh context, so the browser caches nothing). The load average (1 min) is printed
+pages (each a fresh context, so the browser caches nothing). The floor line is what Chromium
+alone takes here to paint a one-line page, and to paint the runs page's first screen as static
+HTML (its DOM once drawn, scripts removed, served from memory): no page's "painted" can beat
+that floor. The load average (1 min) is printed
 with each line: on a busy machine the figures mean little. The budget column is each budget held
 against its figure: 10,000 runs: rows within 300 ms (the first rows, in the DOM and painted,
 and all rows); 100,000 runs: the first rows within 1.5 s. Pages without the Element Timing mark
@@ -115,6 +118,38 @@ def api_and_table(browser, url: str) -> dict:
             "sort": sort_s * 1000, "scroll": scroll_s * 1000, "rows in table": rows_in_table}
 
 
+STATIC_PAGE = "http://runyard.test/"
+TRIVIAL_PAGE = '<!doctype html><p elementtiming="p">runyard</p>'
+
+
+def paint_floor(browser, url: str) -> dict:
+    """What Chromium alone needs here to paint (ms from the navigation's start, median of WARM
+    fresh contexts): a one-line page, and the runs page's own first screen (its DOM once drawn,
+    without its scripts, served whole from memory): the floor under "painted"."""
+    ctx, page = _loaded_runs_page(browser, url)
+    try:
+        dom = page.evaluate("""() => { const d = document.documentElement.cloneNode(true);
+          d.querySelectorAll("script, meta[http-equiv]").forEach((e) => e.remove());
+          return "<!doctype html>" + d.outerHTML; }""")
+    finally:
+        ctx.close()
+    out = {}
+    for what, html in (("one line", TRIVIAL_PAGE), ("runs page, no script", dom)):
+        times = []
+        for _ in range(WARM):
+            ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+            try:
+                page = ctx.new_page()
+                page.route(STATIC_PAGE, lambda route, _req, body=html: route.fulfill(
+                    status=200, content_type="text/html; charset=utf-8", body=body))
+                page.goto(STATIC_PAGE)
+                times.append(page.evaluate(PAINTED))
+            finally:
+                ctx.close()
+        out[what] = statistics.median(t for t in times if t is not None)
+    return out
+
+
 def measure(n: int, home: Path, browser) -> dict:
     os.environ["GUILD_HOME"] = str(home)
     import runyard
@@ -134,6 +169,7 @@ def measure(n: int, home: Path, browser) -> dict:
         out["warm page"]["load"] = os.getloadavg()[0]
         out["warm range"] = {k: (min(w[k] for w in warm if w[k] is not None), max(w[k] for w in warm if w[k] is not None))
                              for k in FIGURES if any(w[k] is not None for w in warm)}
+        out["floor"] = {**paint_floor(browser, srv.url), "load": os.getloadavg()[0]}
         out["table"] = {**api_and_table(browser, srv.url), "load": os.getloadavg()[0]}
         return out
     finally:
@@ -172,6 +208,9 @@ def main(argv: list[str]) -> None:
                 print(f"{n:>8} {attempt:>10} {cells} {f['load']:>9.2f}  {verdict(n, f)}", flush=True)
             rng = r["warm range"]
             print(f"{'':>8} {'(warm min-max':>10} " + " ".join(f"{round(rng[k][0])}-{round(rng[k][1])}" for k in rng) + ")")
+            fl = r["floor"]
+            print(f"{'':>8} {'floor':>10} painted: a one-line page {fl['one line']:.0f} ms, this page's first screen "
+                  f"without its scripts {fl['runs page, no script']:.0f} ms (median of {WARM}; load {fl['load']:.2f})")
             t = r["table"]
             ok = "ok" if t["api"] <= API_BUDGET_MS else "OVER"
             print(f"{n:>8} GET /api/runs {t['api']:.0f} ms (median of 7; budget {API_BUDGET_MS} ms: {ok}; "

@@ -160,9 +160,11 @@ def _ids_param(text: str | None) -> list[str]:
 async def runs_page(request: Request) -> Response:
     deleted = request.query_params.get("deleted") in ("1", "true", "yes")
     state = _cfg(request).trash if deleted else _cfg(request).state
-    # the newest runs come with the page (no round trip before the first rows); the rest follow
+    # the newest runs come with the page (no round trip before the first rows); the rest follow.
+    # (Not under a filter or another order: the newest runs would not be the first rows then.)
+    q = request.query_params
     first = state.first_rows(FIRST_ROWS, "compact") \
-        if state.refreshed_at and not request.query_params.get("filter") else None
+        if state.refreshed_at and not q.get("filter") and q.get("sort", "-started") == "-started" else None
     return _page(request, "runs.html", embed=True, deleted=deleted, page="runs", max_compare=MAX_COMPARE,
                  first_rows=first)
 

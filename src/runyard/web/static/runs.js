@@ -69,7 +69,7 @@
 
   /* ---- columns ------------------------------------------------------------------------------ */
 
-  function textWidth(n) { return Math.max(64, Math.min(320, Math.round(n * 7.2 + 20))); }
+  function textWidth(n) { return Math.max(64, Math.min(320, Math.round(n * 8 + 20))); } // (13 px text: digits are 8.3 px)
 
   function measure(get, title, fmt) {
     let n = title.length + 2;
@@ -96,9 +96,9 @@
     const c = [
       { key: "sel", title: "", w: 34, cls: "c-sel", sticky: 0, group: "run", nosort: true },
       { key: "marked", title: "★", w: 28, cls: "c-mark", sticky: 34, group: "run", get: (r) => (r[F.marked] ? 1 : 0), dir: -1 },
-      { key: "id", title: "Run", w: 84, cls: "mono", sticky: 62, group: "run", get: (r) => r[F.id] },
+      { key: "id", title: "Run", w: 84, sticky: 62, group: "run", get: (r) => r[F.id] },
       { key: "operation", title: "Operation", group: "run", get: (r) => r[F.op] },
-      { key: "started", title: "Started", w: 150, group: "run", get: (r) => r[F.started], fmt: fmtTime, dir: -1 },
+      { key: "started", title: "Started", w: 164, group: "run", get: (r) => r[F.started], fmt: fmtTime, dir: -1 },
       { key: "time", title: "Time", w: 74, cls: "num", group: "run", dir: -1,
         get: (r) => (r[F.started] == null ? null : (r[F.stopped] == null ? (r[F.status] === "running" ? Date.now() * 1000 : null) : r[F.stopped]) - r[F.started]),
         fmt: null },
@@ -251,14 +251,18 @@
   const HEAD_H = 53;
 
   function renderRows(force) {
+    // the first frame draws only the rows in view (a renderer's first layout is its slowest:
+    // ~4 ms a row here), so it measures the table once, before any row is in it
+    const over = rowsHTML === null ? 0 : 6;
+    if (rowsHTML === null) viewH = grid.clientHeight;
     const st = Math.max(0, Math.min(scrollTop, view.length * ROW_H + HEAD_H - viewH));
-    const top = Math.floor(st / ROW_H), bottom = Math.min(view.length, Math.ceil((st + viewH) / ROW_H));
+    const top = Math.floor(st / ROW_H), bottom = Math.min(view.length, Math.ceil((st + viewH - HEAD_H) / ROW_H));
     // drawn rows that still cover the viewport stay (a scroll of a few rows draws nothing)
     const covered = rendered[0] <= top && rendered[1] >= bottom && rendered[1] - rendered[0] <= bottom - top + 24;
     if (!force && covered) return;
     // (a redraw keeps a window that still covers the viewport, so unchanged rows give the same HTML)
-    const first = covered ? rendered[0] : Math.max(0, top - 6);
-    const last = Math.min(view.length, covered ? rendered[1] : bottom + 6);
+    const first = covered ? rendered[0] : Math.max(0, top - over);
+    const last = Math.min(view.length, covered ? rendered[1] : bottom + over);
     rendered = [first, last];
     let h = "";
     for (let i = first; i < last; i++) {
@@ -673,9 +677,10 @@
   async function load(text, first, pending) {
     const seq = ++loadSeq;
     const f = text === undefined ? filterText : text;
+    first = first && !f && sort.key === "started" && sort.dir < 0; // (the newest runs are the first rows)
     try {
       const q = Object.assign({ form: "compact" }, f ? { filter: f } : (first ? { limit: String(FIRST) } : {}));
-      const inline = first && !f && document.getElementById("runs-first");
+      const inline = first && document.getElementById("runs-first");
       const j = inline ? JSON.parse(inline.textContent) : await (pending || getJSON("/api/runs" + apiQuery(q)));
       // the whole list is asked for now: it downloads while the newest runs are drawn (and is
       // read once they are painted: its parse would otherwise hold their frame back)
