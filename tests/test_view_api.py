@@ -205,6 +205,16 @@ def test_pages_render_and_escape_run_text(client, runs):
     assert client.get("/run/ffffffffffffffffffffffffffffffff").status_code == 404
 
 
+def test_runs_page_carries_the_newest_runs_only_when_they_are_its_first_rows(client, runs):
+    assert len(client.get("/api/runs").json()["runs"]) == 2  # (the view has listed the home)
+    inline = 'id="runs-first"'
+    assert inline in client.get("/").text
+    assert inline in client.get("/?sort=-started").text
+    # under another order or a filter the newest runs aren't the first rows: the page asks for the list
+    for query in ("?sort=-scalar:loss", "?sort=started", "?filter=flag:lr%20%3E%200"):
+        assert inline not in client.get("/" + query).text, query
+
+
 def test_compare_page_highlights_differing_columns(client, runs):
     a, b = runs
     html = client.get(f"/compare?runs={a},{b}").text
