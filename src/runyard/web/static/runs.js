@@ -701,8 +701,10 @@
       version = j.version;
       total = j.total;
       if (text !== undefined) filterText = text;
-      const ids = new Set(rows.map((r) => r[F.id]));
-      for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
+      if (selected.size) { // (a set of 10,000 ids costs ~20 ms: only made when something is selected)
+        const ids = new Set(rows.map((r) => r[F.id]));
+        for (const id of [...selected]) if (!ids.has(id)) selected.delete(id);
+      }
       buildColumns(j.names);
       sortView();
       renderAll();
