@@ -435,6 +435,13 @@ def test_every_run_of_a_long_list_is_sorted_reachable_and_selectable(site):
                                 ".filter((e) => new URL(e.name).pathname === '/api/runs').length")
         assert fetched == 1
         assert 0 < page.locator("#grid-rows .grid-row").count() < 60  # windowed
+        # the rows drawn reach the bottom of the table's view (the first frame draws only those),
+        # also once the window grows
+        covered = ("(() => { const g = document.getElementById('grid'), r = document.getElementById('grid-rows');"
+                   " return r.lastElementChild.getBoundingClientRect().bottom >= g.getBoundingClientRect().top + g.clientHeight; })()")
+        assert page.evaluate(covered)
+        page.set_viewport_size({"width": 1280, "height": 1600})
+        wait_js(page, covered)
         page.click('.names .cell[data-key="scalar:loss"]')  # a scalar sorts high to low first
         wait_js(page, "!!document.querySelector('.names .cell.sorted[data-key=\"scalar:loss\"]')")
         col = page.evaluate("[...document.querySelectorAll('.names .cell')].findIndex((c) => c.dataset.key === 'scalar:loss')")
@@ -442,6 +449,10 @@ def test_every_run_of_a_long_list_is_sorted_reachable_and_selectable(site):
         def loss_of(row: str) -> float:
             return float(page.locator(f"{row} .cell").nth(col).inner_text())
 
+        assert loss_of("#grid-rows .grid-row:first-child") == pytest.approx(losses.max(), rel=1e-5)
+        page.reload()  # under that order the newest runs aren't the first rows: the whole list comes first
+        wait_js(page, "window.__runyardAllRows !== undefined")
+        assert page.evaluate("window.__runyardFirstRows === undefined")
         assert loss_of("#grid-rows .grid-row:first-child") == pytest.approx(losses.max(), rel=1e-5)
         page.focus("#grid")
         page.keyboard.press("End")  # the last of all 300, far below the drawn rows

@@ -248,7 +248,7 @@
      while drawing would force a layout of the page in the middle of building it. */
   let scrollTop = 0;
   let viewH = window.innerHeight;
-  const HEAD_H = 53;
+  const HEAD_H = 52; // (the table head: two rows of 26 px, app.css)
 
   function renderRows(force) {
     // the first frame draws only the rows in view (a renderer's first layout is its slowest:
