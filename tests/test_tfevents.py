@@ -435,6 +435,9 @@ def test_run_series_matches_the_exact_reader(tmp_path):
         w.add_scalars([("a", 1.0, 5), ("b", 2.0, 5), ("a", 1.5, 6)])  # interleaved tags: one by one
         w.add_scalars([("loss", float(i), 7) for i in range(300)])  # one step, many values
         w.add_scalar("big", 1e300, 2**40)
+        # one record of a same-length tag deep in a long run: past the first windows the bulk
+        # decoder checks records in
+        w.add_scalars([("lost" if i == 30000 else "loss", float(i), 8) for i in range(40000)])
     tbx = pytest.importorskip("tensorboardX")
     sw = tbx.SummaryWriter(str(run / "logs"))  # float32 simple_value records
     for i in range(500):
@@ -450,4 +453,5 @@ def test_run_series_matches_the_exact_reader(tmp_path):
     for key, (steps, values) in series.items():
         assert steps.dtype == np.int64 and values.dtype == np.float64
         assert list(zip(steps.tolist(), values.tolist())) == exact[key], key
-    assert len(series[(".guild", "loss")][0]) == 20300 and len(series[("logs", "acc")][0]) == 500
+    assert len(series[(".guild", "loss")][0]) == 60299 and len(series[("logs", "acc")][0]) == 500
+    assert series[(".guild", "lost")][1].tolist() == [30000.0]

@@ -225,10 +225,13 @@ def read_bytes(path: str | os.PathLike, limit: int | None = None) -> bytes:
             raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
         if not head and st.st_size == 0:
             return head
-        want = st.st_size + 1 - len(head) if limit is None else min(st.st_size, limit) + 1 - len(head)
-        data = head + os.read(fd, max(want, 1))
-        if len(data) < len(head) + want:  # all of it, and its end
+        want = (st.st_size if limit is None else min(st.st_size, limit)) + 1
+        # all of it again from the start, into one buffer (joining the first read to the rest
+        # would copy it all once more: 45 ms for a 40 MB event file)
+        data = os.pread(fd, want, 0)
+        if len(data) < want:  # all of it, and its end
             return data
+        os.lseek(fd, len(data), os.SEEK_SET)
         parts, n = [data], len(data)
         while limit is None or n <= limit:  # it grew since the fstat
             b = os.read(fd, 1 << 20 if limit is None else limit + 1 - n)
