@@ -42,11 +42,7 @@ def main(argv: list[str]) -> None:
     try:
         urls = [s.stdout.readline().strip() for s in servers]
         pw = sync_playwright().start()
-        browser = pw.chromium.launch(executable_path=os.environ.get("RUNYARD_CHROMIUM", "/usr/bin/chromium"),
-                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
-        ctx = browser.new_context()
-        ctx.new_page().set_content("<p>runyard</p>")
-        ctx.close()
+        browser = vb.launch(pw)
         pages = {t: [] for t in trees}
         for r in range(rounds):
             order = list(zip(trees, urls))

@@ -184,17 +184,24 @@ def verdict(n: int, figures: dict) -> str:
     return ", ".join(said)
 
 
+def launch(pw):
+    """Headless Chromium (Debian's, or $RUNYARD_CHROMIUM) that has drawn one page already (its
+    first renderer's start-up is not what a page measures)."""
+    browser = pw.chromium.launch(executable_path=os.environ.get("RUNYARD_CHROMIUM", "/usr/bin/chromium"),
+                                 args=["--headless", "--no-sandbox", "--disable-gpu"])
+    ctx = browser.new_context()
+    ctx.new_page().set_content("<p>runyard</p>")
+    ctx.close()
+    return browser
+
+
 def main(argv: list[str]) -> None:
     from playwright.sync_api import sync_playwright
 
     sizes = [int(a) for a in argv] or [10000, 100000]
     pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=os.environ.get("RUNYARD_CHROMIUM", "/usr/bin/chromium"),
-                                 args=["--headless", "--no-sandbox", "--disable-gpu"])
+    browser = launch(pw)
     try:
-        ctx = browser.new_context()  # the browser draws one page first (its first renderer's start-up)
-        ctx.new_page().set_content("<p>runyard</p>")
-        ctx.close()
         print(f"{'runs':>8} {'page':>10} {'first rows':>11} {'painted':>8} {'all rows':>9} {'load avg':>9}  budget (ms)")
         for n in sizes:
             home = home_of(n, build=n <= 10000)

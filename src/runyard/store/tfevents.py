@@ -803,7 +803,6 @@ def _bulk_run(buf: bytes, pos: int, size: int, layout: tuple, np: Any):
     values), or None when fewer than _BULK_MIN do."""
     step_off, k, val_off, fmt, tag = layout
     m = (len(buf) - pos) // size
-    arr = np.frombuffer(buf, np.uint8, count=m * size, offset=pos).reshape(m, size)
     width = 8 if fmt == "<f8" else 4
     # Every byte that is neither wall time, step, value nor data checksum must match record 0.
     cuts = sorted([(13, 21), (val_off, val_off + width), (size - 4, size)] +
@@ -823,7 +822,7 @@ def _bulk_run(buf: bytes, pos: int, size: int, layout: tuple, np: Any):
             words.append((a, np.dtype(f"<u{w}")))
             a += w
 
-    def column(start, count, at, dtype):
+    def column(start, count, at, dtype):  # bytes ``at`` of records start.., as one number each
         return np.ndarray((count,), dtype, buffer=buf, offset=pos + start * size + at, strides=(size,))
 
     def shaped(start, count):
@@ -845,12 +844,7 @@ def _bulk_run(buf: bytes, pos: int, size: int, layout: tuple, np: Any):
         window = min(window * 2, 16384)  # (a window that fits in the CPU cache: one trip to memory)
     if count < _BULK_MIN:
         return None
-    rows = arr[:count]
-    if k:
-        steps = np.zeros(count, np.int64)
-        for j in range(k):
-            steps |= (rows[:, step_off + j].astype(np.int64) & 0x7F) << (7 * j)
-    else:
-        steps = np.zeros(count, np.int64)
-    values = np.ascontiguousarray(rows[:, val_off:val_off + width]).view(fmt).ravel().astype(np.float64)
-    return count, tag, steps, values
+    steps = np.zeros(count, np.int64)
+    for j in range(k):
+        steps |= (column(0, count, step_off + j, np.uint8).astype(np.int64) & 0x7F) << (7 * j)
+    return count, tag, steps, column(0, count, val_off, np.dtype(fmt)).astype(np.float64)
