@@ -211,7 +211,7 @@ def find_guild(explicit: str | None, allow_install: bool = True) -> str | None:
     """The Guild 0.9 executable: ``--guild``, else the venv of scripts/guild-venv.sh (made if needed)."""
     if explicit:
         return explicit
-    venv = Path(os.environ.get("RUNYARD_GUILD_VENV") or Path.home() / ".cache/runyard/guild-venv")
+    venv = Path(os.environ.get("RUNYARD_GUILD_VENV") or REPO / ".venv-guild")
     exe = venv / "bin" / "guild"
     if exe.exists() and run_proc([str(exe), "--version"], env_for(None), timeout=60).returncode == 0:
         return str(exe)

@@ -26,7 +26,7 @@ PROJECTS = Path(__file__).parent / "fixtures" / "guild-projects"
 
 
 def _guild() -> str:
-    exe = os.environ.get("RUNYARD_GUILD") or str(Path.home() / ".cache/runyard/guild-venv/bin/guild")
+    exe = os.environ.get("RUNYARD_GUILD") or str(Path(__file__).parent.parent / ".venv-guild/bin/guild")
     if not Path(exe).exists():
         pytest.skip("Guild AI 0.9 venv not found: run `bash scripts/guild-venv.sh` (scripts/test.sh does)")
     return exe

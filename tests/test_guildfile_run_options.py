@@ -58,7 +58,7 @@ def test_restart_proto_and_gpus(project, op):
 
 
 def test_guild_reads_a_restarted_run(project):
-    guild = os.environ.get("RUNYARD_GUILD") or str(Path.home() / ".cache/runyard/guild-venv/bin/guild")
+    guild = os.environ.get("RUNYARD_GUILD") or str(Path(__file__).parent.parent / ".venv-guild/bin/guild")
     if not Path(guild).exists():
         pytest.skip("Guild AI 0.9 venv not found")
     write(project / "fail.py", SCRIPT)
