@@ -44,4 +44,4 @@ RUNYARD_GUILD="$(bash scripts/guild-venv.sh | tail -n 1)"
 export RUNYARD_GUILD
 
 python -m ruff check -q src tests benchmarks   # undefined names and the like, before the slow part
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -q -rs -p no:cacheprovider "$@"   # -rs: every skip says why
