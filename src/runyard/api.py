@@ -320,7 +320,8 @@ def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = T
 
     ``flags``: a dict of values (lists expand to a grid), a DataFrame or list of dicts (one run
     per row). Terminal syntax works in ``args``: ``run("train.py", None, "units=[64,128]", "--label", "x")``.
-    Options: ``label, tags, comment, force_flags, stage, gpus, no_gpus, restart, proto``, and for
+    Options: ``label, tags, comment, force_flags, stage, gpus, no_gpus, restart, proto``,
+    ``python`` / ``rscript`` (the interpreter; default: the user's, see :mod:`runyard.lang.runtime`), and for
     batches ``max_trials, optimizer, minimize, maximize, random_seed, workers, dask, fail_fast, needed``.
     ``script`` may also name a guild.yml operation (``"train"``, ``"model:train"``).
     ``check=True`` raises :class:`~runyard.errors.RunFailed` when a run ended in error or was
@@ -403,6 +404,12 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
             return [rerun.restart(str(restart), flags, echo=echo, gpus=gpus, wait=wait)]
         script, proto_flags, proto_dir = rerun.proto_source(str(proto))
         flags = {**proto_flags, **(flags or {})}
+    interpreters = {k: options.pop(k, None) for k in ("python", "rscript")}
+    if any(interpreters.values()):
+        from .lang import Script, resolve
+        from .lang.runtime import override
+
+        script = override(script if isinstance(script, Script) else resolve(script), **interpreters)
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]

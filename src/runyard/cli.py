@@ -163,6 +163,10 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
         info = resolve(script)
     if script is None:
         script = info.name
+    if opts.get("python") or opts.get("rscript"):
+        from .lang.runtime import override
+
+        override(info, python=opts.get("python"), rscript=opts.get("rscript"))
     if help_op:
         _echo(_help_op(info))
         return

@@ -184,6 +184,7 @@ def _run_params(p: Plan) -> dict:
         "script": p.script.relpath,
         "script_path": str(p.script.path),
         "opspec": p.script.name if p.script.op is not None else None,  # a guild.yml operation
+        "interpreters": _overrides(p.script),  # --python / --rscript
         "cwd": os.getcwd(),
         "space": p.space.to_attr(),
         "optimizer": p.optimizer,
@@ -202,6 +203,12 @@ def _run_params(p: Plan) -> dict:
         "comment": p.comment,
         "force_flags": p.force_flags,
     }
+
+
+def _overrides(script: Script) -> dict:
+    from ..lang.runtime import overrides
+
+    return overrides(script)
 
 
 def _dask_address(dask: Any) -> str:
@@ -477,6 +484,10 @@ def resume(batch_dir: str | os.PathLike) -> list[str]:
     if cwd:
         os.chdir(cwd)
     info = resolve(rp["opspec"]) if rp.get("opspec") else inspect(rp["script_path"])
+    if rp.get("interpreters"):  # --python / --rscript
+        from ..lang.runtime import override
+
+        override(info, **rp["interpreters"])
     space = _trials.space_from_attr(rp.get("space") or {})
     p = Plan(script=info, space=space, optimizer=rp.get("optimizer") or "grid",
              objective=Objective.from_colspec(rp.get("objective")), seed=int(rp.get("random_seed") or 0),

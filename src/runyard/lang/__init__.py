@@ -170,7 +170,7 @@ def inspect(path: str | Path) -> Script:
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"script not found: {path}")
-    return for_path(p).inspect(p.absolute())
+    return for_path(p).inspect(Path(os.path.abspath(p)))  # ../train.py: normalized, so the project is found as for an absolute path
 
 
 def resolve(spec: str | Path | None) -> Script:

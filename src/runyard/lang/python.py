@@ -26,7 +26,6 @@ import io
 import math
 import os
 import shlex
-import sys
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -543,8 +542,12 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
 def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dict[str, str]]:
     """``[python, script, args...]`` and the environment to add: headless matplotlib, and
     output kept live by a flushing thread (``pyhooks/sitecustomize.py``) rather than ``-u``,
-    which would make print-heavy scripts several times slower."""
-    argv = [sys.executable, script.relpath]
+    which would make print-heavy scripts several times slower. The interpreter is the user's
+    (an active or the project's virtualenv, ``--python``: see :mod:`runyard.lang.runtime`)."""
+    from .runtime import python
+
+    interp = python(script)
+    argv = [interp.path, script.relpath]
     if script.flags_dest == "args":
         argv += _flag_args(script, values)
     pythonpath = os.environ.get("PYTHONPATH")
@@ -552,5 +555,6 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
         "MPLBACKEND": MPL_BACKEND,
         "RUNYARD_PLOTS_DIR": str(Path(run_dir).absolute() / "plots"),
         "PYTHONPATH": str(HOOKS_DIR) + (os.pathsep + pythonpath if pythonpath else ""),
+        **interp.env,
     }
     return argv, env

@@ -163,6 +163,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     if comment:
         a("comments", [{"body": comment, "host": _host(), "time": now, "user": _user()}])
     a("cmd", argv)
+    a("interpreter", argv[0])  # the program that ran it: the user's python (lang/runtime.py), Rscript
     a("env", _environ.storable(env, keep=ours))  # never a secret (launch/environ.py)
     a("host", _host())
     a("user", _user())
@@ -375,7 +376,8 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
                 import subprocess
 
                 proc = subprocess.Popen(argv, cwd=run.dir, env=env, stdin=stdin,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        preexec_fn=_forked.preexec_die_with_parent())
         except OSError as e:
             msg = f"runyard: cannot start {argv[0]}: {e.strerror}\n".encode()
             out.write(msg, 1)
