@@ -156,3 +156,83 @@ def test_rscript_is_overridable(project, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "via-wrapper" in r.stderr and "x is 1" in r.stdout
     assert _attr(_only_run(project), "interpreter") == str(wrapper)
+
+
+# --- 3. running from a subfolder ---------------------------------------------------------------
+
+
+def test_running_from_a_subfolder_finds_the_project(proj):
+    (proj / ".guild").mkdir(exist_ok=True)
+    env = {k: v for k, v in _no_venv_env().items() if k != "GUILD_HOME"}  # the home found from the cwd
+    r = _cli("run", "../train_sgd.py", "-y", env=env, cwd=proj / "utils")
+    assert r.returncode == 0, r.stderr
+    assert not (proj / "utils" / ".guild").exists()
+    assert not (proj / ".guild" / "runs" / "train_sgd.py").exists()  # no copy outside the run
+    run = _only_run(proj)
+    assert (run / "train_sgd.py").is_file() and (run / "utils" / "helpers.py").is_file()
+    assert "lr=0.1 layers=[128, 64]" in r.stdout
+    assert _attr(run, "op")["script"] == "train_sgd.py"
+    r = _cli("runs", "--json", env=env, cwd=proj / "utils")
+    assert json.loads(r.stdout)[0]["operation"] == "train_sgd.py"
+
+
+# --- 6. crashes and orphans --------------------------------------------------------------------
+
+
+def test_scalars_of_runs_without_scalars(project):
+    r = cli("scalars")
+    assert r.returncode == 0, r.stderr
+    assert "No scalars." in r.stdout
+    write(project / "quiet.py", "x = 1\n")
+    assert cli("run", "quiet.py", "-y", "-q").returncode == 0
+    for args in (("scalars",), ("scalars", "1"), ("scalars", "--summary"), ("scalars", "-F", "flag:x = 1")):
+        r = cli(*args)
+        assert r.returncode == 0, r.stderr
+        assert "No scalars." in r.stdout
+    import runyard
+
+    for summary in (False, True):
+        df = runyard.ls_scalars(summary=summary)
+        assert len(df) == 0
+        assert all(df[c].dtype == object for c in ("run", "path", "tag"))
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_a_killed_supervisor_takes_its_run_along(project, fork):
+    import psutil
+
+    pidfile = project / "child.pid"
+    write(project / "sleepy.py", f"""
+        import os, time
+        open({str(pidfile)!r}, "w").write(str(os.getpid()))
+        time.sleep(60)
+        """)
+    sup = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "sleepy.py", "-y", "-q"],
+                           env={**os.environ, "RUNYARD_FORK": fork}, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = psutil.Process(int(pidfile.read_text()))
+    assert child.pid != sup.pid
+    sup.send_signal(signal.SIGKILL)
+    sup.wait()
+    try:
+        child.wait(10)  # gone with its supervisor, not an orphan
+    except psutil.TimeoutExpired:
+        child.kill()
+        pytest.fail("the run's process outlived its killed supervisor")
+    r = cli("runs", "--json")
+    assert json.loads(r.stdout)[0]["status"] == "error"
+
+
+def test_print_cmd_and_test_flags_with_a_grid(project):
+    write(project / "train.py", "units = 8\nlr = 0.1\n")
+    r = cli("run", "train.py", "units=[16,32]", "--print-cmd")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.endswith("train.py") for line in lines)
+    r = cli("run", "train.py", "units=[16,32]", "--test-flags")
+    assert r.returncode == 0, r.stderr
+    assert "units: 16" in r.stdout and "units: 32" in r.stdout
+    assert not runs_in(project / ".guild")

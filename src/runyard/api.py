@@ -288,7 +288,11 @@ def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: A
                 rows.append([r["id"], *s])
         cols = ["run", "path", "tag", "first_val", "first_step", "last_val", "last_step", "min_val", "min_step",
                 "max_val", "max_step", "avg_val", "total", "count"]
-        return pd.DataFrame(rows, columns=cols)
+        frame = pd.DataFrame(rows, columns=cols)
+        if not rows:  # the same dtypes as with rows: text columns stay text
+            frame = frame.astype({c: "object" if c in ("run", "path", "tag") else
+                                  "int64" if c.endswith("_step") or c == "count" else "float64" for c in cols})
+        return frame
     from .store.tfevents import run_scalars
 
     run_col, path_col, tag_col, val_col, step_col = [], [], [], [], []
@@ -299,7 +303,8 @@ def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: A
             tag_col.append(tag)
             val_col.append(value)
             step_col.append(step)
-    return pd.DataFrame({"run": run_col, "path": path_col, "tag": tag_col,
+    return pd.DataFrame({"run": pd.Series(run_col, dtype="object"), "path": pd.Series(path_col, dtype="object"),
+                         "tag": pd.Series(tag_col, dtype="object"),
                          "value": pd.Series(val_col, dtype="float64"), "step": pd.Series(step_col, dtype="int64")})
 
 

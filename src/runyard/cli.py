@@ -197,6 +197,8 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
         if not _confirm(_preview(info, values), yes):
             click.echo("Cancelled.", err=True)
             sys.exit(1)
+    elif _introspect_batch(info, given, opts):
+        return
     elif not yes and sys.stdin.isatty():
         if not click.confirm(f"You are about to run a batch of {info.name}\nContinue?", default=True):
             sys.exit(1)
@@ -272,6 +274,27 @@ def _introspect(info, values: dict, opts: dict) -> bool:
                 raise click.UsageError(f"cannot read {src}: {e.strerror}") from None
         _echo(rerun.test_output_scalars(info, text))
     return bool(opts.get("print_cmd") or opts.get("test_flags") or src)
+
+
+def _introspect_batch(info, given: dict, opts: dict) -> bool:
+    """--print-cmd / --test-flags / --test-output-scalars for a batch: each trial's; nothing is made."""
+    if not any(opts.get(k) for k in ("print_cmd", "test_flags", "test_output_scalars")):
+        return False
+    from .batch.runner import plan
+    from .launch.runner import resolve_values
+
+    p = plan(info, given, force_flags=bool(opts.get("force_flags")), max_trials=opts.get("max_trials"),
+             optimizer=opts.get("optimizer"), random_seed=opts.get("random_seed"),
+             minimize=opts.get("minimize"), maximize=opts.get("maximize"))
+    per_trial = {k: v for k, v in opts.items() if k != "test_output_scalars"}
+    if p.trials is None:
+        _echo(f"(--optimizer {p.optimizer} chooses each trial's flags as the batch runs: the defaults shown)")
+        _introspect(info, resolve_values(info, {}, True), per_trial)
+    for trial in p.trials or ():
+        _introspect(info, trial.values, per_trial)
+    if opts.get("test_output_scalars"):
+        _introspect(info, {}, {"test_output_scalars": opts["test_output_scalars"]})
+    return True
 
 
 def _exit_now(code: int) -> None:
@@ -1071,9 +1094,11 @@ def scalars_cmd(runs: tuple, csv_path: str | None, summary: bool, filters: dict)
     df = api.ls_scalars(sel, summary=summary, **filters)
     if csv_path:
         df.to_csv(sys.stdout if csv_path == "-" else csv_path, index=False)
+    elif not len(df):
+        _echo("No scalars.")
     else:
         df = df.assign(run=df["run"].str[:8])
-        _echo(df.to_string(index=False) if len(df) else "No scalars.")
+        _echo(df.to_string(index=False))
 
 
 # --- queue ----------------------------------------------------------------------------------------
