@@ -236,3 +236,59 @@ def test_print_cmd_and_test_flags_with_a_grid(project):
     assert r.returncode == 0, r.stderr
     assert "units: 16" in r.stdout and "units: 32" in r.stdout
     assert not runs_in(project / ".guild")
+
+
+# --- 2. the data the script needs ----------------------------------------------------------------
+
+READS_DATA = '''
+import sys
+print(open("data/covtype_like.csv").read().splitlines()[0])
+'''
+
+
+def test_a_git_ignored_data_folder_gets_a_hint(proj):
+    write(proj / "reads_data.py", READS_DATA)
+    r = _cli("run", "reads_data.py", "-y")
+    assert r.returncode == 1
+    assert "FileNotFoundError" in r.stderr
+    hint = [line for line in r.stderr.splitlines() if line.startswith("runyard: the run could not open")]
+    assert hint == ["runyard: the run could not open data/covtype_like.csv: data/ was not copied into the "
+                    "run's folder (ignored by git); to bring it in, add to the script's front matter: "
+                    "#| requires: [{file: data}]"]
+
+
+@pytest.mark.parametrize("name, content, why", [
+    ("big.csv", "x,y\n" + "1,2\n" * 300_000, "over 1.0 MiB (1.1 MiB)"),
+    ("weights.bin", "\x00\x01" * 100, "binary"),
+])
+def test_a_skipped_file_the_script_opens_gets_a_hint(proj, name, content, why):
+    write(proj / name, content)
+    write(proj / "reads.py", f"print(open({name!r}).read()[:3])\n")
+    r = _cli("run", "reads.py", "-y")
+    assert r.returncode == 1
+    assert (f"runyard: the run could not open {name}: it was not copied into the run's folder ({why}); "
+            f"to bring it in, add to the script's front matter: #| requires: [{{file: {name}}}]") in r.stderr
+
+
+def test_files_skipped_for_size_are_named_when_the_run_starts(proj):
+    write(proj / "big.csv", "x,y\n" + "1,2\n" * 300_000)
+    write(proj / "ok.py", "print('fine')\n")
+    r = _cli("run", "ok.py", "-y")
+    assert r.returncode == 0, r.stderr
+    assert ("runyard: not copied into the run, as over 1.0 MiB: big.csv (1.1 MiB); a script that reads one "
+            "needs e.g. #| requires: [{file: big.csv}]") in r.stderr.splitlines()
+
+
+def test_empty_folders_are_made_in_the_run(proj):
+    (proj / "outputs" / "models").mkdir(parents=True)
+    write(proj / "outputs" / "models" / ".gitkeep", "")
+    write(proj / "saves.py", """
+        open("plots/loss.txt", "w").write("1")
+        open("outputs/models/m.txt", "w").write("1")
+        print("saved")
+        """)
+    r = _cli("run", "saves.py", "-y")
+    assert r.returncode == 0, r.stderr
+    run = _only_run(proj)
+    assert (run / "plots" / "loss.txt").is_file() and (run / "outputs" / "models" / "m.txt").is_file()
+    assert not (run / "data").exists() and not (run / ".venv").exists()
