@@ -292,3 +292,59 @@ def test_empty_folders_are_made_in_the_run(proj):
     run = _only_run(proj)
     assert (run / "plots" / "loss.txt").is_file() and (run / "outputs" / "models" / "m.txt").is_file()
     assert not (run / "data").exists() and not (run / ".venv").exists()
+
+
+# --- 5. compare shows the metrics --------------------------------------------------------------
+
+SEVEN_FLAGS = '''
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--learning-rate", type=float, default=0.1)
+p.add_argument("--batch-size", type=int, default=32)
+p.add_argument("--epochs", type=int, default=2)
+p.add_argument("--optimizer", default="sgd-with-momentum")
+p.add_argument("--weight-decay", type=float, default=0.0001)
+p.add_argument("--dropout-rate", type=float, default=0.25)
+p.add_argument("--hidden-units", type=int, default=256)
+a = p.parse_args()
+print(f"loss: {a.learning_rate / 3:.4f}")
+print(f"acc: {1 - a.learning_rate:.4f}")
+print(f"val_loss: {a.learning_rate / 2:.4f}")
+print(f"val_acc: {0.9 - a.learning_rate:.4f}")
+print("time: 12.5")
+'''
+
+
+def test_compare_shows_the_metrics_first(project):
+    write(project / "train.py", SEVEN_FLAGS)
+    for lr in ("0.1", "0.2", "0.3"):
+        r = cli("run", "train.py", f"learning-rate={lr}", "-y", "-q")
+        assert r.returncode == 0, r.stderr
+    for cols in ("100", "120"):
+        r = cli("compare", env={"COLUMNS": cols})
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0].startswith("Same in every run: ")
+        same = " ".join(line for line in lines if not line.startswith(("run ", "[")) and " completed " not in line)
+        for flag in ("batch_size=32", "epochs=2", "optimizer=sgd-with-momentum", "hidden_units=256"):
+            assert flag.split("=")[1] in same
+        head = next(line for line in lines if line.startswith("run "))
+        for scalar in ("loss", "acc", "val_loss", "val_acc", "scalar:time"):
+            assert scalar in head.split(), head
+        assert all(len(line) <= int(cols) for line in lines), r.stdout
+        assert all(len(line) <= int(cols) for line in r.stderr.splitlines()), r.stderr
+    r = cli("compare", "--csv", "-")
+    header = r.stdout.splitlines()[0].split(",")
+    assert header.index("loss") < header.index("learning_rate") and "scalar:time" in header and "time" in header
+    r = cli("compare", "--min", "scalar:time", "--csv", "-")
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_not_shown_note_is_wrapped(project):
+    write(project / "train.py", SEVEN_FLAGS)
+    for lr in ("0.1", "0.2"):
+        for bs in ("8", "16"):
+            assert cli("run", "train.py", f"learning-rate={lr}", f"batch-size={bs}", "-y", "-q").returncode == 0
+    r = cli("compare", env={"COLUMNS": "60"})
+    assert "not shown" in r.stderr
+    assert len(r.stderr.splitlines()) > 1 and all(len(line) <= 60 for line in r.stderr.splitlines())

@@ -415,6 +415,12 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
         from .lang.runtime import override
 
         script = override(script if isinstance(script, Script) else resolve(script), **interpreters)
+    if isinstance(flags, dict) and any(isinstance(v, (list, tuple)) for v in flags.values()):
+        from .flags import list_values
+        from .lang import Script, resolve
+
+        script = script if isinstance(script, Script) else resolve(script)
+        flags = list_values(script.flags, flags)  # a list flag's [128,64] is one value, not a grid
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]

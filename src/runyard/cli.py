@@ -175,6 +175,7 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
 
         _echo(sourcecode.plan(*sourcecode.rules_for(info), explain=True).explain())
         return
+    from .flags import list_values
     from .flags.values import parse_assign
 
     given = dict(parse_assign(f) for f in flags)
@@ -186,18 +187,21 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     yes = opts.pop("yes", False)
     from .flags.values import is_batch
 
-    if not is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
+    # (as api.run takes them: a list flag's layers=[128,64] is one value; `given` goes to it as typed)
+    meant = list_values(info.flags, given)
+    if not is_batch(meant) and not any(k in opts for k in ("optimizer", "max_trials")):
         from .launch.runner import resolve_values
 
         if opts.get("proto"):
             given = {**again_flags, **given}
-        values = resolve_values(info, given, bool(opts.get("force_flags")))
+            meant = list_values(info.flags, given)
+        values = resolve_values(info, meant, bool(opts.get("force_flags")))
         if _introspect(info, values, opts):
             return
         if not _confirm(_preview(info, values), yes):
             click.echo("Cancelled.", err=True)
             sys.exit(1)
-    elif _introspect_batch(info, given, opts):
+    elif _introspect_batch(info, meant, opts):
         return
     elif not yes and sys.stdin.isatty():
         if not click.confirm(f"You are about to run a batch of {info.name}\nContinue?", default=True):
@@ -216,7 +220,7 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     background = opts.pop("background", False)
     if opts.get("proto"):
         script, given = None, {k: v for k, v in given.items() if k not in again_flags or again_flags[k] != v}
-    if not background and not opts.get("stage") and not is_batch(given) and not any(
+    if not background and not opts.get("stage") and not is_batch(meant) and not any(
             k in opts for k in ("optimizer", "max_trials", "workers", "dask", "executor", "sync")):
         from .launch.runner import catch_early_sigterm
 
@@ -329,7 +333,7 @@ def _preview(info, values: dict) -> str:
 
 
 def _help_op(info) -> str:
-    from .flags import format_value
+    from .flags import format_value, is_list_flag, typed_name
 
     out = [f"Usage: runyard run [OPTIONS] {info.name} [FLAG]...", ""]
     desc = info.options.get("description")
@@ -340,20 +344,25 @@ def _help_op(info) -> str:
         out.append("No flags." + (f" ({info.hint})" if info.hint else ""))
         return "\n".join(out)
     out.append("Flags:")
-    width = max(len(n) for n in info.flags) + 2
-    for name in sorted(info.flags):
-        fd = info.flags[name]
+    shown = {typed_name(fd): fd for fd in info.flags.values()}  # the name as the user types it
+    width = max(len(n) for n in shown) + 2
+    for name in sorted(shown):
+        fd = shown[name]
         parts = []
         if fd.description:
             parts.append(fd.description)
         meta = []
         if fd.required:
             meta.append("required")
+        elif fd.default is not None and is_list_flag(fd):
+            meta.append(f"default is [{', '.join(str(fd.default).split())}]")
         elif fd.default is not None:
             meta.append(f"default is {format_value(fd.default)}")
         elif "guild-null-label" in fd.extra:  # guild.yml null-label
             meta.append(f"default is {fd.extra['guild-null-label']}")
-        if fd.type:
+        if is_list_flag(fd):
+            meta.append(f"list of {fd.extra.get('item-type') or 'values'}: {name}=[a,b] (one run; [[a,b],[c]] a grid)")
+        elif fd.type:
             meta.append(fd.type)
         if fd.min is not None or fd.max is not None:
             meta.append(f"range {fd.min if fd.min is not None else ''}..{fd.max if fd.max is not None else ''}")
@@ -1074,8 +1083,9 @@ def compare_cmd(runs: tuple, csv_path: str | None, table: bool, min_: str | None
     elif not rows:
         _say_none(runs, filters)
     else:
+        header, rows, same = compare.constant_flags(header, rows, compare.flag_columns(header, records))
         lines, dropped = compare.table_lines(header, rows)
-        click.echo("\n".join(lines))
+        click.echo("\n".join(compare.constants_line(same) + lines))
         if dropped:
             from . import terminal
 

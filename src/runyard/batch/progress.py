@@ -82,6 +82,10 @@ class Quiet:
         self._log(f"INFO: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status}{obj})",
                   1 if trial.status in FAILED else 0)
 
+    def warn(self, line: str) -> None:
+        """A warning about the batch as a whole (logged; shown where the batch shows lines)."""
+        self._log(line, 1)
+
     def tick(self, running: int) -> None:
         pass
 
@@ -123,6 +127,10 @@ class Lines(Quiet):
         super().finished(trial)
         if trial.status in FAILED:
             self._say(f"WARNING: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status})")
+
+    def warn(self, line: str) -> None:
+        super().warn(line)
+        self._say(line)
 
     def close(self, note: str | None = None) -> None:
         super().close(note)
@@ -223,6 +231,10 @@ class Bar(Quiet):
         if self.headers and trial.status in FAILED:
             self._say(f"WARNING: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status})")
         self._update()
+
+    def warn(self, line: str) -> None:
+        super().warn(line)
+        self._say(line)
 
     def tick(self, running: int) -> None:
         if running != self._running:

@@ -57,6 +57,7 @@ class Plan:
     executor: str | None = None  # NAME[:ARG] (see batch/executors); None = from workers/dask
     no_shared_fs: bool = False  # dask: run trials in the workers' scratch directories
     sync: str | None = None  # a remote trials come back through (dask without a shared disk)
+    warned_blind: bool = False  # said once that a trial recorded no objective scalar
 
     @property
     def executor_spec(self) -> str:
@@ -288,8 +289,8 @@ def _progress(p: Plan, ex, echo: bool, log):
         if progress.on_terminal():  # a bar, with each trial's output scrolling above it
             return progress.Bar(p.script.relpath, p.total + len(p.skipped), p.objective, log, headers=True)
         cls = progress.Lines
-    else:
-        cls = progress.Bar
+    else:  # several at once: a bar on a terminal, Guild's INFO lines elsewhere (a pipe, CI)
+        cls = progress.Bar if progress.on_terminal() else progress.Lines
     return cls(p.script.name, p.total + len(p.skipped), p.objective, log)
 
 
@@ -436,6 +437,23 @@ def _finished(p: Plan, t: Trial, source, show) -> None:
     t.objective = p.objective.value(t.run.dir) if t.status == "completed" else None
     source.tell(t)
     show.finished(t)
+    if t.status == "completed" and t.objective is None and p.objective.explicit and not p.warned_blind:
+        p.warned_blind = True  # once: the search can't tell better from worse
+        show.warn(_blind_warning(p, t))
+
+
+def _blind_warning(p: Plan, t: Trial) -> str:
+    from ..store.record import scalar_column
+    from ..store.tfevents import run_scalars
+
+    try:
+        tags = sorted({scalar_column(path, tag) for path, tag, _, _ in run_scalars(t.run.dir)})
+    except Exception:  # noqa: BLE001 - an unreadable event file: say so without the list
+        tags = []
+    verb = "maximize" if p.objective.maximize else "minimize"
+    has = f"it recorded {', '.join(tags)}" if tags else "it recorded no scalars"
+    return (f"WARNING: trial {t.run.id[:8]} recorded no scalar '{p.objective.tag}' to {verb} ({has}); "
+            f"the search can't tell better trials from worse: check --{verb} or the script's output")
 
 
 def _record(batch: Run, trials: list[Trial], source) -> None:

@@ -44,6 +44,7 @@ class Script:
     flags_dest: str = "globals"  # "globals", "args", or a project-relative file ("flags.yml")
     hint: str = ""  # what to add when a flag is unknown and the script has none (a flags-dest)
     op: Any = None  # the guild.yml operation (runyard.guildfile.OpDef) this script runs, if any
+    not_flags: dict[str, str] = field(default_factory=dict)  # names in the script that are no flag, and why
 
     @property
     def project_dir(self) -> Path:

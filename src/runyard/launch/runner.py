@@ -58,7 +58,8 @@ def resolve_values(script: Script, flags: dict | None, force: bool = False) -> d
     given = dict(flags or {})
     if script.op is not None:
         given = _deps.normalize_flags(script, given)
-    return _validate.resolve(script.flags, given, script.name, force=force, hint=script.hint)
+    return _validate.resolve(script.flags, given, script.name, force=force, hint=script.hint,
+                             not_flags=script.not_flags)
 
 
 def prepare(
