@@ -348,3 +348,81 @@ def test_the_not_shown_note_is_wrapped(project):
     r = cli("compare", env={"COLUMNS": "60"})
     assert "not shown" in r.stderr
     assert len(r.stderr.splitlines()) > 1 and all(len(line) <= 60 for line in r.stderr.splitlines())
+
+
+# --- 7. flags as people write them ---------------------------------------------------------------
+
+
+def test_one_name_rule_for_hyphenated_flags(project):
+    write(project / "train_sgd.py", TRAIN)
+    write(project / "utils" / "__init__.py", "")
+    write(project / "utils" / "helpers.py", "def describe(lr, layers):\n    return f'lr={lr} layers={layers}'\n")
+    for lr in ("0.02", "0.1"):
+        r = cli("run", "train_sgd.py", f"learning-rate={lr}", "-y", "-q")
+        assert r.returncode == 0, r.stderr
+    r = cli("runs", "--json", "--filter", "flag:learning-rate < 0.05")
+    assert [x["flags"]["learning_rate"] for x in json.loads(r.stdout)] == [0.02]
+    r = cli("compare", "--csv", "-", "--min", "flag:learning-rate")
+    assert r.returncode == 0, r.stderr
+    import runyard
+
+    assert runyard.ls_runs(filter="flag:learning-rate < 0.05")["flags.learning_rate"].tolist() == [0.02]
+    help_ = cli("run", "train_sgd.py", "--help-op").stdout
+    assert "  learning-rate " in help_ and "learning_rate" not in help_
+    assert "layers" in help_ and "default is [128, 64]" in help_ and "list of int" in help_
+
+
+def test_a_list_option_takes_a_list(project):
+    write(project / "train_sgd.py", TRAIN)
+    write(project / "utils" / "__init__.py", "")
+    write(project / "utils" / "helpers.py", "def describe(lr, layers):\n    return f'lr={lr} layers={layers}'\n")
+    r = cli("run", "train_sgd.py", "layers=[256,32]", "-y")
+    assert r.returncode == 0, r.stderr
+    assert "layers=[256, 32]" in r.stdout and len(runs_in(project / ".guild")) == 1
+    r = cli("run", "train_sgd.py", "layers=[[8,4],[16]]", "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    outs = sorted(cli("cat", str(i)).stdout.splitlines()[-1] for i in (1, 2))
+    assert outs == ["lr=0.1 layers=[16]", "lr=0.1 layers=[8, 4]"]
+    import runyard
+
+    df = runyard.run("train_sgd.py", {"layers": [64, 8]}, echo=False)
+    assert len(df) == 1 and df["flags.layers"][0] == "64 8"
+
+
+def test_a_list_global_and_a_syntax_error_say_why(project):
+    write(project / "train.py", "lr = 0.1\nhidden_sizes = [64, 32]\nprint(lr)\n")
+    r = cli("run", "train.py", "hidden_sizes=[8,4]", "-y")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "hidden_sizes" in r.stderr and "is a list" in r.stderr
+    assert "--force-flags accepts flags the script doesn't declare" in r.stderr
+    write(project / "broken.py", "lr = (0.1\nx = 1\n")
+    r = cli("run", "broken.py", "-y")
+    assert r.returncode == 2
+    assert r.stderr.strip() == "runyard: cannot read flags of broken.py: '(' was never closed (line 1)"
+
+
+def test_a_search_for_a_scalar_never_recorded_warns(project):
+    write(project / "train.py", "lr = 0.1\nprint(f'loss: {lr}')\n")
+    r = cli("run", "train.py", "lr=[0.1:0.5]", "--optimizer", "random", "--max-trials", "2", "--maximize", "acc",
+            "-y", "-q")
+    assert r.returncode == 0, r.stderr
+    warn = [line for line in r.stderr.splitlines() if "recorded no scalar 'acc'" in line]
+    assert len(warn) == 1 and "it recorded loss" in warn[0]
+
+
+# --- 9. smaller things ---------------------------------------------------------------------------
+
+
+def test_metavars_name_what_options_take():
+    r = cli("run", "--help", env={"COLUMNS": "200"})
+    for opt, meta in (("--restart", "RUN"), ("--proto", "RUN"), ("--sync", "REMOTE"), ("--gpus", "IDS"),
+                      ("--test-output-scalars", "FILE"), ("--python", "PATH")):
+        assert f"{opt} {meta}" in r.stdout, opt
+
+
+def test_workers_off_a_terminal_print_info_lines(project):
+    write(project / "train.py", "x = 1\nprint('x', x)\n")
+    r = cli("run", "train.py", "x=[1,2,3]", "--workers", "2", "-y")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("INFO: Running trial") == 3
+    assert "━" not in r.stderr and "\x1b[" not in r.stderr

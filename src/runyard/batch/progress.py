@@ -82,9 +82,19 @@ class Quiet:
         self._log(f"INFO: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status}{obj})",
                   1 if trial.status in FAILED else 0)
 
+    def _say(self, line: str) -> None:
+        try:
+            from ..terminal import safe_block
+
+            sys.stderr.write(safe_block(line) + "\n")  # (terminal-safe)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
     def warn(self, line: str) -> None:
-        """A warning about the batch as a whole (logged; shown where the batch shows lines)."""
+        """A warning about the batch as a whole: logged, and shown on stderr (even when quiet)."""
         self._log(line, 1)
+        self._say(line)
 
     def tick(self, running: int) -> None:
         pass
@@ -105,15 +115,6 @@ class Quiet:
 class Lines(Quiet):
     """Guild AI's console: a header line before each trial's echoed output."""
 
-    def _say(self, line: str) -> None:
-        try:
-            from ..terminal import safe_block
-
-            sys.stderr.write(safe_block(line) + "\n")  # (terminal-safe)
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-
     def started(self, trial: Trial) -> None:
         super().started(trial)
         self._say(f"INFO: Running trial {trial.run.id}: {trial_desc(self.script_rel, trial.flags)}")
@@ -127,10 +128,6 @@ class Lines(Quiet):
         super().finished(trial)
         if trial.status in FAILED:
             self._say(f"WARNING: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status})")
-
-    def warn(self, line: str) -> None:
-        super().warn(line)
-        self._say(line)
 
     def close(self, note: str | None = None) -> None:
         super().close(note)
@@ -231,10 +228,6 @@ class Bar(Quiet):
         if self.headers and trial.status in FAILED:
             self._say(f"WARNING: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status})")
         self._update()
-
-    def warn(self, line: str) -> None:
-        super().warn(line)
-        self._say(line)
 
     def tick(self, running: int) -> None:
         if running != self._running:
