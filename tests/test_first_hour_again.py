@@ -426,3 +426,43 @@ def test_workers_off_a_terminal_print_info_lines(project):
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("INFO: Running trial") == 3
     assert "━" not in r.stderr and "\x1b[" not in r.stderr
+
+
+def test_reading_never_creates_a_home(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "GUILD_HOME"}
+    env["HOME"] = str(tmp_path)
+    for args in (("runs",), ("compare",), ("scalars",), ("runs", "--deleted")):
+        r = subprocess.run([sys.executable, "-m", "runyard.cli", *args], cwd=empty, env=env, capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    code = "import runyard; print(len(runyard.ls_runs()), len(runyard.ls_scalars()))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=empty, env=env, capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["0", "0"], r.stderr
+    assert list(empty.iterdir()) == []
+
+
+def test_ctrl_c_exits_130_for_a_run_and_a_batch(project):
+    write(project / "slow.py", """
+        import time
+        x = 1
+        print("start", flush=True)
+        time.sleep(30)
+        """)
+    for flags in (["x=1"], ["x=[1,2]"]):
+        before = set(runs_in(project / ".guild"))
+        p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", *flags, "-y"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+        def started():
+            return any((r / ".guild" / "output").exists() and b"start" in (r / ".guild" / "output").read_bytes()
+                       for r in set(runs_in(project / ".guild")) - before)
+
+        deadline = time.monotonic() + 30
+        while not started() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        os.killpg(p.pid, signal.SIGINT)  # what the terminal sends its foreground group
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 130, (flags, err)

@@ -154,11 +154,9 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
             background = opts.pop("background", False)
             ids = api.run_ids(None, dict(parse_assign(f) for f in flags) or None, echo=not quiet,
                               wait=not background, **opts)
-            from .store.run import status_of
             from .home import find_home, runs_dir
 
-            status = status_of(runs_dir(find_home()) / ids[0])
-            _exit_now(0 if background or status == "completed" else 1 if status == "error" else 2)
+            _exit_now(0 if background else _exit_code([runs_dir(find_home()) / ids[0]]))
     else:
         info = resolve(script)
     if script is None:
@@ -240,11 +238,29 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
         from .store.run import status_of
 
         each = [status_of(runs_dir(find_home()) / i) for i in ids]
-        statuses = set(each)
-        code = 1 if "error" in statuses else 2 if "terminated" in statuses else 0
+        code = _exit_code([runs_dir(find_home()) / i for i in ids], each)
         if not quiet:
             _say_made(ids, each, runs_dir(find_home()))
     _exit_now(code)
+
+
+def _exit_code(run_dirs: list, statuses: list[str] | None = None) -> int:
+    """``runyard run``'s exit status, one rule for a run and a batch: 0 when every run completed,
+    1 when one failed, 130 after Ctrl-C (the shell's convention), 2 when one was stopped otherwise
+    (``runyard stop``, SIGTERM)."""
+    from .store.run import Run, status_of
+
+    statuses = statuses if statuses is not None else [status_of(d) for d in run_dirs]
+    if "error" in statuses:
+        return 1
+    stopped = [d for d, st in zip(run_dirs, statuses) if st == "terminated"]
+    if not stopped:
+        return 0
+    try:
+        interrupted = any(Run(d).get("exit_status") == -16 for d in stopped)
+    except Exception:  # noqa: BLE001 - an unreadable attribute: still stopped
+        interrupted = False
+    return 130 if interrupted else 2
 
 
 def _say_made(ids: list[str], statuses: list[str], base) -> None:

@@ -437,6 +437,9 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         entries = None
     except FileNotFoundError:
         listed, entries = None, []
+        if not os.path.isdir(home):  # reading never creates a home (nor its cache)
+            mem.clear()
+            return []
     db = connect(home)
     try:
         if not mem and listed is not None:
