@@ -466,3 +466,29 @@ def test_ctrl_c_exits_130_for_a_run_and_a_batch(project):
         os.killpg(p.pid, signal.SIGINT)  # what the terminal sends its foreground group
         _, err = p.communicate(timeout=60)
         assert p.returncode == 130, (flags, err)
+
+
+# --- 8. the view and diffs ----------------------------------------------------------------------
+
+
+def test_html_diff_colours_scalars_by_their_direction(project):
+    import re
+
+    import runyard
+
+    write(project / "train.py", """
+        quality = 0.9
+        print(f"acc: {quality}")
+        print(f"loss: {1 - quality:.2f}")
+        print(f"lr_now: {quality * 2}")
+        """)
+    a = runyard.run("train.py", echo=False)["id"][0]
+    b = runyard.run("train.py", {"quality": 0.8}, echo=False)["id"][0]
+    def scalar_rows(html: str) -> dict:
+        table = html.split('class="data vs scalars"', 1)[1].split("</table>", 1)[0]
+        return {name: cls for cls, name in re.findall(r'<tr class="([^"]*)"><td class="mono">([^<]+)</td>', table)}
+
+    html = Path(runyard.view_runs_diff([a, b], open=False)).read_text()
+    assert scalar_rows(html) == {"acc": "changed worse", "loss": "changed worse", "lr_now": "changed"}
+    html = Path(runyard.view_runs_diff([b, a], open=False)).read_text()
+    assert scalar_rows(html) == {"acc": "changed better", "loss": "changed better", "lr_now": "changed"}

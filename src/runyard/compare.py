@@ -111,6 +111,27 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+_LOWER_BETTER = {"loss", "error", "err", "mse", "mae", "rmse", "mape", "nll", "perplexity", "ppl", "wer", "cer",
+                 "latency", "regret", "cost", "distance", "dist"}
+_HIGHER_BETTER = {"acc", "accuracy", "precision", "recall", "f1", "auc", "roc", "score", "r2", "bleu", "rouge",
+                  "iou", "map", "reward", "return", "top1", "top5", "dice", "kappa", "mcc", "sharpe"}
+
+
+def direction(tag: str) -> str | None:
+    """Which way a scalar improves, from its name: ``"min"`` (loss-like: ``loss``, ``val_loss``,
+    ``rmse``, ``error``), ``"max"`` (``acc``, ``f1``, ``auc``, ``reward``) or None (unknown:
+    ``lr``, ``time``). Used to colour differences by better and worse, and nowhere else."""
+    import re
+
+    words = [w for w in re.split(r"[^a-z0-9]+", tag.lower().rsplit("/", 1)[-1]) if w]
+    for w in reversed(words):  # the last word decides: "loss_acc_ratio" is neither
+        if w in _LOWER_BETTER:
+            return "min"
+        if w in _HIGHER_BETTER:
+            return "max"
+    return None
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return ""
