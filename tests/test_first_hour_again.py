@@ -490,5 +490,6 @@ def test_html_diff_colours_scalars_by_their_direction(project):
 
     html = Path(runyard.view_runs_diff([a, b], open=False)).read_text()
     assert scalar_rows(html) == {"acc": "changed worse", "loss": "changed worse", "lr_now": "changed"}
-    html = Path(runyard.view_runs_diff([b, a], open=False)).read_text()
+    c = runyard.run("train.py", {"quality": 0.95}, echo=False)["id"][0]
+    html = Path(runyard.view_runs_diff([b, c], open=False)).read_text()
     assert scalar_rows(html) == {"acc": "changed better", "loss": "changed better", "lr_now": "changed"}
