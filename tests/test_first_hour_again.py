@@ -493,3 +493,54 @@ def test_html_diff_colours_scalars_by_their_direction(project):
     c = runyard.run("train.py", {"quality": 0.95}, echo=False)["id"][0]
     html = Path(runyard.view_runs_diff([b, c], open=False)).read_text()
     assert scalar_rows(html) == {"acc": "changed better", "loss": "changed better", "lr_now": "changed"}
+
+
+PIPELINE = """
+prepare:
+  main: prepare
+  requires:
+    - file: data.csv
+train:
+  main: train
+  requires:
+    - operation: prepare
+      select: out\\.txt
+pipe:
+  steps:
+    - prepare
+    - train
+"""
+
+
+def _pipeline_project(project: Path) -> None:
+    write(project / "guild.yml", PIPELINE)
+    write(project / "data.csv", "1,2\n")
+    write(project / "prepare.py", "open('out.txt', 'w').write(open('data.csv').read())\n")
+    write(project / "train.py", "print('got', open('out.txt').read().strip())\n")
+
+
+def test_diff_shows_the_files_each_dependency_resolved(project):
+    _pipeline_project(project)
+    for _ in range(2):
+        assert cli("run", "-y", "prepare").returncode == 0
+    assert cli("run", "-y", "train").returncode == 0
+    first_prepare = sorted(runs_in(project / ".guild"), key=lambda d: d.stat().st_mtime)[0].name
+    assert cli("run", "-y", "train", f"prepare={first_prepare[:8]}").returncode == 0
+    r = cli("diff", "-D")
+    assert r.returncode == 0, r.stderr
+    minus = [line for line in r.stdout.splitlines() if line.startswith("-operation:prepare")]
+    plus = [line for line in r.stdout.splitlines() if line.startswith("+operation:prepare")]
+    assert len(minus) == 1 and minus[0].endswith("/out.txt") and "run " in minus[0]
+    assert len(plus) == 1 and plus[0].endswith(f"{first_prepare}/out.txt")
+
+
+def test_exporting_a_pipeline_without_its_steps_says_so(project):
+    _pipeline_project(project)
+    r = cli("run", "-y", "pipe")
+    assert r.returncode == 0, r.stderr
+    r = cli("export", str(project / "out"), "-Fo", "^pipe$", "-y")
+    assert r.returncode == 0, r.stderr
+    note = [line for line in r.stderr.splitlines() if "links runs not in this export" in line]
+    assert len(note) == 1 and "prepare (" in note[0] and "train (" in note[0] and "--copy-links" in note[0]
+    r = cli("export", str(project / "all"), "-y")  # the pipeline with its steps: nothing to say
+    assert r.returncode == 0 and "links runs not in this export" not in r.stderr

@@ -672,8 +672,27 @@ def runs_export(runs: Any = None, location: str | os.PathLike | None = None, *ar
     if location is None:
         raise UsageError("runs_export needs a location (a directory or a .zip file)")
     sel = _each(runs, args, filters)
+    if links == "keep":
+        _note_links_left_behind([run.dir for run, _ in sel])
     export_runs([run.dir for run, _ in sel], Path(location).expanduser().absolute(), move=move, links=links)
     return runs
+
+
+def _note_links_left_behind(run_dirs: list[Path]) -> None:
+    """One line on stderr per exported run linking runs left out of the export (a pipeline's
+    steps, a batch's trials): its links to them would point at nothing."""
+    import sys
+
+    from .store.links import linked_runs
+    from .terminal import safe
+
+    chosen = {Path(d).name for d in run_dirs}
+    for d in run_dirs:
+        left = [link for link in linked_runs(d) if link["id"] not in chosen and link["status"] != "missing"]
+        if left:
+            names = ", ".join(f"{safe(link['name'])} ({link['id'][:8]})" for link in left)
+            sys.stderr.write(f"runyard: {Path(d).name[:8]} links runs not in this export: {names}; export them "
+                             "too, or store their files with --copy-links (links='copy' in Python)\n")
 
 
 def runs_import(location: str | os.PathLike, runs: Any = None, *args: Any, move: bool = False,
