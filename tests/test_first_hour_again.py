@@ -544,3 +544,11 @@ def test_exporting_a_pipeline_without_its_steps_says_so(project):
     assert len(note) == 1 and "prepare (" in note[0] and "train (" in note[0] and "--copy-links" in note[0]
     r = cli("export", str(project / "all"), "-y")  # the pipeline with its steps: nothing to say
     assert r.returncode == 0 and "links runs not in this export" not in r.stderr
+
+
+def test_check_and_test_sourcecode_say_what_a_run_gets(proj):
+    r = _cli("check")
+    assert f"run_python:        {proj / '.venv' / 'bin' / 'python'} (the project's .venv)" in r.stdout
+    r = _cli("run", "train_sgd.py", "--test-sourcecode")
+    assert r.returncode == 0, r.stderr
+    assert "Empty folders made in the run: plots/" in r.stdout

@@ -171,7 +171,12 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     if test_sourcecode:
         from .launch import sourcecode
 
+        from .launch.projectdata import empty_dirs
+
         _echo(sourcecode.plan(*sourcecode.rules_for(info), explain=True).explain())
+        made = empty_dirs(info.project_dir)
+        if made:
+            _echo("Empty folders made in the run: " + ", ".join(f"{d}/" for d in made))
         return
     from .flags import list_values
     from .flags.values import parse_assign
