@@ -108,6 +108,7 @@ def test_the_projects_venv_runs_the_script(proj):
     assert "hooks True" in r.stdout  # runyard's helpers ran in an interpreter without runyard
     run = _only_run(proj)
     assert _attr(run, "interpreter") == str(proj / ".venv" / "bin" / "python")
+    assert f"interpreter: {proj / '.venv' / 'bin' / 'python'}" in _cli("runs", "info").stdout.splitlines()
 
 
 def test_an_active_virtualenv_comes_first(proj, tmp_path):

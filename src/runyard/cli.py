@@ -575,6 +575,7 @@ def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, dele
         "vcs_commit": rr.get("vcs_commit") or "",
         "run_dir": r["dir"],
         "command": " ".join(rr.get("cmd") or []),
+        "interpreter": rr.get("interpreter") or "",  # (Guild's runs and older ones have none)
         "exit_status": r.get("exit_status"),
         "random_seed": rr.get("random_seed"),
         "flags": r.get("flags") or {},
