@@ -138,12 +138,22 @@ def start(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None 
         except (OSError, ValueError, AttributeError):
             pass
     parent = os.getpid()
-    pid = os.fork()
+    # SIGTERM held back across the fork: the child must not run the supervisor's handler (which
+    # would swallow a stop) before it has SIGTERM's default action of its own.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(out_w)
         os.close(err_w)
         return ForkedProcess(pid, out_r, err_r)
     try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a stop sent meanwhile ends the child now
         die_with_parent(parent)
         os.close(out_r)
         os.close(err_r)
