@@ -553,3 +553,16 @@ def test_check_and_test_sourcecode_say_what_a_run_gets(proj):
     r = _cli("run", "train_sgd.py", "--test-sourcecode")
     assert r.returncode == 0, r.stderr
     assert "Empty folders made in the run: plots/" in r.stdout
+
+
+def test_an_r_script_opening_a_left_out_file_gets_the_hint(proj):
+    import shutil
+
+    if shutil.which("Rscript") is None:
+        pytest.skip("R is not installed")
+    write(proj / "reads.R", 'd <- read.csv("data/covtype_like.csv")\nprint(nrow(d))\n')
+    r = _cli("run", "reads.R", "-y")
+    assert r.returncode == 1
+    assert ("runyard: the run could not open data/covtype_like.csv: data/ was not copied into the run's folder "
+            "(ignored by git); to bring it in, add to the script's front matter: #| requires: [{file: data}]"
+            ) in r.stderr.splitlines()
