@@ -438,9 +438,13 @@ def test_reading_never_creates_a_home(tmp_path):
         r = subprocess.run([sys.executable, "-m", "runyard.cli", *args], cwd=empty, env=env, capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 0, r.stderr
-    code = "import runyard; print(len(runyard.ls_runs()), len(runyard.ls_scalars()))"
+    code = ("import runyard, urllib.request\n"
+            "print(len(runyard.ls_runs()), len(runyard.ls_scalars()))\n"
+            "url = runyard.view(open=False)\n"
+            "print(urllib.request.urlopen(url + 'api/runs').status)\n"
+            "runyard.view(stop=True)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=empty, env=env, capture_output=True, text=True, timeout=60)
-    assert r.stdout.split() == ["0", "0"], r.stderr
+    assert r.stdout.split() == ["0", "0", "200"], r.stderr
     assert list(empty.iterdir()) == []
 
 

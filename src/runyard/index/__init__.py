@@ -619,6 +619,8 @@ def _newest_first(r: dict) -> tuple:
 def summaries(home: Path, location: str, ids: list[str]) -> dict[str, list]:
     """Scalar summaries (see :func:`runyard.store.record.summarize`) of runs already synced."""
     out: dict[str, list] = {}
+    if not ids:  # (nothing to read: no database opened, none made)
+        return out
     db = connect(home)
     try:
         for i in range(0, len(ids), 500):
