@@ -57,6 +57,7 @@ class Plan:
     executor: str | None = None  # NAME[:ARG] (see batch/executors); None = from workers/dask
     no_shared_fs: bool = False  # dask: run trials in the workers' scratch directories
     sync: str | None = None  # a remote trials come back through (dask without a shared disk)
+    warned_blind: bool = False  # said once that a trial recorded no objective scalar
 
     @property
     def executor_spec(self) -> str:
@@ -184,6 +185,7 @@ def _run_params(p: Plan) -> dict:
         "script": p.script.relpath,
         "script_path": str(p.script.path),
         "opspec": p.script.name if p.script.op is not None else None,  # a guild.yml operation
+        "interpreters": _overrides(p.script),  # --python / --rscript
         "cwd": os.getcwd(),
         "space": p.space.to_attr(),
         "optimizer": p.optimizer,
@@ -202,6 +204,12 @@ def _run_params(p: Plan) -> dict:
         "comment": p.comment,
         "force_flags": p.force_flags,
     }
+
+
+def _overrides(script: Script) -> dict:
+    from ..lang.runtime import overrides
+
+    return overrides(script)
 
 
 def _dask_address(dask: Any) -> str:
@@ -281,8 +289,8 @@ def _progress(p: Plan, ex, echo: bool, log):
         if progress.on_terminal():  # a bar, with each trial's output scrolling above it
             return progress.Bar(p.script.relpath, p.total + len(p.skipped), p.objective, log, headers=True)
         cls = progress.Lines
-    else:
-        cls = progress.Bar
+    else:  # several at once: a bar on a terminal, Guild's INFO lines elsewhere (a pipe, CI)
+        cls = progress.Bar if progress.on_terminal() else progress.Lines
     return cls(p.script.name, p.total + len(p.skipped), p.objective, log)
 
 
@@ -429,6 +437,23 @@ def _finished(p: Plan, t: Trial, source, show) -> None:
     t.objective = p.objective.value(t.run.dir) if t.status == "completed" else None
     source.tell(t)
     show.finished(t)
+    if t.status == "completed" and t.objective is None and p.objective.explicit and not p.warned_blind:
+        p.warned_blind = True  # once: the search can't tell better from worse
+        show.warn(_blind_warning(p, t))
+
+
+def _blind_warning(p: Plan, t: Trial) -> str:
+    from ..store.record import scalar_column
+    from ..store.tfevents import run_scalars
+
+    try:
+        tags = sorted({scalar_column(path, tag) for path, tag, _, _ in run_scalars(t.run.dir)})
+    except Exception:  # noqa: BLE001 - an unreadable event file: say so without the list
+        tags = []
+    verb = "maximize" if p.objective.maximize else "minimize"
+    has = f"it recorded {', '.join(tags)}" if tags else "it recorded no scalars"
+    return (f"WARNING: trial {t.run.id[:8]} recorded no scalar '{p.objective.tag}' to {verb} ({has}); "
+            f"the search can't tell better trials from worse: check --{verb} or the script's output")
 
 
 def _record(batch: Run, trials: list[Trial], source) -> None:
@@ -477,6 +502,10 @@ def resume(batch_dir: str | os.PathLike) -> list[str]:
     if cwd:
         os.chdir(cwd)
     info = resolve(rp["opspec"]) if rp.get("opspec") else inspect(rp["script_path"])
+    if rp.get("interpreters"):  # --python / --rscript
+        from ..lang.runtime import override
+
+        override(info, **rp["interpreters"])
     space = _trials.space_from_attr(rp.get("space") or {})
     p = Plan(script=info, space=space, optimizer=rp.get("optimizer") or "grid",
              objective=Objective.from_colspec(rp.get("objective")), seed=int(rp.get("random_seed") or 0),

@@ -85,8 +85,12 @@ const RYCharts = (() => {
     let current = cfg.series;
     let weight = cfg.smoothing || 0;
     let xMode = cfg.xMode || "step";
+    /* the x axis drawn: the one chosen, or steps when a series has no wall times to show */
+    const shownMode = () => (xMode === "step" || current.every((s) => s.times && s.times.length === s.steps.length)
+      ? xMode : "step");
 
     function build() {
+      const xMode = shownMode();
       const fix = (vals) => (log ? vals.map((v) => (v === null || v <= 0 ? null : v)) : vals);
       const parts = [], opts = [];
       for (const s of current) {
@@ -107,10 +111,11 @@ const RYCharts = (() => {
     }
 
     function intSteps() {
-      return xMode === "step" && current.every((s) => s.steps.every((v) => Number.isInteger(v)));
+      return shownMode() === "step" && current.every((s) => s.steps.every((v) => Number.isInteger(v)));
     }
 
     function makeOpts(seriesOpts) {
+      const xMode = shownMode();
       const axisStyle = { stroke: themeColor("--muted", "#687385"), grid: { stroke: themeColor("--grid", "#eef0f3"), width: 1 },
                           ticks: { stroke: themeColor("--line", "#e3e6eb"), width: 1 }, font: "11px system-ui, sans-serif" };
       const xAxis = Object.assign({}, axisStyle);
@@ -160,12 +165,12 @@ const RYCharts = (() => {
       const { data, opts } = build();
       if (plot) plot.destroy();
       plot = new uPlot(makeOpts(opts), data, container);
-      layout = `${weight > 0}|${xMode}|${log}|${current.length}`;
+      layout = `${weight > 0}|${shownMode()}|${log}|${current.length}`;
       hideRawLegend(opts);
     }
     /* new data (or smoothing): setData when the series layout is unchanged (fast), else rebuild */
     function update(keepScale) {
-      const want = `${weight > 0}|${xMode}|${log}|${current.length}`;
+      const want = `${weight > 0}|${shownMode()}|${log}|${current.length}`;
       if (want !== layout) { create(); return; }
       const { data } = build();
       const x = { min: plot.scales.x.min, max: plot.scales.x.max };
