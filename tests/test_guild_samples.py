@@ -58,6 +58,13 @@ CASES = [
     ("resource-flags", "file-source"),
     ("resource-flags", "upstream"),
     ("resource-flags", "op-source"),
+    ("resource-flags", "op-source-with-name"),
+    ("resource-flags", "op-source-with-flag-name"),
+    ("resource-flags", "file-source-with-name-2"),
+    ("resource-flags", "multi-resource"),
+    ("copy-sourcecode", "upstream"),
+    ("copy-sourcecode", "downstream-conflict"),
+    ("copy-sourcecode", "downstream-fixed"),
     ("flags-dest", "args"),
     ("flags-dest", "globals"),
     ("quoted-flag-vals", "globals.py f1=1 f3=hi"),
@@ -65,7 +72,12 @@ CASES = [
 ]
 
 # case -> {aspect: why it differs on purpose}
-DIFFERS: dict[str, dict[str, str]] = {}
+DIFFERS: dict[str, dict[str, str]] = {
+    "copy-file: copy-file": {"status": "both refuse the guild.yml (a top-level mapping holding `model:`); "
+                                       "runyard exits 2, as for all bad input, Guild 1"},
+    "op-env: test": {"output": "the script prints PYTHONPATH: Guild puts its own packages on it, runyard "
+                               "only the operation's `env`"},
+}
 
 SAMPLES = Path(os.environ.get("RUNYARD_GUILD", "/nonexistent")).parent.parent / "lib"
 ASPECTS = ("ops", "status", "flags", "label", "deps", "steps", "scalars", "manifest", "files", "output")

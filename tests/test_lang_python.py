@@ -100,7 +100,8 @@ def test_non_flags_are_skipped(project):
         kept = 7
         """)
     s = py.inspect(project / "train.py")
-    assert list(s.flags) == ["kept"]
+    assert list(s.flags) == ["none", "kept"]  # a global only ever None is a flag, as in Guild
+    assert s.flags["none"].default is None and s.flags["none"].type is None
 
 
 def test_first_literal_assignment_wins(project):

@@ -142,7 +142,10 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     if again:
         from .launch import rerun
 
-        info, again_flags, _ = rerun.proto_source(again) if opts.get("proto") else (None, {}, None)
+        from .api import one_run
+
+        info, again_flags, _ = rerun.proto_source(one_run(again, "--proto")) if opts.get("proto") \
+            else (None, {}, None)
         if info is None:  # --restart: straight to the run (its own command, or new flag values)
             from .flags.values import parse_assign
 
@@ -338,21 +341,26 @@ def _help_op(info) -> str:
 
 
 @main.command("ops")
-def ops_cmd() -> None:
+@click.option("-a", "--all", "show_all", is_flag=True, help="Also the private operations (named _like_this).")
+def ops_cmd(show_all: bool) -> None:
     """List the operations of the project's guild.yml, with their descriptions."""
     from pathlib import Path
 
     from . import guildfile
     from .errors import UsageError
+    from .terminal import safe
 
     path = guildfile.find(Path.cwd())
     if path is None:
         raise UsageError("no guild.yml in this directory")
     ops = sorted(guildfile.load(path).operations(), key=lambda o: o.display_name)
-    width = max((len(o.display_name) for o in ops), default=0) + 2
+    if not show_all:
+        ops = [o for o in ops if not o.private]
+    names = {o.display_name: safe(o.display_name) for o in ops}  # a newline in a name is no new line
+    width = max((len(n) for n in names.values()), default=0) + 2
     for o in ops:
         first = o.description.splitlines()[0] if o.description else ""
-        _echo(f"{o.display_name.ljust(width)}{first}".rstrip())
+        _echo(f"{names[o.display_name].ljust(width)}{safe(first)}".rstrip())
 
 
 @main.command("check")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,25 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+_NOT_PLAIN = re.compile(
+    r"(?i:y|n|yes|no|true|false|on|off|null|~)$|[-+]?(\d[\d_]*)?\.?\d+([eE][-+]?\d+)?$|0x[0-9a-fA-F]+$"
+    r"|[-+]?\.(inf|nan)$|[\[\]{}&*!|>'\"%@`#,?:-]$|[\[{&*!|>'\"%@`]|.*(: | #)|-$")
+
+
+def label_value(value: Any) -> str:
+    """A flag value as Guild writes it in a label: a string that would read back as another
+    type (``'1'``, ``'yes'``, ``''``) or holds white space (``'hi there'``) is quoted."""
+    if not isinstance(value, str):
+        return format_value(value)
+    if any(c.isspace() and c != " " for c in value):
+        import json
+
+        return json.dumps(value)
+    if value == "" or " " in value or _NOT_PLAIN.match(value):
+        return "'" + value.replace("'", "''") + "'"
+    return value
+
+
 def default_label(values: dict) -> str:
     """``name=value`` for every non-null flag, sorted by name (Guild's default label)."""
-    return " ".join(f"{k}={format_value(v)}" for k, v in sorted(values.items()) if v is not None)
+    return " ".join(f"{k}={label_value(v)}" for k, v in sorted(values.items()) if v is not None)

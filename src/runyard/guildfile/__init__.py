@@ -118,6 +118,11 @@ class OpDef:
                                  f"{what} are not supported by runyard")
 
     @property
+    def private(self) -> bool:
+        """An operation (or model) named ``_like_this``: hidden from ``runyard ops`` unless ``--all``."""
+        return self.name.startswith("_") or self.model.startswith("_")
+
+    @property
     def description(self) -> str:
         return str(self.data.get("description") or "").strip()
 
@@ -125,17 +130,17 @@ class OpDef:
     def sourcecode(self) -> Any:
         """Model-level rules, then the operation's (the last match wins)."""
         rules: list = []
-        root = None
+        root = dest = None
         for spec in (self.model_data.get("sourcecode"), self.data.get("sourcecode")):
             if spec is None:
                 continue
             if spec is False or (isinstance(spec, str) and spec.lower() in ("no", "false", "off")):
                 return False
             if isinstance(spec, dict):
-                root = spec.get("root", root)
+                root, dest = spec.get("root", root), spec.get("dest", dest)
                 spec = spec.get("select", [])
             rules.extend(spec if isinstance(spec, list) else [spec])
-        return {"root": root, "select": rules}
+        return {"root": root, "dest": dest, "select": rules, "guild": True}
 
     @property
     def source_root(self) -> Path:
@@ -228,6 +233,10 @@ class Guildfile:
             raise UsageError(f"operation '{spec}' is ambiguous in {self.path.name}: use "
                              + " or ".join(o.display_name for o in found))
         return found[0]
+
+    def defines(self, spec: str) -> bool:
+        """True if ``spec`` names an operation of this file by its own name (``op``, ``model:op``)."""
+        return any(spec in (o.name, o.display_name) for o in self.operations())
 
     def default_op(self) -> OpDef:
         ops = self.operations()
@@ -336,8 +345,8 @@ def load(path: Path) -> Guildfile:
     for item in _items(path, (path.resolve(),)):
         if "config" in item:
             gf.configs[str(item["config"])] = item
-        elif "model" in item:
-            name = str(item["model"] or "")
+        elif "model" in item or "operations" in item:  # `- operations:` alone: the anonymous model
+            name = str(item.get("model") or "")
             raw_models[name] = item
             if item.get("default"):
                 gf.default_model = name

@@ -27,6 +27,8 @@ _REF = __import__("re").compile(r"\$\{([^}]+)\}")
 
 
 def _module_file(root: Path, module: str) -> Path:
+    if module.endswith(".py") and (root / module).is_file():
+        return root / module  # an operation named after its script (`op.py:`), as Guild runs it
     rel = Path(*module.split("."))
     for cand in (root / rel.with_suffix(".py"), root / rel / "__main__.py"):
         if cand.is_file():
@@ -94,7 +96,12 @@ def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> 
         return Script(path=op.guildfile.path, language="guildfile", flags=gdefs, options=options,
                       flags_dest=dest or "args", op=op)
     words = options["main"]
+    if words[:1] == ["guild.pass"]:  # an operation that only resolves its dependencies
+        return Script(path=op.guildfile.path, language="guildfile", flags=gdefs, options=options,
+                      flags_dest=dest or "args", op=op)
     path = _module_file(root, words[0])
+    if not path.is_file() and "-" in words[0]:
+        path = _module_file(root, words[0].replace("-", "_"))  # Guild: op `json-decodable` runs json_decodable.py
     if not path.is_file():
         raise UsageError(f"guild.yml operation {op.display_name}: main module '{words[0]}' not found "
                          f"({path.relative_to(root) if path.is_relative_to(root) else path})")
@@ -197,11 +204,13 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
     """globals: rewrite the run's copy of the module; config:FILE: rewrite the run's copy of FILE."""
     from .. import lang
 
-    if script.options.get("steps") or script.options.get("exec") and not script.flags_dest.startswith("config:"):
+    if passes(script) or script.options.get("steps") or script.options.get("exec") \
+            and not script.flags_dest.startswith("config:"):
         return
     dest = script.flags_dest
     if dest == "args":
         return
+    run_dir = run_dir / _source_dest(script)  # `sourcecode: {dest: src}`: the module's copy is under src/
     if dest.startswith("global:"):
         target = run_dir / script.relpath
         text = target.read_text(encoding="utf-8")
@@ -213,6 +222,17 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
                 flags_dest="globals" if dest == "globals" else _clean(dest), op=script.op)
     py_values = {k: v for k, v in values.items() if k in script.flags}
     lang.entry("python").apply_flags(py, run_dir, py_values)
+
+
+def _source_dest(script: Script) -> str:
+    from ..launch.sourcecode import dest_of
+
+    return dest_of(script.options.get("sourcecode"))
+
+
+def passes(script: Script) -> bool:
+    """True for ``main: guild.pass``: the operation runs nothing (its dependencies are its work)."""
+    return (script.options.get("main") or [None])[0] == "guild.pass"
 
 
 def _clean(dest: str) -> str:
@@ -317,6 +337,7 @@ def _arg(value: Any) -> str:
 
 
 def _fill(text: str, values: dict, extra: dict[str, str]) -> str:
+    """``${name}`` replaced by ``extra[name]`` or the flag's value."""
     from ..flags import format_value
 
     def sub(m):
@@ -351,19 +372,25 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
             env[str(fd.extra["guild-env-name"])] = "1" if v is True else "" if v is False else str(v)
     if opts.get("steps"):
         return [sys.executable, "-m", "runyard.launch.steps"], env
+    if passes(script):
+        return [sys.executable, "-c", ""], env
     args = flag_args(script, values, referenced(script)) if script.flags_dest == "args" else []
     if opts.get("exec"):
-        text = _fill(str(opts["exec"]), values, {
-            "python_exe": sys.executable, "guild_python_exe": sys.executable,
-            "flag_args": " ".join(shlex.quote(a) for a in args), "main_args": "",
-        })
-        try:
-            return shlex.split(text), env
+        try:  # split first, then fill each word: a flag value is one argument, whatever it holds
+            words = shlex.split(str(opts["exec"]))
         except ValueError as e:
             raise UsageError(f"guild.yml: invalid exec of operation {script.name}: {e}") from None
+        exe = {"python_exe": sys.executable, "guild_python_exe": sys.executable, "main_args": ""}
+        argv = []
+        for w in words:
+            if w == "${flag_args}":
+                argv.extend(args)
+            else:
+                argv.append(_fill(w, values, {**exe, "flag_args": " ".join(args)}))
+        return argv, env
     words = [_fill(w, values, {}) for w in opts["main"]]
     module, main_args = words[0], words[1:]
-    rel = Path(script.relpath)
+    rel = Path(_source_dest(script)) / script.relpath
     if "." not in module and rel.name != "__main__.py":
         argv = [sys.executable, rel.as_posix()]  # `python train.py`: the run dir is sys.path[0]
     else:

@@ -183,12 +183,20 @@ def resolve(spec: str | Path | None) -> Script:
         if gf is None:
             raise UsageError("name a script to run (there is no guild.yml here with a default operation)")
         return guildfile.load(gf).script(None)
-    p = Path(spec)
-    if p.is_file() or Path(spec).suffix.lower() in _scan():
-        return inspect(p)
     from .. import guildfile
 
     gf = guildfile.find(Path.cwd())
-    if gf is not None:
-        return guildfile.load(gf).script(str(spec))
+    p = Path(spec)
+    try:
+        project = guildfile.load(gf) if gf is not None else None
+    except UsageError:
+        if not p.is_file():
+            raise
+        project = None  # a script beside a broken guild.yml still runs
+    if project is not None and project.defines(str(spec)):
+        return project.script(str(spec))  # as in Guild, an operation named `op.py` wins over the file
+    if p.is_file() or Path(spec).suffix.lower() in _scan():
+        return inspect(p)
+    if project is not None:
+        return project.script(str(spec))
     raise UsageError(f"script not found: {spec}")

@@ -115,8 +115,11 @@ def _scalar(node: ast.expr) -> tuple[bool, Any]:
 
 
 def _literals(tree: ast.Module) -> dict[str, _Literal]:
-    """First scalar-literal assignment of each public module-level name, in order."""
+    """First scalar-literal assignment of each public module-level name, in order. A name only
+    ever set to ``None`` literally is a flag too, with no default (Guild imports it, and sets
+    it: ``file = None`` in a script whose guild.yml gives ``file`` a default)."""
     found: dict[str, _Literal] = {}
+    nones: dict[str, _Literal] = {}
     for stmt in tree.body:
         ann_type = None
         if isinstance(stmt, ast.Assign):
@@ -133,15 +136,22 @@ def _literals(tree: ast.Module) -> dict[str, _Literal]:
             continue
         if name.startswith("_") or name in found:
             continue
-        ok, value = _scalar(stmt.value)
-        if not ok:
-            continue
         v = stmt.value
-        found[name] = _Literal(
-            name, value, ann_type, stmt.lineno,
-            (v.lineno, v.col_offset), (v.end_lineno or v.lineno, v.end_col_offset or 0),
-        )
-    return found
+        ok, value = _scalar(v)
+        is_none = isinstance(v, ast.Constant) and v.value is None
+        if not ok and not is_none:
+            continue
+        lit = _Literal(name, value, ann_type, stmt.lineno,
+                       (v.lineno, v.col_offset), (v.end_lineno or v.lineno, v.end_col_offset or 0))
+        if is_none:
+            nones.setdefault(name, lit)
+        else:
+            found[name] = lit
+    if not nones:
+        return found
+    order = {name: lit.lineno for name, lit in {**nones, **found}.items()}
+    merged = {**{n: lit for n, lit in nones.items() if n not in found}, **found}
+    return dict(sorted(merged.items(), key=lambda kv: order[kv[0]]))
 
 
 def _global_flags(text: str, source: str, tree: ast.Module | None = None) -> dict[str, FlagDef]:

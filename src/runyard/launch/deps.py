@@ -39,7 +39,7 @@ class DependencyError(UsageError):
 
 
 SOURCE_KEYS = {"file", "operation", "select", "rename", "target-path", "path", "target-type", "name",
-               "optional", "help", "sources"}
+               "optional", "help", "sources", "warn-if-empty", "flag-name", "description"}
 
 
 @dataclass
@@ -137,6 +137,7 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
     base = script.op.guildfile.dir
     out = []
     for resource, spec in _sources(script):
+        spec = _filled(spec, values)
         link = str(spec.get("target-type") or "copy") == "link"
         if "file" in spec:
             src = (base / str(spec["file"])).absolute()
@@ -145,15 +146,12 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
                 if spec.get("optional"):
                     continue
                 raise DependencyError(f"missing dependency {uri} of {script.name}: {src} does not exist")
-            if src.is_dir():
-                pairs = [(p, p.relative_to(src).as_posix()) for p in sorted(src.rglob("*")) if p.is_file()]
-                selected = _select(pairs, spec)
-                recorded = [src] if "select" not in spec else [p for p, _ in selected]
-                if "select" not in spec and not spec.get("target-path") and not spec.get("path"):
-                    selected = [(p, f"{src.name}/{rel}") for p, rel in selected]
-            else:
-                selected = _select([(src, src.name)], spec)
+            if src.is_dir() and "select" in spec:
+                selected = _select(_entries(src), spec)
                 recorded = [p for p, _ in selected]
+            else:  # a file, or a whole directory (one entry, as Guild records it)
+                selected = [(src, src.name)]
+                recorded = [src]
             if not selected and "select" in spec and not spec.get("optional"):
                 raise DependencyError(f"missing dependency {uri} of {script.name}: nothing matches "
                                       f"select {spec['select']!r}")
@@ -170,7 +168,8 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
                 why = f"no run {chosen!r}" if chosen else "no completed run"
                 raise DependencyError(f"missing dependency {uri} of {script.name}: {why} of operation {opspec}")
             values[resource] = run_dir.name
-            pairs = _produced(run_dir)
+            # With select, any file of the run (its source too); without, the files it made.
+            pairs = _entries(run_dir) if "select" in spec else _produced(run_dir)
             selected = _select(pairs, spec)
             if not selected and "select" in spec:
                 raise DependencyError(f"missing dependency {uri} of {script.name}: run {run_dir.name[:8]} has "
@@ -195,16 +194,103 @@ def snapshot_excludes(script) -> set[str]:
     return out
 
 
+def _filled(spec: dict, values: dict) -> dict:
+    """``spec`` with ``${flag}`` in its strings replaced by the run's flag values (``file: ${file}``)."""
+    def fill(v: Any) -> Any:
+        if isinstance(v, str) and "${" in v:
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(values[m.group(1)]) if values.get(m.group(1))
+                          is not None else m.group(0), v)
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        return v
+    return {k: fill(v) for k, v in spec.items()}
+
+
+_MAX_ENTRIES = 100_000  # paths looked at under one dependency directory
+
+
+def _entries(top: Path) -> list[tuple[Path, str]]:
+    """Every file and directory under ``top`` (not ``.guild``), relative; links not followed."""
+    out = []
+    for root, dirs, files in os.walk(top):
+        r = Path(root)
+        if r == top:
+            dirs[:] = [d for d in dirs if d != ".guild"]
+        for name in sorted(dirs) + sorted(files):
+            out.append((r / name, (r / name).relative_to(top).as_posix()))
+        if len(out) > _MAX_ENTRIES:
+            raise DependencyError(f"dependency directory {top} holds more than {_MAX_ENTRIES} paths")
+    return sorted(out, key=lambda x: x[1])
+
+
 def _select(pairs: list[tuple[Path, str]], spec: dict) -> list[tuple[Path, str]]:
+    """The entries whose relative path matches a ``select`` pattern, each placed by its base name
+    (as Guild places them); a selected directory brings its whole tree."""
     sel = spec.get("select")
     if sel is None:
         return pairs
     pats = [sel] if isinstance(sel, str) else list(sel)
+    res = [safe_regex(str(p), "select") for p in pats]
+    out = []
+    taken: list[str] = []
+    for p, rel in pairs:
+        if any(rel == t or rel.startswith(t + "/") for t in taken):
+            continue  # inside a directory already selected
+        if any(r.fullmatch(rel) for r in res):
+            if p.is_dir() and not p.is_symlink():
+                taken.append(rel)
+            out.append((p, p.name))
+    return out
+
+
+_REGEX_LIMIT = 500
+
+
+def safe_regex(pattern: str, what: str) -> "re.Pattern":
+    """A guild.yml regex, compiled, that cannot backtrack without bound: no repeat of a group
+    that itself repeats (``(a+)+``, ``(a|aa)*``), and at most 500 characters."""
+    if len(pattern) > _REGEX_LIMIT:
+        raise UsageError(f"guild.yml: {what} pattern is longer than {_REGEX_LIMIT} characters")
     try:
-        res = [re.compile(str(p)) for p in pats]
+        compiled = re.compile(pattern)
     except re.error as e:
-        raise UsageError(f"guild.yml: invalid select pattern: {e}") from None
-    return [(p, rel) for p, rel in pairs if any(r.fullmatch(rel) for r in res)]
+        raise UsageError(f"guild.yml: invalid {what} pattern {pattern!r}: {e}") from None
+    if _nested_repeat(pattern):
+        raise UsageError(f"guild.yml: {what} pattern {pattern!r} repeats a repeated group (it could take "
+                         "forever to match); write it without the nested repeat")
+    return compiled
+
+
+def _nested_repeat(pattern: str) -> bool:
+    """True if a repeated group holds a repeat or an alternation (catastrophic backtracking)."""
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+    except ImportError:  # Python < 3.11
+        import sre_parse  # type: ignore[no-redef]
+
+    def walk(items, inside_repeat: bool) -> bool:
+        for op, av in items:
+            name = str(op)
+            if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                lo, hi, sub = av
+                if inside_repeat and hi != lo:
+                    return True
+                if walk(sub, inside_repeat or hi > 1):
+                    return True
+            elif name == "SUBPATTERN":
+                if walk(av[-1], inside_repeat):
+                    return True
+            elif name == "BRANCH":
+                if inside_repeat and len(av[1]) > 1:
+                    return True
+                if any(walk(b, inside_repeat) for b in av[1]):
+                    return True
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                if walk(av[1], inside_repeat):
+                    return True
+        return False
+
+    return walk(sre_parse.parse(pattern), False)
 
 
 def _targets(pairs: list[tuple[Path, str]], spec: dict) -> list[tuple[Path, str]]:
@@ -217,10 +303,11 @@ def _targets(pairs: list[tuple[Path, str]], spec: dict) -> list[tuple[Path, str]
             parts = shlex.split(str(r))
             rules.append((parts[0], parts[1] if len(parts) > 1 else ""))
     prefix = str(spec.get("target-path") or spec.get("path") or "").strip("/")
+    rules = [(safe_regex(pat, "rename"), repl) for pat, repl in rules]
     out = []
     for p, rel in pairs:
         for pat, repl in rules:
-            rel = re.sub(pat, repl, rel)
+            rel = pat.sub(repl, rel)
         if prefix:
             rel = f"{prefix}/{rel}"
         if rel.startswith("/") or ".." in rel.split("/"):
@@ -291,6 +378,14 @@ def _upstream(script, opspec: str, chosen: Any, home: Path) -> Path | None:
     return best[1] if best else None
 
 
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def apply(sources: list[Source], run_dir: Path) -> dict:
     """Copy or link every source's files into ``run_dir``; add ``d`` lines to the manifest;
     return the ``deps`` attribute."""
@@ -302,11 +397,15 @@ def apply(sources: list[Source], run_dir: Path) -> dict:
             dst.parent.mkdir(parents=True, exist_ok=True)
             if dst.exists() or dst.is_symlink():
                 dst.unlink()
+            if dst.is_dir() and not dst.is_symlink():
+                shutil.rmtree(dst)
             if s.link:
                 os.symlink(os.path.relpath(src, dst.parent) if s.config else src, dst)
+            elif src.is_dir():
+                shutil.copytree(src, dst, symlinks=True)
             else:
                 shutil.copy2(src, dst)
-            sha = hashlib.sha1(src.read_bytes()).hexdigest() if src.is_file() else "-"
+            sha = _sha1(src) if src.is_file() else "-"
             lines.append(" ".join(shlex.quote(x) for x in ("d", rel, sha, s.uri)))
         entry: dict[str, Any] = {}
         if s.config:

@@ -118,7 +118,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         files = sourcecode.manifest_files(proto_dir)
         digest = sourcecode.snapshot(proto_dir, run.dir, files)
     else:
-        digest = sourcecode.snapshot(project, run.dir, files)
+        digest = sourcecode.snapshot(project, run.dir, files, sourcecode.dest_of(opts.get("sourcecode")))
     deps_attr = _deps.apply(sources, run.dir) if script.op is not None else None
     lang.apply_flags(script, run.dir, values)
     argv, extra_env = lang.command(script, run.dir, values)
@@ -157,7 +157,8 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     a("initialized", now)
     a("flags", values)
     a("user_flags", user_flags)
-    a("label", label)
+    if label:
+        a("label", label)  # Guild writes no label for a run without one
     if tags:
         a("tags", tags)
     if comment:
@@ -182,8 +183,8 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     vcs = sourcecode.vcs_commit(project)
     if vcs:
         a("vcs_commit", vcs)
+    a("deps", deps_attr or {})
     if script.op is not None:
-        a("deps", deps_attr or {})
         if opts.get("steps"):
             a("steps", opts["steps"])
     for k, v in (extra_attrs or {}).items():
@@ -250,9 +251,9 @@ def _render_label(template: str, values: dict) -> str:
         name = m.group(1)
         if name == "default_label":
             return default_label(values)
-        from ..flags import format_value
+        from ..flags import label_value
 
-        return format_value(values[name]) if name in values else ""
+        return label_value(values[name]) if name in values else ""
 
     return re.sub(r"\$\{([^}|]+)\}", sub, template)
 

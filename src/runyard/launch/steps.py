@@ -31,20 +31,56 @@ def parse_step(step: Any, where: str) -> dict:
 
     if isinstance(step, str):
         step = {"run": step}
-    if not isinstance(step, dict) or not step.get("run"):
+    if not isinstance(step, dict) or not step.get("run") or not isinstance(step["run"], str):
         raise UsageError(f"guild.yml: invalid step in {where}: {step!r}")
     for k in step:
         if k not in STEP_KEYS:
             raise UsageError(f"guild.yml: step attribute '{k}' in {where} is not supported by runyard")
-    words = shlex.split(str(step["run"]))
-    flags = dict(parse_assign(w) for w in words[1:])
+    try:
+        words = shlex.split(str(step["run"]))
+    except ValueError as e:
+        raise UsageError(f"guild.yml: invalid step in {where}: {e}") from None
+    if not words:
+        raise UsageError(f"guild.yml: invalid step in {where}: {step!r}")
+    opts: dict[str, Any] = {"label": step.get("label"), "tags": list(step.get("tags") or []),
+                            "needed": bool(step.get("needed"))}
+    assigns = []
+    rest = iter(words[1:])
+    for w in rest:
+        if w in ("-l", "--label", "-t", "--tag"):
+            value = next(rest, None)
+            if value is None:
+                raise UsageError(f"guild.yml: step option {w} in {where} needs a value")
+            if w in ("-l", "--label"):
+                opts["label"] = value
+            else:
+                opts["tags"].append(value)
+        elif w.startswith("--label="):
+            opts["label"] = w.partition("=")[2]
+        elif w in ("--needed", "-N"):
+            opts["needed"] = True
+        elif w.startswith("-"):
+            raise UsageError(f"guild.yml: step option {w} in {where} is not supported by runyard "
+                             "(steps take -l/--label, -t/--tag and --needed)")
+        else:
+            assigns.append(w)
+    flags = dict(parse_assign(w) for w in assigns)
     given = step.get("flags") or {}
     if isinstance(given, list):
         given = dict(parse_assign(str(w)) for w in given)
     flags.update(given)
     op = words[0]
-    return {"op": op, "name": step.get("name") or op.rpartition(":")[2], "flags": flags,
-            "needed": bool(step.get("needed")), "label": step.get("label"), "tags": step.get("tags") or []}
+    return {"op": op, "name": step.get("name") or op.rpartition(":")[2], "flags": flags, **opts}
+
+
+def step_names(steps: list) -> list[str]:
+    """The link name of each step: its name, ``name_2``, ``name_3``... when one repeats (as Guild)."""
+    seen: dict[str, int] = {}
+    out = []
+    for step in steps:
+        n = seen[step["name"]] = seen.get(step["name"], 0) + 1
+        out.append(step["name"] if n == 1 else f"{step['name']}_{n}")
+    return out
 
 
 def _fill(value: Any, pipeline_flags: dict) -> Any:
@@ -97,8 +133,9 @@ def run_steps(run_dir: Path) -> int:
     pflags = pipeline.get("flags") or {}
     os.environ["GUILD_RUNS_PARENT"] = pipeline.id
     where = f"{model + ':' if model else ''}{pipeline.opref[3]}"
-    for raw in pipeline.get("steps") or []:
-        step = parse_step(raw, where)
+    steps = [parse_step(raw, where) for raw in pipeline.get("steps") or []]
+    for step, link_name in zip(steps, step_names(steps)):
+        step["name"] = link_name
         spec = step["op"] if ":" in step["op"] or not model else f"{model}:{step['op']}"
         script = gf.script(spec)
         flags = {k: _fill(v, pflags) for k, v in step["flags"].items()}
