@@ -104,7 +104,7 @@ def case_id(case: tuple[str, str]) -> str:
 
 def _run_cases(base: Path, project: str, tool: str) -> list[tuple[list[str], int]]:
     """Run the project's cases with one tool; per case, (run ids it made, exit status)."""
-    proj, home = base / tool / project, base / "homes" / tool / project
+    proj, home = base / tool / "p" / project, base / tool / "h" / project  # same relative paths
     home.mkdir(parents=True)
     env = {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1"}
     out = []
@@ -197,7 +197,8 @@ def _view(home: Path, made: list[str], code: int) -> dict:
     view["scalars"] = sorted(repr(_scalars(d)) for d in runs)
     view["manifest"] = sorted(repr(_manifest(d)) for d in runs)
     view["files"] = sorted(repr(dict(sorted(_files(d, names, sources).items()))) for d in runs)
-    view["output"] = sorted(repr(_output(d)) for d in runs if not _attr(d, "steps"))
+    # The lines, not their order: stdout and stderr reach the output file interleaved differently.
+    view["output"] = sorted(repr(sorted(_output(d).splitlines())) for d in runs if not _attr(d, "steps"))
     return view
 
 
@@ -226,7 +227,7 @@ def ran(tmp_path_factory):
     projects = sorted({p for p, _ in CASES})
     for tool in ("guild", "runyard"):
         for p in projects:
-            shutil.copytree(samples / p, base / tool / p, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(samples / p, base / tool / "p" / p, ignore=shutil.ignore_patterns("__pycache__"))
     with ThreadPoolExecutor(3) as pool:
         jobs = {(p, t): pool.submit(_run_cases, base, p, t) for p in projects for t in ("guild", "runyard")}
         results = {k: j.result() for k, j in jobs.items()}
@@ -237,7 +238,7 @@ def ran(tmp_path_factory):
             pair = {}
             for tool in ("guild", "runyard"):
                 made, code, err = results[(p, tool)][i]
-                pair[tool] = _view(base / "homes" / tool / p, made, code), err
+                pair[tool] = _view(base / tool / "h" / p, made, code), err
             views[case_id(case)] = pair
     return views
 

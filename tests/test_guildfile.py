@@ -366,8 +366,9 @@ def test_file_and_operation_dependencies(project):
     _ok("run", "-y", "prepare")
     first = _only_run(project)
     assert (first / "data.csv").read_text() == "1,2\n" and not (first / "data.csv").is_symlink()
-    link = first / "linked" / "e.txt"
-    assert link.is_symlink() and link.read_text() == "e\n"
+    link = first / "linked" / "extra"  # a directory is one dependency, as in Guild (`d linked/extra`)
+    assert link.is_symlink() and (link / "e.txt").read_text() == "e\n"
+    assert "d linked/extra - file:extra" in (first / ".guild" / "manifest").read_text()
     deps = _attr(first, "deps")
     assert deps["file:data.csv"]["file:data.csv"]["uri"] == "file:data.csv"
     assert (first / os.path.relpath(project / "data.csv", first)).resolve() == (project / "data.csv").resolve()
@@ -486,7 +487,7 @@ def test_export_import_keeps_or_copies_pipeline_links(project, tmp_path):
             assert os.readlink(got / "train") == os.readlink(pipe / "train"), archive
             assert (got / "train" / "out.txt").read_text() == "1,2\n"
             prep = home / "runs" / os.readlink(pipe / "prepare")[3:]
-            link = prep / "linked" / "e.txt"  # a linked project file travels as a file
+            link = prep / "linked" / "extra" / "e.txt"  # a linked project directory travels as files
             assert link.read_text() == "e\n" and not link.is_symlink()
         r = _ok("ls", "-L", pipe.name[:8], env={"GUILD_HOME": str(home)})
         assert "  train/out.txt" in r.stdout.splitlines()

@@ -132,7 +132,7 @@ def _is_number(text: str) -> bool:
 def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bool, **opts: Any) -> None:
     """Run SCRIPT (or a guild.yml operation OP, MODEL:OP) in a new run directory.
     FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
-    from .lang import resolve
+    from .guildfile import resolve
 
     if script is not None and "=" in script and not os.path.exists(script):
         flags, script = (script, *flags), None  # `runyard run lr=0.1`: the guild.yml default operation

@@ -67,46 +67,53 @@ def warn(msg: str) -> None:
         print(f"runyard: {msg}", file=sys.stderr)
 
 
-def check(data: dict, where: str, *, script: bool = False) -> dict:
-    """Validate an operation's keys (``where``: how to name it in a message, e.g.
-    ``guild.yml: operation 'train'`` or ``train.py: front matter``). Ignored keys are said in
-    one line; keys runyard refuses raise a one-line UsageError. Returns ``data`` with ``tags``,
-    ``env`` and ``requires`` normalized."""
+def check(data: dict, file: str, what: str, *, script: bool = False, refuse: bool = True) -> dict:
+    """Validate an operation's keys: ``file`` and ``what`` name it in messages (``guild.yml``,
+    ``operation 'train'``; ``train.py``, ``the front matter``). Ignored keys are said in one line
+    each; keys runyard refuses raise a one-line UsageError (``refuse``: now, else when the
+    operation runs). Returns ``data`` with ``tags`` and ``env`` normalized."""
     if not isinstance(data, dict):
-        raise UsageError(f"{where} must be a mapping")
+        raise UsageError(f"{file}: {what} must be a mapping")
     for key in data:
         if script and key in NOT_IN_SCRIPTS:
-            warn(f"{where}: '{key}' is ignored (the script itself is what runs)")
+            warn(f"{file}: '{key}' of {what} is ignored (the script itself is what runs)")
         elif key in OP_KEYS or script and key in SCRIPT_KEYS:
             continue
         elif key in REFUSED_KEYS:
-            raise UsageError(f"{where} uses '{key}': {REFUSED_KEYS[key]} are not supported by runyard")
+            if refuse:
+                raise UsageError(f"{file}: {what} uses '{key}': {REFUSED_KEYS[key]} are not supported by runyard")
         elif key in IGNORED_KEYS:
-            warn(f"{where}: '{key}' is ignored ({IGNORED_KEYS[key]})")
+            warn(f"{file}: '{key}' of {what} is ignored ({IGNORED_KEYS[key]})")
         else:
-            warn(f"{where}: unknown key {str(key)!r}; ignored")
+            warn(f"{file}: unknown key {quoted(key)} in {what}; ignored")
     out = dict(data)
     if "tags" in out:
-        out["tags"] = _tags(out["tags"])
+        out["tags"] = tags_of(out["tags"])
     if "env" in out:
         env = out["env"] or {}
         if not isinstance(env, dict):
-            raise UsageError(f"{where}: env must be a mapping of names to values")
+            raise UsageError(f"{file}: env of {what} must be a mapping of names to values")
         out["env"] = {str(k): "" if v is None else str(v) for k, v in env.items()}
-    if "requires" in out:
-        requirements(out["requires"], where)  # validated now, resolved when the run is made
+    if refuse and out.get("requires"):
+        requirements(out["requires"], file, what)  # validated now, resolved when the run is made
     return out
 
 
-def _tags(v: Any) -> list[str]:
+def quoted(key: Any) -> str:
+    """A key as a message shows it: quoted, control characters escaped."""
+    text = str(key)
+    return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)[:80] + "'"
+
+
+def tags_of(v: Any) -> list[str]:
     if v is None:
         return []
     return [str(t) for t in (v if isinstance(v, list) else [v])]
 
 
-def requirements(reqs: Any, where: str, resources: dict | None = None) -> list[tuple[str, dict]]:
-    """``(resource name, source spec)`` for every entry of ``requires``: file and operation
-    sources, a list under ``sources:``, or a model resource named by a string."""
+def requirements(reqs: Any, file: str, name: str, resources: dict | None = None) -> list[tuple[str, dict]]:
+    """``(resource name, source spec)`` for every entry of ``requires`` of operation ``name``:
+    file and operation sources, a list under ``sources:``, or a model resource named by a string."""
     out = []
     resources = resources or {}
     for req in reqs if isinstance(reqs, list) else [] if reqs is None else [reqs]:
@@ -114,29 +121,29 @@ def requirements(reqs: Any, where: str, resources: dict | None = None) -> list[t
             key = req.split(":", 1)[-1]
             res = resources.get(key)
             if res is None:
-                raise UsageError(f"{where} requires '{req}', which is not a resource of its model")
+                raise UsageError(f"{file}: {name} requires '{req}', which is not a resource of its model")
             srcs = res.get("sources", res) if isinstance(res, dict) else res
             for s in srcs if isinstance(srcs, list) else [srcs]:
-                out.append((key, _source(s if isinstance(s, dict) else {"file": s}, where)))
+                out.append((key, _source(s if isinstance(s, dict) else {"file": s}, file, name)))
             continue
         if not isinstance(req, dict):
-            raise UsageError(f"{where}: invalid requires entry {req!r}")
+            raise UsageError(f"{file}: invalid requires entry of {name}: {req!r}")
         if "sources" in req:
             srcs = req["sources"]
             for s in srcs if isinstance(srcs, list) else [srcs]:
-                s = _source(s if isinstance(s, dict) else {"file": s}, where)
+                s = _source(s if isinstance(s, dict) else {"file": s}, file, name)
                 out.append((str(req.get("name") or uri(s)), s))
             continue
-        req = _source(req, where)
-        out.append((str(req.get("name") or uri(req)), req))
+        req = _source(req, file, name)
+        out.append((source_name(req), req))
     return out
 
 
-def _source(spec: dict, where: str) -> dict:
+def _source(spec: dict, file: str, name: str) -> dict:
     for key in spec:
         if key not in SOURCE_KEYS:
             kind = "source type" if key in ("url", "config", "module") else "source attribute"
-            raise UsageError(f"{where}: {kind} '{key}' in requires is not supported by runyard "
+            raise UsageError(f"{file}: {kind} {quoted(key)} in requires of {name} is not supported by runyard "
                              "(file: and operation: sources are)")
     uri(spec)
     return spec
@@ -151,12 +158,30 @@ def uri(spec: dict) -> str:
     raise UsageError(f"a requires entry needs file: or operation: ({sorted(map(str, spec))})")
 
 
+def source_name(spec: dict) -> str:
+    """A source's name in the ``deps`` attribute: ``name``, else ``flag-name``, else its uri."""
+    flag = spec.get("flag-name")
+    return str(spec.get("name") or (flag if isinstance(flag, str) else "") or uri(spec))
+
+
+def flag_name(spec: dict) -> str | None:
+    """The flag that chooses an operation source's run: ``flag-name``, else the source's name
+    (``operation:prepare``); None for a file source or ``flag-name: no``."""
+    if "operation" not in spec:
+        return None
+    flag = spec.get("flag-name")
+    if flag is False:
+        return None
+    return str(flag) if isinstance(flag, str) and flag else source_name(spec)
+
+
 def dep_flags(reqs: list[tuple[str, dict]]) -> dict[str, FlagDef]:
     """The flags operation dependencies add (``operation:prepare``: which run to use)."""
     out = {}
-    for resource, spec in reqs:
-        if "operation" in spec:
-            out[resource] = FlagDef(name=resource, extra={"guild-arg-skip": True},
+    for _resource, spec in reqs:
+        name = flag_name(spec)
+        if name:
+            out[name] = FlagDef(name=name, extra={"guild-arg-skip": True},
                                     description=f"Run of {spec['operation']} to use (id or prefix; "
                                                 "default: the marked, else latest completed)")
     return out
@@ -189,7 +214,7 @@ def parse_step(step: Any, where: str) -> dict:
         words = shlex.split(step["run"])
     except ValueError as e:
         raise UsageError(f"guild.yml: invalid step in {where}: {e}") from None
-    opts: dict[str, Any] = {"label": step.get("label"), "tags": _tags(step.get("tags")),
+    opts: dict[str, Any] = {"label": step.get("label"), "tags": tags_of(step.get("tags")),
                             "needed": bool(step.get("needed"))}
     assigns = []
     rest = iter(words[1:])

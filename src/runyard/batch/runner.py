@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..lang import Script, inspect, resolve
+from ..guildfile import resolve
+from ..lang import Script, inspect
 from ..launch import batchrun
 from ..store.run import Run
 from . import trials as _trials

@@ -19,43 +19,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-import sys
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import opdef
 from ..errors import UsageError
 from ..flags import FlagDef
 
 NAMES = ("guild.yml",)
-
-# Operation keys runyard reads (docs/guild-projects.md lists them with their tests).
-OP_KEYS = {
-    "description", "main", "exec", "steps", "flags", "flags-dest", "flags-import", "flags-import-skip",
-    "requires", "sourcecode", "output-scalars", "label", "tags", "env", "default", "$include",
-}
-# Keys read but without effect in runyard, said once (the run still does what the user expects).
-IGNORED_KEYS = {
-    "compare": "runyard compare shows every flag and scalar",
-    "objective": "give --minimize/--maximize to runyard run",
-    "optimizers": "give --optimizer to runyard run",
-    "optimizer": "give --optimizer to runyard run",
-    "pip-freeze": "runyard does not record pip_freeze",
-    "stoppable": "every runyard run can be stopped",
-    "handle-keyboard-interrupt": "runyard always records Ctrl-C as terminated",
-    "python-requires": "runyard does not check Python versions",
-    "python-path": "the run directory is on sys.path",
-    "env-secrets": "secret-looking environment names are never stored",
-    "can-stage-trials": "runyard batches can always be staged",
-    "default-max-trials": "give --max-trials to runyard run",
-    "delete-on-success": "runyard keeps every run",
-    "publish": "runyard has no publish command",
-    "run-attrs": "runyard does not write custom attributes",
-    "flag-encoder": "runyard searches encode min/max themselves",
-    "default-flag-arg-skip": "use arg-skip on each flag",
-}
-# Keys that change what runs: refused rather than ignored.
-REFUSED_KEYS = {"notebook": "notebook operations", "plugins": "Guild plugins"}
 
 FLAG_KEYS = {
     "default", "description", "type", "choices", "min", "max", "required", "arg-name", "arg-switch",
@@ -64,13 +37,8 @@ FLAG_KEYS = {
 _TYPES = {"string": "string", "int": "int", "float": "float", "number": "number", "boolean": "boolean",
           "bool": "boolean", "path": "string", "existing-path": "string", "auto": None}
 
-_warned: set[str] = set()
-
-
 def _warn(msg: str) -> None:
-    if msg not in _warned:
-        _warned.add(msg)
-        print(f"runyard: {msg}", file=sys.stderr)
+    opdef.warn(msg)
 
 
 def find(cwd: Path) -> Path | None:
@@ -112,7 +80,7 @@ class OpDef:
 
     def refuse_unsupported(self) -> None:
         """A one-line UsageError if the operation needs something runyard does not do."""
-        for key, what in REFUSED_KEYS.items():
+        for key, what in opdef.REFUSED_KEYS.items():
             if key in self.data:
                 raise UsageError(f"{self.guildfile.path.name}: operation '{self.name}' uses '{key}': "
                                  f"{what} are not supported by runyard")
@@ -387,12 +355,32 @@ def load(path: Path) -> Guildfile:
 
 
 def _check_keys(fname: str, op: str, data: dict) -> None:
-    for key in data:
-        if key in OP_KEYS:
-            continue
-        if key in REFUSED_KEYS:
-            continue  # refused when the operation is run (OpDef.refused)
-        if key in IGNORED_KEYS:
-            _warn(f"{fname}: '{key}' of operation '{op}' is ignored ({IGNORED_KEYS[key]})")
-        else:
-            _warn(f"{fname}: unknown key '{key}' in operation '{op}'; ignored")
+    """The operation model's checks (:func:`runyard.opdef.check`); refused keys refuse at run time."""
+    opdef.check(data, fname, f"operation {opdef.quoted(op)}", refuse=False)
+
+
+def resolve(spec: "str | Path | None"):
+    """The operation ``spec`` names, as a :class:`runyard.lang.Script`: an operation of the
+    guild.yml here (``op``, ``model:op``; None: its default operation) — it wins over a file of
+    that name, as in Guild — else a script path."""
+    from .. import lang
+
+    gf = find(Path.cwd())
+    if spec is None:
+        if gf is None:
+            raise UsageError("name a script to run (there is no guild.yml here with a default operation)")
+        return load(gf).script(None)
+    p = Path(spec)
+    try:
+        project = load(gf) if gf is not None else None
+    except UsageError:
+        if not p.is_file():
+            raise
+        project = None  # a script beside a broken guild.yml still runs
+    if project is not None and project.defines(str(spec)):
+        return project.script(str(spec))
+    if p.is_file() or p.suffix.lower() in lang.suffixes():
+        return lang.inspect(p)
+    if project is not None:
+        return project.script(str(spec))
+    raise UsageError(f"script not found: {spec}")

@@ -19,8 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .. import opdef
 from ..errors import UsageError
 from ..flags import FlagDef
+from .. import lang
 from ..lang import Script
 
 _REF = __import__("re").compile(r"\$\{([^}]+)\}")
@@ -71,7 +73,7 @@ def script_of(op) -> Script:
         "sourcecode": False if steps else op.sourcecode,
         "output-scalars": op.data.get("output-scalars"),
         "label": op.data.get("label"),
-        "tags": _tags(op.data.get("tags")),
+        "tags": opdef.tags_of(op.data.get("tags")),
         "env": op.data.get("env") or {},
         "requires": op.data.get("requires") or [],
         "steps": steps,
@@ -79,14 +81,13 @@ def script_of(op) -> Script:
         "main": _main_words(op),
     }
     script = _script_of(op, gdefs, dest, steps, options)
-    from ..launch.deps import dep_flags
-
-    script.flags.update(dep_flags(script))  # operation:prepare=ID chooses the upstream run
+    reqs = opdef.requirements(options["requires"], op.guildfile.path.name, op.display_name,
+                              op.model_data.get("resources") or {})
+    script.flags.update(opdef.dep_flags(reqs))  # operation:prepare=ID chooses the upstream run
     return script
 
 
 def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> Script:
-    from .. import lang
 
     root = op.source_root
     if steps:
@@ -162,12 +163,6 @@ def _overlay(imported: FlagDef | None, g: FlagDef, raw: dict) -> FlagDef:
     return out
 
 
-def _tags(v: Any) -> list[str]:
-    if v is None:
-        return []
-    return [str(t) for t in (v if isinstance(v, list) else [v])]
-
-
 # ---------------------------------------------------------------------------
 # The language contract (runyard.lang.Language)
 
@@ -189,20 +184,17 @@ def check_values(script: Script, values: dict) -> None:
     steps = script.options.get("steps")
     if not steps:
         return
-    from ..launch.steps import parse_step
-
     if not isinstance(steps, list):
         raise UsageError(f"guild.yml: steps of {script.name} must be a list")
     model = script.op.model
     for raw in steps:
-        step = parse_step(raw, script.name)
+        step = opdef.parse_step(raw, script.name)
         spec = step["op"] if ":" in step["op"] or not model else f"{model}:{step['op']}"
         script.op.guildfile.op(spec)
 
 
 def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
     """globals: rewrite the run's copy of the module; config:FILE: rewrite the run's copy of FILE."""
-    from .. import lang
 
     if passes(script) or script.options.get("steps") or script.options.get("exec") \
             and not script.flags_dest.startswith("config:"):
@@ -225,9 +217,7 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
 
 
 def _source_dest(script: Script) -> str:
-    from ..launch.sourcecode import dest_of
-
-    return dest_of(script.options.get("sourcecode"))
+    return opdef.sourcecode_dest(script.options.get("sourcecode"))
 
 
 def passes(script: Script) -> bool:
@@ -360,7 +350,6 @@ def referenced(script: Script) -> set[str]:
 
 def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dict[str, str]]:
     """The operation's argv and environment."""
-    from .. import lang
 
     py = Script(path=script.path, language="python", flags={}, options={}, flags_dest="globals", op=script.op)
     _, env = lang.entry("python").command(py, run_dir, {})
@@ -396,3 +385,6 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
     else:
         argv = [sys.executable, "-m", module]
     return argv + main_args + args, env
+
+
+lang.register("guildfile", sys.modules[__name__])  # the `guildfile` operation source

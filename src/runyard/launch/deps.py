@@ -24,11 +24,13 @@ import os
 import re
 import shlex
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from .. import opdef
 from ..flags import FlagDef
 
 
@@ -38,16 +40,12 @@ class DependencyError(UsageError):
     exit_code = 1
 
 
-SOURCE_KEYS = {"file", "operation", "select", "rename", "target-path", "path", "target-type", "name",
-               "optional", "help", "sources", "warn-if-empty", "flag-name", "description"}
-
-
 @dataclass
 class Source:
     """One resolved source: where its files come from and where they go."""
 
     resource: str
-    name: str  # the source name (its uri, or ``name:``)
+    name: str  # the source name (``name:``, ``flag-name:`` or its uri)
     uri: str
     files: list[tuple[Path, str]]  # (absolute source path, run-relative target)
     link: bool = False
@@ -56,69 +54,41 @@ class Source:
 
 
 def _sources(script) -> list[tuple[str, dict]]:
-    """(resource name, source spec) for every ``requires`` entry of the operation."""
-    op = script.op
-    model_resources = op.model_data.get("resources") or {}
-    out = []
-    reqs = script.options.get("requires") or []
-    for req in reqs if isinstance(reqs, list) else [reqs]:
-        if isinstance(req, str):
-            key = req.split(":", 1)[-1]
-            res = model_resources.get(key)
-            if res is None:
-                raise UsageError(f"guild.yml: operation {op.display_name} requires '{req}', which is not a "
-                                 "resource of its model")
-            srcs = res.get("sources", res) if isinstance(res, dict) else res
-            for s in srcs if isinstance(srcs, list) else [srcs]:
-                out.append((key, s if isinstance(s, dict) else {"file": s}))
-            continue
-        if not isinstance(req, dict):
-            raise UsageError(f"guild.yml: invalid requires entry of {op.display_name}: {req!r}")
-        for key in req:
-            if key not in SOURCE_KEYS:
-                kind = "source type" if key in ("url", "config", "module") else "source attribute"
-                raise UsageError(f"guild.yml: {kind} '{key}' in requires of {op.display_name} is not "
-                                 "supported by runyard (file: and operation: sources are)")
-        if "sources" in req:
-            for s in req["sources"]:
-                out.append((req.get("name") or _uri(s), s))
-            continue
-        out.append((req.get("name") or _uri(req), req))
-    return out
+    """(resource name, source spec) for every ``requires`` entry of the operation (a guild.yml
+    operation's or a script's front matter: the same parser, :func:`runyard.opdef.requirements`)."""
+    reqs = script.options.get("requires")
+    if not reqs:
+        return []
+    resources = (script.op.model_data.get("resources") or {}) if script.op is not None else {}
+    if script.op is not None:
+        return opdef.requirements(reqs, script.op.guildfile.path.name, script.name, resources)
+    return opdef.requirements(reqs, script.relpath, "the front matter")
 
 
-def _uri(spec: dict) -> str:
-    if "file" in spec:
-        return f"file:{spec['file']}"
-    if "operation" in spec:
-        return f"operation:{spec['operation']}"
-    raise UsageError(f"guild.yml: a requires entry needs file: or operation: ({sorted(spec)})")
+def _base(script) -> Path:
+    """Where ``file:`` sources are found: the guild.yml's directory, or the script's project."""
+    return script.op.guildfile.dir if script.op is not None else script.project_dir
 
 
 def dep_flags(script) -> dict[str, FlagDef]:
     """The flags operation dependencies add (``operation:prepare``), as Guild names them."""
-    out = {}
-    for resource, spec in _sources(script) if script.op is not None else []:
-        if "operation" in spec:
-            out[resource] = FlagDef(name=resource, extra={"guild-arg-skip": True},
-                                    description=f"Run of {spec['operation']} to use (id or prefix; "
-                                                "default: the marked, else latest completed)")
-    return out
+    return opdef.dep_flags(_sources(script))
 
 
 def normalize_flags(script, given: dict) -> dict:
     """``prepare=ID`` for ``operation:prepare=ID`` (when ``prepare`` is not a flag of its own)."""
-    if script.op is None:
-        return given
     names = {r.split(":", 1)[-1]: r for r in dep_flags(script)}
+    if not names:
+        return given
     return {(names[k] if k in names and k not in script.flags else k): v for k, v in given.items()}
 
 
 def keep_ids_raw(script, assigns: list[str], given: dict) -> dict:
     """``given`` with dependency flags (``prepare=6958e0``) kept as typed: run ids are text."""
-    if script.op is None:
+    flags = dep_flags(script)
+    if not flags:
         return given
-    names = set(dep_flags(script)) | {n.split(":", 1)[-1] for n in dep_flags(script)}
+    names = set(flags) | {n.split(":", 1)[-1] for n in flags}
     out = dict(given)
     for a in assigns:
         name, eq, raw = a.partition("=")
@@ -132,12 +102,11 @@ def keep_ids_raw(script, assigns: list[str], given: dict) -> dict:
 def resolve(script, values: dict, home: Path) -> list[Source]:
     """Every source of the operation's ``requires``; raises DependencyError naming a missing one.
     Operation dependencies' run ids are put into ``values`` (Guild keeps them as flags)."""
-    if script.op is None:
-        return []
-    base = script.op.guildfile.dir
+    base = _base(script)
     out = []
     for resource, spec in _sources(script):
         spec = _filled(spec, values)
+        flag = opdef.flag_name(spec)
         link = str(spec.get("target-type") or "copy") == "link"
         if "file" in spec:
             src = (base / str(spec["file"])).absolute()
@@ -155,26 +124,27 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
             if not selected and "select" in spec and not spec.get("optional"):
                 raise DependencyError(f"missing dependency {uri} of {script.name}: nothing matches "
                                       f"select {spec['select']!r}")
-            out.append(Source(resource, spec.get("name") or uri, uri, _targets(selected, spec), link,
+            out.append(Source(resource, opdef.source_name(spec), uri, _targets(selected, spec), link,
                               recorded=recorded))
         else:
             opspec = str(spec["operation"])
             uri = f"operation:{opspec}"
-            run_dir = _upstream(script, opspec, values.get(resource), home)
+            chosen = values.get(flag) if flag else None
+            run_dir = _upstream(script, opspec, chosen, home)
             if run_dir is None:
                 if spec.get("optional"):
                     continue
-                chosen = values.get(resource)
                 why = f"no run {chosen!r}" if chosen else "no completed run"
                 raise DependencyError(f"missing dependency {uri} of {script.name}: {why} of operation {opspec}")
-            values[resource] = run_dir.name
+            if flag:
+                values[flag] = run_dir.name
             # With select, any file of the run (its source too); without, the files it made.
             pairs = _entries(run_dir) if "select" in spec else _produced(run_dir)
             selected = _select(pairs, spec)
             if not selected and "select" in spec:
                 raise DependencyError(f"missing dependency {uri} of {script.name}: run {run_dir.name[:8]} has "
                                       f"no file matching select {spec['select']!r}")
-            out.append(Source(resource, spec.get("name") or uri, uri, _targets(selected, spec), link,
+            out.append(Source(resource, opdef.source_name(spec), uri, _targets(selected, spec), link,
                               config=run_dir.name, recorded=[p for p, _ in selected]))
     return out
 
@@ -182,9 +152,7 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
 def snapshot_excludes(script) -> set[str]:
     """Project-relative files that are ``file:`` dependencies: Guild leaves them out of the source
     snapshot (the dependency's copy, perhaps renamed, is what the run gets)."""
-    if script.op is None:
-        return set()
-    base, root = script.op.guildfile.dir, script.project_dir
+    base, root = _base(script), script.project_dir
     out = set()
     for _, spec in _sources(script):
         if "file" in spec:
@@ -391,14 +359,21 @@ def apply(sources: list[Source], run_dir: Path) -> dict:
     return the ``deps`` attribute."""
     deps: dict = {}
     lines = []
+    manifest = run_dir / ".guild" / "manifest"
+    old = manifest.read_text() if manifest.exists() else ""
+    snapshot = {parts[1] for parts in map(str.split, old.splitlines()) if len(parts) > 1 and parts[0] == "s"}
     for s in sources:
         for src, rel in s.files:
             dst = run_dir / rel
+            if shlex.quote(rel) in snapshot:  # as Guild: the source file is kept, the dependency skipped
+                print(f"runyard: {rel} of {s.uri} is also a source file of the run: kept the source file",
+                      file=sys.stderr)
+                continue
             dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.exists() or dst.is_symlink():
-                dst.unlink()
             if dst.is_dir() and not dst.is_symlink():
                 shutil.rmtree(dst)
+            elif dst.exists() or dst.is_symlink():
+                dst.unlink()
             if s.link:
                 os.symlink(os.path.relpath(src, dst.parent) if s.config else src, dst)
             elif src.is_dir():
@@ -414,7 +389,5 @@ def apply(sources: list[Source], run_dir: Path) -> dict:
         entry["uri"] = s.uri
         deps.setdefault(s.resource, {})[s.name] = entry
     if lines:
-        manifest = run_dir / ".guild" / "manifest"
-        old = manifest.read_text() if manifest.exists() else ""
         manifest.write_text(old + "".join(l + "\n" for l in lines))
     return deps

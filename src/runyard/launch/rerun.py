@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 
 from ..errors import UsageError
-from ..lang import Script, for_script, resolve
+from ..guildfile import resolve
+from ..lang import Script, for_script
 from ..store.run import Run, status_of
 from . import environ as _environ
 

@@ -408,15 +408,6 @@ def rules_for(script: Any) -> tuple[Path, Any, tuple[str, ...]]:
             always.append(dest_rel)
     return project, opts.get("sourcecode"), tuple(always)
 
-def dest_of(spec: Any) -> str:
-    """Where in the run directory the snapshot goes (``sourcecode: {dest: src}``; default the root)."""
-    dest = str(spec.get("dest") or ".") if isinstance(spec, dict) else "."
-    parts = [p for p in Path(dest).parts if p not in (".", "")]
-    if Path(dest).is_absolute() or ".." in parts:
-        raise UsageError(f"sourcecode dest {dest!r} must be a directory inside the run directory")
-    return "/".join(parts)
-
-
 def snapshot(project: Path, run_dir: Path, files: list[str], dest: str = "") -> str:
     """Copy ``files`` into ``run_dir`` (under ``dest``); write ``.guild/manifest``; return the
     source digest (MD5)."""

@@ -15,73 +15,12 @@ resolve to runs of this pipeline.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunyardError, UsageError
-
-STEP_KEYS = {"run", "name", "flags", "needed", "label", "tags"}
-
-
-def parse_step(step: Any, where: str) -> dict:
-    """A step as ``{op, name, flags, needed, label, tags}``."""
-    from ..flags.values import parse_assign
-
-    if isinstance(step, str):
-        step = {"run": step}
-    if not isinstance(step, dict) or not step.get("run") or not isinstance(step["run"], str):
-        raise UsageError(f"guild.yml: invalid step in {where}: {step!r}")
-    for k in step:
-        if k not in STEP_KEYS:
-            raise UsageError(f"guild.yml: step attribute '{k}' in {where} is not supported by runyard")
-    try:
-        words = shlex.split(str(step["run"]))
-    except ValueError as e:
-        raise UsageError(f"guild.yml: invalid step in {where}: {e}") from None
-    if not words:
-        raise UsageError(f"guild.yml: invalid step in {where}: {step!r}")
-    opts: dict[str, Any] = {"label": step.get("label"), "tags": list(step.get("tags") or []),
-                            "needed": bool(step.get("needed"))}
-    assigns = []
-    rest = iter(words[1:])
-    for w in rest:
-        if w in ("-l", "--label", "-t", "--tag"):
-            value = next(rest, None)
-            if value is None:
-                raise UsageError(f"guild.yml: step option {w} in {where} needs a value")
-            if w in ("-l", "--label"):
-                opts["label"] = value
-            else:
-                opts["tags"].append(value)
-        elif w.startswith("--label="):
-            opts["label"] = w.partition("=")[2]
-        elif w in ("--needed", "-N"):
-            opts["needed"] = True
-        elif w.startswith("-"):
-            raise UsageError(f"guild.yml: step option {w} in {where} is not supported by runyard "
-                             "(steps take -l/--label, -t/--tag and --needed)")
-        else:
-            assigns.append(w)
-    flags = dict(parse_assign(w) for w in assigns)
-    given = step.get("flags") or {}
-    if isinstance(given, list):
-        given = dict(parse_assign(str(w)) for w in given)
-    flags.update(given)
-    op = words[0]
-    return {"op": op, "name": step.get("name") or op.rpartition(":")[2], "flags": flags, **opts}
-
-
-def step_names(steps: list) -> list[str]:
-    """The link name of each step: its name, ``name_2``, ``name_3``... when one repeats (as Guild)."""
-    seen: dict[str, int] = {}
-    out = []
-    for step in steps:
-        n = seen[step["name"]] = seen.get(step["name"], 0) + 1
-        out.append(step["name"] if n == 1 else f"{step['name']}_{n}")
-    return out
-
+from ..errors import RunyardError
+from ..opdef import parse_step, step_names
 
 def _fill(value: Any, pipeline_flags: dict) -> Any:
     """``${flag}`` in a step's flag value: the pipeline's flag."""
@@ -133,7 +72,7 @@ def run_steps(run_dir: Path) -> int:
     pflags = pipeline.get("flags") or {}
     os.environ["GUILD_RUNS_PARENT"] = pipeline.id
     where = f"{model + ':' if model else ''}{pipeline.opref[3]}"
-    steps = [parse_step(raw, where) for raw in pipeline.get("steps") or []]
+    steps = [parse_step(raw, where) for raw in pipeline.get("steps") or []]  # checked before the run
     for step, link_name in zip(steps, step_names(steps)):
         step["name"] = link_name
         spec = step["op"] if ":" in step["op"] or not model else f"{model}:{step['op']}"
