@@ -335,7 +335,7 @@ def _help_op(info) -> str:
             meta.append(f"range {fd.min if fd.min is not None else ''}..{fd.max if fd.max is not None else ''}")
         if fd.choices:
             meta.append("choices: " + ", ".join(format_value(c) for c in fd.choices))
-        text = (" ".join(parts) + " " if parts else "") + f"({'; '.join(meta)})"
+        text = " ".join(parts + ([f"({'; '.join(meta)})"] if meta else []))
         out.append(f"  {name.ljust(width)} {text}")
     return "\n".join(out)
 

@@ -25,13 +25,13 @@ from .flags import FlagDef
 OP_KEYS = {
     "description", "main", "exec", "steps", "flags", "flags-dest", "flags-import", "flags-import-skip",
     "requires", "sourcecode", "output-scalars", "label", "tags", "env", "default", "$include",
+    "objective", "default-max-trials",
 }
 # Front matter only: the R package's keys (docs/r.md).
 SCRIPT_KEYS = {"echo", "flags_dest", "name"}
 # Read but without effect in runyard, said once (the run still does what the user expects).
 IGNORED_KEYS = {
     "compare": "runyard compare shows every flag and scalar",
-    "objective": "give --minimize/--maximize to runyard run",
     "optimizers": "give --optimizer to runyard run",
     "optimizer": "give --optimizer to runyard run",
     "pip-freeze": "runyard does not record pip_freeze",
@@ -41,7 +41,6 @@ IGNORED_KEYS = {
     "python-path": "the run directory is on sys.path",
     "env-secrets": "secret-looking environment names are never stored",
     "can-stage-trials": "runyard batches can always be staged",
-    "default-max-trials": "give --max-trials to runyard run",
     "delete-on-success": "runyard keeps every run",
     "publish": "runyard has no publish command",
     "run-attrs": "runyard does not write custom attributes",
@@ -94,6 +93,12 @@ def check(data: dict, file: str, what: str, *, script: bool = False, refuse: boo
         if not isinstance(env, dict):
             raise UsageError(f"{file}: env of {what} must be a mapping of names to values")
         out["env"] = {str(k): "" if v is None else str(v) for k, v in env.items()}
+    if "objective" in out:
+        objective(out["objective"], f"{file}: objective of {what}")
+    if "default-max-trials" in out:
+        n = out["default-max-trials"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise UsageError(f"{file}: default-max-trials of {what} must be a whole number of at least 1")
     if refuse and out.get("requires"):
         requirements(out["requires"], file, what)  # validated now, resolved when the run is made
     return out
@@ -103,6 +108,21 @@ def quoted(key: Any) -> str:
     """A key as a message shows it: quoted, control characters escaped."""
     text = str(key)
     return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)[:80] + "'"
+
+
+def objective(value: Any, where: str = "objective") -> tuple[str | None, str | None]:
+    """``(minimize, maximize)`` of an operation's ``objective``: ``loss``, ``-acc`` (maximize),
+    ``{minimize: loss}`` or ``{maximize: acc}``; ``(None, None)`` when it has none."""
+    if value is None:
+        return None, None
+    if isinstance(value, str) and value.strip():
+        v = value.strip()
+        return (None, v[1:].strip()) if v.startswith("-") else (v, None)
+    if isinstance(value, dict) and len(value) == 1:
+        (key, col), = value.items()
+        if key in ("minimize", "maximize") and isinstance(col, str) and col.strip():
+            return (col.strip(), None) if key == "minimize" else (None, col.strip())
+    raise UsageError(f"{where} must be a scalar name, -NAME, {{minimize: NAME}} or {{maximize: NAME}}")
 
 
 def tags_of(v: Any) -> list[str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from .. import opdef
 from ..guildfile import resolve
 from ..lang import Script, inspect
 from ..launch import batchrun
@@ -126,6 +127,10 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
     from ..launch.runner import resolve_values
 
     info = script if isinstance(script, Script) else resolve(script)
+    if minimize is None and maximize is None:  # the operation's `objective` (guild.yml or front matter)
+        minimize, maximize = opdef.objective(info.options.get("objective"))
+    if max_trials is None:
+        max_trials = info.options.get("default-max-trials")
     space = _trials.space_of(flags)
     opt = _trials.choose_optimizer(space, optimizer)
     max_trials = _int_option("max_trials", max_trials, 1)
