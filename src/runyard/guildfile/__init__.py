@@ -50,17 +50,89 @@ def find(cwd: Path) -> Path | None:
     return None
 
 
+MAX_BYTES = 1024 * 1024  # a guild.yml (or a file it includes) larger than this is refused
+MAX_VALUES = 200_000  # values a file holds once its aliases are expanded (a billion laughs is refused)
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_EXPANSIONS = 10_000  # extends and $include resolutions, per load
+MAX_INCLUDES = 100  # files read through `include`, per load
+
+
+class _Budget:
+    """Counts the work a guild.yml asks for (includes, extends, ``$include``): a file whose
+    structure multiplies it (diamonds, 40 levels deep) is refused in one line."""
+
+    def __init__(self, path: Path, limit: int = MAX_EXPANSIONS):
+        self.path, self.n, self.limit = path, 0, limit
+
+    def spend(self, what: str) -> None:
+        self.n += 1
+        if self.n > self.limit:
+            raise UsageError(f"{self.path.name}: its {what} expand to more than {self.limit} steps "
+                             "(a diamond of includes or extends?); simplify it")
+
+
 def _read_yaml(path: Path) -> Any:
+    """The YAML in ``path``, checked: size, UTF-8, nesting depth, aliases expanded."""
     import yaml
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"{path.name} is larger than {MAX_BYTES // 1024} KiB; runyard reads no bigger guild.yml")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path.name} is not UTF-8 text (byte {e.start})") from None
+    if _bracket_depth(text) > MAX_DEPTH:
+        raise UsageError(f"{path.name} nests deeper than runyard reads (at most {MAX_DEPTH} levels)")
+    try:
+        loaded = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise UsageError(f"invalid YAML in {path}{where}") from None
+    except (RecursionError, MemoryError):
+        raise UsageError(f"{path.name} nests deeper than runyard reads (at most {MAX_DEPTH} levels)") from None
+    _check_shape(loaded, path)
+    return loaded
+
+
+def _bracket_depth(text: str) -> int:
+    """How deep ``[`` and ``{`` nest in ``text`` (quotes and comments not told apart: an upper
+    bound, read before the YAML parser recurses that deep)."""
+    if "[" not in text and "{" not in text:
+        return 0
+    depth = deepest = 0
+    for c in text:
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _check_shape(data: Any, path: Path) -> None:
+    """Refuse data nested deeper than MAX_DEPTH or holding more than MAX_VALUES values with its
+    aliases expanded (walked iteratively, stopping at the cap: fast whatever the file holds)."""
+    count = 0
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise UsageError(f"{path.name} expands to more than {MAX_VALUES} values (anchors and aliases "
+                             "repeated inside each other?); runyard reads no bigger guild.yml")
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise UsageError(f"{path.name} nests deeper than runyard reads (at most {MAX_DEPTH} levels)")
+            items = node.values() if isinstance(node, dict) else node
+            stack.extend((v, depth + 1) for v in items)
+            if isinstance(node, dict):
+                count += len(node)
 
 
 @dataclass
@@ -221,16 +293,24 @@ class Guildfile:
 
         return script_of(self.op(spec) if spec else self.default_op())
 
-    def resolve_flags(self, flags: dict, model: dict, where: str, seen: tuple = ()) -> dict:
-        """``flags`` with ``$include`` (config blocks' or operations' flags) merged in, own flags last."""
+    def resolve_flags(self, flags: dict, model: dict, where: str, seen: tuple = (),
+                      memo: dict | None = None) -> dict:
+        """``flags`` with ``$include`` (config blocks' or operations' flags) merged in, own flags
+        last; each included block resolved once."""
         if not isinstance(flags, dict):
             raise UsageError(f"guild.yml: flags of {where} must be a mapping")
+        memo = {} if memo is None else memo
         out: dict = {}
         inc = flags.get("$include")
         for ref in ([inc] if isinstance(inc, str) else inc or []):
+            ref = str(ref)
             if ref in seen:
-                raise UsageError(f"guild.yml: $include cycle at '{ref}'")
-            out.update(self.resolve_flags(self._include_source(ref, model), model, ref, seen + (ref,)))
+                raise UsageError(f"guild.yml: $include cycle at {opdef.quoted(ref)}")
+            if ref not in memo:
+                if len(memo) > MAX_EXPANSIONS:
+                    raise UsageError(f"guild.yml: $include of {where} expands to more than {MAX_EXPANSIONS} blocks")
+                memo[ref] = self.resolve_flags(self._include_source(ref, model), model, ref, seen + (ref,), memo)
+            out.update(memo[ref])
         for k, v in flags.items():
             if k == "$include":
                 continue
@@ -275,8 +355,10 @@ def _params(obj: Any, params: dict) -> Any:
     return obj
 
 
-def _items(path: Path, seen: tuple = ()) -> list[dict]:
+def _items(path: Path, seen: tuple = (), budget: _Budget | None = None) -> list[dict]:
     """The top-level items of a guild.yml, ``include:`` files read in place."""
+    budget = budget or _Budget(path, MAX_INCLUDES)
+    budget.spend("includes")
     data = _read_yaml(path)
     if data is None:
         return []
@@ -287,16 +369,16 @@ def _items(path: Path, seen: tuple = ()) -> list[dict]:
     out = []
     for item in data:
         if not isinstance(item, dict):
-            raise UsageError(f"{path.name}: top-level items must be mappings, not {item!r}")
+            raise UsageError(f"{path.name}: top-level items must be mappings, not {opdef.quoted(item)}")
         if "include" in item:
             incs = item["include"]
             for inc in [incs] if isinstance(incs, str) else incs or []:
-                p = (path.parent / inc).resolve()
+                p = (path.parent / str(inc)).resolve()
                 if p in seen:
                     raise UsageError(f"{path.name}: include cycle at {inc}")
                 if not p.is_file():
                     raise UsageError(f"{path.name}: included file {inc} not found")
-                out.extend(_items(p, seen + (p,)))
+                out.extend(_items(p, seen + (p,), budget))
             continue
         if "package" in item:
             _warn(f"{path.name}: 'package' items are not supported (runyard does not build packages); ignored")
@@ -319,10 +401,19 @@ def load(path: Path) -> Guildfile:
             if item.get("default"):
                 gf.default_model = name
         else:
-            raise UsageError(f"{path.name}: top-level item without model or config: {sorted(item)}")
+            raise UsageError(f"{path.name}: top-level item without model or config: "
+                             f"{', '.join(opdef.quoted(k) for k in list(item)[:10])}")
     blocks = {**gf.configs, **raw_models}
 
+    budget = _Budget(path)
+    done: dict[str, dict] = {}
+
     def resolved(name: str, seen: tuple) -> dict:
+        """A block with everything it extends merged in, each block resolved once (a diamond of
+        extends costs its size, not 2**depth)."""
+        if name in done:
+            return done[name]
+        budget.spend("extends")
         item = blocks[name]
         ext = item.get("extends") or []
         base: dict = {}
@@ -331,9 +422,10 @@ def load(path: Path) -> Guildfile:
                 raise UsageError(f"{path.name}: extends cycle at '{parent}'")
             if parent not in blocks:
                 raise UsageError(f"{path.name}: '{name}' extends '{parent}', which is not defined")
-            base = _merge(base, resolved(parent, seen + (parent,)))
+            base = _merge(base, resolved(str(parent), seen + (parent,)))
         own = {k: v for k, v in item.items() if k not in ("model", "config", "extends")}
-        return _merge(base, own)
+        done[name] = _merge(base, own)
+        return done[name]
 
     for name in raw_models:
         m = resolved(name, (name,))

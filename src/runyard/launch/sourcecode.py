@@ -271,7 +271,11 @@ def _walk(project: Path, includes: list[str], skipped: list[tuple[str, str]]) ->
         subdirs = []
         for e in entries:
             erel = f"{rel}{e.name}"
-            if e.is_dir(follow_symlinks=False) or (e.is_symlink() and e.is_dir()):
+            kind = _kind(e)
+            if kind is None:
+                skipped.append((erel, "a link that leads nowhere (broken, or a loop)"))
+                continue
+            if kind == "dir":
                 if e.name in _NEVER:
                     continue
                 reason = inherited or _dir_reason(Path(e.path), e.name)
@@ -280,10 +284,23 @@ def _walk(project: Path, includes: list[str], skipped: list[tuple[str, str]]) ->
                 if reason and not _reaches(erel, includes):
                     continue
                 subdirs.append((Path(e.path), erel + "/", reason))
-            elif e.is_file():
+            else:
                 out.append((erel, inherited))
         stack.extend(reversed(subdirs))
     return out
+
+
+def _kind(e: os.DirEntry) -> str | None:
+    """``dir`` or ``file`` (what a link leads to), else None: a broken link, a link loop, or
+    something that is neither (a socket, a fifo)."""
+    try:
+        if e.is_dir():
+            return "dir"
+        if e.is_file():
+            return "file"
+    except OSError:  # ELOOP: a link to itself
+        pass
+    return None
 
 
 def plan(project: Path, spec: Any = None, always: tuple[str, ...] = (), explain: bool = False) -> Plan:
