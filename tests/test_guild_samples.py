@@ -69,12 +69,30 @@ CASES = [
     ("flags-dest", "globals"),
     ("quoted-flag-vals", "globals.py f1=1 f3=hi"),
     ("python-script", "simple.py"),
+    ("sub-commands", "click-a"),
+    ("sub-commands", "click-b-sub b-sub-foo=3"),
+    ("sub-commands", "argparse-a"),
+    ("config-flags", "yaml"),
+    ("config-flags", "json"),
 ]
 
 # case -> {aspect: why it differs on purpose}
 DIFFERS: dict[str, dict[str, str]] = {
     "copy-file: copy-file": {"status": "both refuse the guild.yml (a top-level mapping holding `model:`); "
                                        "runyard exits 2, as for all bad input, Guild 1"},
+    "flags-2: json-decodable": {
+        "flags": "the script's argparse default is `object()`: Guild runs the script to read it and stores its "
+                 "repr; runyard reads parsers without running them and sees no literal default",
+        "label": "follows from the flags"},
+    "sub-commands: click-a": {
+        "flags": "runyard names a click or argparse flag by its parameter (a_foo), Guild by its option "
+                 "(a-foo); both spellings are accepted on the command line",
+        "label": "follows from the flags"},
+    "sub-commands: click-b-sub b-sub-foo=3": {"flags": "as click-a", "label": "as click-a"},
+    "sub-commands: argparse-a": {
+        "flags": "not supported: argparse sub-commands; runyard reads every add_argument of the module",
+        "label": "follows from the flags", "output": "the script refuses the other commands' options",
+        "status": "so the run ends in error"},
     "op-env: test": {"output": "the script prints PYTHONPATH: Guild puts its own packages on it, runyard "
                                "only the operation's `env`"},
 }
@@ -143,6 +161,7 @@ def _norm(value, names: dict[str, str]):
     if isinstance(value, list):
         return [_norm(v, names) for v in value]
     if isinstance(value, str):
+        value = re.sub(r"\.guild/generated/[^/]+/", ".guild/generated/<random>/", value)
         return re.sub(r"[0-9a-f]{32}", lambda m: f"<{names.get(m.group(0), '?')}>", value)
     return value
 
@@ -213,6 +232,7 @@ def _output(run_dir: Path) -> str:
         text = (run_dir / ".guild" / "output").read_text(errors="replace")
     except FileNotFoundError:
         return ""
+    text = text.replace(f"{run_dir}/", "")  # Guild names the script by its absolute path in tracebacks
     return "\n".join(line for line in text.splitlines() if not line.startswith(("INFO: [guild]",
                                                                                "INFO: [runyard]")))
 

@@ -134,3 +134,26 @@ def label_value(value: Any) -> str:
 def default_label(values: dict) -> str:
     """``name=value`` for every non-null flag, sorted by name (Guild's default label)."""
     return " ".join(f"{k}={label_value(v)}" for k, v in sorted(values.items()) if v is not None)
+
+
+def list_text(items: list) -> str:
+    """A list flag's value as Guild shows and stores it: its items joined by spaces
+    (``[1, 1.2, "blue", True]`` -> ``1 1.2 blue true``)."""
+    return " ".join("true" if v is True else "false" if v is False else "null" if v is None else str(v)
+                    for v in items)
+
+
+def split_list(value: Any) -> list:
+    """The items a list flag's value stands for: ``"3 4"`` -> ``[3, 4]`` (each item decoded as a
+    command-line value; quotes keep spaces in one item)."""
+    import shlex
+
+    from .values import decode_scalar
+
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    try:
+        words = shlex.split(str(value))
+    except ValueError:
+        words = str(value).split()
+    return [decode_scalar(w) for w in words]

@@ -197,7 +197,7 @@ class OpDef:
 def flagdef(name: str, spec: Any, where: str) -> FlagDef:
     """A guild.yml flag: ``name: VALUE`` or ``name: {default, type, choices, ...}``."""
     if not isinstance(spec, dict):
-        return FlagDef.from_value(name, spec)
+        return FlagDef(name=name, default=spec)  # untyped, as in Guild: `gamma: 10` takes gamma=0.5
     fd = FlagDef(name=name, default=spec.get("default"))
     for key, val in spec.items():
         if key not in FLAG_KEYS:
@@ -207,8 +207,6 @@ def flagdef(name: str, spec: Any, where: str) -> FlagDef:
         if t not in _TYPES:
             raise UsageError(f"guild.yml: unknown type '{t}' for flag {where}:{name}")
         fd.type = _TYPES[t]
-    elif fd.default is not None:
-        fd.type = FlagDef.from_value(name, fd.default).type
     fd.description = str(spec.get("description") or "").strip()
     if "choices" in spec:
         choices = spec["choices"] or []
@@ -433,7 +431,7 @@ def load(path: Path) -> Guildfile:
         m = _params(m, params)
         defaults = m.get("operation-defaults") or {}
         ops = {}
-        for oname, odata in (m.get("operations") or {}).items():
+        for oname, odata in _included_ops(m.get("operations") or {}, gf, path).items():
             if odata is None:
                 odata = {}
             if not isinstance(odata, dict):
@@ -444,6 +442,24 @@ def load(path: Path) -> Guildfile:
         m["operations"] = ops
         gf.models[name] = m
     return gf
+
+
+def _included_ops(ops: Any, gf: Guildfile, path: Path) -> dict:
+    """A model's operations with ``$include: CONFIG`` (a config block's ``operations``) merged in,
+    its own operations last."""
+    if not isinstance(ops, dict):
+        raise UsageError(f"{path.name}: operations must be a mapping of names to operations")
+    inc = ops.get("$include")
+    if inc is None:
+        return ops
+    out: dict = {}
+    for ref in [inc] if isinstance(inc, str) else inc if isinstance(inc, list) else []:
+        block = gf.configs.get(str(ref))
+        if block is None:
+            raise UsageError(f"{path.name}: operations $include {opdef.quoted(ref)} names no config")
+        out.update(block.get("operations") or {})
+    out.update({k: v for k, v in ops.items() if k != "$include"})
+    return out
 
 
 def _check_keys(fname: str, op: str, data: dict) -> None:

@@ -113,6 +113,14 @@ def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> 
         py = lang.entry("python").inspect(path)
         found_dest = py.flags_dest
         imported = py.flags
+        if dest in (None, "args:click") and len(words) > 1 and "click" in path.read_text(errors="replace"):
+            from ..lang.python import click_flags
+
+            clicked = click_flags(__import__("ast").parse(path.read_text()), words[-1])
+            if clicked is not None:  # `main: cli prepare-data`: that sub-command's options
+                found_dest, imported = "args", clicked
+    if dest == "args:click":
+        dest = "args"
     if dest is None:
         dest = found_dest
     dest = _dest(op, dest, root)
@@ -197,7 +205,7 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
     """globals: rewrite the run's copy of the module; config:FILE: rewrite the run's copy of FILE."""
 
     if passes(script) or script.options.get("steps") or script.options.get("exec") \
-            and not script.flags_dest.startswith("config:"):
+            or script.flags_dest.startswith("config:"):  # config:FILE is generated (launch/deps.py)
         return
     dest = script.flags_dest
     if dest == "args":
@@ -380,7 +388,7 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
     words = [_fill(w, values, {}) for w in opts["main"]]
     module, main_args = words[0], words[1:]
     rel = Path(_source_dest(script)) / script.relpath
-    if "." not in module and rel.name != "__main__.py":
+    if ("." not in module or module.endswith(".py")) and rel.name != "__main__.py":
         argv = [sys.executable, rel.as_posix()]  # `python train.py`: the run dir is sys.path[0]
     else:
         argv = [sys.executable, "-m", module]

@@ -51,6 +51,7 @@ class Source:
     link: bool = False
     config: str | None = None  # upstream run id
     recorded: list[Path] = field(default_factory=list)  # paths for the deps attr
+    generated: tuple[str, str] | None = None  # (run-relative path, text): a flags-dest config file
 
 
 def _sources(script) -> list[tuple[str, dict]]:
@@ -103,7 +104,7 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
     """Every source of the operation's ``requires``; raises DependencyError naming a missing one.
     Operation dependencies' run ids are put into ``values`` (Guild keeps them as flags)."""
     base = _base(script)
-    out = []
+    out = [s for s in [_config_source(script, values)] if s is not None]
     for resource, spec in _sources(script):
         spec = _filled(spec, values)
         flag = opdef.flag_name(spec)
@@ -149,11 +150,30 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
     return out
 
 
+def _config_source(script, values: dict) -> Source | None:
+    """A guild.yml operation's ``flags-dest: config:FILE``: as in Guild, FILE with the run's
+    values is generated under ``.guild/generated/`` and is a dependency (``config:FILE``), not
+    a source file."""
+    from ..flags import dest as fdest
+
+    if script.op is None or not script.flags_dest.startswith("config:"):
+        return None
+    rel = fdest.clean(script.flags_dest)
+    text = fdest.generated(script.project_dir / rel, {k: v for k, v in values.items() if k in script.flags
+                                                      and not k.startswith("operation:")})
+    uri = f"config:{rel}"
+    return Source(uri, uri, uri, [], generated=(rel, text))
+
+
 def snapshot_excludes(script) -> set[str]:
     """Project-relative files that are ``file:`` dependencies: Guild leaves them out of the source
     snapshot (the dependency's copy, perhaps renamed, is what the run gets)."""
     base, root = _base(script), script.project_dir
     out = set()
+    if script.op is not None and script.flags_dest.startswith("config:"):
+        from ..flags.dest import clean
+
+        out.add(clean(script.flags_dest))  # generated, a dependency (see _config_source)
     for _, spec in _sources(script):
         if "file" in spec:
             p = (base / str(spec["file"])).absolute()
@@ -346,6 +366,14 @@ def _upstream(script, opspec: str, chosen: Any, home: Path) -> Path | None:
     return best[1] if best else None
 
 
+def _random_name() -> str:
+    """8 random lowercase letters and digits (Guild's ``.guild/generated/<name>/``)."""
+    import secrets
+    import string
+
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits + "_") for _ in range(8))
+
+
 def _sha1(path: Path) -> str:
     h = hashlib.sha1()
     with open(path, "rb") as f:
@@ -363,6 +391,12 @@ def apply(sources: list[Source], run_dir: Path) -> dict:
     old = manifest.read_text() if manifest.exists() else ""
     snapshot = {parts[1] for parts in map(str.split, old.splitlines()) if len(parts) > 1 and parts[0] == "s"}
     for s in sources:
+        if s.generated:
+            rel, text = s.generated
+            gen = run_dir / ".guild" / "generated" / _random_name() / rel
+            gen.parent.mkdir(parents=True)
+            gen.write_text(text, encoding="utf-8")
+            s.files, s.recorded = [(gen, rel)], [gen]
         for src, rel in s.files:
             dst = run_dir / rel
             if shlex.quote(rel) in snapshot:  # as Guild: the source file is kept, the dependency skipped
@@ -385,7 +419,7 @@ def apply(sources: list[Source], run_dir: Path) -> dict:
         entry: dict[str, Any] = {}
         if s.config:
             entry["config"] = s.config
-        entry["paths"] = [os.path.relpath(p, run_dir) for p in s.recorded]
+        entry["paths"] = [os.path.relpath(p, run_dir) for p in s.recorded]  # (generated: .guild/generated/...)
         entry["uri"] = s.uri
         deps.setdefault(s.resource, {})[s.name] = entry
     if lines:

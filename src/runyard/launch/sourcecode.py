@@ -417,7 +417,7 @@ def rules_for(script: Any) -> tuple[Path, Any, tuple[str, ...]]:
     runs_file = not (opts.get("steps") or opts.get("exec") or (opts.get("main") or [None])[0] == "guild.pass")
     always = [script.relpath] if runs_file else []
     dest = script.flags_dest
-    if dest not in ("globals", "args"):
+    if dest not in ("globals", "args") and not (script.op is not None and dest.startswith("config:")):
         dest_rel = dest[len("config:"):] if dest.startswith("config:") else dest
         while dest_rel.startswith("./"):
             dest_rel = dest_rel[2:]
