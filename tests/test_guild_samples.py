@@ -28,7 +28,8 @@ from runyard.store.attrs import read as _read
 from runyard.store.run import parse_opref
 from runyard.store.tfevents import run_scalars
 
-# (project, command): the command's words after `run -y`.
+# (project, command): the command's words after `run -y` in one of Guild's sample projects
+# (or, `@name`, in tests/fixtures/guild-projects/name).
 CASES = [
     ("hello", "hello"),
     ("hello", "hello msg='Hello Guild!'"),
@@ -74,6 +75,25 @@ CASES = [
     ("sub-commands", "argparse-a"),
     ("config-flags", "yaml"),
     ("config-flags", "json"),
+    ("resource-flag-refs", "op1"),
+    ("resource-flag-refs", "op1 filename=bar"),
+    ("inline-resources", "print-msg"),
+    ("inline-resources", "print-msg-2"),
+    ("pythonpath", "sourcecode-dest"),
+    ("op-main-package", "globals"),
+    ("resources-3", "missing-file"),
+    ("flags-3", "globals-default"),
+    ("op-desc", "train"),
+    # tests/fixtures/guild-projects/differences: the issue's differences the samples don't show
+    ("@differences", "sel-rename"),
+    ("@differences", "sel-dir"),
+    ("@differences", "dir-dep"),
+    ("@differences", "untyped gamma=0.5"),
+    ("@differences", "pipe"),
+    ("@differences", "lists"),
+    ("@differences", "lists l='3 4'"),
+    ("@differences", "select-only"),
+    ("@differences", "file-flag name=m2"),
 ]
 
 # case -> {aspect: why it differs on purpose}
@@ -93,11 +113,13 @@ DIFFERS: dict[str, dict[str, str]] = {
         "flags": "not supported: argparse sub-commands; runyard reads every add_argument of the module",
         "label": "follows from the flags", "output": "the script refuses the other commands' options",
         "status": "so the run ends in error"},
+    "pythonpath: sourcecode-dest": {"output": "the script prints sys.path: each tool's own packages are on it "
+                                              "(the run's `src` first in both)"},
     "op-env: test": {"output": "the script prints PYTHONPATH: Guild puts its own packages on it, runyard "
                                "only the operation's `env`"},
 }
 
-SAMPLES = Path(os.environ.get("RUNYARD_GUILD", "/nonexistent")).parent.parent / "lib"
+FIXTURES = Path(__file__).parent / "fixtures" / "guild-projects"  # `@name`: a project of ours
 ASPECTS = ("ops", "status", "flags", "label", "deps", "steps", "scalars", "manifest", "files", "output")
 
 
@@ -247,7 +269,8 @@ def ran(tmp_path_factory):
     projects = sorted({p for p, _ in CASES})
     for tool in ("guild", "runyard"):
         for p in projects:
-            shutil.copytree(samples / p, base / tool / "p" / p, ignore=shutil.ignore_patterns("__pycache__"))
+            src = FIXTURES / p[1:] if p.startswith("@") else samples / p
+            shutil.copytree(src, base / tool / "p" / p, ignore=shutil.ignore_patterns("__pycache__"))
     with ThreadPoolExecutor(3) as pool:
         jobs = {(p, t): pool.submit(_run_cases, base, p, t) for p in projects for t in ("guild", "runyard")}
         results = {k: j.result() for k, j in jobs.items()}
@@ -276,3 +299,17 @@ def test_sample_case_runs_as_guild_runs_it(ran, case):
     unexpected = {a: v for a, v in diff.items() if a not in expected}
     assert not unexpected, (unexpected, pair["runyard"][1], pair["guild"][1])
     assert set(expected) <= set(diff), f"now matches Guild: {sorted(set(expected) - set(diff))}"
+
+
+def test_private_operations_are_listed_as_guild_lists_them(tmp_path):
+    """`ops` hides `_private` operations unless `--all`; its listing is Guild's, line for line."""
+    proj = tmp_path / "differences"
+    shutil.copytree(FIXTURES / "differences", proj)
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "GUILD_HOME": str(tmp_path / "home"), "NO_WARN_RUNDIR": "1"}
+    for extra in ([], ["--all"]):
+        g = subprocess.run([_guild(), "ops", *extra], cwd=proj, env=env, capture_output=True, text=True, timeout=120)
+        y = cli("ops", *extra, cwd=proj, env={"GUILD_HOME": str(tmp_path / "home")})
+        assert g.returncode == y.returncode == 0, y.stderr
+        assert y.stdout.splitlines() == g.stdout.splitlines()
+    assert "_check" in y.stdout

@@ -52,6 +52,7 @@ class Source:
     config: str | None = None  # upstream run id
     recorded: list[Path] = field(default_factory=list)  # paths for the deps attr
     generated: tuple[str, str] | None = None  # (run-relative path, text): a flags-dest config file
+    missing: bool = False  # an optional source that is not there (Guild records its resource, empty)
 
 
 def _sources(script) -> list[tuple[str, dict]]:
@@ -106,14 +107,15 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
     base = _base(script)
     out = [s for s in [_config_source(script, values)] if s is not None]
     for resource, spec in _sources(script):
-        spec = _filled(spec, values)
-        flag = opdef.flag_name(spec)
+        raw, spec = spec, _filled(spec, values)  # names and uris keep `${flag}`, as in Guild
+        flag = opdef.flag_name(raw)
         link = str(spec.get("target-type") or "copy") == "link"
         if "file" in spec:
             src = (base / str(spec["file"])).absolute()
-            uri = f"file:{spec['file']}"
+            uri = opdef.uri(raw)
             if not src.exists():
                 if spec.get("optional"):
+                    out.append(Source(resource, opdef.source_name(raw), uri, [], missing=True))
                     continue
                 raise DependencyError(f"missing dependency {uri} of {script.name}: {src} does not exist")
             if src.is_dir() and "select" in spec:
@@ -125,11 +127,11 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
             if not selected and "select" in spec and not spec.get("optional"):
                 raise DependencyError(f"missing dependency {uri} of {script.name}: nothing matches "
                                       f"select {spec['select']!r}")
-            out.append(Source(resource, opdef.source_name(spec), uri, _targets(selected, spec), link,
+            out.append(Source(resource, opdef.source_name(raw), uri, _targets(selected, spec), link,
                               recorded=recorded))
         else:
             opspec = str(spec["operation"])
-            uri = f"operation:{opspec}"
+            uri = opdef.uri(raw)
             chosen = values.get(flag) if flag else None
             run_dir = _upstream(script, opspec, chosen, home)
             if run_dir is None:
@@ -145,7 +147,7 @@ def resolve(script, values: dict, home: Path) -> list[Source]:
             if not selected and "select" in spec:
                 raise DependencyError(f"missing dependency {uri} of {script.name}: run {run_dir.name[:8]} has "
                                       f"no file matching select {spec['select']!r}")
-            out.append(Source(resource, opdef.source_name(spec), uri, _targets(selected, spec), link,
+            out.append(Source(resource, opdef.source_name(raw), uri, _targets(selected, spec), link,
                               config=run_dir.name, recorded=[p for p, _ in selected]))
     return out
 
@@ -416,6 +418,9 @@ def apply(sources: list[Source], run_dir: Path) -> dict:
                 shutil.copy2(src, dst)
             sha = _sha1(src) if src.is_file() else "-"
             lines.append(" ".join(shlex.quote(x) for x in ("d", rel, sha, s.uri)))
+        if s.missing:
+            deps.setdefault(s.resource, {})
+            continue
         entry: dict[str, Any] = {}
         if s.config:
             entry["config"] = s.config

@@ -402,6 +402,9 @@ def select(project: Path, spec: Any = None, always: tuple[str, ...] = ()) -> lis
     """Project-relative POSIX paths of the files to snapshot (``always`` are added). Past the
     file limit, one warning line goes to stderr (once per project and process)."""
     p = plan(project, spec, always)
+    if p.files and p.skipped[:1] == [(".", "sourcecode: no")]:  # differs from Guild on purpose: say so
+        print(f"runyard: sourcecode: no — only {', '.join(p.files)} is copied (the run starts from its copy, "
+              "with the run's flag values written in)", file=sys.stderr)
     warning = p.limit_warning()
     if warning and str(project) not in _warned:
         _warned.add(str(project))
