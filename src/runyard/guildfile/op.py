@@ -165,7 +165,8 @@ def _overlay(imported: FlagDef | None, g: FlagDef, raw: dict) -> FlagDef:
     given = set(spec) if isinstance(spec, dict) else {"default"}
     out = replace(imported, extra=dict(imported.extra))
     for attr in ("default", "type", "description", "min", "max", "choices", "required"):
-        if attr in given or (attr == "type" and "default" in given and "type" not in given and g.type):
+        # A default without a type makes the flag untyped, as in Guild (`gamma: 10` takes 0.5).
+        if attr in given or (attr == "type" and "default" in given):
             setattr(out, attr, getattr(g, attr))
     out.extra.update({k: v for k, v in g.extra.items()})
     return out

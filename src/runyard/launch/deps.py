@@ -401,7 +401,9 @@ def apply(sources: list[Source], run_dir: Path) -> dict:
             s.files, s.recorded = [(gen, rel)], [gen]
         for src, rel in s.files:
             dst = run_dir / rel
-            if shlex.quote(rel) in snapshot:  # as Guild: the source file is kept, the dependency skipped
+            quoted = shlex.quote(rel)
+            if quoted in snapshot or any(f.startswith(quoted + "/") for f in snapshot):
+                # As Guild: the source file (or directory) is kept, the dependency skipped.
                 print(f"runyard: {rel} of {s.uri} is also a source file of the run: kept the source file",
                       file=sys.stderr)
                 continue
