@@ -132,6 +132,9 @@ def test_newline_in_operation_name_is_no_new_line(project):
     write(project / "guild.yml", '"good\\nforged   a line": {exec: "true"}\nother: {exec: "true"}\n')
     r = cli("ops")
     assert r.returncode == 0 and r.stdout.splitlines() == ["good\\nforged   a line", "other"]
+    r = cli("run", "-y", "no\nsuch")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no operation 'no\\nsuch'" in r.stderr
 
 
 def test_exec_flag_value_is_one_argument(project):

@@ -60,10 +60,12 @@ _warned: set[str] = set()
 
 
 def warn(msg: str) -> None:
-    """One line on stderr, once per process."""
+    """One line on stderr (control characters escaped), once per process."""
     if msg not in _warned:
         _warned.add(msg)
-        print(f"runyard: {msg}", file=sys.stderr)
+        from .terminal import safe
+
+        print(f"runyard: {safe(msg)}", file=sys.stderr)
 
 
 def check(data: dict, file: str, what: str, *, script: bool = False, refuse: bool = True) -> dict:
@@ -105,9 +107,12 @@ def check(data: dict, file: str, what: str, *, script: bool = False, refuse: boo
 
 
 def quoted(key: Any) -> str:
-    """A key as a message shows it: quoted, control characters escaped."""
-    text = str(key)
-    return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)[:80] + "'"
+    """A name as a message shows it: quoted, on one line (control characters escaped), at most
+    80 characters."""
+    from .terminal import safe
+
+    text = safe(key)
+    return "'" + (text if len(text) <= 80 else text[:79] + "…") + "'"
 
 
 def objective(value: Any, where: str = "objective") -> tuple[str | None, str | None]:

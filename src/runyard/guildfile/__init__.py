@@ -265,11 +265,11 @@ class Guildfile:
                 found = [o for o in ops if o.model == spec and o.data.get("default")] or \
                         [o for o in ops if o.model == spec][:1]
         if not found:
-            names = ", ".join(o.display_name for o in ops) or "none"
-            raise UsageError(f"no operation '{spec}' in {self.path.name} (its operations: {names})")
+            names = ", ".join(opdef.quoted(o.display_name)[1:-1] for o in ops if not o.private) or "none"
+            raise UsageError(f"no operation {opdef.quoted(spec)} in {self.path.name} (its operations: {names})")
         if len(found) > 1:
-            raise UsageError(f"operation '{spec}' is ambiguous in {self.path.name}: use "
-                             + " or ".join(o.display_name for o in found))
+            raise UsageError(f"operation {opdef.quoted(spec)} is ambiguous in {self.path.name}: use "
+                             + " or ".join(opdef.quoted(o.display_name)[1:-1] for o in found))
         return found[0]
 
     def defines(self, spec: str) -> bool:
