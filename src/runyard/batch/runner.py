@@ -129,10 +129,10 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
     info = script if isinstance(script, Script) else resolve(script)
     if minimize is None and maximize is None:  # the operation's `objective` (guild.yml or front matter)
         minimize, maximize = opdef.objective(info.options.get("objective"))
-    if max_trials is None:
-        max_trials = info.options.get("default-max-trials")
     space = _trials.space_of(flags)
     opt = _trials.choose_optimizer(space, optimizer)
+    if max_trials is None and opt != "grid":  # a search's length: the operation's default-max-trials
+        max_trials = info.options.get("default-max-trials")
     max_trials = _int_option("max_trials", max_trials, 1)
     workers = _int_option("workers", workers, 1)
     seed = _int_option("random_seed", random_seed, 0)
