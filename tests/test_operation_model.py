@@ -106,3 +106,16 @@ def test_objective_and_default_max_trials_shape_a_batch(project):
     batch = [d for d in runs if _attr(d, "objective")]
     assert len(batch) == 1 and _attr(batch[0], "objective") == "-acc" and _attr(batch[0], "max_trials") == 2
     assert len(runs) == 3  # the batch and its two trials
+
+
+def test_front_matter_env_reaches_the_script(project):
+    write(project / "train.py", """
+        #| env:
+        #|   MODE: fast-${lr}
+        import os
+        lr = 0.1
+        print(os.environ["MODE"])
+        """)
+    r = cli("run", "-y", "train.py", "lr=0.2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "fast-0.2"

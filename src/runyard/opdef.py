@@ -115,6 +115,19 @@ def quoted(key: Any) -> str:
     return "'" + (text if len(text) <= 80 else text[:79] + "…") + "'"
 
 
+def env_of(options: dict, values: dict) -> dict[str, str]:
+    """The operation's ``env`` with ``${flag}`` references filled in from the run's values."""
+    import re
+
+    from .flags import format_value
+
+    def text(v: Any) -> str:
+        return "" if v is None else format_value(v) if isinstance(v, bool) else str(v)
+
+    return {str(k): re.sub(r"\$\{([^}]+)\}", lambda m: text(values[m.group(1)]) if m.group(1) in values
+                           else m.group(0), text(v)) for k, v in (options.get("env") or {}).items()}
+
+
 def objective(value: Any, where: str = "objective") -> tuple[str | None, str | None]:
     """``(minimize, maximize)`` of an operation's ``objective``: ``loss``, ``-acc`` (maximize),
     ``{minimize: loss}`` or ``{maximize: acc}``; ``(None, None)`` when it has none."""

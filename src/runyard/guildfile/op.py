@@ -363,7 +363,7 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
     py = Script(path=script.path, language="python", flags={}, options={}, flags_dest="globals", op=script.op)
     _, env = lang.entry("python").command(py, run_dir, {})
     opts = script.options
-    env.update({str(k): _fill(str(v), values, {}) for k, v in (opts.get("env") or {}).items()})
+    env.update(opdef.env_of(opts, values))
     for name, fd in script.flags.items():  # env-name: the flag also under a name of its own
         if fd.extra.get("guild-env-name") and values.get(name) is not None:
             v = values[name]

@@ -134,6 +134,8 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
 
     env = _environ.process_env(os.environ)
     env.update(extra_env)
+    if script.op is None:
+        env.update(_opdef.env_of(opts, values))  # front-matter `env` (a guild.yml op's: in its command)
     ours = {
         "RUN_DIR": str(run.dir),
         "RUN_ID": run.id,
