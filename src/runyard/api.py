@@ -65,7 +65,7 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
     return records
 
 
-def one_run(selector: str, what: str):
+def _one_run(selector: str, what: str):
     """The one run ``selector`` names (a :class:`runyard.store.run.Run`), for ``what`` (an option
     that takes one run); a one-line UsageError otherwise."""
     from .store.run import Run
@@ -411,8 +411,8 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
         if flags is not None and not isinstance(flags, dict):
             raise UsageError("--restart and --proto take NAME=VALUE flags, not a table")
         if restart:
-            return [rerun.restart(one_run(str(restart), "--restart"), flags, echo=echo, gpus=gpus, wait=wait)]
-        script, proto_flags, proto_dir = rerun.proto_source(one_run(str(proto), "--proto"))
+            return [rerun.restart(_one_run(str(restart), "--restart"), flags, echo=echo, gpus=gpus, wait=wait)]
+        script, proto_flags, proto_dir = rerun.proto_source(_one_run(str(proto), "--proto"))
         flags = {**proto_flags, **(flags or {})}
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):

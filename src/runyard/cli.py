@@ -142,9 +142,7 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     if again:
         from .launch import rerun
 
-        from .api import one_run
-
-        info, again_flags, _ = rerun.proto_source(one_run(again, "--proto")) if opts.get("proto") \
+        info, again_flags, _ = rerun.proto_source(_one_run(again, "--proto")) if opts.get("proto") \
             else (None, {}, None)
         if info is None:  # --restart: straight to the run (its own command, or new flag values)
             from .flags.values import parse_assign
@@ -338,6 +336,18 @@ def _help_op(info) -> str:
         text = " ".join(parts + ([f"({'; '.join(meta)})"] if meta else []))
         out.append(f"  {name.ljust(width)} {text}")
     return "\n".join(out)
+
+
+def _one_run(selector: str, what: str):
+    """The one run ``selector`` names, for an option that takes one run."""
+    from .api import ls_records
+    from .errors import UsageError
+    from .store.run import Run
+
+    records = ls_records([selector])
+    if len(records) != 1:
+        raise UsageError(f"{what} needs exactly one run ({len(records)} match '{selector}')")
+    return Run(records[0]["dir"])
 
 
 @main.command("ops")
