@@ -7,8 +7,22 @@ compared: operation names, status, the ``flags``, ``label``, ``deps`` and ``step
 the scalars, the source manifest, the files and links of the run directory and the output.
 
 ``DIFFERS`` names, per case, the aspects that differ on purpose (docs/guild-projects.md says
-why, and the run says so on stderr); every other aspect must match. The table in
-docs/guild-projects.md lists the cases.
+why); every other aspect must match, and an aspect listed there must still differ (so the
+table stays true). The table in docs/guild-projects.md lists the cases.
+
+Issue 22's differences, case by case: D1 labels `hello`, `labels`; D2 `${flag}` in a dependency
+`resource-flag-refs`, `@differences: file-flag`; D3 `- operations:` `package`; D4 globals set to
+None `hello: hello-file`, `quoted-flag-vals`; D5 private operations
+`test_private_operations_are_listed_as_guild_lists_them`; D6 select-only sourcecode lists and
+`/guild.yml` `copy-sourcecode: explicit-sourcecode`, `@differences: select-only`; D7 resource
+flag names `resource-flags: multi-resource`, `op-source-with-flag-name`; D8 list globals
+`@differences: lists`; D9 config flags `config-flags`; D10 `guild.pass` `resource-flags`,
+`steps: m6:steps-all`; D11 dependencies `copy-sourcecode: downstream-conflict`, `op-source`
+(`warn-if-empty`), `@differences: dir-dep`; D12 `@differences: sel-rename`; D13
+`@differences: sel-dir`; D14 `copy-sourcecode: no-sourcecode`; D15 `sourcecode-dirs:
+alt-dest`, `ls`; D16 `@differences: untyped`; D17 and D18 `@differences: pipe`, `steps:
+m1:steps-repeat`; D19 `sub-commands: click-*`. The hostile inputs are in
+tests/test_guildfile_hostile.py, front matter as an operation in tests/test_operation_model.py.
 """
 
 from __future__ import annotations
