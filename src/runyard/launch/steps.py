@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import RunyardError
 from ..opdef import parse_step, step_names
 
+
 def _fill(value: Any, pipeline_flags: dict) -> Any:
     """``${flag}`` in a step's flag value: the pipeline's flag."""
     import re
