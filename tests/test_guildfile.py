@@ -62,7 +62,7 @@ def test_top_level_ops_run_list_and_help(project):
     assert r.stdout.splitlines() == ["other", "train  Train a model"]
     r = _ok("run", "train", "--help-op")
     assert "Train a model" in r.stdout
-    assert "Learning rate (default is 0.1; number; range 0.0..1.0)" in r.stdout
+    assert "Learning rate (default is 0.1; range 0.0..1.0)" in r.stdout
     assert "choices: sgd, adam" in r.stdout and "epochs" in r.stdout and "required" in r.stdout
     r = cli("run", "-y", "train")
     assert r.returncode == 2 and "missing required flag 'epochs'" in r.stderr
