@@ -62,7 +62,7 @@ def test_top_level_ops_run_list_and_help(project):
     assert r.stdout.splitlines() == ["other", "train  Train a model"]
     r = _ok("run", "train", "--help-op")
     assert "Train a model" in r.stdout
-    assert "Learning rate (default is 0.1; number; range 0.0..1.0)" in r.stdout
+    assert "Learning rate (default is 0.1; range 0.0..1.0)" in r.stdout
     assert "choices: sgd, adam" in r.stdout and "epochs" in r.stdout and "required" in r.stdout
     r = cli("run", "-y", "train")
     assert r.returncode == 2 and "missing required flag 'epochs'" in r.stderr
@@ -366,8 +366,9 @@ def test_file_and_operation_dependencies(project):
     _ok("run", "-y", "prepare")
     first = _only_run(project)
     assert (first / "data.csv").read_text() == "1,2\n" and not (first / "data.csv").is_symlink()
-    link = first / "linked" / "e.txt"
-    assert link.is_symlink() and link.read_text() == "e\n"
+    link = first / "linked" / "extra"  # a directory is one dependency, as in Guild (`d linked/extra`)
+    assert link.is_symlink() and (link / "e.txt").read_text() == "e\n"
+    assert "d linked/extra - file:extra" in (first / ".guild" / "manifest").read_text()
     deps = _attr(first, "deps")
     assert deps["file:data.csv"]["file:data.csv"]["uri"] == "file:data.csv"
     assert (first / os.path.relpath(project / "data.csv", first)).resolve() == (project / "data.csv").resolve()
@@ -486,7 +487,7 @@ def test_export_import_keeps_or_copies_pipeline_links(project, tmp_path):
             assert os.readlink(got / "train") == os.readlink(pipe / "train"), archive
             assert (got / "train" / "out.txt").read_text() == "1,2\n"
             prep = home / "runs" / os.readlink(pipe / "prepare")[3:]
-            link = prep / "linked" / "e.txt"  # a linked project file travels as a file
+            link = prep / "linked" / "extra" / "e.txt"  # a linked project directory travels as files
             assert link.read_text() == "e\n" and not link.is_symlink()
         r = _ok("ls", "-L", pipe.name[:8], env={"GUILD_HOME": str(home)})
         assert "  train/out.txt" in r.stdout.splitlines()

@@ -100,7 +100,9 @@ def test_non_flags_are_skipped(project):
         kept = 7
         """)
     s = py.inspect(project / "train.py")
-    assert list(s.flags) == ["kept"]
+    assert list(s.flags) == ["none", "items", "kept"]  # None and list globals are flags, as in Guild
+    assert s.flags["items"].default == "1 2" and s.flags["items"].type is None
+    assert s.flags["none"].default is None and s.flags["none"].type is None
 
 
 def test_first_literal_assignment_wins(project):

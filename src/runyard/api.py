@@ -65,6 +65,17 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
     return records
 
 
+def _one_run(selector: str, what: str):
+    """The one run ``selector`` names (a :class:`runyard.store.run.Run`), for ``what`` (an option
+    that takes one run); a one-line UsageError otherwise."""
+    from .store.run import Run
+
+    records = _records([selector], (), {})
+    if len(records) != 1:
+        raise UsageError(f"{what} needs exactly one run ({len(records)} match '{selector}')")
+    return Run(records[0]["dir"])
+
+
 def ls_records(runs: Any = None, *args: Any, deleted: bool = False, summary: bool = False,
                remote: str | None = None, **filters: Any) -> list[dict]:
     """The selected runs as plain dicts, newest first, with no pandas (what the CLI lists):
@@ -406,8 +417,8 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
         if flags is not None and not isinstance(flags, dict):
             raise UsageError("--restart and --proto take NAME=VALUE flags, not a table")
         if restart:
-            return [rerun.restart(str(restart), flags, echo=echo, gpus=gpus, wait=wait)]
-        script, proto_flags, proto_dir = rerun.proto_source(str(proto))
+            return [rerun.restart(_one_run(str(restart), "--restart"), flags, echo=echo, gpus=gpus, wait=wait)]
+        script, proto_flags, proto_dir = rerun.proto_source(_one_run(str(proto), "--proto"))
         flags = {**proto_flags, **(flags or {})}
     interpreters = {k: options.pop(k, None) for k in ("python", "rscript")}
     if any(interpreters.values()):

@@ -132,7 +132,7 @@ def _is_number(text: str) -> bool:
 def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bool, **opts: Any) -> None:
     """Run SCRIPT (or a guild.yml operation OP, MODEL:OP) in a new run directory.
     FLAGS are NAME=VALUE (NAME=[a,b] makes a grid)."""
-    from .lang import resolve
+    from .guildfile import resolve
 
     if script is not None and "=" in script and not os.path.exists(script):
         flags, script = (script, *flags), None  # `runyard run lr=0.1`: the guild.yml default operation
@@ -142,7 +142,8 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     if again:
         from .launch import rerun
 
-        info, again_flags, _ = rerun.proto_source(again) if opts.get("proto") else (None, {}, None)
+        info, again_flags, _ = rerun.proto_source(_one_run(again, "--proto")) if opts.get("proto") \
+            else (None, {}, None)
         if info is None:  # --restart: straight to the run (its own command, or new flag values)
             from .flags.values import parse_assign
 
@@ -389,27 +390,44 @@ def _help_op(info) -> str:
             meta.append(f"range {fd.min if fd.min is not None else ''}..{fd.max if fd.max is not None else ''}")
         if fd.choices:
             meta.append("choices: " + ", ".join(format_value(c) for c in fd.choices))
-        text = (" ".join(parts) + " " if parts else "") + f"({'; '.join(meta)})"
+        text = " ".join(parts + ([f"({'; '.join(meta)})"] if meta else []))
         out.append(f"  {name.ljust(width)} {text}")
     return "\n".join(out)
 
 
+def _one_run(selector: str, what: str):
+    """The one run ``selector`` names, for an option that takes one run."""
+    from .api import ls_records
+    from .errors import UsageError
+    from .store.run import Run
+
+    records = ls_records([selector])
+    if len(records) != 1:
+        raise UsageError(f"{what} needs exactly one run ({len(records)} match '{selector}')")
+    return Run(records[0]["dir"])
+
+
 @main.command("ops")
-def ops_cmd() -> None:
+@click.option("-a", "--all", "show_all", is_flag=True, help="Also the private operations (named _like_this).")
+def ops_cmd(show_all: bool) -> None:
     """List the operations of the project's guild.yml, with their descriptions."""
     from pathlib import Path
 
     from . import guildfile
     from .errors import UsageError
+    from .terminal import safe
 
     path = guildfile.find(Path.cwd())
     if path is None:
         raise UsageError("no guild.yml in this directory")
     ops = sorted(guildfile.load(path).operations(), key=lambda o: o.display_name)
-    width = max((len(o.display_name) for o in ops), default=0) + 2
+    if not show_all:
+        ops = [o for o in ops if not o.private]
+    names = {o.display_name: safe(o.display_name) for o in ops}  # a newline in a name is no new line
+    width = max((len(n) for n in names.values()), default=0) + 2
     for o in ops:
         first = o.description.splitlines()[0] if o.description else ""
-        _echo(f"{o.display_name.ljust(width)}{first}".rstrip())
+        _echo(f"{names[o.display_name].ljust(width)}{safe(first)}".rstrip())
 
 
 @main.command("check")

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..lang import Script, inspect, resolve
+from .. import opdef
+from ..guildfile import resolve
+from ..lang import Script, inspect
 from ..launch import batchrun
 from ..store.run import Run
 from . import trials as _trials
@@ -126,8 +128,12 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
     from ..launch.runner import resolve_values
 
     info = script if isinstance(script, Script) else resolve(script)
+    if minimize is None and maximize is None:  # the operation's `objective` (guild.yml or front matter)
+        minimize, maximize = opdef.objective(info.options.get("objective"))
     space = _trials.space_of(flags)
     opt = _trials.choose_optimizer(space, optimizer)
+    if max_trials is None and opt != "grid":  # a search's length: the operation's default-max-trials
+        max_trials = info.options.get("default-max-trials")
     max_trials = _int_option("max_trials", max_trials, 1)
     workers = _int_option("workers", workers, 1)
     seed = _int_option("random_seed", random_seed, 0)

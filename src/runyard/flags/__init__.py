@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,6 +169,48 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+_NOT_PLAIN = re.compile(
+    r"(?i:y|n|yes|no|true|false|on|off|null|~)$|[-+]?(\d[\d_]*)?\.?\d+([eE][-+]?\d+)?$|0x[0-9a-fA-F]+$"
+    r"|[-+]?\.(inf|nan)$|[\[\]{}&*!|>'\"%@`#,?:-]$|[\[{&*!|>'\"%@`]|.*(: | #)|-$")
+
+
+def label_value(value: Any) -> str:
+    """A flag value as Guild writes it in a label: a string that would read back as another
+    type (``'1'``, ``'yes'``, ``''``) or holds white space (``'hi there'``) is quoted."""
+    if not isinstance(value, str):
+        return format_value(value)
+    if any(c.isspace() and c != " " for c in value):
+        import json
+
+        return json.dumps(value)
+    if value == "" or " " in value or _NOT_PLAIN.match(value):
+        return "'" + value.replace("'", "''") + "'"
+    return value
+
+
 def default_label(values: dict) -> str:
     """``name=value`` for every non-null flag, sorted by name (Guild's default label)."""
-    return " ".join(f"{k}={format_value(v)}" for k, v in sorted(values.items()) if v is not None)
+    return " ".join(f"{k}={label_value(v)}" for k, v in sorted(values.items()) if v is not None)
+
+
+def list_text(items: list) -> str:
+    """A list flag's value as Guild shows and stores it: its items joined by spaces
+    (``[1, 1.2, "blue", True]`` -> ``1 1.2 blue true``)."""
+    return " ".join("true" if v is True else "false" if v is False else "null" if v is None else str(v)
+                    for v in items)
+
+
+def split_list(value: Any) -> list:
+    """The items a list flag's value stands for: ``"3 4"`` -> ``[3, 4]`` (each item decoded as a
+    command-line value; quotes keep spaces in one item)."""
+    import shlex
+
+    from .values import decode_scalar
+
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    try:
+        words = shlex.split(str(value))
+    except ValueError:
+        words = str(value).split()
+    return [decode_scalar(w) for w in words]

@@ -59,19 +59,42 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def read_flags(path: Path) -> dict[str, Any]:
-    """Flag defaults held by a config file (flattened names)."""
-    return _flatten(_load(path))
+    """Flag defaults held by a config file (flattened names; a list is one flag whose value is
+    its items joined by spaces, as in Guild)."""
+    from . import list_text
+
+    return {k: list_text(v) if isinstance(v, list) else v for k, v in _flatten(_load(path)).items()}
 
 
-def write_flags(path: Path, values: dict[str, Any]) -> None:
-    """Rewrite the config file at ``path`` so it holds ``values`` (nesting kept)."""
+def _with_values(path: Path, values: dict[str, Any]) -> dict:
     data = _load(path) if path.exists() else {}
     for name, val in values.items():
         parts = name.split(".")
         node = data
         for p in parts[:-1]:
             node = node.setdefault(p, {})
+        if isinstance(node.get(parts[-1]), list) and not isinstance(val, list):
+            from . import split_list
+
+            val = split_list(val)  # a list stays a list: `l=3 4` -> [3, 4]
         node[parts[-1]] = val
+    return data
+
+
+def generated(path: Path, values: dict[str, Any]) -> str:
+    """The config file at ``path`` with ``values``, written as Guild 0.9 generates a flags-dest
+    config for a guild.yml operation (keys sorted, no newline at the end)."""
+    data = _with_values(path, values)
+    if path.suffix.lower() == ".json":
+        return json.dumps(data, sort_keys=True)
+    import yaml
+
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=True).rstrip("\n")
+
+
+def write_flags(path: Path, values: dict[str, Any]) -> None:
+    """Rewrite the config file at ``path`` so it holds ``values`` (nesting kept)."""
+    data = _with_values(path, values)
     if path.suffix.lower() == ".json":
         text = json.dumps(data, indent=2) + "\n"
     else:

@@ -19,43 +19,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-import sys
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import opdef
 from ..errors import UsageError
 from ..flags import FlagDef
 
 NAMES = ("guild.yml",)
-
-# Operation keys runyard reads (docs/guild-projects.md lists them with their tests).
-OP_KEYS = {
-    "description", "main", "exec", "steps", "flags", "flags-dest", "flags-import", "flags-import-skip",
-    "requires", "sourcecode", "output-scalars", "label", "tags", "env", "default", "$include",
-}
-# Keys read but without effect in runyard, said once (the run still does what the user expects).
-IGNORED_KEYS = {
-    "compare": "runyard compare shows every flag and scalar",
-    "objective": "give --minimize/--maximize to runyard run",
-    "optimizers": "give --optimizer to runyard run",
-    "optimizer": "give --optimizer to runyard run",
-    "pip-freeze": "runyard does not record pip_freeze",
-    "stoppable": "every runyard run can be stopped",
-    "handle-keyboard-interrupt": "runyard always records Ctrl-C as terminated",
-    "python-requires": "runyard does not check Python versions",
-    "python-path": "the run directory is on sys.path",
-    "env-secrets": "secret-looking environment names are never stored",
-    "can-stage-trials": "runyard batches can always be staged",
-    "default-max-trials": "give --max-trials to runyard run",
-    "delete-on-success": "runyard keeps every run",
-    "publish": "runyard has no publish command",
-    "run-attrs": "runyard does not write custom attributes",
-    "flag-encoder": "runyard searches encode min/max themselves",
-    "default-flag-arg-skip": "use arg-skip on each flag",
-}
-# Keys that change what runs: refused rather than ignored.
-REFUSED_KEYS = {"notebook": "notebook operations", "plugins": "Guild plugins"}
 
 FLAG_KEYS = {
     "default", "description", "type", "choices", "min", "max", "required", "arg-name", "arg-switch",
@@ -64,13 +37,8 @@ FLAG_KEYS = {
 _TYPES = {"string": "string", "int": "int", "float": "float", "number": "number", "boolean": "boolean",
           "bool": "boolean", "path": "string", "existing-path": "string", "auto": None}
 
-_warned: set[str] = set()
-
-
 def _warn(msg: str) -> None:
-    if msg not in _warned:
-        _warned.add(msg)
-        print(f"runyard: {msg}", file=sys.stderr)
+    opdef.warn(msg)
 
 
 def find(cwd: Path) -> Path | None:
@@ -82,17 +50,89 @@ def find(cwd: Path) -> Path | None:
     return None
 
 
+MAX_BYTES = 1024 * 1024  # a guild.yml (or a file it includes) larger than this is refused
+MAX_VALUES = 200_000  # values a file holds once its aliases are expanded (a billion laughs is refused)
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_EXPANSIONS = 10_000  # extends and $include resolutions, per load
+MAX_INCLUDES = 100  # files read through `include`, per load
+
+
+class _Budget:
+    """Counts the work a guild.yml asks for (includes, extends, ``$include``): a file whose
+    structure multiplies it (diamonds, 40 levels deep) is refused in one line."""
+
+    def __init__(self, path: Path, limit: int = MAX_EXPANSIONS):
+        self.path, self.n, self.limit = path, 0, limit
+
+    def spend(self, what: str) -> None:
+        self.n += 1
+        if self.n > self.limit:
+            raise UsageError(f"{self.path.name}: its {what} expand to more than {self.limit} steps "
+                             "(a diamond of includes or extends?); simplify it")
+
+
 def _read_yaml(path: Path) -> Any:
+    """The YAML in ``path``, checked: size, UTF-8, nesting depth, aliases expanded."""
     import yaml
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"{path.name} is larger than {MAX_BYTES // 1024} KiB; runyard reads no bigger guild.yml")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path.name} is not UTF-8 text (byte {e.start})") from None
+    if _bracket_depth(text) > MAX_DEPTH:
+        raise UsageError(f"{path.name} nests deeper than runyard reads (at most {MAX_DEPTH} levels)")
+    try:
+        loaded = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise UsageError(f"invalid YAML in {path}{where}") from None
+    except (RecursionError, MemoryError):
+        raise UsageError(f"{path.name} nests deeper than runyard reads (at most {MAX_DEPTH} levels)") from None
+    _check_shape(loaded, path)
+    return loaded
+
+
+def _bracket_depth(text: str) -> int:
+    """How deep ``[`` and ``{`` nest in ``text`` (quotes and comments not told apart: an upper
+    bound, read before the YAML parser recurses that deep)."""
+    if "[" not in text and "{" not in text:
+        return 0
+    depth = deepest = 0
+    for c in text:
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _check_shape(data: Any, path: Path) -> None:
+    """Refuse data nested deeper than MAX_DEPTH or holding more than MAX_VALUES values with its
+    aliases expanded (walked iteratively, stopping at the cap: fast whatever the file holds)."""
+    count = 0
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise UsageError(f"{path.name} expands to more than {MAX_VALUES} values (anchors and aliases "
+                             "repeated inside each other?); runyard reads no bigger guild.yml")
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise UsageError(f"{path.name} nests deeper than runyard reads (at most {MAX_DEPTH} levels)")
+            items = node.values() if isinstance(node, dict) else node
+            stack.extend((v, depth + 1) for v in items)
+            if isinstance(node, dict):
+                count += len(node)
 
 
 @dataclass
@@ -112,10 +152,15 @@ class OpDef:
 
     def refuse_unsupported(self) -> None:
         """A one-line UsageError if the operation needs something runyard does not do."""
-        for key, what in REFUSED_KEYS.items():
+        for key, what in opdef.REFUSED_KEYS.items():
             if key in self.data:
                 raise UsageError(f"{self.guildfile.path.name}: operation '{self.name}' uses '{key}': "
                                  f"{what} are not supported by runyard")
+
+    @property
+    def private(self) -> bool:
+        """An operation (or model) named ``_like_this``: hidden from ``runyard ops`` unless ``--all``."""
+        return self.name.startswith("_") or self.model.startswith("_")
 
     @property
     def description(self) -> str:
@@ -125,17 +170,17 @@ class OpDef:
     def sourcecode(self) -> Any:
         """Model-level rules, then the operation's (the last match wins)."""
         rules: list = []
-        root = None
+        root = dest = None
         for spec in (self.model_data.get("sourcecode"), self.data.get("sourcecode")):
             if spec is None:
                 continue
             if spec is False or (isinstance(spec, str) and spec.lower() in ("no", "false", "off")):
                 return False
             if isinstance(spec, dict):
-                root = spec.get("root", root)
+                root, dest = spec.get("root", root), spec.get("dest", dest)
                 spec = spec.get("select", [])
             rules.extend(spec if isinstance(spec, list) else [spec])
-        return {"root": root, "select": rules}
+        return {"root": root, "dest": dest, "select": rules, "guild": True}
 
     @property
     def source_root(self) -> Path:
@@ -152,7 +197,7 @@ class OpDef:
 def flagdef(name: str, spec: Any, where: str) -> FlagDef:
     """A guild.yml flag: ``name: VALUE`` or ``name: {default, type, choices, ...}``."""
     if not isinstance(spec, dict):
-        return FlagDef.from_value(name, spec)
+        return FlagDef(name=name, default=spec)  # untyped, as in Guild: `gamma: 10` takes gamma=0.5
     fd = FlagDef(name=name, default=spec.get("default"))
     for key, val in spec.items():
         if key not in FLAG_KEYS:
@@ -162,8 +207,6 @@ def flagdef(name: str, spec: Any, where: str) -> FlagDef:
         if t not in _TYPES:
             raise UsageError(f"guild.yml: unknown type '{t}' for flag {where}:{name}")
         fd.type = _TYPES[t]
-    elif fd.default is not None:
-        fd.type = FlagDef.from_value(name, fd.default).type
     fd.description = str(spec.get("description") or "").strip()
     if "choices" in spec:
         choices = spec["choices"] or []
@@ -222,12 +265,16 @@ class Guildfile:
                 found = [o for o in ops if o.model == spec and o.data.get("default")] or \
                         [o for o in ops if o.model == spec][:1]
         if not found:
-            names = ", ".join(o.display_name for o in ops) or "none"
-            raise UsageError(f"no operation '{spec}' in {self.path.name} (its operations: {names})")
+            names = ", ".join(opdef.quoted(o.display_name)[1:-1] for o in ops if not o.private) or "none"
+            raise UsageError(f"no operation {opdef.quoted(spec)} in {self.path.name} (its operations: {names})")
         if len(found) > 1:
-            raise UsageError(f"operation '{spec}' is ambiguous in {self.path.name}: use "
-                             + " or ".join(o.display_name for o in found))
+            raise UsageError(f"operation {opdef.quoted(spec)} is ambiguous in {self.path.name}: use "
+                             + " or ".join(opdef.quoted(o.display_name)[1:-1] for o in found))
         return found[0]
+
+    def defines(self, spec: str) -> bool:
+        """True if ``spec`` names an operation of this file by its own name (``op``, ``model:op``)."""
+        return any(spec in (o.name, o.display_name) for o in self.operations())
 
     def default_op(self) -> OpDef:
         ops = self.operations()
@@ -244,16 +291,24 @@ class Guildfile:
 
         return script_of(self.op(spec) if spec else self.default_op())
 
-    def resolve_flags(self, flags: dict, model: dict, where: str, seen: tuple = ()) -> dict:
-        """``flags`` with ``$include`` (config blocks' or operations' flags) merged in, own flags last."""
+    def resolve_flags(self, flags: dict, model: dict, where: str, seen: tuple = (),
+                      memo: dict | None = None) -> dict:
+        """``flags`` with ``$include`` (config blocks' or operations' flags) merged in, own flags
+        last; each included block resolved once."""
         if not isinstance(flags, dict):
             raise UsageError(f"guild.yml: flags of {where} must be a mapping")
+        memo = {} if memo is None else memo
         out: dict = {}
         inc = flags.get("$include")
         for ref in ([inc] if isinstance(inc, str) else inc or []):
+            ref = str(ref)
             if ref in seen:
-                raise UsageError(f"guild.yml: $include cycle at '{ref}'")
-            out.update(self.resolve_flags(self._include_source(ref, model), model, ref, seen + (ref,)))
+                raise UsageError(f"guild.yml: $include cycle at {opdef.quoted(ref)}")
+            if ref not in memo:
+                if len(memo) > MAX_EXPANSIONS:
+                    raise UsageError(f"guild.yml: $include of {where} expands to more than {MAX_EXPANSIONS} blocks")
+                memo[ref] = self.resolve_flags(self._include_source(ref, model), model, ref, seen + (ref,), memo)
+            out.update(memo[ref])
         for k, v in flags.items():
             if k == "$include":
                 continue
@@ -298,8 +353,10 @@ def _params(obj: Any, params: dict) -> Any:
     return obj
 
 
-def _items(path: Path, seen: tuple = ()) -> list[dict]:
+def _items(path: Path, seen: tuple = (), budget: _Budget | None = None) -> list[dict]:
     """The top-level items of a guild.yml, ``include:`` files read in place."""
+    budget = budget or _Budget(path, MAX_INCLUDES)
+    budget.spend("includes")
     data = _read_yaml(path)
     if data is None:
         return []
@@ -310,16 +367,16 @@ def _items(path: Path, seen: tuple = ()) -> list[dict]:
     out = []
     for item in data:
         if not isinstance(item, dict):
-            raise UsageError(f"{path.name}: top-level items must be mappings, not {item!r}")
+            raise UsageError(f"{path.name}: top-level items must be mappings, not {opdef.quoted(item)}")
         if "include" in item:
             incs = item["include"]
             for inc in [incs] if isinstance(incs, str) else incs or []:
-                p = (path.parent / inc).resolve()
+                p = (path.parent / str(inc)).resolve()
                 if p in seen:
                     raise UsageError(f"{path.name}: include cycle at {inc}")
                 if not p.is_file():
                     raise UsageError(f"{path.name}: included file {inc} not found")
-                out.extend(_items(p, seen + (p,)))
+                out.extend(_items(p, seen + (p,), budget))
             continue
         if "package" in item:
             _warn(f"{path.name}: 'package' items are not supported (runyard does not build packages); ignored")
@@ -336,16 +393,25 @@ def load(path: Path) -> Guildfile:
     for item in _items(path, (path.resolve(),)):
         if "config" in item:
             gf.configs[str(item["config"])] = item
-        elif "model" in item:
-            name = str(item["model"] or "")
+        elif "model" in item or "operations" in item:  # `- operations:` alone: the anonymous model
+            name = str(item.get("model") or "")
             raw_models[name] = item
             if item.get("default"):
                 gf.default_model = name
         else:
-            raise UsageError(f"{path.name}: top-level item without model or config: {sorted(item)}")
+            raise UsageError(f"{path.name}: top-level item without model or config: "
+                             f"{', '.join(opdef.quoted(k) for k in list(item)[:10])}")
     blocks = {**gf.configs, **raw_models}
 
+    budget = _Budget(path)
+    done: dict[str, dict] = {}
+
     def resolved(name: str, seen: tuple) -> dict:
+        """A block with everything it extends merged in, each block resolved once (a diamond of
+        extends costs its size, not 2**depth)."""
+        if name in done:
+            return done[name]
+        budget.spend("extends")
         item = blocks[name]
         ext = item.get("extends") or []
         base: dict = {}
@@ -354,9 +420,10 @@ def load(path: Path) -> Guildfile:
                 raise UsageError(f"{path.name}: extends cycle at '{parent}'")
             if parent not in blocks:
                 raise UsageError(f"{path.name}: '{name}' extends '{parent}', which is not defined")
-            base = _merge(base, resolved(parent, seen + (parent,)))
+            base = _merge(base, resolved(str(parent), seen + (parent,)))
         own = {k: v for k, v in item.items() if k not in ("model", "config", "extends")}
-        return _merge(base, own)
+        done[name] = _merge(base, own)
+        return done[name]
 
     for name in raw_models:
         m = resolved(name, (name,))
@@ -364,7 +431,7 @@ def load(path: Path) -> Guildfile:
         m = _params(m, params)
         defaults = m.get("operation-defaults") or {}
         ops = {}
-        for oname, odata in (m.get("operations") or {}).items():
+        for oname, odata in _included_ops(m.get("operations") or {}, gf, path).items():
             if odata is None:
                 odata = {}
             if not isinstance(odata, dict):
@@ -377,13 +444,51 @@ def load(path: Path) -> Guildfile:
     return gf
 
 
+def _included_ops(ops: Any, gf: Guildfile, path: Path) -> dict:
+    """A model's operations with ``$include: CONFIG`` (a config block's ``operations``) merged in,
+    its own operations last."""
+    if not isinstance(ops, dict):
+        raise UsageError(f"{path.name}: operations must be a mapping of names to operations")
+    inc = ops.get("$include")
+    if inc is None:
+        return ops
+    out: dict = {}
+    for ref in [inc] if isinstance(inc, str) else inc if isinstance(inc, list) else []:
+        block = gf.configs.get(str(ref))
+        if block is None:
+            raise UsageError(f"{path.name}: operations $include {opdef.quoted(ref)} names no config")
+        out.update(block.get("operations") or {})
+    out.update({k: v for k, v in ops.items() if k != "$include"})
+    return out
+
+
 def _check_keys(fname: str, op: str, data: dict) -> None:
-    for key in data:
-        if key in OP_KEYS:
-            continue
-        if key in REFUSED_KEYS:
-            continue  # refused when the operation is run (OpDef.refused)
-        if key in IGNORED_KEYS:
-            _warn(f"{fname}: '{key}' of operation '{op}' is ignored ({IGNORED_KEYS[key]})")
-        else:
-            _warn(f"{fname}: unknown key '{key}' in operation '{op}'; ignored")
+    """The operation model's checks (:func:`runyard.opdef.check`); refused keys refuse at run time."""
+    opdef.check(data, fname, f"operation {opdef.quoted(op)}", refuse=False)
+
+
+def resolve(spec: "str | Path | None"):
+    """The operation ``spec`` names, as a :class:`runyard.lang.Script`: an operation of the
+    guild.yml here (``op``, ``model:op``; None: its default operation) — it wins over a file of
+    that name, as in Guild — else a script path."""
+    from .. import lang
+
+    gf = find(Path.cwd())
+    if spec is None:
+        if gf is None:
+            raise UsageError("name a script to run (there is no guild.yml here with a default operation)")
+        return load(gf).script(None)
+    p = Path(spec)
+    try:
+        project = load(gf) if gf is not None else None
+    except UsageError:
+        if not p.is_file():
+            raise
+        project = None  # a script beside a broken guild.yml still runs
+    if project is not None and project.defines(str(spec)):
+        return project.script(str(spec))
+    if p.is_file() or p.suffix.lower() in lang.suffixes():
+        return lang.inspect(p)
+    if project is not None:
+        return project.script(str(spec))
+    raise UsageError(f"script not found: {spec}")

@@ -19,14 +19,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .. import opdef
 from ..errors import UsageError
 from ..flags import FlagDef
+from .. import lang
 from ..lang import Script
 
 _REF = __import__("re").compile(r"\$\{([^}]+)\}")
 
 
 def _module_file(root: Path, module: str) -> Path:
+    if module.endswith(".py") and (root / module).is_file():
+        return root / module  # an operation named after its script (`op.py:`), as Guild runs it
     rel = Path(*module.split("."))
     for cand in (root / rel.with_suffix(".py"), root / rel / "__main__.py"):
         if cand.is_file():
@@ -69,7 +73,7 @@ def script_of(op) -> Script:
         "sourcecode": False if steps else op.sourcecode,
         "output-scalars": op.data.get("output-scalars"),
         "label": op.data.get("label"),
-        "tags": _tags(op.data.get("tags")),
+        "tags": opdef.tags_of(op.data.get("tags")),
         "env": op.data.get("env") or {},
         "requires": op.data.get("requires") or [],
         "steps": steps,
@@ -77,14 +81,13 @@ def script_of(op) -> Script:
         "main": _main_words(op),
     }
     script = _script_of(op, gdefs, dest, steps, options)
-    from ..launch.deps import dep_flags
-
-    script.flags.update(dep_flags(script))  # operation:prepare=ID chooses the upstream run
+    reqs = opdef.requirements(options["requires"], op.guildfile.path.name, op.display_name,
+                              op.model_data.get("resources") or {})
+    script.flags.update(opdef.dep_flags(reqs))  # operation:prepare=ID chooses the upstream run
     return script
 
 
 def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> Script:
-    from .. import lang
 
     root = op.source_root
     if steps:
@@ -94,7 +97,12 @@ def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> 
         return Script(path=op.guildfile.path, language="guildfile", flags=gdefs, options=options,
                       flags_dest=dest or "args", op=op)
     words = options["main"]
+    if words[:1] == ["guild.pass"]:  # an operation that only resolves its dependencies
+        return Script(path=op.guildfile.path, language="guildfile", flags=gdefs, options=options,
+                      flags_dest=dest or "args", op=op)
     path = _module_file(root, words[0])
+    if not path.is_file() and "-" in words[0]:
+        path = _module_file(root, words[0].replace("-", "_"))  # Guild: op `json-decodable` runs json_decodable.py
     if not path.is_file():
         raise UsageError(f"guild.yml operation {op.display_name}: main module '{words[0]}' not found "
                          f"({path.relative_to(root) if path.is_relative_to(root) else path})")
@@ -105,6 +113,14 @@ def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> 
         py = lang.entry("python").inspect(path)
         found_dest = py.flags_dest
         imported = py.flags
+        if dest in (None, "args:click") and len(words) > 1 and "click" in path.read_text(errors="replace"):
+            from ..lang.python import click_flags
+
+            clicked = click_flags(__import__("ast").parse(path.read_text()), words[-1])
+            if clicked is not None:  # `main: cli prepare-data`: that sub-command's options
+                found_dest, imported = "args", clicked
+    if dest == "args:click":
+        dest = "args"
     if dest is None:
         dest = found_dest
     dest = _dest(op, dest, root)
@@ -149,16 +165,11 @@ def _overlay(imported: FlagDef | None, g: FlagDef, raw: dict) -> FlagDef:
     given = set(spec) if isinstance(spec, dict) else {"default"}
     out = replace(imported, extra=dict(imported.extra))
     for attr in ("default", "type", "description", "min", "max", "choices", "required"):
-        if attr in given or (attr == "type" and "default" in given and "type" not in given and g.type):
+        # A default without a type makes the flag untyped, as in Guild (`gamma: 10` takes 0.5).
+        if attr in given or (attr == "type" and "default" in given):
             setattr(out, attr, getattr(g, attr))
     out.extra.update({k: v for k, v in g.extra.items()})
     return out
-
-
-def _tags(v: Any) -> list[str]:
-    if v is None:
-        return []
-    return [str(t) for t in (v if isinstance(v, list) else [v])]
 
 
 # ---------------------------------------------------------------------------
@@ -182,26 +193,25 @@ def check_values(script: Script, values: dict) -> None:
     steps = script.options.get("steps")
     if not steps:
         return
-    from ..launch.steps import parse_step
-
     if not isinstance(steps, list):
         raise UsageError(f"guild.yml: steps of {script.name} must be a list")
     model = script.op.model
     for raw in steps:
-        step = parse_step(raw, script.name)
+        step = opdef.parse_step(raw, script.name)
         spec = step["op"] if ":" in step["op"] or not model else f"{model}:{step['op']}"
         script.op.guildfile.op(spec)
 
 
 def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
     """globals: rewrite the run's copy of the module; config:FILE: rewrite the run's copy of FILE."""
-    from .. import lang
 
-    if script.options.get("steps") or script.options.get("exec") and not script.flags_dest.startswith("config:"):
+    if passes(script) or script.options.get("steps") or script.options.get("exec") \
+            or script.flags_dest.startswith("config:"):  # config:FILE is generated (launch/deps.py)
         return
     dest = script.flags_dest
     if dest == "args":
         return
+    run_dir = run_dir / _source_dest(script)  # `sourcecode: {dest: src}`: the module's copy is under src/
     if dest.startswith("global:"):
         target = run_dir / script.relpath
         text = target.read_text(encoding="utf-8")
@@ -213,6 +223,15 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
                 flags_dest="globals" if dest == "globals" else _clean(dest), op=script.op)
     py_values = {k: v for k, v in values.items() if k in script.flags}
     lang.entry("python").apply_flags(py, run_dir, py_values)
+
+
+def _source_dest(script: Script) -> str:
+    return opdef.sourcecode_dest(script.options.get("sourcecode"))
+
+
+def passes(script: Script) -> bool:
+    """True for ``main: guild.pass``: the operation runs nothing (its dependencies are its work)."""
+    return (script.options.get("main") or [None])[0] == "guild.pass"
 
 
 def _clean(dest: str) -> str:
@@ -317,6 +336,7 @@ def _arg(value: Any) -> str:
 
 
 def _fill(text: str, values: dict, extra: dict[str, str]) -> str:
+    """``${name}`` replaced by ``extra[name]`` or the flag's value."""
     from ..flags import format_value
 
     def sub(m):
@@ -339,33 +359,41 @@ def referenced(script: Script) -> set[str]:
 
 def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dict[str, str]]:
     """The operation's argv and environment."""
-    from .. import lang
 
     py = Script(path=script.path, language="python", flags={}, options={}, flags_dest="globals", op=script.op)
     _, env = lang.entry("python").command(py, run_dir, {})
     opts = script.options
-    env.update({str(k): _fill(str(v), values, {}) for k, v in (opts.get("env") or {}).items()})
+    env.update(opdef.env_of(opts, values))
     for name, fd in script.flags.items():  # env-name: the flag also under a name of its own
         if fd.extra.get("guild-env-name") and values.get(name) is not None:
             v = values[name]
             env[str(fd.extra["guild-env-name"])] = "1" if v is True else "" if v is False else str(v)
     if opts.get("steps"):
         return [sys.executable, "-m", "runyard.launch.steps"], env
+    if passes(script):
+        return [sys.executable, "-c", ""], env
     args = flag_args(script, values, referenced(script)) if script.flags_dest == "args" else []
     if opts.get("exec"):
-        text = _fill(str(opts["exec"]), values, {
-            "python_exe": sys.executable, "guild_python_exe": sys.executable,
-            "flag_args": " ".join(shlex.quote(a) for a in args), "main_args": "",
-        })
-        try:
-            return shlex.split(text), env
+        try:  # split first, then fill each word: a flag value is one argument, whatever it holds
+            words = shlex.split(str(opts["exec"]))
         except ValueError as e:
             raise UsageError(f"guild.yml: invalid exec of operation {script.name}: {e}") from None
+        exe = {"python_exe": sys.executable, "guild_python_exe": sys.executable, "main_args": ""}
+        argv = []
+        for w in words:
+            if w == "${flag_args}":
+                argv.extend(args)
+            else:
+                argv.append(_fill(w, values, {**exe, "flag_args": " ".join(args)}))
+        return argv, env
     words = [_fill(w, values, {}) for w in opts["main"]]
     module, main_args = words[0], words[1:]
-    rel = Path(script.relpath)
-    if "." not in module and rel.name != "__main__.py":
+    rel = Path(_source_dest(script)) / script.relpath
+    if ("." not in module or module.endswith(".py")) and rel.name != "__main__.py":
         argv = [sys.executable, rel.as_posix()]  # `python train.py`: the run dir is sys.path[0]
     else:
         argv = [sys.executable, "-m", module]
     return argv + main_args + args, env
+
+
+lang.register("guildfile", sys.modules[__name__])  # the `guildfile` operation source

@@ -15,9 +15,9 @@ registry finds it by its ``SUFFIXES`` line (without importing every language:
 R's module costs ~50 ms to import) and imports it only when a script has that suffix.
 
 guild.yml operations (``runyard run train``, ``runyard run model:train``) come from
-:mod:`runyard.guildfile`; :func:`resolve` tries a script path first, then the
-project's guild.yml. Both go through the same prepare/supervise path in
-:mod:`runyard.launch.runner`.
+:mod:`runyard.guildfile`, which sits above this package (it registers itself here, and
+:func:`runyard.guildfile.resolve` names a script or an operation). Both go through the same
+prepare/supervise path in :mod:`runyard.launch.runner`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from .. import opdef
 from ..errors import UsageError
 from ..flags import FlagDef
 
@@ -106,7 +107,6 @@ class Entry:
 
 _REQUIRED = ("inspect", "apply_flags", "command")
 _OPTIONAL = ("check_values", "ready", "random_seed")
-_ELSEWHERE = {"guildfile": "runyard.guildfile.op"}  # operation sources that are not script languages
 _SUFFIXES_LINE = re.compile(r"^SUFFIXES\s*(?::[^=]*)?=\s*\(([^)]*)\)", re.M)
 _by_suffix: dict[str, str] | None = None
 _entries: dict[str, Entry] = {}
@@ -135,15 +135,23 @@ def entry(name: str) -> Entry:
     e = _entries.get(name)
     if e is None:
         try:
-            mod = importlib.import_module(_ELSEWHERE.get(name, f"{__name__}.{name}"))
+            mod = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError:
             raise UsageError(f"unknown operation language '{name}'") from None
-        missing = [f for f in _REQUIRED if not callable(getattr(mod, f, None))]
-        if missing:
-            raise TypeError(f"language module {mod.__name__} lacks {', '.join(missing)}")
-        extra = {f: getattr(mod, f) for f in _OPTIONAL if callable(getattr(mod, f, None))}
-        e = Entry(name, tuple(getattr(mod, "SUFFIXES", ())), mod.inspect, mod.apply_flags, mod.command, **extra)
-        _entries[name] = e
+        e = register(name, mod)
+    return e
+
+
+def register(name: str, mod: Any) -> Entry:
+    """Register ``mod`` (a module with the contract's functions) as the operation source ``name``.
+    Script languages are found by suffix; :mod:`runyard.guildfile.op` registers itself, so this
+    package never imports the operation sources above it."""
+    missing = [f for f in _REQUIRED if not callable(getattr(mod, f, None))]
+    if missing:
+        raise TypeError(f"language module {mod.__name__} lacks {', '.join(missing)}")
+    extra = {f: getattr(mod, f) for f in _OPTIONAL if callable(getattr(mod, f, None))}
+    e = Entry(name, tuple(getattr(mod, "SUFFIXES", ())), mod.inspect, mod.apply_flags, mod.command, **extra)
+    _entries[name] = e
     return e
 
 
@@ -167,29 +175,15 @@ def for_script(script: Script) -> Entry:
 
 
 def inspect(path: str | Path) -> Script:
-    """Inspect a script: its flags and front-matter options."""
+    """Inspect a script: its flags and front-matter options. The front matter is an operation,
+    checked by the same code as a guild.yml operation (:func:`runyard.opdef.check`); its
+    ``requires`` add the flags that choose upstream runs, as in guild.yml."""
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"script not found: {path}")
-    return for_path(p).inspect(Path(os.path.abspath(p)))  # ../train.py: normalized, so the project is found as for an absolute path
-
-
-def resolve(spec: str | Path | None) -> Script:
-    """The operation ``spec`` names: a script path, else a guild.yml operation (``op``, ``model:op``;
-    None: the guild.yml's default operation)."""
-    if spec is None:
-        from .. import guildfile
-
-        gf = guildfile.find(Path.cwd())
-        if gf is None:
-            raise UsageError("name a script to run (there is no guild.yml here with a default operation)")
-        return guildfile.load(gf).script(None)
-    p = Path(spec)
-    if p.is_file() or Path(spec).suffix.lower() in _scan():
-        return inspect(p)
-    from .. import guildfile
-
-    gf = guildfile.find(Path.cwd())
-    if gf is not None:
-        return guildfile.load(gf).script(str(spec))
-    raise UsageError(f"script not found: {spec}")
+    script = for_path(p).inspect(Path(os.path.abspath(p)))  # ../train.py: normalized, so the project is found as for an absolute path
+    if script.options:
+        script.options = opdef.check(script.options, script.relpath, "the front matter", script=True)
+        reqs = opdef.requirements(script.options.get("requires"), script.relpath, "the front matter")
+        script.flags.update({k: v for k, v in opdef.dep_flags(reqs).items() if k not in script.flags})
+    return script

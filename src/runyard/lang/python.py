@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..flags import FlagDef, type_of
+from ..flags import FlagDef, list_text, split_list, type_of
 from ..flags.annotations import annotation_above
 from . import Script
 
@@ -114,8 +114,11 @@ def _scalar(node: ast.expr) -> tuple[bool, Any]:
 
 
 def _literals(tree: ast.Module) -> dict[str, _Literal]:
-    """First scalar-literal assignment of each public module-level name, in order."""
+    """First scalar-literal assignment of each public module-level name, in order. A name only
+    ever set to ``None`` literally is a flag too, with no default (Guild imports it, and sets
+    it: ``file = None`` in a script whose guild.yml gives ``file`` a default)."""
     found: dict[str, _Literal] = {}
+    nones: dict[str, _Literal] = {}
     for stmt in tree.body:
         ann_type = None
         if isinstance(stmt, ast.Assign):
@@ -132,15 +135,24 @@ def _literals(tree: ast.Module) -> dict[str, _Literal]:
             continue
         if name.startswith("_") or name in found:
             continue
-        ok, value = _scalar(stmt.value)
-        if not ok:
-            continue
         v = stmt.value
-        found[name] = _Literal(
-            name, value, ann_type, stmt.lineno,
-            (v.lineno, v.col_offset), (v.end_lineno or v.lineno, v.end_col_offset or 0),
-        )
-    return found
+        ok, value = _scalar(v)
+        if not ok and isinstance(v, ast.List) and v.elts and all(_scalar(e)[0] for e in v.elts):
+            ok, value = True, [_scalar(e)[1] for e in v.elts]  # a list flag (Guild: `l: 1 2 foo`)
+        is_none = isinstance(v, ast.Constant) and v.value is None
+        if not ok and not is_none:
+            continue
+        lit = _Literal(name, value, ann_type, stmt.lineno,
+                       (v.lineno, v.col_offset), (v.end_lineno or v.lineno, v.end_col_offset or 0))
+        if is_none:
+            nones.setdefault(name, lit)
+        else:
+            found[name] = lit
+    if not nones:
+        return found
+    order = {name: lit.lineno for name, lit in {**nones, **found}.items()}
+    merged = {**{n: lit for n, lit in nones.items() if n not in found}, **found}
+    return dict(sorted(merged.items(), key=lambda kv: order[kv[0]]))
 
 
 def _global_flags(text: str, source: str, tree: ast.Module | None = None) -> dict[str, FlagDef]:
@@ -156,7 +168,9 @@ def _global_flags(text: str, source: str, tree: ast.Module | None = None) -> dic
         if has_anno and lit.lineno not in annotated_lines:
             ann = annotation_above(lines, lit.lineno - 1, source)
             annotated_lines.add(lit.lineno)
-        fd = FlagDef.from_value(lit.name, lit.value)
+        fd = FlagDef.from_value(lit.name, list_text(lit.value) if isinstance(lit.value, list) else lit.value)
+        if isinstance(lit.value, list):
+            fd.type = None
         if lit.ann_type and not (ann and "type" in ann):
             fd.type = lit.ann_type
         if ann:
@@ -228,6 +242,8 @@ def rewrite(source: str, values: dict, *, name: str = "<script>", ascii_only: bo
     edits = []
     for flag, value in values.items():
         lit = lits.get(flag)
+        if lit is not None and isinstance(lit.value, list):
+            value = split_list(value)
         if lit is None or _same(value, lit.value):
             continue
         new = _literal_text(flag, value, ascii_only)
@@ -393,6 +409,46 @@ def _set_defaults(tree: ast.Module) -> dict[str, Any]:
     return out
 
 
+def _click_commands(tree: ast.Module) -> dict[str, list[ast.Call]]:
+    """Functions decorated as click commands (``@click.command()``, ``@cli.command()``,
+    ``@click.group()``), by name, with their ``@click.option(...)`` calls, top first."""
+    out: dict[str, list[ast.Call]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        names = [_dotted(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list]
+        if not any(n.rsplit(".", 1)[-1] in ("command", "group") for n in names):
+            continue
+        out[node.name] = [d for d, n in zip(node.decorator_list, names)
+                          if isinstance(d, ast.Call) and n in ("click.option", "option")]
+    return out
+
+
+def click_flags(tree: ast.Module, command: str | None = None) -> dict[str, FlagDef] | None:
+    """The flags of a click command: its ``@click.option`` decorators (``is_flag`` options are
+    switches), read like ``add_argument`` calls; None when the module has no click command.
+    ``command`` names the sub-command run (``prepare-data`` or ``prepare_data``); without it,
+    the options of every command."""
+    commands = _click_commands(tree)
+    if not commands:
+        return None
+    if command is not None:
+        key = command.replace("-", "_")
+        commands = {k: v for k, v in commands.items() if k == key} or {}
+    flags: dict[str, FlagDef] = {}
+    for calls in commands.values():
+        for call in calls:
+            kw = {k.arg: k.value for k in call.keywords if k.arg}
+            ok, is_flag = _const(kw.get("is_flag"))
+            if ok and is_flag:  # a switch: the same call as argparse's store_true
+                call = ast.Call(call.func, call.args, [k for k in call.keywords if k.arg != "is_flag"]
+                                + [ast.keyword("action", ast.Constant("store_true"))])
+            fd = _argparse_flag(call)
+            if fd is not None and fd.name not in flags:
+                flags[fd.name] = fd
+    return flags
+
+
 def _argparse_flags(tree: ast.Module, text: str, source: str) -> dict[str, FlagDef]:
     has_anno = "#|" in text
     lines = _lines(text) if has_anno else []
@@ -503,7 +559,10 @@ def inspect(path: Path) -> Script:
 
         if (script.project_dir / clean(dest)).absolute() == path:
             dest = "globals"  # the script itself
-    if dest in (None, "globals"):
+    clicked = click_flags(tree) if dest is None and "click" in text else None
+    if clicked is not None:  # a click command takes its flags as --options, as in Guild
+        script.flags_dest, script.flags = "args", clicked
+    elif dest in (None, "globals"):
         if dest is None and _imports_argparse(tree) and _add_argument_calls(tree):
             script.flags_dest = "args"
             script.flags = _argparse_flags(tree, text, source)

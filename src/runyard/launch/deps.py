@@ -24,11 +24,13 @@ import os
 import re
 import shlex
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from .. import opdef
 from ..flags import FlagDef
 
 
@@ -38,87 +40,57 @@ class DependencyError(UsageError):
     exit_code = 1
 
 
-SOURCE_KEYS = {"file", "operation", "select", "rename", "target-path", "path", "target-type", "name",
-               "optional", "help", "sources"}
-
-
 @dataclass
 class Source:
     """One resolved source: where its files come from and where they go."""
 
     resource: str
-    name: str  # the source name (its uri, or ``name:``)
+    name: str  # the source name (``name:``, ``flag-name:`` or its uri)
     uri: str
     files: list[tuple[Path, str]]  # (absolute source path, run-relative target)
     link: bool = False
     config: str | None = None  # upstream run id
     recorded: list[Path] = field(default_factory=list)  # paths for the deps attr
+    generated: tuple[str, str] | None = None  # (run-relative path, text): a flags-dest config file
+    missing: bool = False  # an optional source that is not there (Guild records its resource, empty)
 
 
 def _sources(script) -> list[tuple[str, dict]]:
-    """(resource name, source spec) for every ``requires`` entry of the operation."""
-    op = script.op
-    model_resources = op.model_data.get("resources") or {}
-    out = []
-    reqs = script.options.get("requires") or []
-    for req in reqs if isinstance(reqs, list) else [reqs]:
-        if isinstance(req, str):
-            key = req.split(":", 1)[-1]
-            res = model_resources.get(key)
-            if res is None:
-                raise UsageError(f"guild.yml: operation {op.display_name} requires '{req}', which is not a "
-                                 "resource of its model")
-            srcs = res.get("sources", res) if isinstance(res, dict) else res
-            for s in srcs if isinstance(srcs, list) else [srcs]:
-                out.append((key, s if isinstance(s, dict) else {"file": s}))
-            continue
-        if not isinstance(req, dict):
-            raise UsageError(f"guild.yml: invalid requires entry of {op.display_name}: {req!r}")
-        for key in req:
-            if key not in SOURCE_KEYS:
-                kind = "source type" if key in ("url", "config", "module") else "source attribute"
-                raise UsageError(f"guild.yml: {kind} '{key}' in requires of {op.display_name} is not "
-                                 "supported by runyard (file: and operation: sources are)")
-        if "sources" in req:
-            for s in req["sources"]:
-                out.append((req.get("name") or _uri(s), s))
-            continue
-        out.append((req.get("name") or _uri(req), req))
-    return out
+    """(resource name, source spec) for every ``requires`` entry of the operation (a guild.yml
+    operation's or a script's front matter: the same parser, :func:`runyard.opdef.requirements`)."""
+    reqs = script.options.get("requires")
+    if not reqs:
+        return []
+    resources = (script.op.model_data.get("resources") or {}) if script.op is not None else {}
+    if script.op is not None:
+        return opdef.requirements(reqs, script.op.guildfile.path.name, script.name, resources)
+    return opdef.requirements(reqs, script.relpath, "the front matter")
 
 
-def _uri(spec: dict) -> str:
-    if "file" in spec:
-        return f"file:{spec['file']}"
-    if "operation" in spec:
-        return f"operation:{spec['operation']}"
-    raise UsageError(f"guild.yml: a requires entry needs file: or operation: ({sorted(spec)})")
+def _base(script) -> Path:
+    """Where ``file:`` sources are found: the guild.yml's directory, or the script's project."""
+    return script.op.guildfile.dir if script.op is not None else script.project_dir
 
 
 def dep_flags(script) -> dict[str, FlagDef]:
     """The flags operation dependencies add (``operation:prepare``), as Guild names them."""
-    out = {}
-    for resource, spec in _sources(script) if script.op is not None else []:
-        if "operation" in spec:
-            out[resource] = FlagDef(name=resource, extra={"guild-arg-skip": True},
-                                    description=f"Run of {spec['operation']} to use (id or prefix; "
-                                                "default: the marked, else latest completed)")
-    return out
+    return opdef.dep_flags(_sources(script))
 
 
 def normalize_flags(script, given: dict) -> dict:
     """``prepare=ID`` for ``operation:prepare=ID`` (when ``prepare`` is not a flag of its own)."""
-    if script.op is None:
-        return given
     names = {r.split(":", 1)[-1]: r for r in dep_flags(script)}
+    if not names:
+        return given
     return {(names[k] if k in names and k not in script.flags else k): v for k, v in given.items()}
 
 
 def keep_ids_raw(script, assigns: list[str], given: dict) -> dict:
     """``given`` with dependency flags (``prepare=6958e0``) kept as typed: run ids are text."""
-    if script.op is None:
+    flags = dep_flags(script)
+    if not flags:
         return given
-    names = set(dep_flags(script)) | {n.split(":", 1)[-1] for n in dep_flags(script)}
+    names = set(flags) | {n.split(":", 1)[-1] for n in flags}
     out = dict(given)
     for a in assigns:
         name, eq, raw = a.partition("=")
@@ -132,61 +104,78 @@ def keep_ids_raw(script, assigns: list[str], given: dict) -> dict:
 def resolve(script, values: dict, home: Path) -> list[Source]:
     """Every source of the operation's ``requires``; raises DependencyError naming a missing one.
     Operation dependencies' run ids are put into ``values`` (Guild keeps them as flags)."""
-    if script.op is None:
-        return []
-    base = script.op.guildfile.dir
-    out = []
+    base = _base(script)
+    out = [s for s in [_config_source(script, values)] if s is not None]
     for resource, spec in _sources(script):
+        raw, spec = spec, _filled(spec, values)  # names and uris keep `${flag}`, as in Guild
+        flag = opdef.flag_name(raw)
         link = str(spec.get("target-type") or "copy") == "link"
         if "file" in spec:
             src = (base / str(spec["file"])).absolute()
-            uri = f"file:{spec['file']}"
+            uri = opdef.uri(raw)
             if not src.exists():
                 if spec.get("optional"):
+                    out.append(Source(resource, opdef.source_name(raw), uri, [], missing=True))
                     continue
                 raise DependencyError(f"missing dependency {uri} of {script.name}: {src} does not exist")
-            if src.is_dir():
-                pairs = [(p, p.relative_to(src).as_posix()) for p in sorted(src.rglob("*")) if p.is_file()]
-                selected = _select(pairs, spec)
-                recorded = [src] if "select" not in spec else [p for p, _ in selected]
-                if "select" not in spec and not spec.get("target-path") and not spec.get("path"):
-                    selected = [(p, f"{src.name}/{rel}") for p, rel in selected]
-            else:
-                selected = _select([(src, src.name)], spec)
+            if src.is_dir() and "select" in spec:
+                selected = _select(_entries(src), spec)
                 recorded = [p for p, _ in selected]
+            else:  # a file, or a whole directory (one entry, as Guild records it)
+                selected = [(src, src.name)]
+                recorded = [src]
             if not selected and "select" in spec and not spec.get("optional"):
                 raise DependencyError(f"missing dependency {uri} of {script.name}: nothing matches "
                                       f"select {spec['select']!r}")
-            out.append(Source(resource, spec.get("name") or uri, uri, _targets(selected, spec), link,
+            out.append(Source(resource, opdef.source_name(raw), uri, _targets(selected, spec), link,
                               recorded=recorded))
         else:
             opspec = str(spec["operation"])
-            uri = f"operation:{opspec}"
-            run_dir = _upstream(script, opspec, values.get(resource), home)
+            uri = opdef.uri(raw)
+            chosen = values.get(flag) if flag else None
+            run_dir = _upstream(script, opspec, chosen, home)
             if run_dir is None:
                 if spec.get("optional"):
                     continue
-                chosen = values.get(resource)
                 why = f"no run {chosen!r}" if chosen else "no completed run"
                 raise DependencyError(f"missing dependency {uri} of {script.name}: {why} of operation {opspec}")
-            values[resource] = run_dir.name
-            pairs = _produced(run_dir)
+            if flag:
+                values[flag] = run_dir.name
+            # With select, any file of the run (its source too); without, the files it made.
+            pairs = _entries(run_dir) if "select" in spec else _produced(run_dir)
             selected = _select(pairs, spec)
             if not selected and "select" in spec:
                 raise DependencyError(f"missing dependency {uri} of {script.name}: run {run_dir.name[:8]} has "
                                       f"no file matching select {spec['select']!r}")
-            out.append(Source(resource, spec.get("name") or uri, uri, _targets(selected, spec), link,
+            out.append(Source(resource, opdef.source_name(raw), uri, _targets(selected, spec), link,
                               config=run_dir.name, recorded=[p for p, _ in selected]))
     return out
+
+
+def _config_source(script, values: dict) -> Source | None:
+    """A guild.yml operation's ``flags-dest: config:FILE``: as in Guild, FILE with the run's
+    values is generated under ``.guild/generated/`` and is a dependency (``config:FILE``), not
+    a source file."""
+    from ..flags import dest as fdest
+
+    if script.op is None or not script.flags_dest.startswith("config:"):
+        return None
+    rel = fdest.clean(script.flags_dest)
+    text = fdest.generated(script.project_dir / rel, {k: v for k, v in values.items() if k in script.flags
+                                                      and not k.startswith("operation:")})
+    uri = f"config:{rel}"
+    return Source(uri, uri, uri, [], generated=(rel, text))
 
 
 def snapshot_excludes(script) -> set[str]:
     """Project-relative files that are ``file:`` dependencies: Guild leaves them out of the source
     snapshot (the dependency's copy, perhaps renamed, is what the run gets)."""
-    if script.op is None:
-        return set()
-    base, root = script.op.guildfile.dir, script.project_dir
+    base, root = _base(script), script.project_dir
     out = set()
+    if script.op is not None and script.flags_dest.startswith("config:"):
+        from ..flags.dest import clean
+
+        out.add(clean(script.flags_dest))  # generated, a dependency (see _config_source)
     for _, spec in _sources(script):
         if "file" in spec:
             p = (base / str(spec["file"])).absolute()
@@ -195,16 +184,103 @@ def snapshot_excludes(script) -> set[str]:
     return out
 
 
+def _filled(spec: dict, values: dict) -> dict:
+    """``spec`` with ``${flag}`` in its strings replaced by the run's flag values (``file: ${file}``)."""
+    def fill(v: Any) -> Any:
+        if isinstance(v, str) and "${" in v:
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(values[m.group(1)]) if values.get(m.group(1))
+                          is not None else m.group(0), v)
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        return v
+    return {k: fill(v) for k, v in spec.items()}
+
+
+_MAX_ENTRIES = 100_000  # paths looked at under one dependency directory
+
+
+def _entries(top: Path) -> list[tuple[Path, str]]:
+    """Every file and directory under ``top`` (not ``.guild``), relative; links not followed."""
+    out = []
+    for root, dirs, files in os.walk(top):
+        r = Path(root)
+        if r == top:
+            dirs[:] = [d for d in dirs if d != ".guild"]
+        for name in sorted(dirs) + sorted(files):
+            out.append((r / name, (r / name).relative_to(top).as_posix()))
+        if len(out) > _MAX_ENTRIES:
+            raise DependencyError(f"dependency directory {top} holds more than {_MAX_ENTRIES} paths")
+    return sorted(out, key=lambda x: x[1])
+
+
 def _select(pairs: list[tuple[Path, str]], spec: dict) -> list[tuple[Path, str]]:
+    """The entries whose relative path matches a ``select`` pattern, each placed by its base name
+    (as Guild places them); a selected directory brings its whole tree."""
     sel = spec.get("select")
     if sel is None:
         return pairs
     pats = [sel] if isinstance(sel, str) else list(sel)
+    res = [safe_regex(str(p), "select") for p in pats]
+    out = []
+    taken: list[str] = []
+    for p, rel in pairs:
+        if any(rel == t or rel.startswith(t + "/") for t in taken):
+            continue  # inside a directory already selected
+        if any(r.fullmatch(rel) for r in res):
+            if p.is_dir() and not p.is_symlink():
+                taken.append(rel)
+            out.append((p, p.name))
+    return out
+
+
+_REGEX_LIMIT = 500
+
+
+def safe_regex(pattern: str, what: str) -> "re.Pattern":
+    """A guild.yml regex, compiled, that cannot backtrack without bound: no repeat of a group
+    that itself repeats (``(a+)+``, ``(a|aa)*``), and at most 500 characters."""
+    if len(pattern) > _REGEX_LIMIT:
+        raise UsageError(f"guild.yml: {what} pattern is longer than {_REGEX_LIMIT} characters")
     try:
-        res = [re.compile(str(p)) for p in pats]
+        compiled = re.compile(pattern)
     except re.error as e:
-        raise UsageError(f"guild.yml: invalid select pattern: {e}") from None
-    return [(p, rel) for p, rel in pairs if any(r.fullmatch(rel) for r in res)]
+        raise UsageError(f"guild.yml: invalid {what} pattern {pattern!r}: {e}") from None
+    if _nested_repeat(pattern):
+        raise UsageError(f"guild.yml: {what} pattern {pattern!r} repeats a repeated group (it could take "
+                         "forever to match); write it without the nested repeat")
+    return compiled
+
+
+def _nested_repeat(pattern: str) -> bool:
+    """True if a repeated group holds a repeat or an alternation (catastrophic backtracking)."""
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+    except ImportError:  # Python < 3.11
+        import sre_parse  # type: ignore[no-redef]
+
+    def walk(items, inside_repeat: bool) -> bool:
+        for op, av in items:
+            name = str(op)
+            if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                lo, hi, sub = av
+                if inside_repeat and hi != lo:
+                    return True
+                if walk(sub, inside_repeat or hi > 1):
+                    return True
+            elif name == "SUBPATTERN":
+                if walk(av[-1], inside_repeat):
+                    return True
+            elif name == "BRANCH":
+                if inside_repeat and len(av[1]) > 1:
+                    return True
+                if any(walk(b, inside_repeat) for b in av[1]):
+                    return True
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                if walk(av[1], inside_repeat):
+                    return True
+        return False
+
+    return walk(sre_parse.parse(pattern), False)
 
 
 def _targets(pairs: list[tuple[Path, str]], spec: dict) -> list[tuple[Path, str]]:
@@ -217,10 +293,11 @@ def _targets(pairs: list[tuple[Path, str]], spec: dict) -> list[tuple[Path, str]
             parts = shlex.split(str(r))
             rules.append((parts[0], parts[1] if len(parts) > 1 else ""))
     prefix = str(spec.get("target-path") or spec.get("path") or "").strip("/")
+    rules = [(safe_regex(pat, "rename"), repl) for pat, repl in rules]
     out = []
     for p, rel in pairs:
         for pat, repl in rules:
-            rel = re.sub(pat, repl, rel)
+            rel = pat.sub(repl, rel)
         if prefix:
             rel = f"{prefix}/{rel}"
         if rel.startswith("/") or ".." in rel.split("/"):
@@ -291,31 +368,67 @@ def _upstream(script, opspec: str, chosen: Any, home: Path) -> Path | None:
     return best[1] if best else None
 
 
+def _random_name() -> str:
+    """8 random lowercase letters and digits (Guild's ``.guild/generated/<name>/``)."""
+    import secrets
+    import string
+
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits + "_") for _ in range(8))
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def apply(sources: list[Source], run_dir: Path) -> dict:
     """Copy or link every source's files into ``run_dir``; add ``d`` lines to the manifest;
     return the ``deps`` attribute."""
     deps: dict = {}
     lines = []
+    manifest = run_dir / ".guild" / "manifest"
+    old = manifest.read_text() if manifest.exists() else ""
+    snapshot = {parts[1] for parts in map(str.split, old.splitlines()) if len(parts) > 1 and parts[0] == "s"}
     for s in sources:
+        if s.generated:
+            rel, text = s.generated
+            gen = run_dir / ".guild" / "generated" / _random_name() / rel
+            gen.parent.mkdir(parents=True)
+            gen.write_text(text, encoding="utf-8")
+            s.files, s.recorded = [(gen, rel)], [gen]
         for src, rel in s.files:
             dst = run_dir / rel
+            quoted = shlex.quote(rel)
+            if quoted in snapshot or any(f.startswith(quoted + "/") for f in snapshot):
+                # As Guild: the source file (or directory) is kept, the dependency skipped.
+                print(f"runyard: {rel} of {s.uri} is also a source file of the run: kept the source file",
+                      file=sys.stderr)
+                continue
             dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.exists() or dst.is_symlink():
+            if dst.is_dir() and not dst.is_symlink():
+                shutil.rmtree(dst)
+            elif dst.exists() or dst.is_symlink():
                 dst.unlink()
             if s.link:
                 os.symlink(os.path.relpath(src, dst.parent) if s.config else src, dst)
+            elif src.is_dir():
+                shutil.copytree(src, dst, symlinks=True)
             else:
                 shutil.copy2(src, dst)
-            sha = hashlib.sha1(src.read_bytes()).hexdigest() if src.is_file() else "-"
+            sha = _sha1(src) if src.is_file() else "-"
             lines.append(" ".join(shlex.quote(x) for x in ("d", rel, sha, s.uri)))
+        if s.missing:
+            deps.setdefault(s.resource, {})
+            continue
         entry: dict[str, Any] = {}
         if s.config:
             entry["config"] = s.config
-        entry["paths"] = [os.path.relpath(p, run_dir) for p in s.recorded]
+        entry["paths"] = [os.path.relpath(p, run_dir) for p in s.recorded]  # (generated: .guild/generated/...)
         entry["uri"] = s.uri
         deps.setdefault(s.resource, {})[s.name] = entry
     if lines:
-        manifest = run_dir / ".guild" / "manifest"
-        old = manifest.read_text() if manifest.exists() else ""
         manifest.write_text(old + "".join(l + "\n" for l in lines))
     return deps

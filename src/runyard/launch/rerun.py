@@ -9,18 +9,10 @@ import os
 from pathlib import Path
 
 from ..errors import UsageError
-from ..lang import Script, for_script, resolve
+from ..guildfile import resolve
+from ..lang import Script, for_script
 from ..store.run import Run, status_of
 from . import environ as _environ
-
-
-def _one_run(selector: str, what: str) -> Run:
-    from ..api import _records
-
-    records = _records([selector], (), {})
-    if len(records) != 1:
-        raise UsageError(f"{what} needs exactly one run ({len(records)} match '{selector}')")
-    return Run(records[0]["dir"])
 
 
 def script_of_run(run: Run) -> Script:
@@ -46,13 +38,12 @@ def script_of_run(run: Run) -> Script:
     raise UsageError(f"run {run.short_id} ({run.operation}) cannot be run again by runyard")
 
 
-def restart(selector: str, flags: dict | None = None, *, echo: bool = True, gpus: str | None = None,
+def restart(run: Run, flags: dict | None = None, *, echo: bool = True, gpus: str | None = None,
             wait: bool = True) -> str:
     """Run a terminated or failed run again in its own directory, keeping its files.
     New flag values are written into its copy; its output starts over (scalars add up, as in Guild)."""
     from . import runner
 
-    run = _one_run(selector, "--restart")
     status = status_of(run.dir)
     if status in ("running", "pending"):
         raise UsageError(f"run {run.short_id} is {status}: stop it first")
@@ -106,9 +97,8 @@ def restart(selector: str, flags: dict | None = None, *, echo: bool = True, gpus
     return run.id
 
 
-def proto_source(selector: str) -> tuple[Script, dict, Path]:
+def proto_source(run: Run) -> tuple[Script, dict, Path]:
     """(operation, flags, run dir) of ``--proto RUN``: the new run copies RUN's source code."""
-    run = _one_run(selector, "--proto")
     return script_of_run(run), dict(run.get("flags") or {}), run.dir
 
 

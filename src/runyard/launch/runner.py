@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import home as _home
+from .. import opdef as _opdef
 from ..flags import canonical_names, default_label
 from ..flags import validate as _validate
-from ..lang import Script, for_script, resolve
+from ..guildfile import resolve
+from ..lang import Script, for_script
 from ..store.run import Run, timestamp, write_lock, write_opref
 from . import deps as _deps
 from . import environ as _environ
@@ -55,9 +57,7 @@ def _platform() -> dict:
 
 def resolve_values(script: Script, flags: dict | None, force: bool = False) -> dict[str, Any]:
     """Every flag's value for a run of ``script``: defaults overlaid with ``flags``, validated."""
-    given = dict(flags or {})
-    if script.op is not None:
-        given = _deps.normalize_flags(script, given)
+    given = _deps.normalize_flags(script, dict(flags or {}))
     return _validate.resolve(script.flags, given, script.name, force=force, hint=script.hint,
                              not_flags=script.not_flags)
 
@@ -81,16 +81,14 @@ def prepare(
     if not isinstance(script, Script):
         script = resolve(script)
     lang = for_script(script)
-    user_flags = dict(flags or {})
-    if script.op is not None:
-        user_flags = _deps.normalize_flags(script, user_flags)  # prepare=ID -> operation:prepare=ID
+    user_flags = _deps.normalize_flags(script, dict(flags or {}))  # prepare=ID -> operation:prepare=ID
     user_flags = canonical_names(script.flags, user_flags)
     if values is None:
         values = resolve_values(script, user_flags, force_flags)
     lang.ready()
     lang.check_values(script, values)  # language-specific limits (R complex literals)
     home = Path(home) if home else _home.find_home()
-    sources = _deps.resolve(script, values, home) if script.op is not None else []
+    sources = _deps.resolve(script, values, home)  # guild.yml or front-matter `requires`
     run_id = new_run_id()
     run_dir = _home.runs_dir(home) / run_id
     (run_dir / ".guild" / "attrs").mkdir(parents=True)
@@ -112,21 +110,19 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     opts = script.options
     project = script.project_dir
     snap = sourcecode.checked_plan(*sourcecode.rules_for(script))
-    files = snap.files
-    if script.op is not None:
-        skip = _deps.snapshot_excludes(script)
-        files = [f for f in files if f not in skip]
+    skip = _deps.snapshot_excludes(script)
+    files = [f for f in snap.files if f not in skip]
     if proto_dir is not None:  # --proto RUN: that run's source code, not the project's
         files = sourcecode.manifest_files(proto_dir)
         digest = sourcecode.snapshot(proto_dir, run.dir, files)
     else:
-        digest = sourcecode.snapshot(project, run.dir, files)
+        digest = sourcecode.snapshot(project, run.dir, files, _opdef.sourcecode_dest(opts.get("sourcecode")))
     if proto_dir is None:  # what of the project's data the run gets (launch/projectdata.py)
         projectdata.make_empty_dirs(project, run.dir)
         note = projectdata.size_note(snap.skipped)
         if note:
             print(note, file=sys.stderr)
-    deps_attr = _deps.apply(sources, run.dir) if script.op is not None else None
+    deps_attr = _deps.apply(sources, run.dir)
     lang.apply_flags(script, run.dir, values)
     argv, extra_env = lang.command(script, run.dir, values)
 
@@ -144,6 +140,8 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
 
     env = _environ.process_env(os.environ)
     env.update(extra_env)
+    if script.op is None:
+        env.update(_opdef.env_of(opts, values))  # front-matter `env` (a guild.yml op's: in its command)
     ours = {
         "RUN_DIR": str(run.dir),
         "RUN_ID": run.id,
@@ -164,7 +162,8 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     a("initialized", now)
     a("flags", values)
     a("user_flags", user_flags)
-    a("label", label)
+    if label:
+        a("label", label)  # Guild writes no label for a run without one
     if tags:
         a("tags", tags)
     if comment:
@@ -190,8 +189,8 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     vcs = sourcecode.vcs_commit(project)
     if vcs:
         a("vcs_commit", vcs)
+    a("deps", deps_attr or {})
     if script.op is not None:
-        a("deps", deps_attr or {})
         if opts.get("steps"):
             a("steps", opts["steps"])
     for k, v in (extra_attrs or {}).items():
@@ -258,9 +257,9 @@ def _render_label(template: str, values: dict) -> str:
         name = m.group(1)
         if name == "default_label":
             return default_label(values)
-        from ..flags import format_value
+        from ..flags import label_value
 
-        return format_value(values[name]) if name in values else ""
+        return label_value(values[name]) if name in values else ""
 
     return re.sub(r"\$\{([^}|]+)\}", sub, template)
 

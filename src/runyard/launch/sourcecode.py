@@ -131,9 +131,10 @@ def _is_runs_home(d: Path) -> bool:
     return False
 
 
-def _file_reason(path: Path, name: str) -> str | None:
-    """Why the file ``path`` is not source code by default, or None."""
-    if name.startswith("."):
+def _file_reason(path: Path, name: str, hidden_ok: bool = False) -> str | None:
+    """Why the file ``path`` is not source code by default, or None (``hidden_ok``: Guild's
+    rules for guild.yml operations, which copy hidden files, not hidden directories)."""
+    if name.startswith(".") and not hidden_ok:
         return "hidden"
     try:
         size = path.stat().st_size
@@ -211,6 +212,9 @@ def _rules(spec: Any) -> list[tuple[str, str]] | None:
     if isinstance(spec, str):
         spec = [spec]
     rules = []
+    if spec and isinstance(spec, list) and (isinstance(spec[0], str) or isinstance(spec[0], dict)
+                                            and "include" in spec[0]):
+        rules.append(("exclude", "*"))  # a list that starts by including selects only what it names
     for item in spec or []:
         if isinstance(item, str):
             rules.append(("include", item))
@@ -232,6 +236,8 @@ def _match(rel: str, pattern: str, by_name: bool = True) -> bool:
     """True if the rule ``pattern`` matches the path ``rel``: the whole path, a directory it is
     in, or (``by_name``) its base name."""
     pattern = pattern.rstrip("/")
+    if pattern.startswith("/"):  # anchored at the source root: `/guild.yml`, not `sub/guild.yml`
+        pattern, by_name = pattern.lstrip("/"), False
     if fnmatch.fnmatch(rel, pattern) or by_name and fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern):
         return True
     return rel.startswith(pattern + "/") or fnmatch.fnmatch(rel, pattern + "/*")
@@ -265,7 +271,11 @@ def _walk(project: Path, includes: list[str], skipped: list[tuple[str, str]]) ->
         subdirs = []
         for e in entries:
             erel = f"{rel}{e.name}"
-            if e.is_dir(follow_symlinks=False) or (e.is_symlink() and e.is_dir()):
+            kind = _kind(e)
+            if kind is None:
+                skipped.append((erel, "a link that leads nowhere (broken, or a loop)"))
+                continue
+            if kind == "dir":
                 if e.name in _NEVER:
                     continue
                 reason = inherited or _dir_reason(Path(e.path), e.name)
@@ -274,10 +284,23 @@ def _walk(project: Path, includes: list[str], skipped: list[tuple[str, str]]) ->
                 if reason and not _reaches(erel, includes):
                     continue
                 subdirs.append((Path(e.path), erel + "/", reason))
-            elif e.is_file():
+            else:
                 out.append((erel, inherited))
         stack.extend(reversed(subdirs))
     return out
+
+
+def _kind(e: os.DirEntry) -> str | None:
+    """``dir`` or ``file`` (what a link leads to), else None: a broken link, a link loop, or
+    something that is neither (a socket, a fifo)."""
+    try:
+        if e.is_dir():
+            return "dir"
+        if e.is_file():
+            return "file"
+    except OSError:  # ELOOP: a link to itself
+        pass
+    return None
 
 
 def plan(project: Path, spec: Any = None, always: tuple[str, ...] = (), explain: bool = False) -> Plan:
@@ -287,9 +310,10 @@ def plan(project: Path, spec: Any = None, always: tuple[str, ...] = (), explain:
     project = Path(project)
     result = Plan(project)
     rules = _rules(spec)
+    hidden_ok = isinstance(spec, dict) and bool(spec.get("guild"))
     if rules is None:
         result.files = sorted(set(always))
-        result.skipped.append((".", "sourcecode: no (front matter)"))
+        result.skipped.append((".", "sourcecode: no"))
         return result
     includes = [pat for kind, pat in rules if kind == "include"]
     git = git_files(project)
@@ -312,7 +336,7 @@ def plan(project: Path, spec: Any = None, always: tuple[str, ...] = (), explain:
         elif git is not None and rel not in in_git_set:
             reason = "ignored by git"
         else:
-            reason = _file_reason(project / rel, rel.rsplit("/", 1)[-1])
+            reason = _file_reason(project / rel, rel.rsplit("/", 1)[-1], hidden_ok)
         decided_by_rule = False
         for kind, pat in rules:
             # In a skipped directory, only a rule naming the path includes a file (not '*.py').
@@ -383,6 +407,9 @@ def select(project: Path, spec: Any = None, always: tuple[str, ...] = ()) -> lis
 def checked_plan(project: Path, spec: Any = None, always: tuple[str, ...] = ()) -> Plan:
     """:func:`plan`, with the warning line of :func:`select` past the file limit."""
     p = plan(project, spec, always)
+    if p.files and p.skipped[:1] == [(".", "sourcecode: no")]:  # differs from Guild on purpose: say so
+        print(f"runyard: sourcecode: no — only {', '.join(p.files)} is copied (the run starts from its copy, "
+              "with the run's flag values written in)", file=sys.stderr)
     warning = p.limit_warning()
     if warning and str(project) not in _warned:
         _warned.add(str(project))
@@ -395,9 +422,10 @@ def rules_for(script: Any) -> tuple[Path, Any, tuple[str, ...]]:
     the script itself (not for a guild.yml ``steps``/``exec`` operation) and its flags-dest file."""
     project = script.project_dir
     opts = script.options
-    always = [script.relpath] if not (opts.get("steps") or opts.get("exec")) else []
+    runs_file = not (opts.get("steps") or opts.get("exec") or (opts.get("main") or [None])[0] == "guild.pass")
+    always = [script.relpath] if runs_file else []
     dest = script.flags_dest
-    if dest not in ("globals", "args"):
+    if dest not in ("globals", "args") and not (script.op is not None and dest.startswith("config:")):
         dest_rel = dest[len("config:"):] if dest.startswith("config:") else dest
         while dest_rel.startswith("./"):
             dest_rel = dest_rel[2:]
@@ -405,20 +433,22 @@ def rules_for(script: Any) -> tuple[Path, Any, tuple[str, ...]]:
             always.append(dest_rel)
     return project, opts.get("sourcecode"), tuple(always)
 
-def snapshot(project: Path, run_dir: Path, files: list[str]) -> str:
-    """Copy ``files`` into ``run_dir``; write ``.guild/manifest``; return the source digest (MD5)."""
+def snapshot(project: Path, run_dir: Path, files: list[str], dest: str = "") -> str:
+    """Copy ``files`` into ``run_dir`` (under ``dest``); write ``.guild/manifest``; return the
+    source digest (MD5)."""
     lines = []
     digest = hashlib.md5()
     for rel in sorted(files):
         src = project / rel
-        dst = run_dir / rel
+        run_rel = f"{dest}/{rel}" if dest else rel
+        dst = run_dir / run_rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         data = src.read_bytes()
         dst.write_bytes(data)
         shutil.copymode(src, dst)
         sha1 = hashlib.sha1(data).hexdigest()
-        lines.append(" ".join(shlex.quote(x) for x in ("s", rel, sha1, rel)))
-        digest.update(rel.encode("utf-8") + b"\x00" + data + b"\x00")
+        lines.append(" ".join(shlex.quote(x) for x in ("s", run_rel, sha1, rel)))
+        digest.update(run_rel.encode("utf-8") + b"\x00" + data + b"\x00")
     (run_dir / ".guild" / "manifest").write_text("".join(l + "\n" for l in lines))
     return digest.hexdigest()
 

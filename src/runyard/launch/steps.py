@@ -15,36 +15,12 @@ resolve to runs of this pipeline.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunyardError, UsageError
-
-STEP_KEYS = {"run", "name", "flags", "needed", "label", "tags"}
-
-
-def parse_step(step: Any, where: str) -> dict:
-    """A step as ``{op, name, flags, needed, label, tags}``."""
-    from ..flags.values import parse_assign
-
-    if isinstance(step, str):
-        step = {"run": step}
-    if not isinstance(step, dict) or not step.get("run"):
-        raise UsageError(f"guild.yml: invalid step in {where}: {step!r}")
-    for k in step:
-        if k not in STEP_KEYS:
-            raise UsageError(f"guild.yml: step attribute '{k}' in {where} is not supported by runyard")
-    words = shlex.split(str(step["run"]))
-    flags = dict(parse_assign(w) for w in words[1:])
-    given = step.get("flags") or {}
-    if isinstance(given, list):
-        given = dict(parse_assign(str(w)) for w in given)
-    flags.update(given)
-    op = words[0]
-    return {"op": op, "name": step.get("name") or op.rpartition(":")[2], "flags": flags,
-            "needed": bool(step.get("needed")), "label": step.get("label"), "tags": step.get("tags") or []}
+from ..errors import RunyardError
+from ..opdef import parse_step, step_names
 
 
 def _fill(value: Any, pipeline_flags: dict) -> Any:
@@ -97,8 +73,9 @@ def run_steps(run_dir: Path) -> int:
     pflags = pipeline.get("flags") or {}
     os.environ["GUILD_RUNS_PARENT"] = pipeline.id
     where = f"{model + ':' if model else ''}{pipeline.opref[3]}"
-    for raw in pipeline.get("steps") or []:
-        step = parse_step(raw, where)
+    steps = [parse_step(raw, where) for raw in pipeline.get("steps") or []]  # checked before the run
+    for step, link_name in zip(steps, step_names(steps)):
+        step["name"] = link_name
         spec = step["op"] if ":" in step["op"] or not model else f"{model}:{step['op']}"
         script = gf.script(spec)
         flags = {k: _fill(v, pflags) for k, v in step["flags"].items()}
