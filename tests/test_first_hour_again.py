@@ -391,10 +391,13 @@ def test_a_list_option_takes_a_list(project):
 
 
 def test_a_list_global_and_a_syntax_error_say_why(project):
-    write(project / "train.py", "lr = 0.1\nhidden_sizes = [64, 32]\nprint(lr)\n")
-    r = cli("run", "train.py", "hidden_sizes=[8,4]", "-y")
+    write(project / "train.py", "lr = 0.1\nhidden_sizes = [64, 32]\nprint(lr, hidden_sizes)\n")
+    r = cli("run", "train.py", "hidden_sizes=[8,4]", "-y")  # a list global is a list flag (as in Guild)
+    assert r.returncode == 0 and "0.1 [8, 4]" in r.stdout, r.stderr
+    write(project / "train.py", "lr = 0.1\nconf = {'a': 1}\nprint(lr)\n")
+    r = cli("run", "train.py", "conf=2", "-y")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
-    assert "hidden_sizes" in r.stderr and "is a list" in r.stderr
+    assert "conf" in r.stderr and "is a dict" in r.stderr, r.stderr
     assert "--force-flags accepts flags the script doesn't declare" in r.stderr
     write(project / "broken.py", "lr = (0.1\nx = 1\n")
     r = cli("run", "broken.py", "-y")

@@ -422,13 +422,15 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
         flags = {**proto_flags, **(flags or {})}
     interpreters = {k: options.pop(k, None) for k in ("python", "rscript")}
     if any(interpreters.values()):
-        from .lang import Script, resolve
+        from .guildfile import resolve
+        from .lang import Script
         from .lang.runtime import override
 
         script = override(script if isinstance(script, Script) else resolve(script), **interpreters)
     if isinstance(flags, dict) and any(isinstance(v, (list, tuple)) for v in flags.values()):
         from .flags import list_values
-        from .lang import Script, resolve
+        from .guildfile import resolve
+        from .lang import Script
 
         script = script if isinstance(script, Script) else resolve(script)
         flags = list_values(script.flags, flags)  # a list flag's [128,64] is one value, not a grid

@@ -169,8 +169,9 @@ def _global_flags(text: str, source: str, tree: ast.Module | None = None) -> dic
             ann = annotation_above(lines, lit.lineno - 1, source)
             annotated_lines.add(lit.lineno)
         fd = FlagDef.from_value(lit.name, list_text(lit.value) if isinstance(lit.value, list) else lit.value)
-        if isinstance(lit.value, list):
+        if isinstance(lit.value, list):  # a list flag: `hidden_sizes=[8,4]` is one value, not a grid
             fd.type = None
+            fd.extra["arg-split"] = True
         if lit.ann_type and not (ann and "type" in ann):
             fd.type = lit.ann_type
         if ann:
