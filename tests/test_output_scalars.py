@@ -245,6 +245,92 @@ def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
         assert _nan_as_text(got) == want, f"fed {size} lines at a time"
 
 
+def _by_tag(rows):
+    """Each tag's (value, step) sequence: what a reader sees of the rows, whatever order the tags
+    are interleaved in."""
+    out: dict = {}
+    for t, v, s in _nan_as_text(rows):
+        out.setdefault(t, []).append((v, s))
+    return out
+
+
+def test_print_heavy_columns_agree_with_line_by_line_rules():
+    """Bytes from the supervisor take the column path when every line is KEY: VALUE with keys in
+    a short cycle; it must give what Guild's rules give line by line, whatever the chunks."""
+    import random
+
+    class Counted(OutputScalars):
+        columns = 0
+
+        def _feed_columns(self, data):
+            done = super()._feed_columns(data)
+            self.columns += done and b":" in data
+            return done
+
+    columns = 0
+    rnd = random.Random(11)
+    names = ["step", "epoch", "loss", "acc", "lr", "a:b", "x"]
+    values = ["0", "1", "7", "12", "300", "20000", "0.5", "-1", "1e-3", "nan", "1.0", ".", "-0", "+3", "inf"]
+    for trial in range(300):
+        unit = rnd.sample(names, rnd.choice([1, 2, 2, 3, 4]))
+        rows = rnd.choice([1, 5, 40, 200])
+        lines = []
+        counter = rnd.choice([0, 100, 16380, 2 ** 21 - 3])
+        for _ in range(rows):
+            for name in unit:
+                if name in ("step", "epoch") and rnd.random() < 0.9:
+                    counter += rnd.choice([0, 1, 1, 2])
+                    lines.append(f"{name}: {counter}")
+                else:
+                    lines.append(f"{name}: {rnd.choice(values) if rnd.random() < 0.2 else rnd.random()}")
+        if rnd.random() < 0.2:
+            lines.insert(rnd.randrange(len(lines)), rnd.choice(["hello", "loss:  1", "loss: 1 (step 3)", "x: 2"]))
+        text = "\n".join(lines) + "\n"
+        want = _by_tag(_reference(None, text, ignore=["lr"]))
+        got = []
+
+        class Sink:
+            def add_scalars(self, items, wall_time=None):
+                got.extend(items)
+
+            def flush(self):
+                pass
+
+        out = Counted(Sink(), None, ["lr"])
+        data = text.encode()
+        pos = 0
+        while pos < len(data):  # chunks of whole lines, as the output writer hands them over
+            end = data.rfind(b"\n", pos, pos + rnd.choice([20, 200, 5000])) + 1 or data.find(b"\n", pos) + 1
+            out.feed(data[pos:end])
+            pos = end
+        assert _by_tag(got) == want, (trial, unit, text[:300])
+        columns += out.columns
+    assert columns > 100  # the column path was taken (and agreed)
+
+
+def test_column_writer_writes_the_same_records(tmp_path):
+    """EventWriter.add_column's records are byte for byte add_scalars' (any step widths, values)."""
+    import random
+
+    rnd = random.Random(3)
+    for trial in range(40):
+        n = rnd.choice([64, 300, 3000])
+        first = rnd.choice([0, 5, 120, 16000, 2 ** 21 - 50, 2 ** 28 - 3, 2 ** 35])
+        steps = sorted(first + rnd.randrange(300) for _ in range(n))
+        values = [rnd.choice([rnd.random(), -1e300, math.nan, math.inf, 0.0, 5e-324]) for _ in range(n)]
+        tag = rnd.choice(["loss", "t" * 200, "val/acc"])
+        files = []
+        for how in ("add_scalars", "add_column"):
+            with EventWriter(tmp_path / f"{trial}-{how}") as w:
+                if how == "add_scalars":
+                    w.add_scalars(list(zip([tag] * n, values, steps)), 12.5)
+                else:
+                    w.add_column(tag, values, steps, 12.5)
+            files.append(w.path.read_bytes()[40:])  # after the file-version record (its own time)
+        assert files[0] == files[1], (trial, n, first)
+    assert [(t, s) for t, v, s, _ in read_scalars(w.path)] == [(tag, s) for s in steps]
+
+
 def test_epoch_sets_the_step_until_a_step_is_seen():
     text = "loss: 1\nepoch: 1\nloss: 0.5\nepoch: 2\nloss: 0.25 (note)\nepoch: 2.5\nacc: 1\n"
     assert preview(None, text) == [("loss", 1.0, 0), ("epoch", 1.0, 1), ("loss", 0.5, 1), ("epoch", 2.0, 2),

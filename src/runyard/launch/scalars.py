@@ -85,6 +85,11 @@ _LOW_CONTROL = re.compile(r"[\x00-\x08]+")
 _UNUSUAL = re.compile(
     "[\x00-\x08\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 )
+# The column path (OutputScalars._feed_columns): bytes that are not the two separators it marks,
+# bytes a number can hold (as _FAST_DEFAULT's class), and a key it takes as it is.
+_NOT_SEPARATORS = bytes(b for b in range(256) if b not in b"\x01\n")
+_NUMBER_BYTES = b"-+0123456789.eEnNaAiIfFtTyY"
+_PLAIN_KEY = re.compile(rb"[\x21-\x7e]+")
 _DISABLED = ("no", "false", "off", "none")
 _ENABLED = ("yes", "true", "on")
 
@@ -225,10 +230,17 @@ class OutputScalars:
         """The current step: the last ``step`` value seen (0 before any)."""
         return self._step
 
-    def feed(self, text: str) -> None:
-        """Record the scalars of ``text``: one or more complete lines (a last line may lack "\\n")."""
+    def feed(self, text: str | bytes) -> None:
+        """Record the scalars of ``text``: one or more complete lines (a last line may lack "\\n").
+
+        Bytes (what the supervisor reads) are first tried as columns (:meth:`_feed_columns`),
+        then decoded as UTF-8 for the general path."""
         if not self._patterns or not text:
             return
+        if isinstance(text, bytes):
+            if self._defaults and self._feed_columns(text):
+                return
+            text = text.decode("utf-8", "replace")
         # Guild drops the bytes below TAB from a line, then right-strips it.
         if _UNUSUAL.search(text) is not None:
             text = _TRAILING_WS.sub("", _LOW_CONTROL.sub("", text))
@@ -242,6 +254,76 @@ class OutputScalars:
         if items:
             self._writer.add_scalars(items, wall_time)
             self._writer.flush()
+
+    def _feed_columns(self, data: bytes) -> bool:
+        """The default patterns over ``data`` when its lines are all ``KEY: VALUE`` and their
+        keys repeat in a short cycle (``step: N`` / ``loss: X`` ...), the shape of a print-heavy
+        loop: with no Python code per line — split into columns by bytes methods, each column
+        converted by one ``map`` and written by :meth:`EventWriter.add_column`. True when done
+        (or when ``data`` cannot hold a scalar: no ":"); False leaves ``data`` to the general path,
+        which gives the same scalars line by line.
+        """
+        if b":" not in data:  # the cheap pre-check: every pattern needs a ":"
+            return True
+        if not data.endswith(b"\n") or b"\x01" in data:
+            return False
+        marked = data.replace(b": ", b"\x01")
+        lines = marked.count(b"\n")
+        if marked.translate(None, _NOT_SEPARATORS) != b"\x01\n" * lines:
+            return False  # some line is not KEY ": " VALUE
+        parts = marked.replace(b"\n", b"\x01").split(b"\x01")
+        keys, vals = parts[0:-1:2], parts[1::2]
+        if b"".join(vals).translate(None, _NUMBER_BYTES):
+            return False  # a value with characters no number has
+        for period in range(1, min(8, lines) + 1):
+            if keys[period:] == keys[:-period]:
+                break
+        else:
+            return False
+        unit = keys[:period]
+        if not all(_PLAIN_KEY.fullmatch(k) for k in unit):
+            return False
+        names = [k.decode("ascii") for k in unit]
+        setter = None  # the position whose value sets the step: "step", or "epoch" until a step
+        if "step" in names:
+            if names.count("step") > 1 or ("epoch" in names and not self._stepped and "epoch" not in self._ignore):
+                return False
+            setter = names.index("step")
+        elif "epoch" in names and "epoch" not in self._ignore and not self._stepped:
+            if names.count("epoch") > 1:
+                return False
+            setter = names.index("epoch")
+        try:
+            new_steps = list(map(int, vals[setter::period])) if setter is not None else []
+            columns = [(j, name, list(map(float, vals[j::period]))) for j, name in enumerate(names)
+                       if name != "step" and name not in self._ignore]
+        except ValueError:
+            return False  # "1.0" as a step, "." as a value ...: the general path's rules
+        if setter is not None and names[setter] == "epoch" and new_steps and min(new_steps) < 0:
+            return False
+        wall_time = time.time()
+        prev = self._step
+        for j, name, values in columns:
+            if setter is None:
+                steps = [prev] * len(values)
+            elif j >= setter:
+                steps = new_steps[:len(values)]
+            else:
+                steps = ([prev] + new_steps)[:len(values)]
+            self._add_column(name, values, steps, wall_time)
+        if new_steps:
+            self._step = new_steps[-1]
+            self._stepped = self._stepped or names[setter] == "step"
+        if columns:
+            self._writer.flush()
+        return True
+
+    def _add_column(self, tag: str, values: list[float], steps: list[int], wall_time: float) -> None:
+        add = getattr(self._writer, "add_column", None)
+        if add is not None:
+            add(tag, values, steps, wall_time)
+        else:
+            self._writer.add_scalars(list(zip([tag] * len(values), values, steps)), wall_time)
 
     def _feed_defaults(self, text: str) -> list[tuple[str, float, int]]:
         """The default patterns over a chunk.
