@@ -302,20 +302,19 @@ class EventWriter:
 # 64-bit slot of one big integer so no carry crosses into the next. No Python code runs per record.
 
 _STEP_WIDTHS = ((0, 1), (2, 1 << 7), (3, 1 << 14), (4, 1 << 21), (5, 1 << 28))  # (field bytes, steps below)
-_crc_tables: dict[tuple[int, int], tuple[bytes, bytes, bytes, bytes]] = {}
+_crc_tables: dict[int, tuple[bytes, bytes, bytes, bytes]] = {}
 
 
-def _crc_lanes(distance: int, base: int) -> tuple[bytes, bytes, bytes, bytes]:
-    """Four translate tables: the bytes of the CRC change made by byte ``b ^ base`` at
-    ``distance`` bytes from the end of a message (1 = the last byte)."""
-    key = (distance, base)
-    lanes = _crc_tables.get(key)
+def _crc_lanes(distance: int) -> tuple[bytes, bytes, bytes, bytes]:
+    """Four translate tables: the bytes of the CRC change made by a byte ``b`` in place of a
+    zero byte ``distance`` bytes from the end of a message (1 = the last byte)."""
+    lanes = _crc_tables.get(distance)
     if lanes is None:
         zeros = bytes(distance - 1)
         z = _crc32c(bytes(distance))
-        effect = [_crc32c(bytes((b ^ base,)) + zeros) ^ z for b in range(256)]
+        effect = [_crc32c(bytes((b,)) + zeros) ^ z for b in range(256)]
         lanes = tuple(bytes((e >> shift) & 0xFF for e in effect) for shift in (0, 8, 16, 24))
-        _crc_tables[key] = lanes  # type: ignore[assignment]
+        _crc_tables[distance] = lanes  # type: ignore[assignment]
     return lanes  # type: ignore[return-value]
 
 
@@ -341,24 +340,26 @@ def _column_records(head: bytes, prefix: bytes, width: int, values: list[float],
         for i in range(width - 1):  # the varint's bytes: 7 bits each, the high bit on all but the last
             low = (x >> (7 * i)).to_bytes(8 * n, "little")[0::8]
             step_cols.append(low.translate(_VARINT_MORE if i < width - 2 else _VARINT_LAST))
-    first = head + ((b"\x10" + bytes(c[0] for c in step_cols)) if width else b"") + prefix + vbytes[:8]
+    # The first record with zeros where the records differ: its CRC, and each differing byte's
+    # effect on it, give every record's CRC.
+    first = head + ((b"\x10" + bytes(len(step_cols))) if width else b"") + prefix + bytes(8)
     size = len(first)
     framed = _S_Q.pack(size)
     framed += _S_I.pack(_masked_crc(framed)) + first + b"\0\0\0\0"
     rec = len(framed)
     buf = bytearray(framed * n)
     data_at = 12
-    acc = [0, 0, 0, 0]
+    acc = 0  # the CRC changes, lane by lane: n low bytes, n second bytes ...
     columns = [(len(head) + 1 + i, col) for i, col in enumerate(step_cols)]
     value_at = size - 8
     columns += [(value_at + k, vbytes[k::8]) for k in range(8)]
     for pos, col in columns:
         buf[data_at + pos::rec] = col
-        for lane, table in enumerate(_crc_lanes(size - pos, first[pos])):
-            acc[lane] ^= int.from_bytes(col.translate(table), "little")
+        acc ^= int.from_bytes(b"".join([col.translate(table) for table in _crc_lanes(size - pos)]), "little")
+    lanes = acc.to_bytes(4 * n, "little")
     slots = bytearray(8 * n)
     for lane in range(4):
-        slots[lane::8] = acc[lane].to_bytes(n, "little")
+        slots[lane::8] = lanes[lane * n:(lane + 1) * n]
     c = int.from_bytes(slots, "little") ^ _slots(_S_Q.pack(_crc32c(first)), n)
     c = ((c >> 15) & _slots(_S_Q.pack(0x1FFFF), n)) | ((c << 17) & _slots(_S_Q.pack(0xFFFE0000), n))
     c = (c + _slots(_S_Q.pack(0xA282EAD8), n)) & _slots(_S_Q.pack(0xFFFFFFFF), n)
