@@ -80,6 +80,9 @@ def test_defaults_step_in_parentheses_and_keras_lines(tmp_path):
         ("loss", pytest.approx(0.3), 7),
         # "epoch 3 loss: 0.4 (step 10)" only sets the step: its key does not start the line.
         ("loss", 0.5, 10),
+        # Keras's lines hold several pairs (not Guild's defaults: runyard's addition)
+        ("accuracy", pytest.approx(0.8094), 10), ("loss", pytest.approx(0.5467), 10),
+        ("accuracy", pytest.approx(0.91), 10), ("loss", pytest.approx(0.29), 10),
     ]
 
 
@@ -160,6 +163,34 @@ def _ref_spec(patterns) -> list:
     return spec
 
 
+def _ref_pairs(line: str) -> list:
+    """The key/value pairs of a log line, the obvious way: try a pair at every word start, then
+    look at what follows it. Only a line with two or more (or an "Epoch N" start) gives any."""
+    import re
+
+    marker = re.match(r"[ \t]*(?:--[ \t]*)?[Ee][Pp][Oo][Cc][Hh][ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)", line)
+    pairs = [("epoch", marker.group(1))] if marker else []
+    pair = re.compile(r"([A-Za-z_][\w.\-/]*)(?::[ \t]*|[ \t]*=(?!=)[ \t]*)"
+                      r"([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:[nN][aA][nN]|[iI][nN][fF]))")
+    next_pair = re.compile(r"[A-Za-z_][\w.\-/]*(?::|[ \t]*=(?!=))")
+    i = marker.end() if marker else 0
+    while i < len(line):
+        m = pair.match(line, i) if i == 0 or line[i - 1] in " \t,;|([{" else None
+        if m is None:
+            i += 1
+            continue
+        rest = line[m.end():]
+        gap = rest.lstrip(" \t")
+        if (not gap or rest[0] in ",;|)]}" or (gap != rest and (gap[0] in "|,;([" or gap[:2] in ("- ", "-\t")
+                                                                  or next_pair.match(gap)))):
+            key = m.group(1)
+            pairs.append((key.lower() if key.lower() in ("step", "epoch") else key, m.group(2)))
+            i = m.end()
+        else:
+            i += 1
+    return pairs if len(pairs) > 1 or marker else []
+
+
 def _reference(patterns, text, ignore=()):
     """Guild's rules applied the slow, obvious way: line by line, pattern by pattern."""
     import re
@@ -191,6 +222,10 @@ def _reference(patterns, text, ignore=()):
                             vals[k] = float(v)
                     except (TypeError, ValueError):
                         pass
+        if patterns is None:
+            for key, v in _ref_pairs(line):
+                if key not in vals:
+                    vals[key] = float(v)
         if "step" in vals:
             new_step = vals.pop("step")
             if math.isfinite(new_step):  # a step that is not a finite number is ignored

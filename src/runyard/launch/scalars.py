@@ -85,6 +85,51 @@ _LOW_CONTROL = re.compile(r"[\x00-\x08]+")
 _UNUSUAL = re.compile(
     "[\x00-\x08\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 )
+# Log lines with several "key: value" / "key=value" pairs (an addition to Guild's defaults,
+# used with them): "epoch: 3 loss: 0.25 acc: 0.9", Keras's "1500/1500 - 4s - loss: 0.5467 -
+# accuracy: 0.8094", PyTorch's "Train Epoch: 1 [0/60000 (0%)]\tLoss: 2.30", "epoch=3 loss=0.25".
+# A pair's key starts with a letter (after a space or one of ,;|([{ or the line's start); its
+# value is a number that ends the line or is followed by a separator (, ; | ) ] }, " - ") or by
+# the next pair — never by a word ("Warning: 3 files were skipped" is prose), a unit ("1.2s",
+# "50%") or more of a number ("1/10", "12:30", "2.1.0"). A line gives pairs only if it holds
+# two or more; "Epoch N", "Epoch N/M", "-- Epoch N", "Epoch N:" starting a line count as an
+# epoch pair on their own. "Step"/"Epoch" in any case are "step"/"epoch" (they set the step).
+_PAIR_KEY = r"[A-Za-z_][\w.\-/]*"
+_PAIR_VALUE = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?i:nan|inf)"
+_PAIRS = re.compile(
+    r"(?:^[ \t]*(?:--[ \t]*)?(?i:epoch)[ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)"  # 1: epoch marker
+    r"|(?<![^\s,;|(\[{])(" + _PAIR_KEY + r")(?::[ \t]*|[ \t]*=(?!=)[ \t]*)"  # 2: key
+    r"(" + _PAIR_VALUE + r")"  # 3: value
+    r"(?=[ \t]*$|[,;|)\]}]|[ \t]+(?:-[ \t]|[|,;(\[]|" + _PAIR_KEY + r"(?::|[ \t]*=(?!=)))))",
+    re.MULTILINE,
+)
+_SPECIAL_KEYS = {"step": "step", "epoch": "epoch"}
+
+
+# The lines that may hold pairs: two or more ":" / "=", or an epoch marker (the cheap pre-check).
+_PAIR_LINE = re.compile(r"^(?:[^\n:=]*[:=]){2}[^\n]*|^[ \t]*(?:--[ \t]*)?(?i:epoch)[ \t]+[0-9][^\n]*", re.MULTILINE)
+
+
+def _line_pairs(text: str) -> dict[int, list[tuple[str, str]]]:
+    """The lines of ``text`` that hold two or more pairs (or an epoch marker): line start ->
+    [(key, value text)], in order."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for line in _PAIR_LINE.finditer(text):
+        ls, le = line.span()
+        pairs = []
+        marked = False
+        for m in _PAIRS.finditer(text, ls, le):
+            epoch, key, value = m.groups()
+            if epoch is not None:
+                marked = True
+                pairs.append(("epoch", epoch))
+            else:
+                pairs.append((_SPECIAL_KEYS.get(key.lower(), key), value))
+        if len(pairs) > 1 or marked:
+            found[ls] = pairs
+    return found
+
+
 # The column path (OutputScalars._feed_columns): bytes that are not the two separators it marks,
 # bytes a number can hold (as _FAST_DEFAULT's class), and a key it takes as it is.
 _NOT_SEPARATORS = bytes(b for b in range(256) if b not in b"\x01\n")
@@ -263,8 +308,8 @@ class OutputScalars:
         (or when ``data`` cannot hold a scalar: no ":"); False leaves ``data`` to the general path,
         which gives the same scalars line by line.
         """
-        if b":" not in data:  # the cheap pre-check: every pattern needs a ":"
-            return True
+        if b":" not in data:  # the cheap pre-check: every default pattern needs a ":", pairs ":" or "="
+            return b"=" not in data and b"poch" not in data and b"POCH" not in data
         if not data.endswith(b"\n") or b"\x01" in data:
             return False
         marked = data.replace(b": ", b"\x01")
@@ -326,35 +371,36 @@ class OutputScalars:
             self._writer.add_scalars(list(zip([tag] * len(values), values, steps)), wall_time)
 
     def _feed_defaults(self, text: str) -> list[tuple[str, float, int]]:
-        """The default patterns over a chunk.
+        """The default patterns (and the pairs of :data:`_PAIRS`) over a chunk.
 
         Only a line ending with ")" can match the first default or the "(...)" form of the
-        second; those lines are taken one by one, and the runs of lines between them in one
-        ``findall`` each.
+        second, and only lines with "=" or ":" hold pairs; those lines are taken one by one, and
+        the runs of lines between them in one ``findall`` each.
         """
         items: list[tuple[str, float, int]] = []
+        pairs = _line_pairs(text) if ("=" in text or ":" in text or "poch" in text or "POCH" in text) else {}
+        special = dict.fromkeys(pairs)
         find = text.find
-        rfind = text.rfind
-        n = len(text)
-        pos = 0
         i = find(")\n")
         while i >= 0:
-            j = rfind("\n", pos, i)
-            ls = j + 1 if j >= 0 else pos
+            special[text.rfind("\n", 0, i) + 1] = None
+            i = find(")\n", i + 2)
+        if text.endswith(")"):
+            special[text.rfind("\n") + 1] = None
+        pos = 0
+        n = len(text)
+        for ls in sorted(special):
             if ls > pos:
                 self._plain_lines(text, pos, ls, items)
-            self._paren_line(text, ls, i + 1, items)
-            pos = i + 2
-            i = find(")\n", pos)
-        if pos < n:
-            if text.endswith(")"):
-                j = rfind("\n", pos)
-                ls = j + 1 if j >= 0 else pos
-                if ls > pos:
-                    self._plain_lines(text, pos, ls, items)
-                self._paren_line(text, ls, n, items)
+            le = find("\n", ls)
+            le = n if le < 0 else le
+            if ls in pairs:
+                self._pair_line(text, ls, le, pairs[ls], items)
             else:
-                self._plain_lines(text, pos, n, items)
+                self._paren_line(text, ls, le, items)
+            pos = le + 1
+        if pos < n:
+            self._plain_lines(text, pos, n, items)
         return items
 
     def _plain_lines(self, text: str, start: int, end: int, items: list) -> None:
@@ -385,6 +431,23 @@ class OutputScalars:
                 step = int(v)
             append((key, v, step))
         self._step = step
+
+    def _pair_line(self, text: str, ls: int, le: int, pairs: list[tuple[str, str]], items: list) -> None:
+        """The line ``text[ls:le]``, which holds pairs: Guild's defaults first, then each pair
+        whose key they did not give."""
+        vals: dict = {}
+        first, second = self._patterns
+        k = text.rfind("(", ls, le)
+        if k >= 0 and _STEP_TAIL.match(text, k, le) is not None:
+            for m in first.rx.finditer(text, ls, le):
+                _apply(m, first, vals)
+        m = second.rx.match(text, ls, le)
+        if m is not None:
+            _apply(m, second, vals)
+        for key, sval in pairs:
+            if key not in vals:
+                _put(vals, key, sval)
+        self._record_line(vals, items)
 
     def _paren_line(self, text: str, ls: int, le: int, items: list) -> None:
         """Default patterns over the line ``text[ls:le]``, which ends with ")"."""
@@ -418,6 +481,10 @@ class OutputScalars:
         m = second.rx.match(text, ls, le)
         if m is not None:
             _apply(m, second, vals)
+        self._record_line(vals, items)
+
+    def _record_line(self, vals: dict, items: list) -> None:
+        """A line's scalars ``vals``: its ``step`` (or ``epoch``) sets the step, the rest are items."""
         s = vals.pop("step", None)
         if s is not None:
             self._stepped = True
