@@ -170,9 +170,9 @@ def _ref_pairs(line: str) -> list:
 
     marker = re.match(r"[ \t]*(?:--[ \t]*)?[Ee][Pp][Oo][Cc][Hh][ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)", line)
     pairs = [("epoch", marker.group(1))] if marker else []
-    pair = re.compile(r"([A-Za-z_][\w.\-/]*)(?::[ \t]*|[ \t]*=(?!=)[ \t]*)"
+    pair = re.compile(r"([A-Za-z_][\w.\-/]*)(?::[ \t]+|[ \t]*=(?!=)[ \t]*)"
                       r"([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:[nN][aA][nN]|[iI][nN][fF]))")
-    next_pair = re.compile(r"[A-Za-z_][\w.\-/]*(?::|[ \t]*=(?!=))")
+    next_pair = re.compile(r"[A-Za-z_][\w.\-/]*(?::[ \t]|[ \t]*=(?!=))")
     i = marker.end() if marker else 0
     while i < len(line):
         m = pair.match(line, i) if i == 0 or line[i - 1] in " \t,;|([{" else None
@@ -364,6 +364,49 @@ def test_column_writer_writes_the_same_records(tmp_path):
             files.append(w.path.read_bytes()[40:])  # after the file-version record (its own time)
         assert files[0] == files[1], (trial, n, first)
     assert [(t, s) for t, v, s, _ in read_scalars(w.path)] == [(tag, s) for s in steps]
+
+
+LOGS = Path(__file__).parent / "fixtures" / "logs"
+
+
+@pytest.mark.parametrize("name, want", [
+    # Keras: "Epoch N/M" sets the step; each epoch's pairs; the evaluation line at the last epoch.
+    ("keras_fit.txt", [("epoch", 1, 1), ("accuracy", 0.8094, 1), ("loss", 0.5467, 1), ("val_accuracy", 0.8553, 1),
+                       ("val_loss", 0.4028, 1), ("epoch", 2, 2), ("accuracy", 0.8601, 2), ("loss", 0.3921, 2),
+                       ("val_accuracy", 0.8671, 2), ("val_loss", 0.3702, 2), ("epoch", 3, 3),
+                       ("accuracy", 0.8733, 3), ("loss", 0.3512, 3), ("val_accuracy", 0.8702, 3),
+                       ("val_loss", 0.3598, 3), ("accuracy", 0.8651, 3), ("loss", 0.3745, 3)]),
+    # PyTorch's MNIST example: "Train Epoch: N" sets the step; its "Test set:" line holds one pair.
+    ("pytorch_mnist.txt", [("Loss", 2.300024, 1), ("epoch", 1, 1), ("Loss", 1.215442, 1), ("epoch", 1, 1),
+                           ("Loss", 0.112004, 1), ("epoch", 1, 1), ("Loss", 0.087325, 2), ("epoch", 2, 2),
+                           ("Loss", 0.030117, 2), ("epoch", 2, 2)]),
+    ("lightning.txt", [("epoch", 0, 0), ("train_loss", 0.234, 0), ("v_num", 0, 0),
+                       ("epoch", 1, 1), ("train_loss", 0.118, 1), ("v_num", 0, 1)]),
+    ("sklearn_verbose.txt", [("epoch", 1, 1), ("Bias", -0.148235, 1), ("NNZs", 54, 1), ("Norm", 6.45, 1),
+                             ("T", 581012, 1), ("loss", 0.712394, 1), ("epoch", 2, 2), ("Bias", -0.1531, 2),
+                             ("NNZs", 54, 2), ("Norm", 6.01, 2), ("T", 1162024, 2), ("loss", 0.693318, 2)]),
+    ("pip_install.txt", []),
+    ("prose.txt", []),  # numbers in sentences, versions, times, ids, progress bars: no scalars
+])
+def test_common_log_lines_give_scalars_and_prose_none(name, want):
+    """A corpus of real log formats: the scalars each gives with the default patterns."""
+    text = (LOGS / name).read_text()
+    assert preview(None, text) == [(t, pytest.approx(v), s) for t, v, s in want]
+    assert _by_tag(preview(None, text)) == _by_tag(_reference(None, text))
+    data = text.encode()  # as the supervisor feeds it (bytes, any chunks of whole lines)
+    got = []
+
+    class Sink:
+        def add_scalars(self, items, wall_time=None):
+            got.extend(items)
+
+        def flush(self):
+            pass
+
+    out = OutputScalars(Sink(), None)
+    for line in data.splitlines(keepends=True):
+        out.feed(line)
+    assert got == [(t, pytest.approx(v), s) for t, v, s in want]
 
 
 def test_epoch_sets_the_step_until_a_step_is_seen():

@@ -335,7 +335,7 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
               stdin: Any = None, output_scalars: Any = ..., flag_names: list[str] | None = None,
               fork_python: bool = False) -> int:
     """Run the process in the run directory; tee output; record scalars; finalize. Returns exit_status."""
-    from ..launch.scalars import OutputScalars
+    from ..launch.scalars import OutputScalars, no_scalars_hint
     from ..store.output import OutputWriter
 
     g = run.guild_path()
@@ -418,9 +418,22 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
             os.unlink(g / "LOCK")
         except FileNotFoundError:
             pass
+        hint = no_scalars_hint(scalars) if echo else None
+        if hint and not _has_event_files(run.dir):
+            _echo(sys.stderr, hint.encode())
         if old_term is not None:  # (kept until the run is final: a SIGTERM now can't cut it short)
             signal.signal(signal.SIGTERM, old_term)
         # No index update needed: an unfinished run is re-read by every listing.
+
+
+def _has_event_files(run_dir: Path) -> bool:
+    """True if the script wrote TensorBoard event files of its own (its scalars are there)."""
+    from ..store.tfevents import event_files
+
+    try:
+        return any(True for _ in event_files(run_dir))
+    except OSError:
+        return False
 
 
 def _main_thread() -> bool:

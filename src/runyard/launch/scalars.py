@@ -88,9 +88,10 @@ _UNUSUAL = re.compile(
 # Log lines with several "key: value" / "key=value" pairs (an addition to Guild's defaults,
 # used with them): "epoch: 3 loss: 0.25 acc: 0.9", Keras's "1500/1500 - 4s - loss: 0.5467 -
 # accuracy: 0.8094", PyTorch's "Train Epoch: 1 [0/60000 (0%)]\tLoss: 2.30", "epoch=3 loss=0.25".
-# A pair's key starts with a letter (after a space or one of ,;|([{ or the line's start); its
-# value is a number that ends the line or is followed by a separator (, ; | ) ] }, " - ") or by
-# the next pair — never by a word ("Warning: 3 files were skipped" is prose), a unit ("1.2s",
+# A pair's key starts with a letter (after a space or one of ,;|([{ or the line's start) and
+# is followed by ":" and a space or tab, or by "=" ("cuda:0", "a==1" are no pairs); its value
+# is a number that ends the line or is followed by a separator (, ; | ) ] }, " - ") or by the
+# next pair — never by a word ("Warning: 3 files were skipped" is prose), a unit ("1.2s",
 # "50%") or more of a number ("1/10", "12:30", "2.1.0"). A line gives pairs only if it holds
 # two or more; "Epoch N", "Epoch N/M", "-- Epoch N", "Epoch N:" starting a line count as an
 # epoch pair on their own. "Step"/"Epoch" in any case are "step"/"epoch" (they set the step).
@@ -98,9 +99,9 @@ _PAIR_KEY = r"[A-Za-z_][\w.\-/]*"
 _PAIR_VALUE = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?i:nan|inf)"
 _PAIRS = re.compile(
     r"(?:^[ \t]*(?:--[ \t]*)?(?i:epoch)[ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)"  # 1: epoch marker
-    r"|(?<![^\s,;|(\[{])(" + _PAIR_KEY + r")(?::[ \t]*|[ \t]*=(?!=)[ \t]*)"  # 2: key
+    r"|(?<![^\s,;|(\[{])(" + _PAIR_KEY + r")(?::[ \t]+|[ \t]*=(?!=)[ \t]*)"  # 2: key
     r"(" + _PAIR_VALUE + r")"  # 3: value
-    r"(?=[ \t]*$|[,;|)\]}]|[ \t]+(?:-[ \t]|[|,;(\[]|" + _PAIR_KEY + r"(?::|[ \t]*=(?!=)))))",
+    r"(?=[ \t]*$|[,;|)\]}]|[ \t]+(?:-[ \t]|[|,;(\[]|" + _PAIR_KEY + r"(?::[ \t]|[ \t]*=(?!=)))))",
     re.MULTILINE,
 )
 _SPECIAL_KEYS = {"step": "step", "epoch": "epoch"}
@@ -135,6 +136,8 @@ def _line_pairs(text: str) -> dict[int, list[tuple[str, str]]]:
 _NOT_SEPARATORS = bytes(b for b in range(256) if b not in b"\x01\n")
 _NUMBER_BYTES = b"-+0123456789.eEnNaAiIfFtTyY"
 _PLAIN_KEY = re.compile(rb"[\x21-\x7e]+")
+_DIGIT = re.compile("[0-9]")
+_DIGIT_B = re.compile(b"[0-9]")
 _DISABLED = ("no", "false", "off", "none")
 _ENABLED = ("yes", "true", "on")
 
@@ -259,6 +262,8 @@ class OutputScalars:
         else:
             self._patterns = [_Pattern(key, src, _compile(src)) for key, src in _spec(patterns)]
         self._ignore = frozenset(ignore_keys) if self._defaults else frozenset()
+        self.recorded = 0  # scalars written so far
+        self.saw_numbers = False  # the output held a digit (for no_scalars_hint)
 
     @property
     def enabled(self) -> bool:
@@ -282,6 +287,8 @@ class OutputScalars:
         then decoded as UTF-8 for the general path."""
         if not self._patterns or not text:
             return
+        if not self.saw_numbers:
+            self.saw_numbers = (_DIGIT_B if isinstance(text, bytes) else _DIGIT).search(text) is not None
         if isinstance(text, bytes):
             if self._defaults and self._feed_columns(text):
                 return
@@ -299,6 +306,7 @@ class OutputScalars:
         if items:
             self._writer.add_scalars(items, wall_time)
             self._writer.flush()
+            self.recorded += len(items)
 
     def _feed_columns(self, data: bytes) -> bool:
         """The default patterns over ``data`` when its lines are all ``KEY: VALUE`` and their
@@ -364,6 +372,7 @@ class OutputScalars:
         return True
 
     def _add_column(self, tag: str, values: list[float], steps: list[int], wall_time: float) -> None:
+        self.recorded += len(values)
         add = getattr(self._writer, "add_column", None)
         if add is not None:
             add(tag, values, steps, wall_time)
@@ -594,6 +603,24 @@ class OutputScalars:
     def close(self) -> None:
         """Flush the writer (closing it is the caller's business)."""
         self._writer.flush()
+
+
+NO_SCALARS_HINT = """\
+runyard: the run printed numbers but recorded no scalars. To record them, say how its lines
+show them in the script's front matter (each pattern a regular expression; \\key and \\value
+stand for a name and a number), for example:
+  #| output-scalars:
+  #|   - loss: 'loss=(\\value)'
+  #|   - '(\\key)=(\\value)'
+Try patterns on saved output with: runyard run SCRIPT --test-output-scalars FILE (docs/scalars.md)
+"""
+
+
+def no_scalars_hint(scalars: OutputScalars) -> str | None:
+    """What to tell a user whose run printed numbers but recorded no scalars (None otherwise)."""
+    if scalars.enabled and scalars.saw_numbers and not scalars.recorded:
+        return NO_SCALARS_HINT
+    return None
 
 
 class _Collector:
