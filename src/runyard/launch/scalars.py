@@ -131,11 +131,11 @@ def _line_pairs(text: str) -> dict[int, list[tuple[str, str]]]:
     return found
 
 
-# The column path (OutputScalars._feed_columns): bytes that are not the two separators it marks,
-# bytes a number can hold (as _FAST_DEFAULT's class), and a key it takes as it is.
-_NOT_SEPARATORS = bytes(b for b in range(256) if b not in b"\x01\n")
+# The column path (OutputScalars._feed_columns): line ends read as spaces, the bytes a number
+# can hold (as _FAST_DEFAULT's class), and a key it takes as it is ("loss:", with its colon).
+_NEWLINE_AS_SPACE = bytes.maketrans(b"\n", b" ")
 _NUMBER_BYTES = b"-+0123456789.eEnNaAiIfFtTyY"
-_PLAIN_KEY = re.compile(rb"[\x21-\x7e]+")
+_PLAIN_KEY = re.compile(rb"[\x21-\x7e]+:")
 _DIGIT = re.compile("[0-9]")
 _DIGIT_B = re.compile(b"[0-9]")
 _DISABLED = ("no", "false", "off", "none")
@@ -318,16 +318,17 @@ class OutputScalars:
         """
         if b":" not in data:  # the cheap pre-check: every default pattern needs a ":", pairs ":" or "="
             return b"=" not in data and b"poch" not in data and b"POCH" not in data
-        if not data.endswith(b"\n") or b"\x01" in data:
+        if not data.endswith(b"\n"):
             return False
-        marked = data.replace(b": ", b"\x01")
-        lines = marked.count(b"\n")
-        if marked.translate(None, _NOT_SEPARATORS) != b"\x01\n" * lines:
-            return False  # some line is not KEY ": " VALUE
-        parts = marked.replace(b"\n", b"\x01").split(b"\x01")
+        # Each line "KEY: VALUE" is two words: split at spaces and line ends, the words must be
+        # keys (ending with ":") and values (number characters only) by turns, as many as lines.
+        parts = data.translate(_NEWLINE_AS_SPACE).split(b" ")
+        lines = len(parts) // 2
         keys, vals = parts[0:-1:2], parts[1::2]
+        if len(parts) != 2 * lines + 1 or (b"\n".join(keys) + b"\n").count(b":\n") != lines:
+            return False  # some line is not KEY ": " VALUE
         if b"".join(vals).translate(None, _NUMBER_BYTES):
-            return False  # a value with characters no number has
+            return False  # a value with characters no number has (or another word)
         for period in range(1, min(8, lines) + 1):
             if keys[period:] == keys[:-period]:
                 break
@@ -336,7 +337,7 @@ class OutputScalars:
         unit = keys[:period]
         if not all(_PLAIN_KEY.fullmatch(k) for k in unit):
             return False
-        names = [k.decode("ascii") for k in unit]
+        names = [k[:-1].decode("ascii") for k in unit]
         setter = None  # the position whose value sets the step: "step", or "epoch" until a step
         if "step" in names:
             if names.count("step") > 1 or ("epoch" in names and not self._stepped and "epoch" not in self._ignore):
