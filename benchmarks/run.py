@@ -385,6 +385,7 @@ class Bench:
     guild_rate: dict = field(default_factory=dict)  # op key -> seconds per run measured
     bare_trivial: float | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="runyard-bench-")))
+    baseline: str | None = None  # another checkout's src/ for the capture rows (--baseline)
 
     def add(self, row: Row) -> None:
         """Judge ``row`` against its budget, keep it and log it."""
@@ -804,6 +805,15 @@ def op_print(b: Bench) -> None:
         "quiet": (runyard_cmd() + ["run", "p.py", "-y", "-q"], env_for(home), proj),
         "trivial": (runyard_cmd() + ["run", "t.py", "-y"], env_for(thome), tproj),
     }
+    if b.baseline:  # another checkout's runyard (--baseline SRC), taking turns with this one
+        bproj, bhome = _project(b, "print-baseline", files)
+        btproj, bthome = _project(b, "print-baseline-trivial", files)
+        benv = lambda home: dict(env_for(home), PYTHONPATH=b.baseline)  # noqa: E731
+        cmds.update({
+            "echo (baseline)": (runyard_cmd() + ["run", "p.py", "-y"], benv(bhome), bproj),
+            "quiet (baseline)": (runyard_cmd() + ["run", "p.py", "-y", "-q"], benv(bhome), bproj),
+            "trivial (baseline)": (runyard_cmd() + ["run", "t.py", "-y"], benv(bthome), btproj),
+        })
     reps = max(b.repeats, 5)
     res = interleaved(b, cmds, reps)
     g: float | str = NA
@@ -864,6 +874,20 @@ def op_print(b: Bench) -> None:
             parts.append(f"Guild recorded {guild_count}/200000")
     row.note = "; ".join(parts)
     b.add(row)
+    for mode in ("echo (baseline)", "quiet (baseline)"):
+        rs = res.get(mode)
+        if not rs or not _ok(rs) or any(r.script is None for r in rs):
+            continue
+        bfixed = _med([r.cpu - (r.script or 0) for r in res["trivial (baseline)"]])
+        wall, script = _med([r.wall for r in rs]), _med([r.script for r in rs])
+        sup = _med([r.cpu - r.script for r in rs])
+        extra[mode] = {"wall": wall, "x": wall / bare, "script_cpu": script, "runyard_cpu": sup,
+                       "share": sup / script, "watch_share": (sup - bfixed) / script}
+        row = Row(f"  {mode}: {b.baseline}", "print-baseline", None, wall, NA, extra=extra[mode],
+                  note=f"{wall / bare:.2f}× bare; runyard's CPU {sup:.3f} s = {sup / script:.0%} of the script's "
+                       f"{script:.3f} s ({(sup - bfixed) / script:.0%} beyond its fixed {bfixed:.3f} s start-up)")
+        b.rows.append(row)
+        log(row.op + ": " + row.note)
     for mode in ("echo", "quiet"):
         if mode in extra:
             share = Row(f"  supervisor CPU / script CPU, echo {'on' if mode == 'echo' else 'off'}", "print-share",
@@ -1108,6 +1132,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-guild", action="store_true", help="measure runyard only")
     p.add_argument("--only", help=f"comma-separated operations: {','.join(OPS)}")
     p.add_argument("--repeats", type=int, default=3, help="repeats for min-of timings (default 3)")
+    p.add_argument("--baseline", help="the capture rows (print) also for the runyard in this src/ directory, "
+                                      "interleaved (e.g. a checkout of main: ../main/src)")
     a = p.parse_args(argv)
 
     sizes = [int(s.replace("_", "")) for s in a.sizes.split(",") if s.strip()]
@@ -1117,7 +1143,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown operation(s) {', '.join(unknown)}; choose from {', '.join(OPS)}")
     guild = None if a.no_guild else find_guild(a.guild)
-    b = Bench(guild=guild, repeats=max(1, a.repeats))
+    b = Bench(guild=guild, repeats=max(1, a.repeats),
+              baseline=str(Path(a.baseline).resolve()) if a.baseline else None)
     builds = {}
     try:
         sized = [o for o in only if o in ("list", "runs", "compare", "filter")]

@@ -600,3 +600,16 @@ def test_speed_400k_printed_lines(tmp_path, capsys):
         print(f"\n[output scalars] 400k lines: bare python {bare:.2f}s, with scalars {t:.2f}s "
               f"({t / bare:.2f}x); parse+write CPU: defaults {cpu['defaults']:.2f}s "
               f"({400000 / cpu['defaults']:,.0f} lines/s), custom map {cpu['custom']:.2f}s")
+
+
+def test_the_documented_recipe_records_what_it_says():
+    """docs/scalars.md's output-scalars example, read from the page, on the line it shows."""
+    import re
+
+    page = (Path(__file__).parent.parent / "docs" / "scalars.md").read_text()
+    block = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    front = "\n".join(line[3:] for line in block.splitlines() if line.startswith("#| "))
+    patterns = yaml.safe_load("\n".join(line.split("  #")[0] for line in front.splitlines()))["output-scalars"]
+    text = "iteration 3: loss is 0.2500, lr=0.01\nval 0.5 / 0.75\n"
+    assert preview(patterns, text) == [("loss", 0.25, 3), ("lr", 0.01, 3), ("val_acc", 0.75, 3),
+                                       ("val_loss", 0.5, 3)]
