@@ -11,6 +11,7 @@ detached ``python -m runyard.launch.runner RUN_DIR`` (background).
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import signal
 import sys
@@ -464,6 +465,10 @@ def _pump(proc, out, scalars, echo: bool, timeout: float | None = None) -> None:
     console = (sys.stdout, sys.stderr)
     deadline = None if timeout is None else time.monotonic() + timeout
     read, feed, write = os.read, scalars.feed, out.write
+    try:  # the pause ends at once when the process exits (no added wait at the end of a run)
+        exited = [os.pidfd_open(proc.pid)]
+    except (AttributeError, OSError):
+        exited = []
     try:
         while streams:
             wait = None
@@ -492,9 +497,11 @@ def _pump(proc, out, scalars, echo: bool, timeout: float | None = None) -> None:
                 if len(data) * 2 >= size[fd]:
                     pause = False
             if pause and streams and events:
-                time.sleep(COALESCE_SECONDS)
+                select.select(exited, [], [], COALESCE_SECONDS)
     finally:
         sel.close()
+        for fd in exited:
+            os.close(fd)
 
 
 def _enlarge_pipe(fd: int) -> int:
