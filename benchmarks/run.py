@@ -858,7 +858,7 @@ def op_print(b: Bench) -> None:
         share, watch = sup / script, (sup - fixed) / script
         extra[mode] = {"wall": wall, "x": wall / bare, "script_cpu": script, "runyard_cpu": sup,
                        "share": share, "watch_share": watch}
-        parts.append(f"{mode} {'on' if mode == 'echo' else 'off'}: {fmt(wall)} = {wall / bare:.2f}× bare, runyard's CPU "
+        parts.append(f"echo {'on' if mode == 'echo' else 'off'}: {fmt(wall)} = {wall / bare:.2f}× bare, runyard's CPU "
                      f"{sup:.3f} s = {share:.0%} of the script's {script:.3f} s ({watch:.0%} beyond its fixed "
                      f"{fixed:.3f} s start-up)")
     row = Row("print-heavy script, 400k lines (whole process)", "print", None, t, g, extra=extra)

@@ -168,7 +168,8 @@ def _ref_pairs(line: str) -> list:
     look at what follows it. Only a line with two or more (or an "Epoch N" start) gives any."""
     import re
 
-    marker = re.match(r"[ \t]*(?:--[ \t]*)?[Ee][Pp][Oo][Cc][Hh][ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)", line)
+    marker = (re.match(r"[ \t]*--[ \t]*(?:Epoch|epoch|EPOCH)[ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)", line)
+              or re.match(r"[ \t]*(?:Epoch|epoch|EPOCH)[ \t]+([0-9]+)(?=[/:])(?:/[0-9]+)?(?=[ \t]*$|:)", line))
     pairs = [("epoch", marker.group(1))] if marker else []
     pair = re.compile(r"([A-Za-z_][\w.\-/]*)(?::[ \t]+|[ \t]*=(?!=)[ \t]*)"
                       r"([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:[nN][aA][nN]|[iI][nN][fF]))")
@@ -257,7 +258,7 @@ def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
     vals = ["0.5", "-1", "1e-3", "3", "1.2.3", ".5", "2e5", "abc", "12", "+1", "1E+5", "nan", "-INF", "Infinity",
             "e5", "-", "infx"]
     ends = ["", " (step 5)", " (7)", " (note)", "  ", "\t", " (step x)", " (3) (4)", ")", "\r", " loss:"]
-    starts = ["", "", "epoch 3 ", " ", "[2]\t", "Epoch 1/10 ... "]
+    starts = ["", "", "epoch 3 ", " ", "[2]\t", "Epoch 1/10 ... ", "-- Epoch 2 ", "EPOCH 4: ", "Epoch 5/9", "epoch 6"]
     lines = []
     for _ in range(3000):
         words = [rnd.choice(keys) + rnd.choice(seps) + rnd.choice(vals) for _ in range(rnd.choice([1, 1, 2]))]

@@ -93,12 +93,14 @@ _UNUSUAL = re.compile(
 # is a number that ends the line or is followed by a separator (, ; | ) ] }, " - ") or by the
 # next pair — never by a word ("Warning: 3 files were skipped" is prose), a unit ("1.2s",
 # "50%") or more of a number ("1/10", "12:30", "2.1.0"). A line gives pairs only if it holds
-# two or more; "Epoch N", "Epoch N/M", "-- Epoch N", "Epoch N:" starting a line count as an
-# epoch pair on their own. "Step"/"Epoch" in any case are "step"/"epoch" (they set the step).
+# two or more; "Epoch N/M" (Keras), "-- Epoch N" (scikit-learn) and "Epoch N:" (Lightning)
+# starting a line count as an epoch pair on their own. "Step"/"Epoch" in any case are "step"/"epoch" (they set the step).
 _PAIR_KEY = r"[A-Za-z_][\w.\-/]*"
+_EPOCH = r"(?:Epoch|epoch|EPOCH)"
 _PAIR_VALUE = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?i:nan|inf)"
 _PAIRS = re.compile(
-    r"(?:^[ \t]*(?:--[ \t]*)?(?i:epoch)[ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)"  # 1: epoch marker
+    r"(?:^[ \t]*(?=--|" + _EPOCH + r"[ \t]+[0-9]+[/:])(?:--[ \t]*)?" + _EPOCH  # 1: epoch marker
+    + r"[ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)"
     r"|(?<![^\s,;|(\[{])(" + _PAIR_KEY + r")(?::[ \t]+|[ \t]*=(?!=)[ \t]*)"  # 2: key
     r"(" + _PAIR_VALUE + r")"  # 3: value
     r"(?=[ \t]*$|[,;|)\]}]|[ \t]+(?:-[ \t]|[|,;(\[]|" + _PAIR_KEY + r"(?::[ \t]|[ \t]*=(?!=)))))",
@@ -108,7 +110,16 @@ _SPECIAL_KEYS = {"step": "step", "epoch": "epoch"}
 
 
 # The lines that may hold pairs: two or more ":" / "=", or an epoch marker (the cheap pre-check).
-_PAIR_LINE = re.compile(r"^(?:[^\n:=]*[:=]){2}[^\n]*|^[ \t]*(?:--[ \t]*)?(?i:epoch)[ \t]+[0-9][^\n]*", re.MULTILINE)
+_PAIR_LINE = re.compile(r"^(?:[^\n:=]*[:=]){2}[^\n]*|^[ \t]*(?:--[ \t]*)?" + _EPOCH + r"[ \t]+[0-9][^\n]*", re.MULTILINE)
+
+
+def _may_hold_pairs(text: str | bytes) -> bool:
+    """The cheap pre-check (memchr-fast tests first): a pair needs ":" or "=", an epoch marker
+    "/" or "-" or ":" and "poch" / "POCH"."""
+    if isinstance(text, bytes):
+        return (b":" in text or b"=" in text
+                or ((b"/" in text or b"-" in text) and (b"poch" in text or b"POCH" in text)))
+    return ":" in text or "=" in text or (("/" in text or "-" in text) and ("poch" in text or "POCH" in text))
 
 
 def _line_pairs(text: str) -> dict[int, list[tuple[str, str]]]:
@@ -317,7 +328,7 @@ class OutputScalars:
         which gives the same scalars line by line.
         """
         if b":" not in data:  # the cheap pre-check: every default pattern needs a ":", pairs ":" or "="
-            return b"=" not in data and b"poch" not in data and b"POCH" not in data
+            return not _may_hold_pairs(data)
         if not data.endswith(b"\n"):
             return False
         # Each line "KEY: VALUE" is two words: split at spaces and line ends, the words must be
@@ -388,7 +399,7 @@ class OutputScalars:
         the runs of lines between them in one ``findall`` each.
         """
         items: list[tuple[str, float, int]] = []
-        pairs = _line_pairs(text) if ("=" in text or ":" in text or "poch" in text or "POCH" in text) else {}
+        pairs = _line_pairs(text) if _may_hold_pairs(text) else {}
         special = dict.fromkeys(pairs)
         find = text.find
         i = find(")\n")
