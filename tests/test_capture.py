@@ -199,10 +199,13 @@ def test_a_run_that_printed_numbers_but_no_scalars_says_how_to_record_them(proje
         print(f"epoch: {i} loss: {0.5 / (i + 1)} acc: {0.5 + i / 10}")
     ''')
     r = cli("run", "quiet.py", "-y", cwd=project)
-    assert r.returncode == 0 and "printed numbers but recorded no scalars" in r.stderr
+    assert r.returncode == 0 and "printed numbers but runyard recorded no scalars" in r.stderr
     assert "#| output-scalars:" in r.stderr and "--test-output-scalars" in r.stderr
     r = cli("run", "quiet.py", "-y", "-q", cwd=project)
     assert r.returncode == 0 and "recorded no scalars" not in r.stderr
+    write(project / "fails.py", 'print("step 1 of 3")\nraise SystemExit(3)\n')
+    r = cli("run", "fails.py", "-y", cwd=project)  # a failed run: its error is the news
+    assert r.returncode == 1 and "recorded no scalars" not in r.stderr
     r = cli("run", "pairs.py", "-y", cwd=project)
     assert r.returncode == 0 and "recorded no scalars" not in r.stderr
     import runyard

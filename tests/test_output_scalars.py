@@ -189,6 +189,8 @@ def _ref_pairs(line: str) -> list:
             i = m.end()
         else:
             i += 1
+    if line.lstrip(" \t")[:1] in ("#", ">", "{"):  # comments, echoed code, configuration
+        return []
     return pairs if len(pairs) > 1 or marker else []
 
 
@@ -258,7 +260,7 @@ def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
     vals = ["0.5", "-1", "1e-3", "3", "1.2.3", ".5", "2e5", "abc", "12", "+1", "1E+5", "nan", "-INF", "Infinity",
             "e5", "-", "infx"]
     ends = ["", " (step 5)", " (7)", " (note)", "  ", "\t", " (step x)", " (3) (4)", ")", "\r", " loss:"]
-    starts = ["", "", "epoch 3 ", " ", "[2]\t", "Epoch 1/10 ... ", "-- Epoch 2 ", "EPOCH 4: ", "Epoch 5/9", "epoch 6"]
+    starts = ["", "", "epoch 3 ", " ", "[2]\t", "> ", "#| {", " #", "Epoch 1/10 ... ", "-- Epoch 2 ", "EPOCH 4: ", "Epoch 5/9", "epoch 6"]
     lines = []
     for _ in range(3000):
         words = [rnd.choice(keys) + rnd.choice(seps) + rnd.choice(vals) for _ in range(rnd.choice([1, 1, 2]))]

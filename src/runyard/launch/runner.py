@@ -419,7 +419,7 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
             os.unlink(g / "LOCK")
         except FileNotFoundError:
             pass
-        hint = no_scalars_hint(scalars) if echo else None
+        hint = no_scalars_hint(scalars) if echo and exit_status == 0 else None
         if hint and not _has_event_files(run.dir):
             _echo(sys.stderr, hint.encode())
         if old_term is not None:  # (kept until the run is final: a SIGTERM now can't cut it short)

@@ -93,8 +93,9 @@ _UNUSUAL = re.compile(
 # is a number that ends the line or is followed by a separator (, ; | ) ] }, " - ") or by the
 # next pair — never by a word ("Warning: 3 files were skipped" is prose), a unit ("1.2s",
 # "50%") or more of a number ("1/10", "12:30", "2.1.0"). A line gives pairs only if it holds
-# two or more; "Epoch N/M" (Keras), "-- Epoch N" (scikit-learn) and "Epoch N:" (Lightning)
-# starting a line count as an epoch pair on their own. "Step"/"Epoch" in any case are "step"/"epoch" (they set the step).
+# two or more, and does not start with "#", ">" or "{" (comments, echoed code, configuration);
+# "Epoch N/M" (Keras), "-- Epoch N" (scikit-learn) and "Epoch N:" (Lightning) starting a line
+# count as an epoch pair on their own. "Step"/"Epoch" in any case are "step"/"epoch" (they set the step).
 _PAIR_KEY = r"[A-Za-z_][\w.\-/]*"
 _EPOCH = r"(?:Epoch|epoch|EPOCH)"
 _PAIR_VALUE = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?i:nan|inf)"
@@ -107,6 +108,9 @@ _PAIRS = re.compile(
     re.MULTILINE,
 )
 _SPECIAL_KEYS = {"step": "step", "epoch": "epoch"}
+# Lines starting with these give no pairs: comments and echoed code ("#| {min: .3, max: 3}",
+# R's "> x <- 1"), configuration ("{lr: 0.1, epochs: 3}").
+_NOT_LOG = ("#", ">", "{")
 
 
 # The lines that may hold pairs: two or more ":" / "=", or an epoch marker (the cheap pre-check).
@@ -128,6 +132,8 @@ def _line_pairs(text: str) -> dict[int, list[tuple[str, str]]]:
     found: dict[int, list[tuple[str, str]]] = {}
     for line in _PAIR_LINE.finditer(text):
         ls, le = line.span()
+        if text[ls:le].lstrip(" \t")[:1] in _NOT_LOG:
+            continue
         pairs = []
         marked = False
         for m in _PAIRS.finditer(text, ls, le):
@@ -618,7 +624,7 @@ class OutputScalars:
 
 
 NO_SCALARS_HINT = """\
-runyard: the run printed numbers but recorded no scalars. To record them, say how its lines
+Note: the run printed numbers but runyard recorded no scalars. To record them, say how its lines
 show them in the script's front matter (each pattern a regular expression; \\key and \\value
 stand for a name and a number), for example:
   #| output-scalars:
