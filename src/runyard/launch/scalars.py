@@ -14,23 +14,27 @@ All the matches of one line are gathered first (a key seen twice keeps its last 
 ``step`` then sets the step of that line's scalars and of later ones, and is not itself a scalar.
 Until a ``step`` is seen, a whole, non-negative ``epoch`` value sets the step the same way (and
 is recorded as a scalar too): a script that prints ``epoch: N`` gets its scalars at step N.
-Once a ``step`` has been seen, ``epoch`` is only a scalar. Before either the step is 0. With the default patterns, keys that are flag names
-(``ignore_keys``) are not scalars.
+Once a ``step`` has been seen, ``epoch`` is only a scalar. Before either the step is 0. With
+the default patterns, keys that are flag names (``ignore_keys``) are not scalars.
 
 The default patterns match ``loss: 0.1`` (scalar ``loss``), ``step: 5`` (step 5) and
-``loss: 0.1 (step 5)`` (both). A Keras progress line such as
-``Epoch 1/10 ... loss: 0.5467 - accuracy: 0.8094`` matches neither: the key must start the line.
+``loss: 0.1 (step 5)`` (both). With them, runyard also reads log lines holding two or more
+``key: value`` / ``key=value`` pairs (Keras's ``- loss: 0.5467 - accuracy: 0.8094``,
+``epoch: 3 loss: 0.25``; see :data:`_PAIRS` and docs/scalars.md), which Guild does not.
 
 Differences from Guild: ``\\value`` also reads ``nan``, ``inf``, ``1E+5`` and ``+1`` (Guild's is
 ``[0-9.e-]+``); an invalid pattern is an error rather than a warning; a ``step`` that is not a
 finite number is ignored; ``epoch`` sets the step until a ``step`` is seen (Guild records
-those scalars at step 0).
+those scalars at step 0); the pairs above.
 
-Speed: :meth:`OutputScalars.feed` takes big chunks of complete lines. With the default patterns,
-the lines between those ending with ")" are matched by one ``findall`` (at most one scalar per
-line), and ")" lines one by one. Custom patterns each ``finditer`` over the whole chunk; the
-matches are grouped by line, and a line some match ran into from another line is redone exactly
-(Guild matches line by line).
+Speed: :meth:`OutputScalars.feed` takes big chunks of complete lines. A chunk (bytes, from the
+supervisor) whose lines are all ``KEY: VALUE`` with keys in a short cycle — a print-heavy loop —
+is split into columns with bytes methods and written a column at a time, with no Python code
+per line (:meth:`OutputScalars._feed_columns`). Otherwise, with the default patterns, the lines
+between those ending with ")" or holding pairs are matched by one ``findall`` (at most one
+scalar per line), and those lines one by one. Custom patterns each ``finditer`` over the whole
+chunk; the matches are grouped by line, and a line some match ran into from another line is
+redone exactly (Guild matches line by line).
 """
 
 from __future__ import annotations
