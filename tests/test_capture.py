@@ -50,7 +50,9 @@ def test_print_heavy_run_keeps_every_line_and_scalar(project):
         print(f"loss: {1.0 / (i + 1):.6f}")
     sys.stderr.write("done\\n")
     ''')
-    r = cli("run", "noisy.py", "-y", cwd=project)
+    # (RUNYARD_FLUSH_SECONDS=0: no flushing thread in the script, whose flush of stdout's text
+    # can race the main thread's prints in CPython — this test is about the capture's order)
+    r = cli("run", "noisy.py", "-y", cwd=project, env={"RUNYARD_FLUSH_SECONDS": "0"})
     assert r.returncode == 0, r.stderr
     want = "".join(f"step: {i}\nloss: {1.0 / (i + 1):.6f}\n" for i in range(20000))
     assert r.stdout == want
