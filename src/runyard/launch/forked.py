@@ -157,13 +157,10 @@ def _child(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None
     _environ.install(env)  # (os.environ.clear() would die on a variable with an empty name)
     random.seed()
     enc = "utf-8"
-    # Text writes through to the byte buffers (still buffered): the flushing thread then only
-    # flushes bytes, and can never reorder text in flight (see pyhooks/sitecustomize.py).
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                                                   encoding=enc, errors="strict", write_through=True)
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-                                                   encoding=enc, errors="backslashreplace", line_buffering=True,
-                                                   write_through=True)
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=enc,
+                                                   errors="strict")
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding=enc,
+                                                   errors="backslashreplace", line_buffering=True)
     script = argv[1]
     sys.argv = [script, *argv[2:]]
     sys.path[:] = _front_path(script, cwd, env) + base  # what python script.py would have

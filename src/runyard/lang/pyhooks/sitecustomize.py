@@ -3,11 +3,7 @@
 The run's stdout is a pipe, so Python buffers it: printing stays as fast as it is
 without runyard. To keep the output live anyway, a daemon thread flushes stdout
 and stderr every ``RUNYARD_FLUSH_SECONDS`` (default 0.2), and writes to stderr
-flush stdout first so the two keep their order (``runyard_streams``). The text
-streams write through to their byte buffers (which stay buffered), so that thread
-only ever flushes bytes: a flush of a text stream's pending text from another
-thread could land after text written later (CPython's TextIOWrapper is not
-thread-safe), which reordered lines of print-heavy runs. Any other
+flush stdout first so the two keep their order (``runyard_streams``). Any other
 ``sitecustomize`` module on the path still runs afterwards.
 """
 
@@ -33,11 +29,6 @@ def _start() -> None:
         interval = 0.2
     if interval <= 0:
         return
-    for stream in (sys.stdout, sys.stderr):
-        try:  # text straight to the (locked) byte buffer: a flush from the thread below can
-            stream.reconfigure(write_through=True)  # never reorder pieces of text in flight
-        except (AttributeError, ValueError, OSError):
-            pass
     import atexit
 
     stop = threading.Event()
