@@ -445,9 +445,10 @@ def _main_thread() -> bool:
 
 # The supervisor reads what the pipes hold in big pieces: each pipe is enlarged to PIPE_BYTES
 # (Linux), and after a read that found the pipe less than half full it waits COALESCE_SECONDS
-# before the next, so a script printing many small lines (or a progress bar redrawing 1,000
-# times a second) wakes it at most ~100 times a second, never once per line. A script writing
-# faster than that finds the pipe half full, and the supervisor then reads without pausing.
+# before reading that pipe again, so a script printing many small lines (or a progress bar
+# redrawing 1,000 times a second) wakes it at most ~100 times a second, never once per line.
+# A script writing faster than that finds the pipe half full, and the supervisor then reads
+# without pausing. Output on the other pipe, or the process's exit, ends the pause.
 PIPE_BYTES = 1 << 20
 COALESCE_SECONDS = 0.01
 
@@ -497,7 +498,10 @@ def _pump(proc, out, scalars, echo: bool, timeout: float | None = None) -> None:
                 if len(data) * 2 >= size[fd]:
                     pause = False
             if pause and streams and events:
-                select.select(exited, [], [], COALESCE_SECONDS)
+                # Wake at once if the other stream (or the process's exit) has news, so the
+                # order between stdout and stderr is kept as closely as without the pause.
+                read_now = {key.fd for key, _ in events}
+                select.select(exited + [fd for fd in streams if fd not in read_now], [], [], COALESCE_SECONDS)
     finally:
         sel.close()
         for fd in exited:

@@ -26,7 +26,7 @@ _REC = struct.Struct("!QB")
 MAX_PENDING = 1 << 20
 
 
-def collapse_cr(line: bytes) -> bytes:
+def _collapse_cr(line: bytes) -> bytes:
     """A line as a terminal shows it after its ``\\r`` redraws: each part written over the
     previous ones from the line's start (``b"abc\\rX"`` -> ``b"Xbc"``). A final ``\\r``
     (before ``\\n``, or at the end) is kept; characters, not bytes, are overwritten."""
@@ -65,7 +65,7 @@ class OutputWriter:
         cut = buf.rfind(b"\n") + 1
         if cut == 0:
             if b"\r" in buf and not self._spilled[stream]:
-                buf = collapse_cr(buf)
+                buf = _collapse_cr(buf)
             if len(buf) > MAX_PENDING:  # a huge unfinished line: out as it is, flat memory
                 _write_all(self._out, buf)
                 buf = b""
@@ -76,7 +76,7 @@ class OutputWriter:
         if b"\r" in done:
             lines = done.split(b"\n")
             start = 1 if self._spilled[stream] else 0
-            done = b"\n".join(lines[:start] + [collapse_cr(ln) if b"\r" in ln else ln for ln in lines[start:]])
+            done = b"\n".join(lines[:start] + [_collapse_cr(ln) if b"\r" in ln else ln for ln in lines[start:]])
         self._spilled[stream] = False
         n = done.count(b"\n")
         _write_all(self._out, done)
