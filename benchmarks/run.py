@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ import make_home  # noqa: E402
 
 NA = "n/a (not available)"
 SKIPPED = "skipped"
-OPS = ("list", "runs", "compare", "filter", "trivial", "print", "batch", "series")
+OPS = ("list", "runs", "compare", "filter", "trivial", "print", "tqdm", "flood", "batch", "series")
 FILTER_EXPR = "flag:lr < 0.01 and scalar:loss <= 0.3"
 GUILD_LIMIT_S = 300.0  # skip a Guild operation predicted to take longer than this
 GUILD_MAX_RUNS = 50_000  # never run Guild on homes this big (100k)
@@ -58,7 +59,7 @@ BUDGETS: dict[tuple[str, int | None], tuple[str, float, str]] = {
     ("compare", 10000): ("≤ 0.5 s", 0.5, "s"),
     ("filter", 100000): ("≤ 1 s", 1.0, "s"),
     ("trivial", None): ("≤ 2.5× bare", 2.5, "x"),
-    ("print", None): ("≤ 1.3× bare", 1.3, "x"),
+    ("print", None): ("≤ 1.15× bare", 1.15, "x"),
     ("batch", None): ("≤ 0.3 s/trial", 0.3, "per"),
     ("workers", None): ("≤ 0.6× --workers 1", 0.6, "ratio"),
     ("series", None): ("≤ 1 s", 1.0, "s"),
@@ -384,6 +385,7 @@ class Bench:
     guild_rate: dict = field(default_factory=dict)  # op key -> seconds per run measured
     bare_trivial: float | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="runyard-bench-")))
+    baseline: str | None = None  # another checkout's src/ for the capture rows (--baseline)
 
     def add(self, row: Row) -> None:
         """Judge ``row`` against its budget, keep it and log it."""
@@ -525,6 +527,17 @@ def op_compare(b: Bench, n: int, home: Path) -> None:
               note=(note if t == NA else f"{lines[-1] - 1} rows") + (f" Guild: {gnote} (1st is a cold index)" if isinstance(g, float) else "")))
 
 
+PARSE_FIRST = textwrap.dedent(
+    """
+    import sys, time
+    t = time.process_time()
+    from runyard.select.filter import parse_filter
+    parse_filter(sys.argv[1])
+    print(time.process_time() - t)
+    """
+)
+
+
 def op_filter(b: Bench, n: int, home: Path) -> None:
     """(d) ls_runs(filter=...) in-process (after one ls_runs()) vs `guild runs -a -F` whole process."""
     best, rows, err = [], None, None
@@ -544,6 +557,40 @@ def op_filter(b: Bench, n: int, home: Path) -> None:
     b.add(Row("ls_runs(filter=...) in-process", "filter", n, min(best), g,
               extra={"rows": rows, "rows_expected": expected} if expected is not None else {"rows": rows},
               note=note + "; Guild: `guild runs -a -F` whole process"))
+    # A first filter in a new process: `runs --all -F EXPR` against `runs --all`, interleaved.
+    cmds = {"plain": (runyard_cmd() + ["runs", "--all"], env_for(home), b.workdir),
+            "filter": (runyard_cmd() + ["runs", "--all", "-F", FILTER_EXPR], env_for(home), b.workdir)}
+    if b.baseline:
+        benv = dict(env_for(home), PYTHONPATH=b.baseline)
+        cmds.update({"plain (baseline)": (cmds["plain"][0], benv, b.workdir),
+                     "filter (baseline)": (cmds["filter"][0], benv, b.workdir)})
+    res = interleaved(b, cmds, max(b.repeats, 5))
+    for suffix in ("", " (baseline)"):
+        plain_rs, first_rs = res.get("plain" + suffix), res.get("filter" + suffix)
+        if not (plain_rs and first_rs and _ok(plain_rs) and _ok(first_rs)):
+            continue
+        plain, first = _med([r.wall for r in plain_rs]), _med([r.wall for r in first_rs])
+        cpu = _med([r.cpu for r in first_rs]) - _med([r.cpu for r in plain_rs])
+        # The parse alone in a new process (what the first filter adds before any run is read):
+        # the CPU of importing the filter module and parsing the expression, median of 7.
+        penv = dict(env_for(None), PYTHONPATH=b.baseline) if suffix else env_for(None)
+        parse = []
+        for _ in range(7):
+            r = run_proc([sys.executable, "-c", PARSE_FIRST, FILTER_EXPR], penv, read_stdout=True, keep_stdout=True)
+            try:
+                parse.append(float(r.stdout.decode().split()[-1]))
+            except (ValueError, IndexError):
+                break
+        row = Row("`runs --all -F ...` whole process (a first filter)" + (f": {b.baseline}" if suffix else ""),
+                  "filter-first", n, first, g, extra={"plain": plain, "extra_s": first - plain, "extra_cpu": cpu},
+                  note=f"`runs --all` {fmt(plain)}; the filter adds {(first - plain) * 1000:.0f} ms of wall time, "
+                       f"{cpu * 1000:.0f} ms of CPU (budget ≤ 20 ms); medians of {len(plain_rs)}, interleaved"
+                       + (f"; parsing the first filter in a new process: {_med(parse) * 1000:.1f} ms of CPU "
+                          f"(imports included)" if parse else ""))
+        row.extra["parse_cpu"] = _med(parse) if parse else None
+        row.budget, row.ok = "≤ plain + 20 ms CPU", "yes" if cpu <= 0.020 else "NO"
+        b.rows.append(row)
+        log(row.note)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -597,13 +644,165 @@ def op_trivial(b: Bench) -> None:
     b.add(row)
 
 
-PRINT_HEAVY = textwrap.dedent(
+# The script reports its own CPU time at exit (RUSAGE_SELF: a forked child starts at zero), so
+# the supervisor's share is the whole process tree's CPU (wait4) minus the script's.
+CPU_REPORT = textwrap.dedent(
+    """
+    import atexit as _atexit, os as _os, resource as _resource
+    def _report():
+        ru = _resource.getrusage(_resource.RUSAGE_SELF)
+        with open(_os.environ["BENCH_CPU_OUT"], "w") as f:
+            f.write(repr(ru.ru_utime + ru.ru_stime))
+    _atexit.register(_report)
+    """
+)
+
+PRINT_HEAVY = CPU_REPORT + textwrap.dedent(
     """
     for i in range(200000):
         print(f"step: {i}")
         print(f"loss: {1.0 / (i + 1):.6f}")
     """
 )
+
+TRIVIAL_REPORTING = CPU_REPORT + 'print("hi")\n'
+
+# A tqdm-style bar on stderr: 1,000 redraws a second for 10 s, each "\r" + the whole bar.
+TQDM = CPU_REPORT + textwrap.dedent(
+    """
+    import sys, time
+    total, start = 10000, time.monotonic()
+    for i in range(total + 1):
+        frac = i / total
+        bar = "#" * int(frac * 30)
+        sys.stderr.write(f"\\r{frac * 100:3.0f}%|{bar:<30}| {i}/{total} [{time.monotonic() - start:5.1f}s, loss={1 / (i + 1):.4f}]")
+        sys.stderr.flush()
+        wait = start + (i + 1) / 1000 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+    sys.stderr.write("\\n")
+    """
+)
+
+# As much output as the script can write: MB megabytes of 64-byte numbered lines, in 1 MiB writes.
+FLOOD = CPU_REPORT + textwrap.dedent(
+    """
+    import os, sys, time
+    block = b"".join(b"%09d flood line, some text to make it longer than a number\\n" % i for i in range(16384))
+    out, worst = sys.stdout.buffer, 0.0
+    for k in range(int(os.environ["FLOOD_MB"])):
+        t = time.monotonic()
+        out.write(block)
+        out.flush()
+        worst = max(worst, time.monotonic() - t)
+    with open(os.environ["BENCH_CPU_OUT"] + ".worst", "w") as f:
+        f.write(repr(worst))
+    """
+)
+
+
+@dataclass
+class CpuResult:
+    """One whole-process run: wall seconds, CPU seconds of the whole tree and of the script."""
+
+    wall: float
+    cpu: float
+    script: float | None
+    returncode: int
+    stderr: str = ""
+    lines: int = 0
+    max_rss: int = 0  # bytes, the top process (the supervisor), sampled
+    extra: dict = field(default_factory=dict)
+
+
+def cpu_proc(cmd: list[str], env: dict, cwd: Path, sample_rss: bool = False,
+             timeout: float = PROC_TIMEOUT_S) -> CpuResult:
+    """Run ``cmd`` with stdout read through a pipe (as a terminal would take it), and measure it:
+    wall time, the CPU of the process and all it waited for (os.wait4), the script's own CPU."""
+    fd, report = tempfile.mkstemp(prefix="cpu-", dir=cwd.parent)
+    os.close(fd)
+    env = dict(env, BENCH_CPU_OUT=report)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        lines = 0
+        assert proc.stdout is not None
+        fdout = proc.stdout.fileno()
+        peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:  # the supervisor's memory, 20 times a second
+            while not done.wait(0.05):
+                peak[0] = max(peak[0], _rss(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True) if sample_rss else None
+        if sampler:
+            sampler.start()
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        while True:
+            chunk = os.read(fdout, 1 << 20)
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+        _, status, ru = os.wait4(proc.pid, 0)
+        timer.cancel()
+        done.set()
+        rss = peak[0]
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        err.seek(0)
+        stderr = err.read()[-4000:].decode("utf-8", "replace")
+    script = None
+    extra = {}
+    try:
+        script = float(Path(report).read_text())
+        extra["worst_write"] = float(Path(report + ".worst").read_text())
+    except (OSError, ValueError):
+        pass
+    for path in (report, report + ".worst"):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    return CpuResult(wall, ru.ru_utime + ru.ru_stime, script, proc.returncode, stderr, lines, rss, extra)
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _med(values: list) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def interleaved(b: Bench, commands: dict[str, tuple[list[str], dict, Path]], repeats: int,
+                **kw) -> dict[str, list[CpuResult]]:
+    """Each command ``repeats`` times, taking turns (load on the machine hits them alike);
+    a command that fails is dropped (its last result kept)."""
+    results: dict[str, list[CpuResult]] = {k: [] for k in commands}
+    failed: dict[str, CpuResult] = {}
+    for _ in range(repeats):
+        for name, (cmd, env, cwd) in commands.items():
+            if name in failed:
+                continue
+            r = cpu_proc(cmd, env, cwd, **kw)
+            if r.returncode != 0:
+                failed[name] = r
+                log(f"{name}: exit {r.returncode}: {last_line(r.stderr)}")
+                continue
+            results[name].append(r)
+    for name, r in failed.items():
+        results[name] = [r]
+    return results
+
+
+def _ok(rs: list[CpuResult]) -> bool:
+    return bool(rs) and rs[0].returncode == 0
 
 
 def count_event_scalars(run_dir: Path, tag: str) -> int:
@@ -624,60 +823,192 @@ def count_event_scalars(run_dir: Path, tag: str) -> int:
 
 
 def op_print(b: Bench) -> None:
-    """(f) 400,000 printed lines: bare python vs runyard run vs guild run, all read from a pipe."""
-    files = {"p.py": PRINT_HEAVY}
-    proj, _ = _project(b, "print-bare", files)
-    bare, _ = timed_proc([sys.executable, "p.py"], env_for(None), 3, cwd=proj, stat="median", read_stdout=True)
-    unbuf_env = dict(env_for(None), PYTHONUNBUFFERED="1")
-    bare_unbuf: float | str
-    bare_unbuf, _ = timed_proc([sys.executable, "p.py"], unbuf_env, 3, cwd=proj, stat="median", read_stdout=True)
-    proj, home = _project(b, "print-runyard", files)
-    t, note = timed_proc(runyard_cmd() + ["run", "p.py", "-y"], env_for(home), 3, cwd=proj,
-                         stat="median", read_stdout=True)
+    """(f) 400,000 printed lines (200,000 step/loss pairs), whole process, stdout read from a
+    pipe: bare `python p.py` as users run it (no PYTHONUNBUFFERED), `runyard run` with echo on
+    and off (-q), `guild run`, interleaved; medians of wall time and of CPU. The supervisor's
+    CPU share = (the run's CPU - the script's own) / the script's, with and without runyard's
+    fixed start-up (the same for a trivial script)."""
+    files = {"p.py": PRINT_HEAVY, "t.py": TRIVIAL_REPORTING}
+    proj, home = _project(b, "print", files)
+    tproj, thome = _project(b, "print-trivial", files)
+    cmds = {
+        "bare": ([sys.executable, "p.py"], env_for(None), proj),
+        "echo": (runyard_cmd() + ["run", "p.py", "-y"], env_for(home), proj),
+        "quiet": (runyard_cmd() + ["run", "p.py", "-y", "-q"], env_for(home), proj),
+        "trivial": (runyard_cmd() + ["run", "t.py", "-y"], env_for(thome), tproj),
+    }
+    if b.baseline:  # another checkout's runyard (--baseline SRC), taking turns with this one
+        bproj, bhome = _project(b, "print-baseline", files)
+        btproj, bthome = _project(b, "print-baseline-trivial", files)
+        benv = lambda home: dict(env_for(home), PYTHONPATH=b.baseline)  # noqa: E731
+        cmds.update({
+            "echo (baseline)": (runyard_cmd() + ["run", "p.py", "-y"], benv(bhome), bproj),
+            "quiet (baseline)": (runyard_cmd() + ["run", "p.py", "-y", "-q"], benv(bhome), bproj),
+            "trivial (baseline)": (runyard_cmd() + ["run", "t.py", "-y"], benv(bthome), btproj),
+        })
+    reps = max(b.repeats, 5)
+    res = interleaved(b, cmds, reps)
     g: float | str = NA
     guild_count = None
+    gres: list[CpuResult] = []
     if b.guild:
         gproj, ghome = _project(b, "print-guild", files)
-        first = run_proc([b.guild, "run", "p.py", "-y"], env_for(ghome), cwd=gproj, read_stdout=True)
-        if first.returncode == 0:
-            reps = 2 if first.seconds < 60 else 0
-            more, _ = (timed_proc([b.guild, "run", "p.py", "-y"], env_for(ghome), reps, cwd=gproj,
-                                  read_stdout=True, stat="median") if reps else (None, ""))
-            g = statistics.median([first.seconds] + ([more] * reps if isinstance(more, float) else []))
+        gres = interleaved(b, {"guild": ([b.guild, "run", "p.py", "-y"], env_for(ghome), gproj)},
+                           min(b.repeats, 3))["guild"]
+        if _ok(gres):
+            g = _med([r.wall for r in gres])
             try:
                 runs = sorted((ghome / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
                 guild_count = count_event_scalars(runs[-1], "loss")
             except Exception:
                 guild_count = None
-    row = Row("print-heavy script, 400k lines (whole process)", "print", None, t, g)
-    parts = [f"bare python {fmt(bare)} (unbuffered: {fmt(bare_unbuf)})"]
-    if isinstance(t, float) and isinstance(bare, float):
-        row.extra["runyard_x"] = t / bare
-        parts.append(f"runyard {t / bare:.2f}× bare")
-        if isinstance(bare_unbuf, float):
-            row.extra["runyard_x_unbuffered"] = t / bare_unbuf
-            parts.append(f"{t / bare_unbuf:.2f}× unbuffered bare")
-        out = inproc(home, "scalars")
-        if "error" in out:
-            parts.append(f"ls_scalars: {out['error']}")
-        else:
-            row.extra["runyard_scalar_rows"] = out.get("rows")
-            row.extra["runyard_loss_rows"] = out.get("loss_rows")
-            row.extra.update(rows=out.get("loss_rows"), rows_expected=200_000)
-            parts.append(f"runyard recorded {out.get('loss_rows')}/200000 loss values "
-                         f"({out.get('rows')} ls_scalars(1) rows)")
-    elif not isinstance(t, float):
-        parts.append(f"runyard: {note}")
-    if isinstance(g, float) and isinstance(bare, float):
+    if not (_ok(res["bare"]) and _ok(res["echo"])):
+        why = res["echo"][0].stderr if res["echo"] else ""
+        b.add(Row("print-heavy script, 400k lines (whole process)", "print", None, NA, g,
+                  note=f"runyard: {last_line(why)}"))
+        return
+    bare = _med([r.wall for r in res["bare"]])
+    fixed = _med([r.cpu - (r.script or 0) for r in res["trivial"]]) if _ok(res["trivial"]) else 0.0
+    parts = [f"bare python {fmt(bare)} (CPU {_med([r.cpu for r in res['bare']]):.3f} s)", f"median of {reps}, interleaved"]
+    extra: dict = {"bare": bare, "runyard_fixed_cpu": fixed}
+    t = _med([r.wall for r in res["echo"]])
+    for mode in ("echo", "quiet"):
+        rs = res[mode]
+        if not _ok(rs) or any(r.script is None for r in rs):
+            continue
+        wall = _med([r.wall for r in rs])
+        script = _med([r.script for r in rs])
+        sup = _med([r.cpu - r.script for r in rs])
+        share, watch = sup / script, (sup - fixed) / script
+        extra[mode] = {"wall": wall, "x": wall / bare, "script_cpu": script, "runyard_cpu": sup,
+                       "share": share, "watch_share": watch}
+        parts.append(f"echo {'on' if mode == 'echo' else 'off'}: {fmt(wall)} = {wall / bare:.2f}× bare, runyard's CPU "
+                     f"{sup:.3f} s = {share:.0%} of the script's {script:.3f} s ({watch:.0%} beyond its fixed "
+                     f"{fixed:.3f} s start-up)")
+    row = Row("print-heavy script, 400k lines (whole process)", "print", None, t, g, extra=extra)
+    row.extra["runyard_x"] = t / bare
+    out = inproc(home, "scalars")
+    if "error" in out:
+        parts.append(f"ls_scalars: {out['error']}")
+    else:
+        row.extra["runyard_loss_rows"] = out.get("loss_rows")
+        row.extra.update(rows=out.get("loss_rows"), rows_expected=200_000)
+        parts.append(f"runyard recorded {out.get('loss_rows')}/200000 loss values (last run)")
+    if isinstance(g, float):
         row.extra["guild_x"] = g / bare
-        parts.append(f"Guild {g / bare:.1f}× bare, "
-                     + (f"{g / bare_unbuf:.1f}× unbuffered " if isinstance(bare_unbuf, float) else "")
-                     + f"(design.md: {DESIGN_GUILD[('print', None)]})")
+        gsup = _med([r.cpu - (r.script or 0) for r in gres])
+        gscript = _med([r.script or float("nan") for r in gres])
+        row.extra["guild_share"] = gsup / gscript
+        parts.append(f"Guild {g / bare:.1f}× bare, its CPU {gsup:.2f} s = {gsup / gscript:.0%} of the script's "
+                     f"(design.md: {DESIGN_GUILD[('print', None)]})")
         if guild_count is not None:
             row.extra["guild_loss_events"] = guild_count
             parts.append(f"Guild recorded {guild_count}/200000")
     row.note = "; ".join(parts)
     b.add(row)
+    for mode in ("echo (baseline)", "quiet (baseline)"):
+        rs = res.get(mode)
+        if not rs or not _ok(rs) or any(r.script is None for r in rs):
+            continue
+        bfixed = _med([r.cpu - (r.script or 0) for r in res["trivial (baseline)"]])
+        wall, script = _med([r.wall for r in rs]), _med([r.script for r in rs])
+        sup = _med([r.cpu - r.script for r in rs])
+        extra[mode] = {"wall": wall, "x": wall / bare, "script_cpu": script, "runyard_cpu": sup,
+                       "share": sup / script, "watch_share": (sup - bfixed) / script}
+        row = Row(f"  {mode}: {b.baseline}", "print-baseline", None, wall, NA, extra=extra[mode],
+                  note=f"{wall / bare:.2f}× bare; runyard's CPU {sup:.3f} s = {sup / script:.0%} of the script's "
+                       f"{script:.3f} s ({(sup - bfixed) / script:.0%} beyond its fixed {bfixed:.3f} s start-up)")
+        b.rows.append(row)
+        log(row.op + ": " + row.note)
+    for mode in ("echo", "quiet"):
+        if mode in extra:
+            share = Row(f"  supervisor CPU / script CPU, echo {'on' if mode == 'echo' else 'off'}", "print-share",
+                        None, extra[mode]["runyard_cpu"], NA,
+                        note=f"{extra[mode]['share']:.0%} of the script's CPU; {extra[mode]['watch_share']:.0%} "
+                             f"without runyard's fixed start-up (budget ≤ 25%)")
+            share.extra["share"] = extra[mode]["watch_share"]
+            share.budget, share.ok = "≤ 25% of the script", "yes" if extra[mode]["watch_share"] <= 0.25 else "NO"
+            b.rows.append(share)
+            log(share.op + ": " + share.note)
+
+
+def op_tqdm(b: Bench) -> None:
+    """(i) A tqdm-style bar on stderr redrawing 1,000 times a second for 10 s: the supervisor's
+    CPU as a share of one core (runyard vs Guild), and the lines its output keeps."""
+    files = {"bar.py": TQDM}
+    proj, home = _project(b, "tqdm", files)
+    rs = interleaved(b, {"runyard": (runyard_cmd() + ["run", "bar.py", "-y"], env_for(home), proj)}, 1)["runyard"]
+    g: float | str = NA
+    gnote = ""
+    if b.guild:
+        gproj, ghome = _project(b, "tqdm-guild", files)
+        gr = interleaved(b, {"guild": ([b.guild, "run", "bar.py", "-y"], env_for(ghome), gproj)}, 1)["guild"]
+        if _ok(gr) and gr[0].script is not None:
+            g = gr[0].wall
+            gnote = f"; Guild: {(gr[0].cpu - gr[0].script) / gr[0].wall:.1%} of a core"
+    if not _ok(rs) or rs[0].script is None:
+        b.add(Row("tqdm bar, 1,000 redraws/s for 10 s", "tqdm", None, NA, g, note=last_line(rs[0].stderr if rs else "")))
+        return
+    r = rs[0]
+    core = (r.cpu - r.script) / r.wall
+    try:
+        run_dir = next((home / "runs").iterdir())
+        lines = (run_dir / ".guild" / "output").read_bytes().count(b"\n")
+    except (OSError, StopIteration):
+        lines = -1
+    row = Row("tqdm bar, 1,000 redraws/s for 10 s", "tqdm", None, r.wall, g,
+              extra={"core_share": core, "output_lines": lines, "runyard_cpu": r.cpu - r.script},
+              note=f"runyard's CPU {r.cpu - r.script:.2f} s = {core:.1%} of a core (budget < 10%); "
+                   f"output keeps {lines} line(s) of 10,001 drawings{gnote}")
+    row.budget, row.ok = "< 10% of a core", "yes" if core < 0.10 else "NO"
+    b.rows.append(row)
+    log(f"tqdm: {row.note}")
+
+
+def op_flood(b: Bench) -> None:
+    """(j) 1 GB of output as fast as the script can write it (-q): time, runyard's CPU, the
+    supervisor's peak memory, the script's longest wait on a write; every byte checked."""
+    mb = int(os.environ.get("RUNYARD_BENCH_FLOOD_MB", "1024"))
+    files = {"flood.py": FLOOD}
+    env_extra = {"FLOOD_MB": str(mb)}
+    proj, home = _project(b, "flood", files)
+    bare = cpu_proc([sys.executable, "flood.py"], dict(env_for(None), **env_extra), proj)
+    r = cpu_proc(runyard_cmd() + ["run", "flood.py", "-y", "-q"], dict(env_for(home), **env_extra), proj,
+                 sample_rss=True)
+    g: float | str = NA
+    gnote = ""
+    if b.guild:
+        gproj, ghome = _project(b, "flood-guild", files)
+        gr = cpu_proc([b.guild, "run", "flood.py", "-y"], dict(env_for(ghome), **env_extra), gproj,
+                      timeout=GUILD_LIMIT_S)
+        if gr.returncode == 0:
+            g = gr.wall
+            gnote = f"; Guild: {gr.wall / bare.wall:.1f}× bare, its longest write {gr.extra.get('worst_write', 0):.2f} s"
+        else:
+            gnote = f"; Guild: exit {gr.returncode} (limit {GUILD_LIMIT_S:.0f} s)"
+    if r.returncode != 0:
+        b.add(Row(f"{mb} MB of output, as fast as possible", "flood", None, NA, g, note=last_line(r.stderr)))
+        return
+    size = -1
+    try:
+        run_dir = next((home / "runs").iterdir())
+        out = run_dir / ".guild" / "output"
+        size = out.stat().st_size
+        index = (run_dir / ".guild" / "output.index").stat().st_size // 9
+    except (OSError, StopIteration):
+        index = -1
+    whole = size == mb << 20 and index == (mb << 20) // 64
+    row = Row(f"{mb} MB of output, as fast as possible", "flood", None, r.wall, g,
+              extra={"bare": bare.wall, "x": r.wall / bare.wall, "max_rss": r.max_rss,
+                     "worst_write": r.extra.get("worst_write"), "bytes": size, "index_records": index,
+                     "runyard_cpu": r.cpu - (r.script or 0)},
+              note=f"bare python to a pipe {fmt(bare.wall)}; runyard {r.wall / bare.wall:.2f}× bare, CPU "
+                   f"{r.cpu - (r.script or 0):.2f} s, supervisor peak RSS {r.max_rss / 2**20:.0f} MB, the script's "
+                   f"longest write {r.extra.get('worst_write', float('nan')):.3f} s; output "
+                   f"{'whole' if whole else f'{size} bytes, {index} index records (NOT WHOLE)'}{gnote}")
+    row.ok = "yes" if whole else "NO"
+    b.rows.append(row)
+    log(f"flood: {row.note}")
 
 
 def _count_runs(home: Path, trials_only: bool = False) -> int:
@@ -833,6 +1164,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-guild", action="store_true", help="measure runyard only")
     p.add_argument("--only", help=f"comma-separated operations: {','.join(OPS)}")
     p.add_argument("--repeats", type=int, default=3, help="repeats for min-of timings (default 3)")
+    p.add_argument("--baseline", help="the capture rows (print) also for the runyard in this src/ directory, "
+                                      "interleaved (e.g. a checkout of main: ../main/src)")
     a = p.parse_args(argv)
 
     sizes = [int(s.replace("_", "")) for s in a.sizes.split(",") if s.strip()]
@@ -842,7 +1175,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown operation(s) {', '.join(unknown)}; choose from {', '.join(OPS)}")
     guild = None if a.no_guild else find_guild(a.guild)
-    b = Bench(guild=guild, repeats=max(1, a.repeats))
+    b = Bench(guild=guild, repeats=max(1, a.repeats),
+              baseline=str(Path(a.baseline).resolve()) if a.baseline else None)
     builds = {}
     try:
         sized = [o for o in only if o in ("list", "runs", "compare", "filter")]

@@ -93,3 +93,17 @@ def test_guild_reads_the_synthetic_home(bench_dir):
     rows = [line.split(",") for line in out[1:]]
     assert sum(row[4] == "completed" for row in rows) == counts["completed"]
     assert all(row[-1] for row in rows if row[4] != "staged")
+
+
+def test_cpu_proc_splits_the_scripts_cpu_from_the_rest(tmp_path):
+    """The capture rows' measure: the whole tree's CPU (wait4) and the script's own (it reports
+    at exit), the lines read from its stdout; a wrapper's CPU shows as the difference."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "busy.py").write_text(bench_run.CPU_REPORT + "x = sum(range(3_000_000))\nprint('a')\nprint('b')\n")
+    wrapper = "import subprocess, sys; sum(range(3_000_000)); sys.exit(subprocess.call([sys.executable, 'busy.py']))"
+    alone = bench_run.cpu_proc([sys.executable, "busy.py"], bench_run.env_for(None), proj)
+    wrapped = bench_run.cpu_proc([sys.executable, "-c", wrapper], bench_run.env_for(None), proj)
+    for r in (alone, wrapped):
+        assert r.returncode == 0 and r.lines == 2 and r.script is not None and 0 < r.script <= r.cpu
+    assert wrapped.cpu - wrapped.script > alone.cpu - alone.script  # the wrapper's own work

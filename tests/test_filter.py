@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -363,3 +365,92 @@ def test_datetime_values_compare_with_time_ranges():
     assert matches("started = today or started = yesterday", attrs=recent)
     assert matches("started = 'last hour'", attrs=recent)
     assert not matches("started < 'last hour'", attrs=recent)
+
+
+def _signature(node):
+    """A parse tree as plain data: rule names, token types, texts and columns."""
+    if node is None:
+        return None
+    if isinstance(node, str):
+        return (node.type, str(node), node.column)
+    return (str(node.data), [_signature(c) for c in node.children])
+
+
+def _random_filter(rnd) -> str:
+    """A random expression of the filter grammar, spaced and cased in odd ways."""
+    sp = lambda: rnd.choice(["", " ", "  ", "\t", "\n "])  # noqa: E731
+    kw = lambda w: rnd.choice([w, w.upper(), w.title()])  # noqa: E731
+    refs = ["lr", "flag:lr", "scalar:val_loss", "attr:label", "x.y", "_a", "notes", "android", "isx", "in_", "a-b"]
+    values = ["1", "-2.5", "1e-3", ".5", "+3", '"a b"', "'it''s'", "'x\\'y'", "true", "False", "sgd", "0.1abc",
+              "2026-01-02", "1/2", "nan", "undefinedx"]
+
+    def value():
+        return rnd.choice(values)
+
+    def test():
+        ref = rnd.choice(refs)
+        form = rnd.randrange(7)
+        if form == 0:
+            return f"{ref}{sp()}{rnd.choice(['=', '==', '!=', '<>', '<', '<=', '>', '>='])}{sp()}{value()}"
+        if form in (1, 2):
+            items = [value() for _ in range(rnd.randrange(4))]
+            lst = "[" + sp() + ("," + sp()).join(items) + sp() + "]"
+            return f"{ref} {kw('not') + ' ' if form == 2 else ''}{kw('in')}{sp()}{lst}"
+        if form in (3, 4):
+            return f"{ref} {kw('is')} {kw('not') + ' ' if form == 4 else ''}{kw('undefined')}"
+        return f"{ref} {kw('not') + ' ' if form == 6 else ''}{kw('contains')} {value()}"
+
+    def expr(depth):
+        r = rnd.random()
+        if depth > 3 or r < 0.4:
+            return test()
+        if r < 0.55:
+            return f"{kw('not')} {expr(depth + 1)}"
+        if r < 0.7:
+            return f"({sp()}{expr(depth + 1)}{sp()})"
+        op = kw(rnd.choice(["and", "or"]))
+        return f"{expr(depth + 1)} {op} {expr(depth + 1)}"
+
+    return sp() + expr(0) + sp()
+
+
+def test_fast_parser_builds_the_tree_lark_builds():
+    """parse_filter parses by recursive descent (no lark import, no grammar to build in a new
+    process); wherever it gives a tree it must be lark's, and it must take every valid filter."""
+    import random
+
+    from runyard.select.filter import _FastParser, _Unexpected, _parser
+
+    rnd = random.Random(5)
+    valid = [_random_filter(rnd) for _ in range(2000)]
+    broken = []
+    for text in valid[:600]:
+        i = rnd.randrange(len(text) + 1)
+        broken.append(text[:i] + rnd.choice(["", "(", ")", "]", "[", ",", " and", " not", "'", "=", "x"]) + text[i + 1:])
+    taken = 0
+    for text in valid + broken:
+        try:
+            want = _signature(_parser().parse(text))
+        except Exception:  # noqa: BLE001 - lark rejects it: the fast parser must too
+            want = None
+        try:
+            got = _signature(_FastParser(text).parse())
+        except _Unexpected:
+            got = None
+            assert text not in valid or want is None, f"the fast parser refused a filter lark takes: {text!r}"
+        if got is not None:
+            taken += 1
+            assert got == want, text
+    assert taken >= 1500  # (some random texts are no filters: lark refuses them too)
+
+
+def test_a_first_filter_needs_no_lark():
+    """A new process parses a filter without importing lark (whose import and grammar build cost
+    ~100 ms); a filter with a mistake still gets lark's precise message."""
+    code = ("import sys; from runyard.select.filter import parse_filter; "
+            "parse_filter('flag:lr < 0.01 and scalar:loss <= 0.3 or not (x in [1, \"a\"])'); "
+            "print('lark' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+    with pytest.raises(SelectError, match="unexpected"):
+        parse_filter("flag:lr < < 0.01")

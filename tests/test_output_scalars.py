@@ -80,6 +80,9 @@ def test_defaults_step_in_parentheses_and_keras_lines(tmp_path):
         ("loss", pytest.approx(0.3), 7),
         # "epoch 3 loss: 0.4 (step 10)" only sets the step: its key does not start the line.
         ("loss", 0.5, 10),
+        # Keras's lines hold several pairs (not Guild's defaults: runyard's addition)
+        ("accuracy", pytest.approx(0.8094), 10), ("loss", pytest.approx(0.5467), 10),
+        ("accuracy", pytest.approx(0.91), 10), ("loss", pytest.approx(0.29), 10),
     ]
 
 
@@ -160,6 +163,37 @@ def _ref_spec(patterns) -> list:
     return spec
 
 
+def _ref_pairs(line: str) -> list:
+    """The key/value pairs of a log line, the obvious way: try a pair at every word start, then
+    look at what follows it. Only a line with two or more (or an "Epoch N" start) gives any."""
+    import re
+
+    marker = (re.match(r"[ \t]*--[ \t]*(?:Epoch|epoch|EPOCH)[ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)", line)
+              or re.match(r"[ \t]*(?:Epoch|epoch|EPOCH)[ \t]+([0-9]+)(?=[/:])(?:/[0-9]+)?(?=[ \t]*$|:)", line))
+    pairs = [("epoch", marker.group(1))] if marker else []
+    pair = re.compile(r"([A-Za-z_][\w.\-/]*)(?::[ \t]+|[ \t]*=(?!=)[ \t]*)"
+                      r"([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:[nN][aA][nN]|[iI][nN][fF]))")
+    next_pair = re.compile(r"[A-Za-z_][\w.\-/]*(?::[ \t]|[ \t]*=(?!=))")
+    i = marker.end() if marker else 0
+    while i < len(line):
+        m = pair.match(line, i) if i == 0 or line[i - 1] in " \t,;|([{" else None
+        if m is None:
+            i += 1
+            continue
+        rest = line[m.end():]
+        gap = rest.lstrip(" \t")
+        if (not gap or rest[0] in ",;|)]}" or (gap != rest and (gap[0] in "|,;([" or gap[:2] in ("- ", "-\t")
+                                                                  or next_pair.match(gap)))):
+            key = m.group(1)
+            pairs.append((key.lower() if key.lower() in ("step", "epoch") else key, m.group(2)))
+            i = m.end()
+        else:
+            i += 1
+    if line.lstrip(" \t")[:1] in ("#", ">", "{"):  # comments, echoed code, configuration
+        return []
+    return pairs if len(pairs) > 1 or marker else []
+
+
 def _reference(patterns, text, ignore=()):
     """Guild's rules applied the slow, obvious way: line by line, pattern by pattern."""
     import re
@@ -191,6 +225,10 @@ def _reference(patterns, text, ignore=()):
                             vals[k] = float(v)
                     except (TypeError, ValueError):
                         pass
+        if patterns is None:
+            for key, v in _ref_pairs(line):
+                if key not in vals:
+                    vals[key] = float(v)
         if "step" in vals:
             new_step = vals.pop("step")
             if math.isfinite(new_step):  # a step that is not a finite number is ignored
@@ -222,7 +260,7 @@ def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
     vals = ["0.5", "-1", "1e-3", "3", "1.2.3", ".5", "2e5", "abc", "12", "+1", "1E+5", "nan", "-INF", "Infinity",
             "e5", "-", "infx"]
     ends = ["", " (step 5)", " (7)", " (note)", "  ", "\t", " (step x)", " (3) (4)", ")", "\r", " loss:"]
-    starts = ["", "", "epoch 3 ", " ", "[2]\t", "Epoch 1/10 ... "]
+    starts = ["", "", "epoch 3 ", " ", "[2]\t", "> ", "#| {", " #", "Epoch 1/10 ... ", "-- Epoch 2 ", "EPOCH 4: ", "Epoch 5/9", "epoch 6"]
     lines = []
     for _ in range(3000):
         words = [rnd.choice(keys) + rnd.choice(seps) + rnd.choice(vals) for _ in range(rnd.choice([1, 1, 2]))]
@@ -243,6 +281,135 @@ def test_chunked_matching_agrees_with_line_by_line_rules(patterns):
         for i in range(0, len(lines), size):
             out.feed("\n".join(lines[i:i + size]) + "\n")
         assert _nan_as_text(got) == want, f"fed {size} lines at a time"
+
+
+def _by_tag(rows):
+    """Each tag's (value, step) sequence: what a reader sees of the rows, whatever order the tags
+    are interleaved in."""
+    out: dict = {}
+    for t, v, s in _nan_as_text(rows):
+        out.setdefault(t, []).append((v, s))
+    return out
+
+
+def test_print_heavy_columns_agree_with_line_by_line_rules():
+    """Bytes from the supervisor take the column path when every line is KEY: VALUE with keys in
+    a short cycle; it must give what Guild's rules give line by line, whatever the chunks."""
+    import random
+
+    class Counted(OutputScalars):
+        columns = 0
+
+        def _feed_columns(self, data):
+            done = super()._feed_columns(data)
+            self.columns += done and b":" in data
+            return done
+
+    columns = 0
+    rnd = random.Random(11)
+    names = ["step", "epoch", "loss", "acc", "lr", "a:b", "x"]
+    values = ["0", "1", "7", "12", "300", "20000", "0.5", "-1", "1e-3", "nan", "1.0", ".", "-0", "+3", "inf"]
+    for trial in range(300):
+        unit = rnd.sample(names, rnd.choice([1, 2, 2, 3, 4]))
+        rows = rnd.choice([1, 5, 40, 200])
+        lines = []
+        counter = rnd.choice([0, 100, 16380, 2 ** 21 - 3])
+        for _ in range(rows):
+            for name in unit:
+                if name in ("step", "epoch") and rnd.random() < 0.9:
+                    counter += rnd.choice([0, 1, 1, 2])
+                    lines.append(f"{name}: {counter}")
+                else:
+                    lines.append(f"{name}: {rnd.choice(values) if rnd.random() < 0.2 else rnd.random()}")
+        if rnd.random() < 0.2:
+            lines.insert(rnd.randrange(len(lines)), rnd.choice(["hello", "loss:  1", "loss: 1 (step 3)", "x: 2"]))
+        text = "\n".join(lines) + "\n"
+        want = _by_tag(_reference(None, text, ignore=["lr"]))
+        got = []
+
+        class Sink:
+            def add_scalars(self, items, wall_time=None):
+                got.extend(items)
+
+            def flush(self):
+                pass
+
+        out = Counted(Sink(), None, ["lr"])
+        data = text.encode()
+        pos = 0
+        while pos < len(data):  # chunks of whole lines, as the output writer hands them over
+            end = data.rfind(b"\n", pos, pos + rnd.choice([20, 200, 5000])) + 1 or data.find(b"\n", pos) + 1
+            out.feed(data[pos:end])
+            pos = end
+        assert _by_tag(got) == want, (trial, unit, text[:300])
+        columns += out.columns
+    assert columns > 100  # the column path was taken (and agreed)
+
+
+def test_column_writer_writes_the_same_records(tmp_path):
+    """EventWriter.add_column's records are byte for byte add_scalars' (any step widths, values)."""
+    import random
+
+    rnd = random.Random(3)
+    for trial in range(40):
+        n = rnd.choice([64, 300, 3000])
+        first = rnd.choice([0, 5, 120, 16000, 2 ** 21 - 50, 2 ** 28 - 3, 2 ** 35])
+        steps = sorted(first + rnd.randrange(300) for _ in range(n))
+        values = [rnd.choice([rnd.random(), -1e300, math.nan, math.inf, 0.0, 5e-324]) for _ in range(n)]
+        tag = rnd.choice(["loss", "t" * 200, "val/acc"])
+        files = []
+        for how in ("add_scalars", "add_column"):
+            with EventWriter(tmp_path / f"{trial}-{how}") as w:
+                if how == "add_scalars":
+                    w.add_scalars(list(zip([tag] * n, values, steps)), 12.5)
+                else:
+                    w.add_column(tag, values, steps, 12.5)
+            files.append(w.path.read_bytes()[40:])  # after the file-version record (its own time)
+        assert files[0] == files[1], (trial, n, first)
+    assert [(t, s) for t, v, s, _ in read_scalars(w.path)] == [(tag, s) for s in steps]
+
+
+LOGS = Path(__file__).parent / "fixtures" / "logs"
+
+
+@pytest.mark.parametrize("name, want", [
+    # Keras: "Epoch N/M" sets the step; each epoch's pairs; the evaluation line at the last epoch.
+    ("keras_fit.txt", [("epoch", 1, 1), ("accuracy", 0.8094, 1), ("loss", 0.5467, 1), ("val_accuracy", 0.8553, 1),
+                       ("val_loss", 0.4028, 1), ("epoch", 2, 2), ("accuracy", 0.8601, 2), ("loss", 0.3921, 2),
+                       ("val_accuracy", 0.8671, 2), ("val_loss", 0.3702, 2), ("epoch", 3, 3),
+                       ("accuracy", 0.8733, 3), ("loss", 0.3512, 3), ("val_accuracy", 0.8702, 3),
+                       ("val_loss", 0.3598, 3), ("accuracy", 0.8651, 3), ("loss", 0.3745, 3)]),
+    # PyTorch's MNIST example: "Train Epoch: N" sets the step; its "Test set:" line holds one pair.
+    ("pytorch_mnist.txt", [("Loss", 2.300024, 1), ("epoch", 1, 1), ("Loss", 1.215442, 1), ("epoch", 1, 1),
+                           ("Loss", 0.112004, 1), ("epoch", 1, 1), ("Loss", 0.087325, 2), ("epoch", 2, 2),
+                           ("Loss", 0.030117, 2), ("epoch", 2, 2)]),
+    ("lightning.txt", [("epoch", 0, 0), ("train_loss", 0.234, 0), ("v_num", 0, 0),
+                       ("epoch", 1, 1), ("train_loss", 0.118, 1), ("v_num", 0, 1)]),
+    ("sklearn_verbose.txt", [("epoch", 1, 1), ("Bias", -0.148235, 1), ("NNZs", 54, 1), ("Norm", 6.45, 1),
+                             ("T", 581012, 1), ("loss", 0.712394, 1), ("epoch", 2, 2), ("Bias", -0.1531, 2),
+                             ("NNZs", 54, 2), ("Norm", 6.01, 2), ("T", 1162024, 2), ("loss", 0.693318, 2)]),
+    ("pip_install.txt", []),
+    ("prose.txt", []),  # numbers in sentences, versions, times, ids, progress bars: no scalars
+])
+def test_common_log_lines_give_scalars_and_prose_none(name, want):
+    """A corpus of real log formats: the scalars each gives with the default patterns."""
+    text = (LOGS / name).read_text()
+    assert preview(None, text) == [(t, pytest.approx(v), s) for t, v, s in want]
+    assert _by_tag(preview(None, text)) == _by_tag(_reference(None, text))
+    data = text.encode()  # as the supervisor feeds it (bytes, any chunks of whole lines)
+    got = []
+
+    class Sink:
+        def add_scalars(self, items, wall_time=None):
+            got.extend(items)
+
+        def flush(self):
+            pass
+
+    out = OutputScalars(Sink(), None)
+    for line in data.splitlines(keepends=True):
+        out.feed(line)
+    assert got == [(t, pytest.approx(v), s) for t, v, s in want]
 
 
 def test_epoch_sets_the_step_until_a_step_is_seen():
@@ -436,3 +603,16 @@ def test_speed_400k_printed_lines(tmp_path, capsys):
         print(f"\n[output scalars] 400k lines: bare python {bare:.2f}s, with scalars {t:.2f}s "
               f"({t / bare:.2f}x); parse+write CPU: defaults {cpu['defaults']:.2f}s "
               f"({400000 / cpu['defaults']:,.0f} lines/s), custom map {cpu['custom']:.2f}s")
+
+
+def test_the_documented_recipe_records_what_it_says():
+    """docs/scalars.md's output-scalars example, read from the page, on the line it shows."""
+    import re
+
+    page = (Path(__file__).parent.parent / "docs" / "scalars.md").read_text()
+    block = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    front = "\n".join(line[3:] for line in block.splitlines() if line.startswith("#| "))
+    patterns = yaml.safe_load("\n".join(line.split("  #")[0] for line in front.splitlines()))["output-scalars"]
+    text = "iteration 3: loss is 0.2500, lr=0.01\nval 0.5 / 0.75\n"
+    assert preview(patterns, text) == [("loss", 0.25, 3), ("lr", 0.01, 3), ("val_acc", 0.75, 3),
+                                       ("val_loss", 0.5, 3)]

@@ -11,6 +11,7 @@ detached ``python -m runyard.launch.runner RUN_DIR`` (background).
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import signal
 import sys
@@ -314,6 +315,9 @@ class _LazyEvents:
     def add_scalars(self, *a, **kw):
         self._get().add_scalars(*a, **kw)
 
+    def add_column(self, *a, **kw):
+        self._get().add_column(*a, **kw)
+
     def flush(self):
         if self._w is not None:
             self._w.flush()
@@ -339,7 +343,7 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
               stdin: Any = None, output_scalars: Any = ..., flag_names: list[str] | None = None,
               fork_python: bool = False) -> int:
     """Run the process in the run directory; tee output; record scalars; finalize. Returns exit_status."""
-    from ..launch.scalars import OutputScalars
+    from ..launch.scalars import OutputScalars, no_scalars_hint
     from ..store.output import OutputWriter
 
     g = run.guild_path()
@@ -414,7 +418,7 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
         return exit_status
     finally:
         for chunk in out.close():
-            scalars.feed(chunk.decode("utf-8", "replace"))
+            scalars.feed(chunk)
         scalars.close()
         events.close()
         run.set("exit_status", exit_status)
@@ -423,9 +427,22 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
             os.unlink(g / "LOCK")
         except FileNotFoundError:
             pass
+        hint = no_scalars_hint(scalars) if echo and exit_status == 0 else None
+        if hint and not _has_event_files(run.dir):
+            _echo(sys.stderr, hint.encode())
         if old_term is not None:  # (kept until the run is final: a SIGTERM now can't cut it short)
             signal.signal(signal.SIGTERM, old_term)
         # No index update needed: an unfinished run is re-read by every listing.
+
+
+def _has_event_files(run_dir: Path) -> bool:
+    """True if the script wrote TensorBoard event files of its own (its scalars are there)."""
+    from ..store.tfevents import event_files
+
+    try:
+        return any(True for _ in event_files(run_dir))
+    except OSError:
+        return False
 
 
 def _main_thread() -> bool:
@@ -434,16 +451,33 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+# The supervisor reads what the pipes hold in big pieces: each pipe is enlarged to PIPE_BYTES
+# (Linux), and after a read that found the pipe less than half full it waits COALESCE_SECONDS
+# before reading that pipe again, so a script printing many small lines (or a progress bar
+# redrawing 1,000 times a second) wakes it at most ~100 times a second, never once per line.
+# A script writing faster than that finds the pipe half full, and the supervisor then reads
+# without pausing. Output on the other pipe, or the process's exit, ends the pause.
+PIPE_BYTES = 1 << 20
+COALESCE_SECONDS = 0.01
+
+
 def _pump(proc, out, scalars, echo: bool, timeout: float | None = None) -> None:
-    """Copy the process's stdout/stderr to the run (and the console) until both close."""
+    """Copy the process's stdout/stderr to the run (and the console) until both close: each
+    piece as it came to the console, whole lines to ``out``, those lines' scalars to ``scalars``."""
     import time
 
     sel = selectors.DefaultSelector()
     streams = {proc.stdout.fileno(): 0, proc.stderr.fileno(): 1}
+    size = {fd: _enlarge_pipe(fd) for fd in streams}
     for fd in streams:
         sel.register(fd, selectors.EVENT_READ)
     console = (sys.stdout, sys.stderr)
     deadline = None if timeout is None else time.monotonic() + timeout
+    read, feed, write = os.read, scalars.feed, out.write
+    try:  # the pause ends at once when the process exits (no added wait at the end of a run)
+        exited = [os.pidfd_open(proc.pid)]
+    except (AttributeError, OSError):
+        exited = []
     try:
         while streams:
             wait = None
@@ -456,9 +490,10 @@ def _pump(proc, out, scalars, echo: bool, timeout: float | None = None) -> None:
             events = sel.select(wait)
             if not events and proc.poll() is not None:
                 break
+            pause = True
             for key, _ in events:
                 fd = key.fd
-                data = os.read(fd, 65536)
+                data = read(fd, size[fd])
                 if not data:
                     sel.unregister(fd)
                     del streams[fd]
@@ -466,11 +501,34 @@ def _pump(proc, out, scalars, echo: bool, timeout: float | None = None) -> None:
                 stream = streams[fd]
                 if echo:
                     _echo(console[stream], data)
-                for lines in out.write(data, stream):
-                    scalars.feed(lines.decode("utf-8", "replace"))
-            out.flush()
+                for lines in write(data, stream):
+                    feed(lines)
+                if len(data) * 2 >= size[fd]:
+                    pause = False
+            if pause and streams and events:
+                # Wake at once if the other stream (or the process's exit) has news, so the
+                # order between stdout and stderr is kept as closely as without the pause.
+                read_now = {key.fd for key, _ in events}
+                select.select(exited + [fd for fd in streams if fd not in read_now], [], [], COALESCE_SECONDS)
     finally:
         sel.close()
+        for fd in exited:
+            os.close(fd)
+
+
+def _enlarge_pipe(fd: int) -> int:
+    """Make the pipe ``fd`` hold PIPE_BYTES if the system lets us; the bytes one read takes."""
+    try:
+        import fcntl
+
+        return max(fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES), 65536)
+    except (ImportError, AttributeError, OSError):
+        try:
+            import fcntl
+
+            return max(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ), 65536)
+        except (ImportError, AttributeError, OSError):
+            return 65536
 
 
 def _echo(f, data: bytes) -> None:

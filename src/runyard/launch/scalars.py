@@ -14,23 +14,27 @@ All the matches of one line are gathered first (a key seen twice keeps its last 
 ``step`` then sets the step of that line's scalars and of later ones, and is not itself a scalar.
 Until a ``step`` is seen, a whole, non-negative ``epoch`` value sets the step the same way (and
 is recorded as a scalar too): a script that prints ``epoch: N`` gets its scalars at step N.
-Once a ``step`` has been seen, ``epoch`` is only a scalar. Before either the step is 0. With the default patterns, keys that are flag names
-(``ignore_keys``) are not scalars.
+Once a ``step`` has been seen, ``epoch`` is only a scalar. Before either the step is 0. With
+the default patterns, keys that are flag names (``ignore_keys``) are not scalars.
 
 The default patterns match ``loss: 0.1`` (scalar ``loss``), ``step: 5`` (step 5) and
-``loss: 0.1 (step 5)`` (both). A Keras progress line such as
-``Epoch 1/10 ... loss: 0.5467 - accuracy: 0.8094`` matches neither: the key must start the line.
+``loss: 0.1 (step 5)`` (both). With them, runyard also reads log lines holding two or more
+``key: value`` / ``key=value`` pairs (Keras's ``- loss: 0.5467 - accuracy: 0.8094``,
+``epoch: 3 loss: 0.25``; see :data:`_PAIRS` and docs/scalars.md), which Guild does not.
 
 Differences from Guild: ``\\value`` also reads ``nan``, ``inf``, ``1E+5`` and ``+1`` (Guild's is
 ``[0-9.e-]+``); an invalid pattern is an error rather than a warning; a ``step`` that is not a
 finite number is ignored; ``epoch`` sets the step until a ``step`` is seen (Guild records
-those scalars at step 0).
+those scalars at step 0); the pairs above.
 
-Speed: :meth:`OutputScalars.feed` takes big chunks of complete lines. With the default patterns,
-the lines between those ending with ")" are matched by one ``findall`` (at most one scalar per
-line), and ")" lines one by one. Custom patterns each ``finditer`` over the whole chunk; the
-matches are grouped by line, and a line some match ran into from another line is redone exactly
-(Guild matches line by line).
+Speed: :meth:`OutputScalars.feed` takes big chunks of complete lines. A chunk (bytes, from the
+supervisor) whose lines are all ``KEY: VALUE`` with keys in a short cycle — a print-heavy loop —
+is split into columns with bytes methods and written a column at a time, with no Python code
+per line (:meth:`OutputScalars._feed_columns`). Otherwise, with the default patterns, the lines
+between those ending with ")" or holding pairs are matched by one ``findall`` (at most one
+scalar per line), and those lines one by one. Custom patterns each ``finditer`` over the whole
+chunk; the matches are grouped by line, and a line some match ran into from another line is
+redone exactly (Guild matches line by line).
 """
 
 from __future__ import annotations
@@ -85,6 +89,76 @@ _LOW_CONTROL = re.compile(r"[\x00-\x08]+")
 _UNUSUAL = re.compile(
     "[\x00-\x08\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 )
+# Log lines with several "key: value" / "key=value" pairs (an addition to Guild's defaults,
+# used with them): "epoch: 3 loss: 0.25 acc: 0.9", Keras's "1500/1500 - 4s - loss: 0.5467 -
+# accuracy: 0.8094", PyTorch's "Train Epoch: 1 [0/60000 (0%)]\tLoss: 2.30", "epoch=3 loss=0.25".
+# A pair's key starts with a letter (after a space or one of ,;|([{ or the line's start) and
+# is followed by ":" and a space or tab, or by "=" ("cuda:0", "a==1" are no pairs); its value
+# is a number that ends the line or is followed by a separator (, ; | ) ] }, " - ") or by the
+# next pair — never by a word ("Warning: 3 files were skipped" is prose), a unit ("1.2s",
+# "50%") or more of a number ("1/10", "12:30", "2.1.0"). A line gives pairs only if it holds
+# two or more, and does not start with "#", ">" or "{" (comments, echoed code, configuration);
+# "Epoch N/M" (Keras), "-- Epoch N" (scikit-learn) and "Epoch N:" (Lightning) starting a line
+# count as an epoch pair on their own. "Step"/"Epoch" in any case are "step"/"epoch" (they set the step).
+_PAIR_KEY = r"[A-Za-z_][\w.\-/]*"
+_EPOCH = r"(?:Epoch|epoch|EPOCH)"
+_PAIR_VALUE = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?i:nan|inf)"
+_PAIRS = re.compile(
+    r"(?:^[ \t]*(?=--|" + _EPOCH + r"[ \t]+[0-9]+[/:])(?:--[ \t]*)?" + _EPOCH  # 1: epoch marker
+    + r"[ \t]+([0-9]+)(?:/[0-9]+)?(?=[ \t]*$|:)"
+    r"|(?<![^\s,;|(\[{])(" + _PAIR_KEY + r")(?::[ \t]+|[ \t]*=(?!=)[ \t]*)"  # 2: key
+    r"(" + _PAIR_VALUE + r")"  # 3: value
+    r"(?=[ \t]*$|[,;|)\]}]|[ \t]+(?:-[ \t]|[|,;(\[]|" + _PAIR_KEY + r"(?::[ \t]|[ \t]*=(?!=)))))",
+    re.MULTILINE,
+)
+_SPECIAL_KEYS = {"step": "step", "epoch": "epoch"}
+# Lines starting with these give no pairs: comments and echoed code ("#| {min: .3, max: 3}",
+# R's "> x <- 1"), configuration ("{lr: 0.1, epochs: 3}").
+_NOT_LOG = ("#", ">", "{")
+
+
+# The lines that may hold pairs: two or more ":" / "=", or an epoch marker (the cheap pre-check).
+_PAIR_LINE = re.compile(r"^(?:[^\n:=]*[:=]){2}[^\n]*|^[ \t]*(?:--[ \t]*)?" + _EPOCH + r"[ \t]+[0-9][^\n]*", re.MULTILINE)
+
+
+def _may_hold_pairs(text: str | bytes) -> bool:
+    """The cheap pre-check (memchr-fast tests first): a pair needs ":" or "=", an epoch marker
+    "/" or "-" or ":" and "poch" / "POCH"."""
+    if isinstance(text, bytes):
+        return (b":" in text or b"=" in text
+                or ((b"/" in text or b"-" in text) and (b"poch" in text or b"POCH" in text)))
+    return ":" in text or "=" in text or (("/" in text or "-" in text) and ("poch" in text or "POCH" in text))
+
+
+def _line_pairs(text: str) -> dict[int, list[tuple[str, str]]]:
+    """The lines of ``text`` that hold two or more pairs (or an epoch marker): line start ->
+    [(key, value text)], in order."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for line in _PAIR_LINE.finditer(text):
+        ls, le = line.span()
+        if text[ls:le].lstrip(" \t")[:1] in _NOT_LOG:
+            continue
+        pairs = []
+        marked = False
+        for m in _PAIRS.finditer(text, ls, le):
+            epoch, key, value = m.groups()
+            if epoch is not None:
+                marked = True
+                pairs.append(("epoch", epoch))
+            else:
+                pairs.append((_SPECIAL_KEYS.get(key.lower(), key), value))
+        if len(pairs) > 1 or marked:
+            found[ls] = pairs
+    return found
+
+
+# The column path (OutputScalars._feed_columns): line ends read as spaces, the bytes a number
+# can hold (as _FAST_DEFAULT's class), and a key it takes as it is ("loss:", with its colon).
+_NEWLINE_AS_SPACE = bytes.maketrans(b"\n", b" ")
+_NUMBER_BYTES = b"-+0123456789.eEnNaAiIfFtTyY"
+_PLAIN_KEY = re.compile(rb"[\x21-\x7e]+:")
+_DIGIT = re.compile("[0-9]")
+_DIGIT_B = re.compile(b"[0-9]")
 _DISABLED = ("no", "false", "off", "none")
 _ENABLED = ("yes", "true", "on")
 
@@ -209,6 +283,8 @@ class OutputScalars:
         else:
             self._patterns = [_Pattern(key, src, _compile(src)) for key, src in _spec(patterns)]
         self._ignore = frozenset(ignore_keys) if self._defaults else frozenset()
+        self.recorded = 0  # scalars written so far
+        self.saw_numbers = False  # the output held a digit (for no_scalars_hint)
 
     @property
     def enabled(self) -> bool:
@@ -225,10 +301,19 @@ class OutputScalars:
         """The current step: the last ``step`` value seen (0 before any)."""
         return self._step
 
-    def feed(self, text: str) -> None:
-        """Record the scalars of ``text``: one or more complete lines (a last line may lack "\\n")."""
+    def feed(self, text: str | bytes) -> None:
+        """Record the scalars of ``text``: one or more complete lines (a last line may lack "\\n").
+
+        Bytes (what the supervisor reads) are first tried as columns (:meth:`_feed_columns`),
+        then decoded as UTF-8 for the general path."""
         if not self._patterns or not text:
             return
+        if not self.saw_numbers:
+            self.saw_numbers = (_DIGIT_B if isinstance(text, bytes) else _DIGIT).search(text) is not None
+        if isinstance(text, bytes):
+            if self._defaults and self._feed_columns(text):
+                return
+            text = text.decode("utf-8", "replace")
         # Guild drops the bytes below TAB from a line, then right-strips it.
         if _UNUSUAL.search(text) is not None:
             text = _TRAILING_WS.sub("", _LOW_CONTROL.sub("", text))
@@ -242,37 +327,111 @@ class OutputScalars:
         if items:
             self._writer.add_scalars(items, wall_time)
             self._writer.flush()
+            self.recorded += len(items)
+
+    def _feed_columns(self, data: bytes) -> bool:
+        """The default patterns over ``data`` when its lines are all ``KEY: VALUE`` and their
+        keys repeat in a short cycle (``step: N`` / ``loss: X`` ...), the shape of a print-heavy
+        loop: with no Python code per line — split into columns by bytes methods, each column
+        converted by one ``map`` and written by :meth:`EventWriter.add_column`. True when done
+        (or when ``data`` cannot hold a scalar: no ":"); False leaves ``data`` to the general path,
+        which gives the same scalars line by line.
+        """
+        if b":" not in data:  # the cheap pre-check: every default pattern needs a ":", pairs ":" or "="
+            return not _may_hold_pairs(data)
+        if not data.endswith(b"\n"):
+            return False
+        # Each line "KEY: VALUE" is two words: split at spaces and line ends, the words must be
+        # keys (ending with ":") and values (number characters only) by turns, as many as lines.
+        parts = data.translate(_NEWLINE_AS_SPACE).split(b" ")
+        lines = len(parts) // 2
+        keys, vals = parts[0:-1:2], parts[1::2]
+        if len(parts) != 2 * lines + 1 or (b"\n".join(keys) + b"\n").count(b":\n") != lines:
+            return False  # some line is not KEY ": " VALUE
+        if b"".join(vals).translate(None, _NUMBER_BYTES):
+            return False  # a value with characters no number has (or another word)
+        for period in range(1, min(8, lines) + 1):
+            if keys[period:] == keys[:-period]:
+                break
+        else:
+            return False
+        unit = keys[:period]
+        if not all(_PLAIN_KEY.fullmatch(k) for k in unit):
+            return False
+        names = [k[:-1].decode("ascii") for k in unit]
+        setter = None  # the position whose value sets the step: "step", or "epoch" until a step
+        if "step" in names:
+            if names.count("step") > 1 or ("epoch" in names and not self._stepped and "epoch" not in self._ignore):
+                return False
+            setter = names.index("step")
+        elif "epoch" in names and "epoch" not in self._ignore and not self._stepped:
+            if names.count("epoch") > 1:
+                return False
+            setter = names.index("epoch")
+        try:
+            new_steps = list(map(int, vals[setter::period])) if setter is not None else []
+            columns = [(j, name, list(map(float, vals[j::period]))) for j, name in enumerate(names)
+                       if name != "step" and name not in self._ignore]
+        except ValueError:
+            return False  # "1.0" as a step, "." as a value ...: the general path's rules
+        if setter is not None and names[setter] == "epoch" and new_steps and min(new_steps) < 0:
+            return False
+        wall_time = time.time()
+        prev = self._step
+        for j, name, values in columns:
+            if setter is None:
+                steps = [prev] * len(values)
+            elif j >= setter:
+                steps = new_steps[:len(values)]
+            else:
+                steps = ([prev] + new_steps)[:len(values)]
+            self._add_column(name, values, steps, wall_time)
+        if new_steps:
+            self._step = new_steps[-1]
+            self._stepped = self._stepped or names[setter] == "step"
+        if columns:
+            self._writer.flush()
+        return True
+
+    def _add_column(self, tag: str, values: list[float], steps: list[int], wall_time: float) -> None:
+        self.recorded += len(values)
+        add = getattr(self._writer, "add_column", None)
+        if add is not None:
+            add(tag, values, steps, wall_time)
+        else:
+            self._writer.add_scalars(list(zip([tag] * len(values), values, steps)), wall_time)
 
     def _feed_defaults(self, text: str) -> list[tuple[str, float, int]]:
-        """The default patterns over a chunk.
+        """The default patterns (and the pairs of :data:`_PAIRS`) over a chunk.
 
         Only a line ending with ")" can match the first default or the "(...)" form of the
-        second; those lines are taken one by one, and the runs of lines between them in one
-        ``findall`` each.
+        second, and only lines with "=" or ":" hold pairs; those lines are taken one by one, and
+        the runs of lines between them in one ``findall`` each.
         """
         items: list[tuple[str, float, int]] = []
+        pairs = _line_pairs(text) if _may_hold_pairs(text) else {}
+        special = dict.fromkeys(pairs)
         find = text.find
-        rfind = text.rfind
-        n = len(text)
-        pos = 0
         i = find(")\n")
         while i >= 0:
-            j = rfind("\n", pos, i)
-            ls = j + 1 if j >= 0 else pos
+            special[text.rfind("\n", 0, i) + 1] = None
+            i = find(")\n", i + 2)
+        if text.endswith(")"):
+            special[text.rfind("\n") + 1] = None
+        pos = 0
+        n = len(text)
+        for ls in sorted(special):
             if ls > pos:
                 self._plain_lines(text, pos, ls, items)
-            self._paren_line(text, ls, i + 1, items)
-            pos = i + 2
-            i = find(")\n", pos)
-        if pos < n:
-            if text.endswith(")"):
-                j = rfind("\n", pos)
-                ls = j + 1 if j >= 0 else pos
-                if ls > pos:
-                    self._plain_lines(text, pos, ls, items)
-                self._paren_line(text, ls, n, items)
+            le = find("\n", ls)
+            le = n if le < 0 else le
+            if ls in pairs:
+                self._pair_line(text, ls, le, pairs[ls], items)
             else:
-                self._plain_lines(text, pos, n, items)
+                self._paren_line(text, ls, le, items)
+            pos = le + 1
+        if pos < n:
+            self._plain_lines(text, pos, n, items)
         return items
 
     def _plain_lines(self, text: str, start: int, end: int, items: list) -> None:
@@ -303,6 +462,23 @@ class OutputScalars:
                 step = int(v)
             append((key, v, step))
         self._step = step
+
+    def _pair_line(self, text: str, ls: int, le: int, pairs: list[tuple[str, str]], items: list) -> None:
+        """The line ``text[ls:le]``, which holds pairs: Guild's defaults first, then each pair
+        whose key they did not give."""
+        vals: dict = {}
+        first, second = self._patterns
+        k = text.rfind("(", ls, le)
+        if k >= 0 and _STEP_TAIL.match(text, k, le) is not None:
+            for m in first.rx.finditer(text, ls, le):
+                _apply(m, first, vals)
+        m = second.rx.match(text, ls, le)
+        if m is not None:
+            _apply(m, second, vals)
+        for key, sval in pairs:
+            if key not in vals:
+                _put(vals, key, sval)
+        self._record_line(vals, items)
 
     def _paren_line(self, text: str, ls: int, le: int, items: list) -> None:
         """Default patterns over the line ``text[ls:le]``, which ends with ")"."""
@@ -336,6 +512,10 @@ class OutputScalars:
         m = second.rx.match(text, ls, le)
         if m is not None:
             _apply(m, second, vals)
+        self._record_line(vals, items)
+
+    def _record_line(self, vals: dict, items: list) -> None:
+        """A line's scalars ``vals``: its ``step`` (or ``epoch``) sets the step, the rest are items."""
         s = vals.pop("step", None)
         if s is not None:
             self._stepped = True
@@ -445,6 +625,24 @@ class OutputScalars:
     def close(self) -> None:
         """Flush the writer (closing it is the caller's business)."""
         self._writer.flush()
+
+
+NO_SCALARS_HINT = """\
+Note: the run printed numbers but runyard recorded no scalars. To record them, say how its lines
+show them in the script's front matter (each pattern a regular expression; \\key and \\value
+stand for a name and a number), for example:
+  #| output-scalars:
+  #|   - loss: 'loss=(\\value)'
+  #|   - '(\\key)=(\\value)'
+Try patterns on saved output with: runyard run SCRIPT --test-output-scalars FILE (docs/scalars.md)
+"""
+
+
+def no_scalars_hint(scalars: OutputScalars) -> str | None:
+    """What to tell a user whose run printed numbers but recorded no scalars (None otherwise)."""
+    if scalars.enabled and scalars.saw_numbers and not scalars.recorded:
+        return NO_SCALARS_HINT
+    return None
 
 
 class _Collector:
