@@ -75,13 +75,12 @@ def test_harness_never_crashes_and_writes_json(bench_dir):
         assert row["guild"] == bench_run.NA
 
 
-def guild_exe() -> str | None:
-    venv = Path(os.environ.get("RUNYARD_GUILD_VENV") or Path.home() / ".cache/runyard/guild-venv")
-    exe = venv / "bin" / "guild"
-    return str(exe) if exe.exists() else None
+def guild_exe() -> str:
+    """Guild 0.9: the test command's (RUNYARD_GUILD), else scripts/guild-venv.sh's venv."""
+    venv = Path(os.environ.get("RUNYARD_GUILD_VENV") or HERE.parent / ".venv-guild")
+    return os.environ.get("RUNYARD_GUILD") or str(venv / "bin" / "guild")
 
 
-@pytest.mark.skipif(guild_exe() is None, reason="no Guild venv (bash scripts/guild-venv.sh)")
 def test_guild_reads_the_synthetic_home(bench_dir):
     home = make_home.build_home(30, quiet=True)
     env = dict(os.environ, GUILD_HOME=str(home))
