@@ -1325,7 +1325,6 @@ _OWN_ATTRS = ("id", "initialized", "started", "stopped", "exit_status", "cmd", "
 @click.option("--run-dir", metavar="DIR", help="The run (default: $RUN_DIR, the run this process is part of).")
 def api_write_attr_cmd(name: str, value: str | None, run_dir: str | None) -> None:
     """Set attribute NAME of a run to VALUE (JSON); no VALUE removes it. For scripts under a run."""
-    import json
     import re
 
     from .errors import UsageError
@@ -1340,10 +1339,10 @@ def api_write_attr_cmd(name: str, value: str | None, run_dir: str | None) -> Non
     if value is None:
         run.delete_attr(name)
     else:
-        try:
-            run.set(name, json.loads(value))
-        except ValueError:
-            raise UsageError(f"the value of '{name}' is not valid JSON: {value[:60]}") from None
+        from .safedata import load_json
+        from .store.attrs import MAX_BYTES
+
+        run.set(name, load_json(value, f"the value of '{name}'", max_bytes=MAX_BYTES))
     from . import index
 
     index.touch(run)
