@@ -1170,11 +1170,22 @@ def _transfer_options(f):
 
 def _transfer(call, remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict,
               delete_prompt: str) -> None:
-    sel, filters = _selection(runs, filters)
-    if delete and not _confirm(delete_prompt, yes):
+    """Push or pull; --delete says how many runs it would remove and asks (or needs -y)."""
+    from .errors import UsageError
+
+    def confirm(n: int) -> bool:
+        prompt = delete_prompt.format(n=n, runs="run" if n == 1 else "runs")
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(f"--delete would {prompt[0].lower()}{prompt[1:-1]}: add -y to do it (nothing was done)")
+        if click.confirm(prompt, default=False):
+            return True
         click.echo("Cancelled.", err=True)
         sys.exit(1)
-    call(remote, sel, delete=delete, include_running=include_running, **filters)
+
+    sel, filters = _selection(runs, filters)
+    call(remote, sel, delete=delete, include_running=include_running, confirm=confirm, **filters)
 
 
 @main.command("push", cls=_Filtered)
@@ -1186,7 +1197,7 @@ def push_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes:
     from . import api
 
     _transfer(api.runs_push, remote, runs, delete, include_running, yes, filters,
-              f"Remove runs from {remote} that this home doesn't have?")
+              f"Remove {{n}} {{runs}} from {remote} that this home doesn't have?")
 
 
 @main.command("pull", cls=_Filtered)
@@ -1198,7 +1209,7 @@ def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes:
     from . import api
 
     _transfer(api.runs_pull, remote, runs, delete, include_running, yes, filters,
-              f"Move local runs that {remote} doesn't have to the trash?")
+              f"Move {{n}} local {{runs}} that {remote} doesn't have to the trash?")
 
 
 # --- api: stable JSON for programs (the R package) ------------------------------------------------

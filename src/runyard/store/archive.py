@@ -58,7 +58,7 @@ def _tmp_path(parent: Path, prefix: str, suffix: str = "") -> Path:
     return parent / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
 
 
-def _remove_stale(parent: Path, prefix: str) -> None:
+def remove_stale(parent: Path, prefix: str) -> None:
     """Remove ``parent/<prefix><pid>-*`` left by processes that no longer exist (a SIGKILL)."""
     import psutil
 
@@ -188,7 +188,7 @@ def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False, li
 def _export_zip(run_dirs: list[Path], location: Path, links: str = "keep") -> list[str]:
     location.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{location.name}.tmp-"
-    _remove_stale(location.parent, prefix)
+    remove_stale(location.parent, prefix)
     present: set[str] = set()
     if location.exists():
         try:
@@ -224,7 +224,7 @@ def _zip_run(zf: zipfile.ZipFile, rd: Path, links: str = "keep") -> None:
         if kind == "dir":
             zf.writestr(name + "/", b"")
         elif kind == "file":
-            public = _public_bytes(rel, path)
+            public = public_bytes(rel, path)
             if public is None:
                 zf.write(path, name)
             else:
@@ -236,8 +236,10 @@ def _zip_run(zf: zipfile.ZipFile, rd: Path, links: str = "keep") -> None:
             zf.writestr(info, os.readlink(path))
 
 
-def _public_bytes(rel: str, path: Path) -> bytes | None:
-    """An ``env`` attribute holding a secret (a run made by Guild AI) is exported without it."""
+def public_bytes(rel: str, path: Path) -> bytes | None:
+    """What export and push carry of a run's file ``rel``: None for the file as it is; for an
+    ``env`` attribute holding a secret (a run made by Guild AI), the attribute without it. The
+    one place for this rule (export zip and directory, push)."""
     if rel != ".guild/attrs/env":
         return None
     from ..launch.environ import exported_env_attr
@@ -249,7 +251,7 @@ def _export_dir(run_dirs: list[Path], location: Path, links: str = "keep") -> li
     location.mkdir(parents=True, exist_ok=True)
     (location / ".guild-nocopy").touch()
     prefix = ".runyard-export-"
-    _remove_stale(location, prefix)
+    remove_stale(location, prefix)
     written = []
     for rd in run_dirs:
         dst = location / rd.name
@@ -263,7 +265,7 @@ def _export_dir(run_dirs: list[Path], location: Path, links: str = "keep") -> li
                     (tmp / rel).mkdir()
                 elif kind == "file":
                     shutil.copy2(path, tmp / rel)
-                    public = _public_bytes(rel, path)
+                    public = public_bytes(rel, path)
                     if public is not None:
                         (tmp / rel).write_bytes(public)
                         shutil.copystat(path, tmp / rel)
@@ -347,7 +349,7 @@ def import_runs(location: Path, dest_runs: Path, run_ids: list[str], move: bool 
         return []
     tmp_root = dest_runs.parent / "tmp"
     tmp_root.mkdir(exist_ok=True)
-    _remove_stale(tmp_root, "import-")
+    remove_stale(tmp_root, "import-")
     staging = _tmp_path(tmp_root, "import-")
     staging.mkdir()
     try:
@@ -409,11 +411,12 @@ def check_space(total: int, dest: Path) -> None:
                            f"is free in {dest.parent}")
 
 
-def check_ratio(name: str, size: int, packed: int, force: bool = False) -> None:
+def check_ratio(name: str, size: int, packed: int, force: bool = False,
+                hint: str = "; use --force if you trust it") -> None:
     """Refuse (ArchiveError) ``name`` if it expands more than MAX_RATIO:1 to over MAX_RATIO_SIZE."""
     if not force and size > MAX_RATIO_SIZE and size > MAX_RATIO * max(packed, 1):
         raise ArchiveError(f"refusing to import: {name} expands {size // max(packed, 1)}:1 to {_fmt_size(size)} "
-                           f"(a zip bomb?); use --force if you trust it")
+                           f"(a zip bomb?){hint}")
 
 
 def extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, size: int | None = None) -> None:
