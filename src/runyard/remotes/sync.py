@@ -734,8 +734,8 @@ def _pull_one(rid: str, m: dict, local_dir: Path, local_files: dict, want: dict,
         for rel, target in (m.get("links") or {}).items():
             os.symlink(target, _stage_path(stage, rel))
             made.append(rel)
-        for rel in made:  # judged with all of them in place (so no chain of links gets through)
-            why = link_refused(stage, rel)
+        refused = {rel: link_refused(stage, rel, run_id=rid) for rel in made}  # all in place: no chain gets by
+        for rel, why in refused.items():
             if why:
                 os.unlink(stage / rel)
                 t.notes.append(f"{rid[:8]}: link {rel!r} {why}: not made")
