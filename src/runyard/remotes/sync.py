@@ -72,6 +72,9 @@ def filesystem(remote: Remote) -> tuple[Any, str]:
             s3fs = _import_s3fs()
             # Fail fast on an unreachable endpoint (botocore's default retries take ~15 s).
             opts.setdefault("config_kwargs", {"connect_timeout": 5, "retries": {"max_attempts": 2}})
+            # One part of a big file at a time: s3fs's default (10 parts of 50 MiB held in memory)
+            # would take a pull or push of a large run to 500 MB; runs go concurrently anyway.
+            opts.setdefault("max_concurrency", 1)
             return s3fs.S3FileSystem(**opts), rest.strip("/")
         if scheme in ("ssh", "sftp"):
             try:
