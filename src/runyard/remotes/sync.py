@@ -148,12 +148,15 @@ def _is_object_store(fs: Any) -> bool:
 
 # --- the local side -------------------------------------------------------------------------
 
-def _local_files(run_dir: Path, public: bool = False) -> tuple[dict[str, list[int]], dict[str, str]]:
+def _local_files(run_dir: Path, public: bool = False, known: dict | None = None
+                 ) -> tuple[dict[str, list[int]], dict[str, str]]:
     """{relpath: [size, mtime_ns, mode]} and {relpath: link target} of a run directory.
 
     ``public``: what push sends — every file as :func:`store.archive.public_bytes` has it (an
-    ``env`` attribute without its secrets: its size is that of what is sent), and only the
+    ``env`` attribute without its secrets: its size is that of what is sent; taken from
+    ``known``, the remote's entry, while the file's mtime and mode are the same), and only the
     links that keep the rule for links in runs (``store.paths.link_refused``)."""
+    known = known or {}
     files: dict[str, list[int]] = {}
     links: dict[str, str] = {}
     base = str(run_dir)
@@ -176,7 +179,10 @@ def _local_files(run_dir: Path, public: bool = False) -> tuple[dict[str, list[in
                     links[prefix + n] = os.readlink(p)
             elif stat.S_ISREG(st.st_mode):
                 files[prefix + n] = [st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)]
-                if public:
+                old = known.get(prefix + n)
+                if public and old is not None and list(old[1:3]) == files[prefix + n][1:]:
+                    files[prefix + n][0] = old[0]
+                elif public:
                     sent = public_bytes(prefix + n, Path(p))
                     if sent is not None:
                         files[prefix + n][0] = len(sent)
@@ -409,9 +415,9 @@ def push(remote: Remote, records: list[dict], home_runs: Path, *, delete: bool =
         for r in todo:
             rid = r["id"]
             run_dir = Path(r["dir"])
-            files, links = _local_files(run_dir, public=True)
             old = view.get(rid) if not (view.get(rid) or {}).get("deleted") else None
             old_files = (old or {}).get("files") or {}
+            files, links = _local_files(run_dir, public=True, known=old_files)
             changed = [rel for rel, meta in files.items() if list(old_files.get(rel, []))[:3] != meta]
             rec = {k: v for k, v in r.items() if k not in ("dir", "summary")}
             if old is not None and not changed and set(old_files) == set(files) and old.get("links", {}) == links \
@@ -635,13 +641,16 @@ def _fetch_packs(fs: Any, root: str, batch: list, tmp: Path, home_runs: Path) ->
             need += meta[0]
     if not wanted:
         return {}
-    found: dict[str, dict] = {}
-    for rid in {rid for rid, _ in wanted.values()}:
-        try:
-            for info in fs.ls(f"{root}/packs/{rid}", detail=True):
-                found["/" + info["name"].lstrip("/")] = info
+    found: dict[str, dict] = {}  # what the packs are (a FIFO is no pack) and their sizes
+    rids = {rid for rid, _ in wanted.values()}
+    infos: list[dict] = []
+    for folder in ([f"{root}/packs"] if len(rids) > 8 else [f"{root}/packs/{rid}" for rid in rids]):
+        try:  # one listing of every pack beats one per run when there are many
+            infos += fs.find(folder, detail=True).values()
         except FileNotFoundError:
             pass
+    for info in infos:
+        found["/" + info["name"].lstrip("/")] = info
     paths = {}
     for path, key in wanted.items():
         info = found.get("/" + path.lstrip("/"))
@@ -822,4 +831,6 @@ class LiveSync:
         except RunyardError as e:
             if str(e) not in self._said:
                 self._said.add(str(e))
-                print(f"runyard: sync: {e}", file=sys.stderr)
+                from ..terminal import safe
+
+                print(f"runyard: sync: {safe(e)}", file=sys.stderr)
