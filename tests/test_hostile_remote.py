@@ -189,6 +189,14 @@ def test_a_folder_turned_into_a_link_plants_nothing(pushed, share, tmp_path):
     assert r.returncode == 0, r.stderr
     assert _outside_runs(tmp_path, runs, "numpy.py") == []
     assert not (tmp_path / "laptop" / "numpy.py").exists() and _links_stay_inside(runs) == []
+    # The same with d a link to another run's folder (a link that may stay): nothing lands in that run.
+    good = runyard.ls_runs()["id"][0]
+    share.plant(rid, {"d/numpy.py": b"raise SystemExit('PWNED')\n"})
+    assert cli("pull", "share", rid, env=laptop).returncode == 0 and (runs / rid / "d" / "numpy.py").is_file()
+    share.plant(rid, {"b.txt": b"b"}, {"d": f"../{good}"})
+    r = cli("pull", "share", env=laptop)
+    assert r.returncode == 0 and "local file 'd/numpy.py' is now behind a link on the remote: not kept" in r.stderr
+    assert os.readlink(runs / rid / "d") == f"../{good}" and _outside_runs(tmp_path, runs / rid, "numpy.py") == []
     # A link the remote sends where a folder of the run is: the run is refused whole.
     share.plant(rid, {"e/x.txt": b"x"}, {"e": ".."})
     r = cli("pull", "share", rid, env=laptop)

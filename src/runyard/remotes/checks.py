@@ -68,7 +68,12 @@ def _scalar(v: Any) -> bool:
 
 
 def _flag_value(v: Any) -> bool:
-    return _scalar(v) or (isinstance(v, list) and len(v) <= 100_000 and all(_scalar(x) for x in v))
+    """A flag's value: a scalar, or lists and maps of them (the loader has capped the nesting)."""
+    if isinstance(v, list):
+        return len(v) <= 100_000 and all(_flag_value(x) for x in v)
+    if isinstance(v, dict):
+        return len(v) <= 100_000 and all(isinstance(k, str) and _flag_value(x) for k, x in v.items())
+    return _scalar(v)
 
 
 # field -> check of its value (None is always allowed: the field is not set)
@@ -78,7 +83,7 @@ _RECORD_FIELDS: dict[str, Any] = {
     "stopped": lambda v: _finite(v, 0, MAX_TIME_US),
     "exit_status": lambda v: _int(v, -(1 << 31), 1 << 31),
     "label": _text,
-    "tags": lambda v: isinstance(v, list) and len(v) <= 10_000 and all(_text(t) for t in v),
+    "tags": lambda v: isinstance(v, list) and len(v) <= 10_000 and all(_scalar(t) for t in v),
     "marked": lambda v: isinstance(v, bool),
     "comments": lambda v: isinstance(v, list) and len(v) <= 10_000 and all(
         _text(c) or (isinstance(c, dict) and all(isinstance(k, str) and _scalar(x) for k, x in c.items()))

@@ -464,7 +464,7 @@ def _extract_zip(zf: zipfile.ZipFile, staging: Path, todo: list[str], force: boo
                 continue
             extract_member(zf, info, target)
             os.chmod(target, _plain_mode(info.external_attr >> 16))
-        except (OSError, UnicodeDecodeError) as e:
+        except (OSError, ValueError) as e:  # (a link target with a NUL, not UTF-8)
             raise ArchiveError(f"cannot import archive entry {_shown(info.filename)}: "
                                f"{getattr(e, 'strerror', None) or e}") from None
     runs = {n.split("/", 1)[0] for n in zf.namelist() if n.split("/", 1)[-1] == ".guild/opref"}
