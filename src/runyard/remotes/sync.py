@@ -691,6 +691,10 @@ class _Refused(Exception):
     """A pulled run that breaks a rule: the note says which; nothing of it is kept."""
 
 
+class _Retry(_Refused):
+    """A pulled run whose packs changed meanwhile: pulling again will do."""
+
+
 def _stage_path(stage: Path, rel: str) -> Path:
     """``stage/rel`` with its folders made: real folders only, never through a link."""
     cur = stage
@@ -726,14 +730,14 @@ def _pull_one(rid: str, m: dict, local_dir: Path, local_files: dict, want: dict,
         for rel, (size, mtime_ns, mode, pack) in want.items():
             path = packs.get((rid, pack))
             if path is None:
-                raise _Refused(f"pack {pack} is missing on the remote: try again")
+                raise _Retry(f"pack {pack} is missing on the remote: try again")
             zf = opened.get(pack) or opened.setdefault(pack, zipfile.ZipFile(path))
             try:
                 info = zf.getinfo(rel)
             except KeyError:
                 info = None
             if info is None or info.file_size != size or info.is_dir():
-                raise _Refused("it changed on the remote while it was pulled: try again")
+                raise _Retry("it changed on the remote while it was pulled: try again")
             check_ratio(f"pack entry {rel!r}", info.file_size, info.compress_size, hint="")
             dst = _stage_path(stage, rel)
             extract_member(zf, info, dst)
@@ -763,13 +767,11 @@ def _pull_one(rid: str, m: dict, local_dir: Path, local_files: dict, want: dict,
                 os.link(local_dir / rel, dst, follow_symlinks=False)
         _swap_in(stage, local_dir, home_runs, rid)
         return True
-    except (_Refused, ArchiveError, zipfile.BadZipFile, OSError, ValueError) as e:
+    except (_Refused, ArchiveError, zipfile.BadZipFile, ValueError,  # a bad pack or entry; two entries
+            FileExistsError, NotADirectoryError, IsADirectoryError) as e:  # at one path
         shutil.rmtree(stage, ignore_errors=True)
-        if isinstance(e, OSError) and not isinstance(e, (FileExistsError, NotADirectoryError, IsADirectoryError)):
-            raise
         msg = str(e).removeprefix("refusing to import: ")
-        t.notes.append(f"refusing remote run {rid[:8]}: {msg}" if not isinstance(e, _Refused) or "try again" not in msg
-                       else f"{rid[:8]}: {msg}")
+        t.notes.append(f"{rid[:8]}: {msg}" if isinstance(e, _Retry) else f"refusing remote run {rid[:8]}: {msg}")
         t.skipped.append(rid)
         return False
     except BaseException:
