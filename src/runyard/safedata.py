@@ -67,7 +67,8 @@ def load_yaml(text: str, what: str, *, max_bytes: int = MAX_BYTES, max_depth: in
 
     if len(text) > max_bytes:
         raise DataError(f"{what} is larger than {_size(max_bytes)}")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = yaml.SafeLoader  # (not libyaml's: it refuses escapes such as "\\udcff" that are then
+    # reported as text that is not UTF-8, not as a YAML error)
     try:
         if "&" in text or "*" in text or sum(text.count(c) for c in "[{-:\n") >= max_depth:
             _check_events(yaml.parse(text, Loader=loader), what, max_depth, max_nodes)
