@@ -107,10 +107,10 @@ def _run_entries(run_dir: Path, links: str = "keep") -> Iterator[tuple[str, Path
     each link inside judged by the same rule). Any other link is left out — except a dependency
     the run linked in itself (a ``d`` line of its manifest: a linked project file), carried as
     the file it points at. So an export never reads outside the runs folder on a link's say."""
-    yield from _entries(run_dir, "", run_dir, "", links, 0, _dependency_links(run_dir), set())
+    yield from _entries(run_dir, "", run_dir, "", links, 0, set())
 
 
-def _entries(d: Path, prefix: str, run_dir: Path, base: str, links: str, depth: int, deps: set[str],
+def _entries(d: Path, prefix: str, run_dir: Path, base: str, links: str, depth: int,
              seen: set[str]) -> Iterator[tuple[str, Path, str]]:
     """Entries of folder ``d`` (``base`` inside run ``run_dir``), named ``prefix + name``."""
     try:
@@ -133,15 +133,14 @@ def _entries(d: Path, prefix: str, run_dir: Path, base: str, links: str, depth: 
                         run_dir.parent))).parts[0]
                     sub = os.path.relpath(real, other)
                     yield from _entries(p, rel + "/", other, "" if sub == "." else sub + "/", "copy", depth + 1,
-                                        deps if other.name == run_dir.name else _dependency_links(other),
                                         seen | {real})
                 elif os.path.isfile(real):
                     yield rel, p, "file"
-            elif in_run in deps and os.path.isfile(p):  # a linked project file: carried as the file
+            elif os.path.isfile(p) and in_run in _dependency_links(run_dir):  # a linked project file: as the file
                 yield rel, p, "file"
         elif e.is_dir(follow_symlinks=False):
             yield rel, p, "dir"
-            yield from _entries(p, rel + "/", run_dir, in_run + "/", links, depth, deps, seen)
+            yield from _entries(p, rel + "/", run_dir, in_run + "/", links, depth, seen)
         elif e.is_file(follow_symlinks=False):  # not a FIFO, socket or device (reading one could block forever)
             yield rel, p, "file"
 
