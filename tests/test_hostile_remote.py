@@ -272,15 +272,24 @@ def test_a_pack_bomb_is_refused(pushed, share, tmp_path):
     assert not (_runs_dir(tmp_path) / rid).exists() and not list(_runs_dir(tmp_path).glob(".pull*"))
 
 
-def test_a_pack_longer_than_its_entry_says_is_refused(pushed, share, tmp_path):
-    rid = "a" * 32
-    share.plant(rid, {"x.bin": b"x" * 1000})
+def test_bad_file_entries_are_refused_and_the_rest_pulled(pushed, share, tmp_path):
+    bad = {"1" * 32: (1, 10 ** 30), "2" * 32: (2, "x"), "3" * 32: (0, -1), "4" * 32: (2, 0o170000)}
+    for rid in bad:
+        share.plant(rid, {"x.bin": b"x" * 1000})
     shard = share.shard()
-    shard["runs"][rid]["files"]["x.bin"][0] = 10  # the entry says 10 bytes, the pack holds 1000
+    for rid, (field, value) in bad.items():  # an mtime past 2262, a mode that is no number, ...
+        shard["runs"][rid]["files"]["x.bin"][field] = value
+    longer = "a" * 32
+    share.plant(longer, {"x.bin": b"x" * 1000})
+    shard = dict(shard, runs=dict(shard["runs"], **{longer: share.shard()["runs"][longer]}))
+    shard["runs"][longer]["files"]["x.bin"][0] = 10  # the entry says 10 bytes, the pack holds 1000
     share.write_shard(shard)
     r = cli("pull", "share", env=_other_home(tmp_path))
-    assert r.returncode == 0 and f"{rid[:8]}: it changed on the remote" in r.stderr, r.stderr
-    assert not (_runs_dir(tmp_path) / rid).exists()
+    assert r.returncode == 0 and "pulled 3 runs" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    for rid in bad:
+        assert f"skipping remote run {rid} in shard attacker0000001.json: bad file entry for 'x.bin'" in r.stderr
+    assert f"{longer[:8]}: it changed on the remote" in r.stderr
+    assert not any((_runs_dir(tmp_path) / rid).exists() for rid in [*bad, longer])
 
 
 def test_pull_memory_stays_under_100_mb(project, share, tmp_path):
