@@ -357,12 +357,12 @@ async def _body(request: Request) -> dict:
     """A POST request's JSON object: at most MAX_BODY bytes, nested at most 100 levels (400 if not)."""
     from ..safedata import load_json
 
-    data = b""
+    data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > MAX_BODY:
             break
-    body = load_json(data, "the request body", max_bytes=MAX_BODY)
+    body = load_json(bytes(data), "the request body", max_bytes=MAX_BODY)
     if not isinstance(body, dict):
         raise UsageError("the request body must be a JSON object")
     return body
