@@ -274,22 +274,22 @@ def test_a_pack_bomb_is_refused(pushed, share, tmp_path):
 
 def test_bad_file_entries_are_refused_and_the_rest_pulled(pushed, share, tmp_path):
     bad = {"1" * 32: (1, 10 ** 30), "2" * 32: (2, "x"), "3" * 32: (0, -1), "4" * 32: (2, 0o170000)}
-    for rid in bad:
+    huge, longer = "5" * 32, "a" * 32
+    for rid in [*bad, huge, longer]:
         share.plant(rid, {"x.bin": b"x" * 1000})
     shard = share.shard()
     for rid, (field, value) in bad.items():  # an mtime past 2262, a mode that is no number, ...
         shard["runs"][rid]["files"]["x.bin"][field] = value
-    longer = "a" * 32
-    share.plant(longer, {"x.bin": b"x" * 1000})
-    shard = dict(shard, runs=dict(shard["runs"], **{longer: share.shard()["runs"][longer]}))
-    shard["runs"][longer]["files"]["x.bin"][0] = 10  # the entry says 10 bytes, the pack holds 1000
+    shard["runs"][huge]["files"]["x.bin"][0] = 10 ** 13  # says it holds 10 TB: more than is free here
+    shard["runs"][longer]["files"]["x.bin"][0] = 10  # says 10 bytes; the pack holds 1000
     share.write_shard(shard)
     r = cli("pull", "share", env=_other_home(tmp_path))
     assert r.returncode == 0 and "pulled 3 runs" in r.stderr and "Traceback" not in r.stderr, r.stderr
     for rid in bad:
         assert f"skipping remote run {rid} in shard attacker0000001.json: bad file entry for 'x.bin'" in r.stderr
     assert f"{longer[:8]}: it changed on the remote" in r.stderr
-    assert not any((_runs_dir(tmp_path) / rid).exists() for rid in [*bad, longer])
+    assert f"refusing remote run {huge[:8]}: it needs 10,000,000,000,034 bytes but only" in r.stderr
+    assert not any((_runs_dir(tmp_path) / rid).exists() for rid in [*bad, longer, huge])
 
 
 def test_pull_memory_stays_under_100_mb(project, share, tmp_path):

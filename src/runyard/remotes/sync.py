@@ -561,6 +561,7 @@ def pull(remote: Remote, ids: list[str], home_runs: Path, *, delete: bool = Fals
                 gone = []
         plans = []
         total = 0
+        free = shutil.disk_usage(home_runs).free
         for rid in ids:
             if not is_run_id(rid):
                 t.skipped.append(rid)
@@ -584,7 +585,12 @@ def pull(remote: Remote, ids: list[str], home_runs: Path, *, delete: bool = Fals
             if not want and links == {k: v for k, v in local_links.items() if k in links}:
                 t.unchanged.append(rid)
                 continue
-            total += sum(meta[0] for meta in want.values())
+            size = sum(meta[0] for meta in want.values())
+            if size > free:  # one run that can't fit doesn't stop the others
+                t.skipped.append(rid)
+                t.notes.append(f"refusing remote run {rid[:8]}: it needs {size:,} bytes but only {free:,} are free")
+                continue
+            total += size
             plans.append((rid, m, local_dir, local_files, want))
         add, run_done, close = _progress(len(plans), total, "pulling")
         remove_stale(home_runs, ".pull-packs-")  # left by a pull that was killed
@@ -657,7 +663,7 @@ def _fetch_packs(fs: Any, root: str, batch: list, tmp: Path, home_runs: Path) ->
         if info is not None and info.get("type") == "file" and not info.get("islink"):
             paths[path] = tmp / f"{key[0]}-{key[1]}.zip"
             need += int(info.get("size") or 0)
-    check_space(need, home_runs)
+    check_space(need, home_runs, "pull")
     if _is_local(fs):  # opened without blocking or following a link: a FIFO is no pack
         for path, dst in paths.items():
             try:

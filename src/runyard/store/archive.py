@@ -402,11 +402,11 @@ def _check_zip(zf: zipfile.ZipFile, run_ids: set[str]) -> list[zipfile.ZipInfo]:
     return members
 
 
-def check_space(total: int, dest: Path) -> None:
+def check_space(total: int, dest: Path, what: str = "import") -> None:
     """Refuse (ArchiveError) to write ``total`` bytes where less is free."""
     free = shutil.disk_usage(dest).free
     if total > free:
-        raise ArchiveError(f"refusing to import: the runs need {_fmt_size(total)} but only {_fmt_size(free)} "
+        raise ArchiveError(f"refusing to {what}: the runs need {_fmt_size(total)} but only {_fmt_size(free)} "
                            f"is free in {dest.parent}")
 
 
