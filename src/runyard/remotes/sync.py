@@ -77,8 +77,12 @@ def filesystem(remote: Remote) -> tuple[Any, str]:
             opts.setdefault("max_concurrency", 1)
             return s3fs.S3FileSystem(**opts), rest.strip("/")
         if scheme in ("ssh", "sftp"):
+            import warnings
+
             try:
-                import sshfs
+                with warnings.catch_warnings():  # asyncssh's import warns about old ciphers: not the user's concern
+                    warnings.simplefilter("ignore")
+                    import sshfs
             except ImportError:
                 raise UsageError("SSH remotes need sshfs: pip install 'runyard[remotes]'") from None
             netloc, _, path = rest.partition("/")
