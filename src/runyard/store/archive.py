@@ -107,7 +107,7 @@ def _run_entries(run_dir: Path, links: str = "keep") -> Iterator[tuple[str, Path
     each link inside judged by the same rule). Any other link is left out — except a dependency
     the run linked in itself (a ``d`` line of its manifest: a linked project file), carried as
     the file it points at. So an export never reads outside the runs folder on a link's say."""
-    yield from _entries(run_dir, "", run_dir, "", links, 0, set())
+    yield from _entries(run_dir, "", run_dir, "", links, 0, {os.path.realpath(run_dir)})
 
 
 def _entries(d: Path, prefix: str, run_dir: Path, base: str, links: str, depth: int,
