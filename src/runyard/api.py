@@ -730,11 +730,13 @@ def runs_import(location: str | os.PathLike, runs: Any = None, *args: Any, move:
 # --- remotes --------------------------------------------------------------------------------
 
 def runs_push(remote: str, runs: Any = None, *args: Any, delete: bool = False, include_running: bool = False,
-              echo: bool = True, **filters: Any) -> Any:
+              echo: bool = True, confirm: Any = None, **filters: Any) -> Any:
     """Send runs to the remote named ``remote`` (only new or changed files). Returns ``runs``.
 
-    ``delete``: also remove the remote's runs that this home doesn't have. Running runs are
-    skipped unless ``include_running``. ``echo``: print what was done (and notes) on stderr.
+    ``delete``: also remove the remote's runs that this home doesn't have (refused when this
+    home holds no runs; never a run the remote lists as running); ``confirm(n)``, if given, is
+    asked before ``n`` runs are removed. Running runs are skipped unless ``include_running``.
+    ``echo``: print what was done (and notes) on stderr.
     """
     from .home import runs_dir
     from .remotes import config, sync
@@ -745,19 +747,21 @@ def runs_push(remote: str, runs: Any = None, *args: Any, delete: bool = False, i
         from .errors import SelectError
 
         raise SelectError("no runs match the selection")
-    t = sync.push(r, records, runs_dir(_runs_home()), delete=delete, include_running=include_running)
+    t = sync.push(r, records, runs_dir(_runs_home()), delete=delete, include_running=include_running,
+                  confirm=confirm)
     if echo:
         _echo_transfer(t, "pushed", remote)
     return runs
 
 
 def runs_pull(remote: str, runs: Any = None, *args: Any, delete: bool = False, include_running: bool = False,
-              echo: bool = True, **filters: Any) -> list[str]:
+              echo: bool = True, confirm: Any = None, **filters: Any) -> list[str]:
     """Bring runs from the remote named ``remote`` into this home; returns the ids copied.
 
     ``runs`` and filters select among the remote's runs, as ``ls_runs(remote=...)`` lists them.
-    ``delete``: move local runs the remote doesn't have to the trash. ``echo``: print what was
-    done (and notes) on stderr.
+    ``delete``: move local runs the remote doesn't have to the trash (refused when the remote
+    holds no runs or can't be read whole; never a running run); ``confirm(n)``, if given, is
+    asked before ``n`` runs are moved. ``echo``: print what was done (and notes) on stderr.
     """
     from .home import runs_dir
     from .remotes import config, sync
@@ -769,7 +773,8 @@ def runs_pull(remote: str, runs: Any = None, *args: Any, delete: bool = False, i
 
         raise SelectError("no runs on the remote match the selection")
     t = sync.pull(r, [x["id"] for x in records], runs_dir(_runs_home()), delete=delete,
-                  include_running=include_running, statuses={x["id"]: x.get("status") for x in records})
+                  include_running=include_running, statuses={x["id"]: x.get("status") for x in records},
+                  confirm=confirm)
     if echo:
         _echo_transfer(t, "pulled", remote)
     return t.sent
@@ -778,8 +783,10 @@ def runs_pull(remote: str, runs: Any = None, *args: Any, delete: bool = False, i
 def _echo_transfer(t: Any, verb: str, remote: str) -> None:
     import sys
 
-    for note in t.notes:
-        print(f"runyard: {note}", file=sys.stderr)
+    from .terminal import safe
+
+    for note in t.notes:  # notes quote what the remote holds: made terminal-safe
+        print(f"runyard: {safe(note)}", file=sys.stderr)
     size = f"{t.bytes / 1e6:.1f} MB" if t.bytes >= 1e5 else f"{t.bytes:,} bytes"
     parts = [f"{verb} {len(t.sent)} run{'s' * (len(t.sent) != 1)} ({t.files} files, {size})"]
     if t.unchanged:
@@ -788,4 +795,4 @@ def _echo_transfer(t: Any, verb: str, remote: str) -> None:
         parts.append(f"{len(t.skipped)} skipped")
     if t.deleted:
         parts.append(f"{len(t.deleted)} deleted")
-    print(f"{', '.join(parts)} ({remote})", file=sys.stderr)
+    print(f"{', '.join(parts)} ({safe(remote)})", file=sys.stderr)

@@ -1249,11 +1249,22 @@ def _transfer_options(f):
 
 def _transfer(call, remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict,
               delete_prompt: str) -> None:
-    sel, filters = _selection(runs, filters)
-    if delete and not _confirm(delete_prompt, yes):
+    """Push or pull; --delete says how many runs it would remove and asks (or needs -y)."""
+    from .errors import UsageError
+
+    def confirm(n: int) -> bool:
+        prompt = delete_prompt.format(n=n, runs="run" if n == 1 else "runs")
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(f"--delete would {prompt[0].lower()}{prompt[1:-1]}: add -y to do it (nothing was done)")
+        if click.confirm(prompt, default=False):
+            return True
         click.echo("Cancelled.", err=True)
         sys.exit(1)
-    call(remote, sel, delete=delete, include_running=include_running, **filters)
+
+    sel, filters = _selection(runs, filters)
+    call(remote, sel, delete=delete, include_running=include_running, confirm=confirm, **filters)
 
 
 @main.command("push", cls=_Filtered)
@@ -1265,7 +1276,7 @@ def push_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes:
     from . import api
 
     _transfer(api.runs_push, remote, runs, delete, include_running, yes, filters,
-              f"Remove runs from {remote} that this home doesn't have?")
+              f"Remove {{n}} {{runs}} from {remote} that this home doesn't have?")
 
 
 @main.command("pull", cls=_Filtered)
@@ -1277,7 +1288,7 @@ def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes:
     from . import api
 
     _transfer(api.runs_pull, remote, runs, delete, include_running, yes, filters,
-              f"Move local runs that {remote} doesn't have to the trash?")
+              f"Move {{n}} local {{runs}} that {remote} doesn't have to the trash?")
 
 
 # --- api: stable JSON for programs (the R package) ------------------------------------------------
@@ -1404,7 +1415,6 @@ _OWN_ATTRS = ("id", "initialized", "started", "stopped", "exit_status", "cmd", "
 @click.option("--run-dir", metavar="DIR", help="The run (default: $RUN_DIR, the run this process is part of).")
 def api_write_attr_cmd(name: str, value: str | None, run_dir: str | None) -> None:
     """Set attribute NAME of a run to VALUE (JSON); no VALUE removes it. For scripts under a run."""
-    import json
     import re
 
     from .errors import UsageError
@@ -1419,10 +1429,10 @@ def api_write_attr_cmd(name: str, value: str | None, run_dir: str | None) -> Non
     if value is None:
         run.delete_attr(name)
     else:
-        try:
-            run.set(name, json.loads(value))
-        except ValueError:
-            raise UsageError(f"the value of '{name}' is not valid JSON: {value[:60]}") from None
+        from .safedata import load_json
+        from .store.attrs import MAX_BYTES
+
+        run.set(name, load_json(value, f"the value of '{name}'", max_bytes=MAX_BYTES))
     from . import index
 
     index.touch(run)

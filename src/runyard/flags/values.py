@@ -301,20 +301,12 @@ def load_batch_file(path: str | Path) -> BatchFile:
             rows.append({h: decode_scalar(c, h) for h, c in zip(header, rec) if c.strip() != ""})
         return BatchFile(path, rows)
     if suffix in (".json", ".yaml", ".yml"):
-        if suffix == ".json":
-            import json
+        from ..safedata import DataError, load_json, load_yaml
 
-            try:
-                data = json.loads(text)
-            except ValueError as e:
-                raise FlagError(f"batch file {path} is not valid JSON: {e}") from None
-        else:
-            import yaml
-
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as e:
-                raise FlagError(f"batch file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        try:  # nesting, size and what YAML aliases expand to are capped: a bomb is refused at once
+            data = (load_json if suffix == ".json" else load_yaml)(text, f"batch file {path}")
+        except DataError as e:
+            raise FlagError(str(e)) from None
         if isinstance(data, dict):
             data = [data]
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):

@@ -6,9 +6,10 @@ old state or the new one. Import treats every archive and directory as hostile. 
 is written it refuses:
 
 - a run whose id is not exactly 32 lowercase hex digits (names starting with ``.`` are ignored);
-- an entry that would land outside the destination (``..``, an absolute path), a link whose
-  target leaves the archive's runs (a zip link may only point into a run: ``../<id>`` of a
-  pipeline step or batch trial), or anything but a regular file, directory or such a link;
+- an entry that would land outside the destination (``..``, an absolute path), anything but a
+  regular file, directory or link, and a link that breaks the rule for links in runs
+  (``paths.link_refused``, judged on the extracted files: inside its run, or to another run of
+  the archive such as ``../<id>`` of a pipeline step or batch trial, never through another link);
 - runs larger than the free space of the runs home; an entry (or a whole zip) that expands more
   than 1000:1 to over 10 MB, unless ``force`` is given;
 - a damaged or truncated zip (one line; nothing is written).
@@ -21,7 +22,6 @@ bits). A run killed half-way leaves nothing under ``runs/``; importing again com
 from __future__ import annotations
 
 import os
-import posixpath
 import re
 import secrets
 import shutil
@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
 from ..errors import UsageError
-from .paths import stays_on_machine
+from .paths import MAX_LINK, link_refused, read_run_file, stays_on_machine
 
 RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
 #: A zip entry (or a whole zip) expanding more than this ratio to more than MAX_RATIO_SIZE is a bomb.
@@ -58,7 +58,7 @@ def _tmp_path(parent: Path, prefix: str, suffix: str = "") -> Path:
     return parent / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
 
 
-def _remove_stale(parent: Path, prefix: str) -> None:
+def remove_stale(parent: Path, prefix: str) -> None:
     """Remove ``parent/<prefix><pid>-*`` left by processes that no longer exist (a SIGKILL)."""
     import psutil
 
@@ -100,51 +100,69 @@ def _shown(name: str) -> str:
 def _run_entries(run_dir: Path, links: str = "keep") -> Iterator[tuple[str, Path, str]]:
     """``(relpath, path, kind)`` of everything exported from a run; kind is dir, file or link.
 
-    The one place that decides which of a run's files an export carries. A link to another run
-    or inside the run (a pipeline step, a batch trial) is kept as a link with ``links="keep"``;
-    any other link (a linked project file), and every link with ``links="copy"``, is carried as
-    what it points at."""
-    yield from _entries(run_dir, "", run_dir.name, links, 0)
+    The one place that decides which of a run's files an export carries. A link that keeps the
+    rule for links in runs (``paths.link_refused``: inside the run, or to another run such as a
+    pipeline step or batch trial, never through another link) stays a link with
+    ``links="keep"`` and is followed with ``links="copy"`` (its files under the link's name,
+    each link inside judged by the same rule). Any other link is left out — except a dependency
+    the run linked in itself (a ``d`` line of its manifest: a linked project file), carried as
+    the file it points at. So an export never reads outside the runs folder on a link's say."""
+    yield from _entries(run_dir, "", run_dir, "", links, 0, {os.path.realpath(run_dir)})
 
 
-def _entries(d: Path, prefix: str, run_name: str, links: str, depth: int) -> Iterator[tuple[str, Path, str]]:
+def _entries(d: Path, prefix: str, run_dir: Path, base: str, links: str, depth: int,
+             seen: set[str]) -> Iterator[tuple[str, Path, str]]:
+    """Entries of folder ``d`` (``base`` inside run ``run_dir``), named ``prefix + name``."""
     try:
         found = sorted(os.scandir(d), key=lambda e: e.name)
     except OSError:
         return
     for e in found:
-        p, rel = Path(e.path), prefix + e.name
-        if stays_on_machine(rel):  # Guild's staged-run environment (secrets and all), runyard's lock
+        p, rel, in_run = Path(e.path), prefix + e.name, base + e.name
+        if stays_on_machine(in_run):  # Guild's staged-run environment (secrets and all), runyard's lock
             continue
         if e.is_symlink():
-            if links == "keep" and points_at_run(f"{run_name}/{rel}", os.readlink(p)):
-                yield rel, p, "link"
-            elif depth < 40 and p.is_dir():  # followed: its files under the link's name
-                yield rel, p, "dir"
-                yield from _entries(p, rel + "/", run_name, "copy", depth + 1)
-            elif p.is_file():
+            if link_refused(run_dir, in_run) is None:
+                if links == "keep" and depth == 0:
+                    yield rel, p, "link"
+                    continue
+                real = os.path.realpath(p)
+                if os.path.isdir(real) and depth < 40 and real not in seen:  # followed: files under the link's name
+                    yield rel, p, "dir"
+                    other = Path(os.path.realpath(run_dir.parent)) / Path(os.path.relpath(real, os.path.realpath(
+                        run_dir.parent))).parts[0]
+                    sub = os.path.relpath(real, other)
+                    yield from _entries(p, rel + "/", other, "" if sub == "." else sub + "/", "copy", depth + 1,
+                                        seen | {real})
+                elif os.path.isfile(real):
+                    yield rel, p, "file"
+            elif os.path.isfile(p) and in_run in _dependency_links(run_dir):  # a linked project file: as the file
                 yield rel, p, "file"
         elif e.is_dir(follow_symlinks=False):
             yield rel, p, "dir"
-            yield from _entries(p, rel + "/", run_name, links, depth)
+            yield from _entries(p, rel + "/", run_dir, in_run + "/", links, depth, seen)
         elif e.is_file(follow_symlinks=False):  # not a FIFO, socket or device (reading one could block forever)
             yield rel, p, "file"
 
 
-def points_at_run(name: str, target: str) -> bool:
-    """True for a link at archive path ``name`` (``<run id>/...``) whose ``target`` stays among the
-    runs: relative, and landing inside a run (``../<id>`` of a step or trial, or its own files)."""
-    if not target or target.startswith("/") or "\\" in target:
-        return False
-    parts: list[str] = []
-    for part in PurePosixPath(PurePosixPath(name).parent, target).parts:
-        if part == "..":
-            if not parts:
-                return False
-            parts.pop()
-        elif part != ".":
-            parts.append(part)
-    return bool(parts) and RUN_ID.match(parts[0]) is not None
+def _dependency_links(run_dir: Path) -> set[str]:
+    """Run-relative paths the run's manifest names as dependencies (``d`` lines)."""
+    import shlex
+
+    try:
+        text, _ = read_run_file(run_dir, ".guild/manifest", 64 * 1024 * 1024)
+    except (OSError, UsageError):
+        return set()
+    out = set()
+    for line in text.decode("utf-8", "replace").splitlines():
+        if line.startswith("d "):
+            try:
+                parts = shlex.split(line)
+            except ValueError:
+                continue
+            if len(parts) >= 2:
+                out.add(parts[1])
+    return out
 
 
 def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False, links: str = "keep") -> list[str]:
@@ -169,7 +187,7 @@ def export_runs(run_dirs: Iterable[Path], location: Path, move: bool = False, li
 def _export_zip(run_dirs: list[Path], location: Path, links: str = "keep") -> list[str]:
     location.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{location.name}.tmp-"
-    _remove_stale(location.parent, prefix)
+    remove_stale(location.parent, prefix)
     present: set[str] = set()
     if location.exists():
         try:
@@ -205,7 +223,7 @@ def _zip_run(zf: zipfile.ZipFile, rd: Path, links: str = "keep") -> None:
         if kind == "dir":
             zf.writestr(name + "/", b"")
         elif kind == "file":
-            public = _public_bytes(rel, path)
+            public = public_bytes(rel, path)
             if public is None:
                 zf.write(path, name)
             else:
@@ -217,8 +235,10 @@ def _zip_run(zf: zipfile.ZipFile, rd: Path, links: str = "keep") -> None:
             zf.writestr(info, os.readlink(path))
 
 
-def _public_bytes(rel: str, path: Path) -> bytes | None:
-    """An ``env`` attribute holding a secret (a run made by Guild AI) is exported without it."""
+def public_bytes(rel: str, path: Path) -> bytes | None:
+    """What export and push carry of a run's file ``rel``: None for the file as it is; for an
+    ``env`` attribute holding a secret (a run made by Guild AI), the attribute without it. The
+    one place for this rule (export zip and directory, push)."""
     if rel != ".guild/attrs/env":
         return None
     from ..launch.environ import exported_env_attr
@@ -230,7 +250,7 @@ def _export_dir(run_dirs: list[Path], location: Path, links: str = "keep") -> li
     location.mkdir(parents=True, exist_ok=True)
     (location / ".guild-nocopy").touch()
     prefix = ".runyard-export-"
-    _remove_stale(location, prefix)
+    remove_stale(location, prefix)
     written = []
     for rd in run_dirs:
         dst = location / rd.name
@@ -244,7 +264,7 @@ def _export_dir(run_dirs: list[Path], location: Path, links: str = "keep") -> li
                     (tmp / rel).mkdir()
                 elif kind == "file":
                     shutil.copy2(path, tmp / rel)
-                    public = _public_bytes(rel, path)
+                    public = public_bytes(rel, path)
                     if public is not None:
                         (tmp / rel).write_bytes(public)
                         shutil.copystat(path, tmp / rel)
@@ -328,7 +348,7 @@ def import_runs(location: Path, dest_runs: Path, run_ids: list[str], move: bool 
         return []
     tmp_root = dest_runs.parent / "tmp"
     tmp_root.mkdir(exist_ok=True)
-    _remove_stale(tmp_root, "import-")
+    remove_stale(tmp_root, "import-")
     staging = _tmp_path(tmp_root, "import-")
     staging.mkdir()
     try:
@@ -372,8 +392,7 @@ def _check_zip(zf: zipfile.ZipFile, run_ids: set[str]) -> list[zipfile.ZipInfo]:
         if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
             raise ArchiveError(f"refusing to import: archive entry {_shown(name)} would land outside the destination")
         kind = stat.S_IFMT(info.external_attr >> 16)
-        if kind == stat.S_IFLNK and not (info.file_size < 4096
-                                         and points_at_run(name, zf.read(info).decode("utf-8", "replace"))):
+        if kind == stat.S_IFLNK and not 0 < info.file_size <= MAX_LINK:
             raise ArchiveError(f"refusing to import: archive entry {_shown(name)} is a link that points "
                                "outside the archive's runs")
         if kind not in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
@@ -383,52 +402,76 @@ def _check_zip(zf: zipfile.ZipFile, run_ids: set[str]) -> list[zipfile.ZipInfo]:
     return members
 
 
-def _check_space(total: int, dest: Path) -> None:
+def check_space(total: int, dest: Path, what: str = "import") -> None:
+    """Refuse (ArchiveError) to write ``total`` bytes where less is free."""
     free = shutil.disk_usage(dest).free
     if total > free:
-        raise ArchiveError(f"refusing to import: the runs need {_fmt_size(total)} but only {_fmt_size(free)} "
+        raise ArchiveError(f"refusing to {what}: the runs need {_fmt_size(total)} but only {_fmt_size(free)} "
                            f"is free in {dest.parent}")
 
 
-def _check_ratio(name: str, size: int, packed: int, force: bool) -> None:
+def check_ratio(name: str, size: int, packed: int, force: bool = False,
+                hint: str = "; use --force if you trust it") -> None:
+    """Refuse (ArchiveError) ``name`` if it expands more than MAX_RATIO:1 to over MAX_RATIO_SIZE."""
     if not force and size > MAX_RATIO_SIZE and size > MAX_RATIO * max(packed, 1):
         raise ArchiveError(f"refusing to import: {name} expands {size // max(packed, 1)}:1 to {_fmt_size(size)} "
-                           f"(a zip bomb?); use --force if you trust it")
+                           f"(a zip bomb?){hint}")
+
+
+def extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, size: int | None = None) -> None:
+    """Write zip member ``info`` to the new file ``target``: at most its header's size (or
+    ``size``) is read, and a member longer than that is refused (BadZipFile)."""
+    limit = info.file_size if size is None else size
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with zf.open(info) as src, os.fdopen(fd, "wb") as dst:
+        n = 0
+        while chunk := src.read(_CHUNK):
+            n += len(chunk)
+            if n > limit:
+                raise zipfile.BadZipFile(f"entry {_shown(info.filename)} is longer than its header says")
+            dst.write(chunk)
+
+
+def check_links(staging: Path, links: list[str], runs: set[str], what: str) -> None:
+    """Refuse (ArchiveError) unless every link made in ``staging`` (``<run id>/<path>``) keeps the
+    rule for links in runs (``paths.link_refused``); judged with all of them in place."""
+    for name in links:
+        rid, rel = name.split("/", 1)
+        why = link_refused(staging / rid, rel, runs)
+        if why:
+            raise ArchiveError(f"refusing to import: {what}{_shown(name)} is a link that {why}")
 
 
 def _extract_zip(zf: zipfile.ZipFile, staging: Path, todo: list[str], force: bool) -> None:
     members = _check_zip(zf, set(todo))
     total = sum(i.file_size for i in members)
-    _check_space(total, staging)
+    check_space(total, staging)
     for info in members:
-        _check_ratio(f"archive entry {_shown(info.filename)}", info.file_size, info.compress_size, force)
-    _check_ratio("the archive", total, sum(i.compress_size for i in members), force)
-    for info in members:
+        check_ratio(f"archive entry {_shown(info.filename)}", info.file_size, info.compress_size, force)
+    check_ratio("the archive", total, sum(i.compress_size for i in members), force)
+    links = []
+    for info in sorted(members, key=lambda i: stat.S_IFMT(i.external_attr >> 16) == stat.S_IFLNK):
         target = staging / info.filename
         try:
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
-            if stat.S_IFMT(info.external_attr >> 16) == stat.S_IFLNK:  # a link between runs, checked above
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.symlink(zf.read(info).decode("utf-8"), target)
-                continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as dst:
-                n = 0
-                while chunk := src.read(_CHUNK):
-                    n += len(chunk)
-                    if n > info.file_size:
-                        raise zipfile.BadZipFile(f"entry {_shown(info.filename)} is longer than its header says")
-                    dst.write(chunk)
+            if stat.S_IFMT(info.external_attr >> 16) == stat.S_IFLNK:  # made last: nothing is written through one
+                os.symlink(zf.read(info).decode("utf-8"), target)
+                links.append(info.filename.rstrip("/"))
+                continue
+            extract_member(zf, info, target)
             os.chmod(target, _plain_mode(info.external_attr >> 16))
-        except OSError as e:
-            raise ArchiveError(f"cannot import archive entry {_shown(info.filename)}: {e.strerror or e}") from None
+        except (OSError, ValueError) as e:  # (a link target with a NUL, not UTF-8)
+            raise ArchiveError(f"cannot import archive entry {_shown(info.filename)}: "
+                               f"{getattr(e, 'strerror', None) or e}") from None
+    runs = {n.split("/", 1)[0] for n in zf.namelist() if n.split("/", 1)[-1] == ".guild/opref"}
+    check_links(staging, links, runs, "archive entry ")
 
 
 def _copy_dirs(location: Path, staging: Path, todo: list[str]) -> None:
     """Check every run directory in full, then copy them into ``staging`` with plain permissions."""
-    root = os.path.realpath(location)
     plan: list[tuple[str, str, str]] = []  # (relpath under location, kind, link target)
     total = 0
     for rid in todo:
@@ -443,11 +486,7 @@ def _copy_dirs(location: Path, staging: Path, todo: list[str]) -> None:
                 st = os.lstat(p)
                 if stat.S_ISLNK(st.st_mode):
                     target = os.readlink(p)
-                    lexical = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
-                    if os.path.isabs(target) or lexical == ".." or lexical.startswith("../"):
-                        raise ArchiveError(f"refusing to import: {_shown(rel)} is a link that points outside the archive")
-                    real = os.path.realpath(p)
-                    if real != root and not real.startswith(root + os.sep) and os.path.lexists(real):
+                    if not target or target.startswith("/") or len(target) > MAX_LINK:
                         raise ArchiveError(f"refusing to import: {_shown(rel)} is a link that points outside the archive")
                     plan.append((rel, "link", target))
                 elif stat.S_ISDIR(st.st_mode):
@@ -457,16 +496,26 @@ def _copy_dirs(location: Path, staging: Path, todo: list[str]) -> None:
                     total += st.st_size
                 else:
                     raise ArchiveError(f"refusing to import: {_shown(rel)} is not a regular file")
-    _check_space(total, staging)
-    for rel, kind, target in plan:
+    check_space(total, staging)
+    links = []
+    for rel, kind, target in sorted(plan, key=lambda x: x[1] == "link"):  # links last: nothing is written through one
         dst = staging / rel
         try:
             if kind == "dir":
                 dst.mkdir()
             elif kind == "link":
                 os.symlink(target, dst)
+                links.append(rel.replace(os.sep, "/"))
             else:
-                shutil.copy2(location / rel, dst)
+                fd = os.open(location / rel, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+                with os.fdopen(fd, "rb") as src:
+                    if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+                        raise ArchiveError(f"refusing to import: {_shown(rel)} is not a regular file")
+                    with open(dst, "xb") as out:
+                        shutil.copyfileobj(src, out)
+                shutil.copystat(location / rel, dst, follow_symlinks=False)
                 os.chmod(dst, _plain_mode(os.stat(dst).st_mode))
         except OSError as e:
             raise ArchiveError(f"cannot import {_shown(rel)}: {e.strerror or e}") from None
+    runs = {p.name for p in location.iterdir() if RUN_ID.match(p.name) and os.path.lexists(p / ".guild" / "opref")}
+    check_links(staging, links, runs, "")

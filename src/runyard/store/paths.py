@@ -118,3 +118,75 @@ def read_capped(path: str | os.PathLike, limit: int = MAX_READ) -> tuple[bytes, 
     with open_regular(path) as f:
         data = f.read(limit + 1)
     return data[:limit], len(data) > limit
+
+
+# --- links inside runs ------------------------------------------------------------------------
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
+#: The longest link target a run may hold.
+MAX_LINK = 4096
+
+
+def link_refused(run_dir: str | os.PathLike, rel: str, runs: "set[str] | frozenset[str] | None" = None,
+                 run_id: str | None = None) -> str | None:
+    """Why the link at ``run_dir/rel`` may not stay in a run that came from elsewhere, or None.
+
+    The one rule for links that pull, import (zip and directory) and ``export -L`` apply. The
+    link is judged on the real filesystem, one part of its target at a time, never by its text:
+    its target must be relative and land inside its own run, or on another run folder of the
+    same runs folder (``../<id>`` of a pipeline step or batch trial, or a file in it, as an
+    operation dependency links); it may not go through another link (nor name one), nor point
+    at a folder that holds it (a loop for anything that follows it). ``runs``, if given, are
+    the run ids another run's folder may have (those of an archive); a link to a run that is
+    not there yet (a pipeline's step not pulled) is kept only without ``runs``. ``run_id``: the
+    run's id when ``run_dir`` is where it is being built under another name.
+    """
+    run_dir = Path(run_dir)
+    own = run_id or run_dir.name
+    rel = rel.strip("/")
+    try:
+        target = os.readlink(run_dir / rel)
+    except OSError:
+        return "is not a link"
+    if not target or len(target) > MAX_LINK or "\x00" in target or "\\" in target:
+        return "has a malformed target"
+    if target.startswith("/"):
+        return "points outside the runs folder (an absolute path)"
+    runs_real = os.path.realpath(run_dir.parent)
+    run_real = os.path.join(runs_real, run_dir.name)
+    if os.path.realpath(run_dir) != run_real:
+        return "is in a run folder that is itself a link"
+
+    def real(parts: list[str]) -> str:
+        return os.path.join(run_real if parts[0] == own else os.path.join(runs_real, parts[0]), *parts[1:])
+
+    here = [own, *rel.split("/")[:-1]]
+    for i in range(1, len(here)):  # the folders holding the link are real folders
+        if os.path.islink(real(here[:i + 1])):
+            return "is inside another link"
+    cur, missing = list(here), False
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if missing or not cur:
+                return "points outside the runs folder"
+            cur.pop()
+            continue
+        cur.append(part)
+        if missing:
+            continue
+        p = real(cur)
+        if os.path.islink(p):
+            return "goes through another link"
+        if not os.path.lexists(p):
+            missing = True  # a dangling link: what is left is judged by its text alone (no links there)
+    if not cur:
+        return "points at the runs folder"
+    if not _RUN_ID.match(cur[0]):
+        return "points outside the runs folder"
+    if cur[0] != own and runs is not None and cur[0] not in runs:
+        return "points at a run that is not among these runs"
+    if [own, *rel.split("/")][:len(cur)] == cur:
+        return "points at a folder that holds it"
+    return None

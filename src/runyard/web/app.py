@@ -339,12 +339,7 @@ async def api_action(request: Request) -> Response:
     action = request.path_params["action"]
     if action not in _ACTIONS:
         raise SelectError(f"unknown action '{action}'")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise UsageError("the request body must be JSON") from None
-    if not isinstance(body, dict):
-        raise UsageError("the request body must be a JSON object")
+    body = await _body(request)
     ids = body.get("runs")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise UsageError("'runs' must be a list of run ids")
@@ -352,6 +347,25 @@ async def api_action(request: Request) -> Response:
         if D.run_location(rid) is None:
             raise SelectError(f"no run with id '{rid}'")
     return await run_in_threadpool(_do_action, _cfg(request), action, ids, body)
+
+
+#: The largest request body the view reads (a comment or a long list of run ids fits easily).
+MAX_BODY = 4 * 1024 * 1024
+
+
+async def _body(request: Request) -> dict:
+    """A POST request's JSON object: at most MAX_BODY bytes, nested at most 100 levels (400 if not)."""
+    from ..safedata import load_json
+
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_BODY:
+            break
+    body = load_json(bytes(data), "the request body", max_bytes=MAX_BODY)
+    if not isinstance(body, dict):
+        raise UsageError("the request body must be a JSON object")
+    return body
 
 
 def _strs(v: Any) -> list[str]:
@@ -402,8 +416,8 @@ async def api_tensorboard(request: Request) -> Response:
     cfg = _cfg(request)
     if not cfg.loopback:
         raise UsageError("TensorBoard is offered only when the view listens on a loopback address")
-    body = await request.json()
-    ids = body.get("runs") if isinstance(body, dict) else None
+    body = await _body(request)
+    ids = body.get("runs")
     if not isinstance(ids, list) or not ids:
         raise UsageError("'runs' must be a list of run ids")
     runs = []
