@@ -228,3 +228,35 @@ def test_no_shared_fs_option_forces_scratch(project, cluster):
     assert sorted(df["scalars.loss"]) == [7, 8] and set(df["status"]) == {"completed"}
     for d in df["dir"]:
         assert "runyard-trial-" in (Path(d) / ".guild" / "output").read_text().split("cwd ")[1].split()[0]
+
+
+def test_a_trial_zip_keeps_only_links_the_one_rule_allows(tmp_path):
+    """A trial's zip from a worker is unpacked under the same rule for links as pull and import
+    (store.paths.link_refused): chains that climb out, absolute targets and links through links
+    are not made; a link inside the run and one to another run folder are."""
+    import io
+    import stat
+    import zipfile
+
+    from runyard.batch.executors.dask import unzip_run
+
+    def link(zf, name, target):
+        info = zipfile.ZipInfo(name)
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, target)
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.txt", "a")
+        link(zf, "inside", "a.txt")
+        link(zf, "step", "../" + "b" * 32)
+        link(zf, "l1", "..")
+        link(zf, "l2", "l1/..")
+        link(zf, "l3", "l2/..")
+        link(zf, "abs", "/etc/passwd")
+        link(zf, "via", "inside")
+    runs = tmp_path / "runs"
+    (runs / ("b" * 32)).mkdir(parents=True)
+    unzip_run(buf.getvalue(), runs / ".trial-new", "a" * 32)
+    kept = sorted(p.name for p in (runs / ".trial-new").iterdir() if p.is_symlink())
+    assert kept == ["inside", "step"]

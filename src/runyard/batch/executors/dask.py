@@ -25,6 +25,7 @@ from typing import Any
 
 from ...errors import UsageError
 from ...launch import batchrun
+from ...store.paths import link_refused
 from ...store.run import Run
 from ..search import Trial
 from . import STOP_GRACE, OutputTail, collect, exit_signal_status
@@ -243,13 +244,15 @@ def zip_run(run_dir: Path) -> bytes:
     return buf.getvalue()
 
 
-def unzip_run(data: bytes, run_dir: Path) -> None:
-    """Make ``run_dir`` from :func:`zip_run` bytes; every entry must stay inside it."""
+def unzip_run(data: bytes, run_dir: Path, run_id: str | None = None) -> None:
+    """Make ``run_dir`` from :func:`zip_run` bytes; every entry must stay inside it. ``run_id``:
+    the run's id when ``run_dir`` is a temporary name in the runs folder."""
     import stat
     from pathlib import PurePosixPath
 
     run_dir.mkdir(parents=True)
     base = str(run_dir.resolve()) + os.sep
+    links: list[tuple[str, str]] = []
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in zf.infolist():
             parts = PurePosixPath(info.filename).parts
@@ -260,12 +263,7 @@ def unzip_run(data: bytes, run_dir: Path) -> None:
                 raise UsageError(f"refusing trial entry {info.filename!r}: outside the run")
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
-                dest = zf.read(info).decode()
-                full = os.path.normpath(os.path.join(os.path.dirname(str(target)), dest))
-                if os.path.isabs(dest) or not (full + os.sep).startswith(str(run_dir.parent) + os.sep):
-                    continue  # a link out of the runs folder is not made
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.symlink(dest, target)
+                links.append((info.filename, zf.read(info).decode(errors="replace")))
             elif info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
             else:
@@ -275,6 +273,12 @@ def unzip_run(data: bytes, run_dir: Path) -> None:
                 os.chmod(target, 0o755 if mode & 0o111 else 0o644)
                 t = time.mktime(info.date_time + (0, 0, -1))
                 os.utime(target, (t, t))
+    for rel, dest in links:  # made last, each judged on the filesystem by the one rule for links
+        target = run_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(dest, target)
+        if link_refused(run_dir, rel, run_id=run_id) is not None:
+            os.unlink(target)  # a link out of its run (or the runs folder) is not kept
 
 
 # --- the executor ---------------------------------------------------------------------------
@@ -384,7 +388,7 @@ class DaskPool:
         old = runs / f".trial-old-{trial.run.id}"
         shutil.rmtree(new, ignore_errors=True)
         if result.get("zip"):
-            unzip_run(result["zip"], new)
+            unzip_run(result["zip"], new, trial.run.id)
         elif result.get("via") == "remote":
             from ...remotes import config, sync
 
