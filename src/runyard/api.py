@@ -321,7 +321,8 @@ def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = T
     ``flags``: a dict of values (lists expand to a grid), a DataFrame or list of dicts (one run
     per row). Terminal syntax works in ``args``: ``run("train.py", None, "units=[64,128]", "--label", "x")``.
     Options: ``label, tags, comment, force_flags, stage, gpus, no_gpus, restart, proto``, and for
-    batches ``max_trials, optimizer, minimize, maximize, random_seed, workers, dask, fail_fast, needed``.
+    batches ``max_trials, optimizer, minimize, maximize, random_seed, workers, dask, fail_fast, needed``,
+    and ``seeds`` (``seeds=5``: each setting runs 5 times, once per seed; ``seed_flag`` names the flag).
     ``script`` may also name a guild.yml operation (``"train"``, ``"model:train"``).
     ``check=True`` raises :class:`~runyard.errors.RunFailed` when a run ended in error or was
     terminated (by default the returned rows' ``status`` says so).
@@ -406,11 +407,14 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]
-    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask", "executor")):
+    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask", "executor",
+                                                         "seeds")):
         from .batch import run_batch
 
         return list(run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), sync=batch_sync, **options))
     stage = bool(options.pop("stage", False))
+    if options.get("seed_flag"):
+        raise UsageError("--seed-flag goes with --seeds N")
     unknown = [k for k, v in options.items()
                if k not in ("label", "comment", "force_flags") and v not in (None, False)]
     if unknown:

@@ -182,7 +182,7 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     yes = opts.pop("yes", False)
     from .flags.values import is_batch
 
-    if not is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials")):
+    if not is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials", "seeds")):
         from .launch.runner import resolve_values
 
         if opts.get("proto"):
@@ -200,7 +200,7 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     from .launch import forked
 
     forked.allow()  # this process is runyard's own: a Python run may start as a fork of it
-    for key in ("max_trials", "workers", "random_seed"):
+    for key in ("max_trials", "workers", "random_seed", "seeds"):
         if key in opts:
             try:
                 opts[key] = int(opts[key])
@@ -211,7 +211,7 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     if opts.get("proto"):
         script, given = None, {k: v for k, v in given.items() if k not in again_flags or again_flags[k] != v}
     if not background and not opts.get("stage") and not is_batch(given) and not any(
-            k in opts for k in ("optimizer", "max_trials", "workers", "dask", "executor", "sync")):
+            k in opts for k in ("optimizer", "max_trials", "workers", "dask", "executor", "sync", "seeds")):
         from .launch.runner import catch_early_sigterm
 
         catch_early_sigterm()  # a SIGTERM from now on ends the run 'terminated', not 'error'
@@ -1291,7 +1291,7 @@ def api_run_cmd(script: str, flags: tuple, help_op: bool, ids_file: str | None, 
     given = dict(parse_assign(f) for f in flags)
     opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
     opts.pop("yes", None)
-    for key in ("max_trials", "workers", "random_seed"):
+    for key in ("max_trials", "workers", "random_seed", "seeds"):
         if key in opts:
             try:
                 opts[key] = int(opts[key])

@@ -48,6 +48,16 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.6g}"
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _sd(values: list[float]) -> float:
+    """The sample standard deviation (n - 1), the spread the progress shows."""
+    m = _mean(values)
+    return (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+
+
 class Quiet:
     """Counts trials and logs to the batch's output; shows nothing."""
 
@@ -59,6 +69,9 @@ class Quiet:
         self.done = 0
         self.failed = 0
         self.best: Trial | None = None
+        # --seeds: runs of one setting share a group; the best is the group with the best mean
+        self.groups: dict[Any, list[float]] = {}
+        self.best_group: Any = None
 
     def _log(self, line: str, stream: int = 0) -> None:
         if self.log is not None:
@@ -78,6 +91,11 @@ class Quiet:
             self.failed += 1
         if trial.status == "completed" and self.objective.better(trial.objective, self.best and self.best.objective):
             self.best = trial
+        group = trial.extra.get("group")
+        if group is not None and trial.status == "completed" and trial.objective is not None:
+            self.groups.setdefault(group, []).append(trial.objective)
+            self.best_group = min(self.groups, key=lambda g: _mean(self.groups[g]) * (-1 if self.objective.maximize
+                                                                                     else 1))
         obj = "" if trial.objective is None else f", {self.objective.tag}={_fmt(trial.objective)}"
         self._log(f"INFO: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status}{obj})",
                   1 if trial.status in FAILED else 0)
@@ -89,10 +107,18 @@ class Quiet:
         parts = [f"{self.done} of {self.total} trials done"]
         if self.failed:
             parts.append(f"{self.failed} failed")
-        if self.best is not None:
-            word = "max" if self.objective.maximize else "min"
+        word = "max" if self.objective.maximize else "min"
+        if self.best_group is not None:
+            parts.append(f"best {self.objective.tag} ({word}, mean of seeds) {self.group_text()}")
+        elif self.best is not None:
             parts.append(f"best {self.objective.tag} ({word}) {_fmt(self.best.objective)} in {self.best.run.id[:8]}")
         return ", ".join(parts)
+
+    def group_text(self) -> str:
+        """The best group's objective: ``mean ± sd (n runs)``."""
+        values = self.groups[self.best_group]
+        n = len(values)
+        return f"{_fmt(_mean(values))} ± {_fmt(_sd(values)) if n > 1 else '?'} ({n} run{'s' * (n != 1)})"
 
     def close(self, note: str | None = None) -> None:
         self._log(f"INFO: Batch {note or 'finished'}: {self.summary()}")
@@ -193,7 +219,9 @@ class Bar(Quiet):
             parts.append(f"{self._running} running")
         if self.failed:
             parts.append(f"{self.failed} failed")
-        if self.best is not None:
+        if self.best_group is not None:
+            parts.append(f"best {self.objective.tag} {self.group_text()}")
+        elif self.best is not None:
             parts.append(f"best {self.objective.tag} {_fmt(self.best.objective)}")
         return " · ".join(parts)
 
