@@ -28,8 +28,9 @@ def _runs_home() -> Path:
 
 
 def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *, deleted: bool = False,
-             want_summary: bool = False, remote: str | None = None) -> list[dict]:
-    """Records of the selected runs, newest first (of a remote's index with ``remote``)."""
+             want_summary: bool = False, remote: str | None = None, keep_all: list | None = None) -> list[dict]:
+    """Records of the selected runs, newest first (of a remote's index with ``remote``).
+    ``keep_all``: a list that gets every record of the runs home (before filters and selection)."""
     from .select.runs import Filters, select
 
     if isinstance(runs, str) and runs.startswith("-") or (
@@ -51,6 +52,8 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
 
         with _gc_paused():
             records = index.sync(home, location)
+        if keep_all is not None and not deleted:
+            keep_all.append(records)
     pred = f.predicate()
     if pred is not None:
         records = [r for r in records if pred(r)]
@@ -301,6 +304,122 @@ def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: A
             step_col.append(step)
     return pd.DataFrame({"run": run_col, "path": path_col, "tag": tag_col,
                          "value": pd.Series(val_col, dtype="float64"), "step": pd.Series(step_col, dtype="int64")})
+
+
+# --- groups and statistics ----------------------------------------------------------------------
+
+_STATUS_FILTERS = ("running", "completed", "error", "terminated", "pending", "staged")
+
+
+def _completed_by_default(runs: Any, args: tuple, filters: dict) -> tuple[Any, tuple, dict]:
+    """The selection with ``completed=True`` added unless it names a status: statistics of runs
+    that failed or still run would mix in values that are no results."""
+    if isinstance(runs, str) and runs.startswith("-") or (
+            isinstance(runs, (list, tuple)) and any(isinstance(r, str) and r.startswith("-") for r in runs)):
+        args, runs = (runs, *args), None
+    pos, kw = _options.parse(args, _options.FILTER_OPTIONS)
+    kw.update(filters)
+    if not any(kw.get(k) for k in _STATUS_FILTERS):
+        kw["completed"] = True
+    return runs, tuple(pos), kw
+
+
+def _selected_frame(records: list[dict], everything: list) -> "pd.DataFrame":
+    """The ``ls_runs`` frame of ``records``: rows of the whole home's frame (kept between calls),
+    so a summary costs no new frame however it selects."""
+    if not everything or len(records) == len(everything[0]):
+        return _frame(records)
+    full = _frame(everything[0], keep=True)
+    ids = [r["id"] for r in records]
+    df = full[full["id"].isin(ids)]
+    if len(df) != len(ids):  # (ids twice in a selection: as selected)
+        return _frame(records)
+    return df.reset_index(drop=True)
+
+
+def runs_summary(runs: Any = None, *args: Any, by: Any = None, scalars: Any = None, ci: float = 0.95,
+                 **filters: Any) -> "pd.DataFrame":
+    """One row per group of runs: the runs of one operation whose flags are equal except their
+    seed flag (or, with ``by=["units"]``, whose listed flags are equal).
+
+    Columns: ``operation``, the group's ``flags.*``, ``n``, ``runs`` (their ids), then for each
+    scalar (``scalars``: which; default all) ``scalars.NAME.mean``, ``.std``, ``.ci_low``,
+    ``.ci_high`` (a Student-t interval at level ``ci``; NaN for a group of one), ``.min``,
+    ``.max`` — a run's value being its last, as in ``ls_runs``. ``runs`` and filters select as
+    in ``ls_runs``; only completed runs count unless a status filter says otherwise.
+    """
+    from . import stats
+
+    runs, args, filters = _completed_by_default(runs, args, filters)
+    everything: list = []
+    records = _records(runs, args, filters, keep_all=everything)
+    df = _selected_frame(records, everything)
+    recorded = {r["id"]: r["seed_flag"] for r in records if isinstance(r.get("seed_flag"), str)}
+    seeds = stats.seed_flags(df, recorded) if len(df) else None
+    return stats.summarize(df if len(df) else _empty_frame(), seeds, by=by, scalars=scalars, ci=ci)
+
+
+def _empty_frame() -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame({c: [] for c in RUN_COLUMNS})
+
+
+def _side(selection: Any, args: tuple, filters: dict) -> tuple[list[dict], str]:
+    """The records one side of ``runs_versus`` selects, and a text naming it."""
+    import re
+
+    if hasattr(selection, "columns") and "runs" in getattr(selection, "columns", ()):
+        ids = [i for group in selection["runs"] for i in group]  # rows of runs_summary()
+        return _records(ids, args, filters), f"{len(selection)} group{'s' * (len(selection) != 1)}"
+    if isinstance(selection, str) and not selection.startswith("-") and not re.fullmatch(
+            r"\d*:?\d*|[0-9a-fA-F]{1,32}", selection.strip()):
+        own = filters.get("filter")  # a filter expression: flag:units=64
+        expr = selection if not own else f"({own}) and ({selection})"
+        return _records(None, args, {**filters, "filter": expr}), selection
+    label = selection if isinstance(selection, str) else "selection"
+    return _records(selection, args, filters), label
+
+
+def runs_versus(a: Any, b: Any, scalar: str, *args: Any, ci: float = 0.95, **filters: Any) -> "pd.DataFrame":
+    """Is ``b`` really different from ``a``? Compares a scalar (its last value per run) between
+    two selections of runs — each a selector (ids, ``"1:5"``, a DataFrame of ``ls_runs`` or
+    ``runs_summary`` rows) or a filter expression (``"flag:units=128"``).
+
+    Returns one row: ``scalar``, ``a``, ``b`` (what each side is: its differing flags), ``n_a,
+    mean_a, std_a, n_b, mean_b, std_b``, ``diff`` (``mean_b - mean_a``) with its Welch
+    confidence interval ``ci_low, ci_high`` at level ``ci``, ``p_welch`` (Welch's t-test),
+    ``p_mannwhitney`` (Mann-Whitney U, two-sided), ``hedges_g``, ``ci``, and ``runs_a``,
+    ``runs_b`` (ids). Filters apply to both sides; only completed runs count unless a status
+    filter says otherwise. Computed with scipy.stats.
+    """
+    import pandas as pd
+
+    from . import stats
+
+    if not scalar:
+        raise UsageError("runs_versus needs the scalar to compare")
+    name = stats.scalar_name(str(scalar))
+    level = stats.check_ci(ci)
+    _, args, filters = _completed_by_default(None, args, filters)
+    (ra, text_a), (rb, text_b) = _side(a, args, filters), _side(b, args, filters)
+    for recs, text in ((ra, text_a), (rb, text_b)):
+        if not recs:
+            from .errors import SelectError
+
+            raise SelectError(f"no completed runs match {text!r}" if "completed" in filters
+                              else f"no runs match {text!r}")
+    va = [(r.get("scalars") or {}).get(name) for r in ra]
+    vb = [(r.get("scalars") or {}).get(name) for r in rb]
+    if all(v is None for v in va + vb):
+        raise UsageError(f"none of the selected runs has a scalar '{name}'")
+    label_a, label_b = stats.side_labels([r.get("flags") or {} for r in ra], [r.get("flags") or {} for r in rb],
+                                         text_a, text_b)
+    result = stats.versus([float(v) for v in va if isinstance(v, (int, float))],
+                          [float(v) for v in vb if isinstance(v, (int, float))], level)
+    row = {"scalar": name, "a": label_a, "b": label_b, **result, "ci": level,
+           "runs_a": [r["id"] for r in ra], "runs_b": [r["id"] for r in rb]}
+    return pd.DataFrame([row], columns=[*stats.VERSUS_COLUMNS, "runs_a", "runs_b"])
 
 
 # --- running --------------------------------------------------------------------------------
