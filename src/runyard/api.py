@@ -345,7 +345,7 @@ def runs_summary(runs: Any = None, *args: Any, by: Any = None, scalars: Any = No
     Columns: ``operation``, the group's ``flags.*``, ``n``, ``runs`` (their ids), then for each
     scalar (``scalars``: which; default all) ``scalars.NAME.mean``, ``.std``, ``.ci_low``,
     ``.ci_high`` (a Student-t interval at level ``ci``; NaN for a group of one), ``.min``,
-    ``.max`` — a run's value being its last, as in ``ls_runs``. ``runs`` and filters select as
+    ``.max``, ``.n`` (the runs with a value) — a run's value being its last, as in ``ls_runs``. ``runs`` and filters select as
     in ``ls_runs``; only completed runs count unless a status filter says otherwise.
     """
     from . import stats
@@ -372,6 +372,8 @@ def _side(selection: Any, args: tuple, filters: dict) -> tuple[list[dict], str]:
     if hasattr(selection, "columns") and "runs" in getattr(selection, "columns", ()):
         ids = [i for group in selection["runs"] for i in group]  # rows of runs_summary()
         return _records(ids, args, filters), f"{len(selection)} group{'s' * (len(selection) != 1)}"
+    if isinstance(selection, str) and re.fullmatch(r"[0-9a-fA-F:]+(,[0-9a-fA-F:]+)+", selection.strip()):
+        return _records(selection.strip().split(","), args, filters), selection  # ids: 3c87,5abb
     if isinstance(selection, str) and not selection.startswith("-") and not re.fullmatch(
             r"\d*:?\d*|[0-9a-fA-F]{1,32}", selection.strip()):
         own = filters.get("filter")  # a filter expression: flag:units=64

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 SEED_FLAG_NAMES = ("seed", "random_seed", "rng_seed")
-STATS = ("mean", "std", "ci_low", "ci_high", "min", "max")
+STATS = ("mean", "std", "ci_low", "ci_high", "min", "max", "n")
 VERSUS_COLUMNS = ["scalar", "a", "b", "n_a", "mean_a", "std_a", "n_b", "mean_b", "std_b", "diff", "ci_low",
                   "ci_high", "p_welch", "p_mannwhitney", "hedges_g", "ci"]
 
@@ -118,7 +118,8 @@ def scalar_name(name: str) -> str:
 def summarize(df: "pd.DataFrame", seeds: "np.ndarray | None" = None, by: Sequence[str] | None = None,
               scalars: Sequence[str] | None = None, ci: float = 0.95) -> "pd.DataFrame":
     """One row per group of the runs in ``df`` (an ``ls_runs`` frame): ``operation``, the group's
-    ``flags.*``, ``n``, ``runs`` (ids), then ``scalars.NAME.mean/.std/.ci_low/.ci_high/.min/.max``.
+    ``flags.*``, ``n``, ``runs`` (ids), then ``scalars.NAME.mean/.std/.ci_low/.ci_high/.min/.max/.n``
+    (``.n``: the runs that have a value of it, which the statistics are over).
 
     ``seeds``: each row's seed flag (:func:`seed_flags`; computed when None). ``by``: group by
     these flags (and the operation) alone. ``scalars``: these (default: every scalar the runs
@@ -202,6 +203,7 @@ def summarize(df: "pd.DataFrame", seeds: "np.ndarray | None" = None, by: Sequenc
         out[f"scalars.{name}.ci_high"] = mean + half
         out[f"scalars.{name}.min"] = g.min().reindex(range(n_groups)).to_numpy()
         out[f"scalars.{name}.max"] = g.max().reindex(range(n_groups)).to_numpy()
+        out[f"scalars.{name}.n"] = count.astype("int64")
     result = pd.DataFrame(out)
     sort_cols = ["operation"] + [c for c in result.columns if c.startswith("flags.")]
     try:
