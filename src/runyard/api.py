@@ -528,8 +528,8 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]
-    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask", "executor",
-                                                         "seeds")):
+    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask", "executor")) \
+            or options.get("seeds") is not None:  # (--seeds 0 is refused there)
         from .batch import run_batch
 
         return list(run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), sync=batch_sync, **options))

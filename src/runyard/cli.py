@@ -200,7 +200,7 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     from .launch import forked
 
     forked.allow()  # this process is runyard's own: a Python run may start as a fork of it
-    for key in ("max_trials", "workers", "random_seed", "seeds"):
+    for key in ("max_trials", "workers", "random_seed"):
         if key in opts:
             try:
                 opts[key] = int(opts[key])
@@ -1428,7 +1428,7 @@ def api_run_cmd(script: str, flags: tuple, help_op: bool, ids_file: str | None, 
     given = dict(parse_assign(f) for f in flags)
     opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
     opts.pop("yes", None)
-    for key in ("max_trials", "workers", "random_seed", "seeds"):
+    for key in ("max_trials", "workers", "random_seed"):
         if key in opts:
             try:
                 opts[key] = int(opts[key])
