@@ -311,17 +311,20 @@ def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: A
 _STATUS_FILTERS = ("running", "completed", "error", "terminated", "pending", "staged")
 
 
-def _completed_by_default(runs: Any, args: tuple, filters: dict) -> tuple[Any, tuple, dict]:
-    """The selection with ``completed=True`` added unless it names a status: statistics of runs
-    that failed or still run would mix in values that are no results."""
+def _statistics_selection(runs: Any, args: tuple, filters: dict) -> tuple[Any, tuple, dict, bool]:
+    """(runs, args, filters, only_completed): the terminal syntax parsed, and whether to keep only
+    the completed runs of the selection — unless it names a status, statistics leave out runs that
+    failed or still run (their values are no results)."""
     if isinstance(runs, str) and runs.startswith("-") or (
             isinstance(runs, (list, tuple)) and any(isinstance(r, str) and r.startswith("-") for r in runs)):
         args, runs = (runs, *args), None
     pos, kw = _options.parse(args, _options.FILTER_OPTIONS)
     kw.update(filters)
-    if not any(kw.get(k) for k in _STATUS_FILTERS):
-        kw["completed"] = True
-    return runs, tuple(pos), kw
+    return runs, tuple(pos), kw, not any(kw.get(k) for k in _STATUS_FILTERS)
+
+
+def _completed(records: list[dict], only: bool) -> list[dict]:
+    return [r for r in records if r.get("status") == "completed"] if only else records
 
 
 def _selected_frame(records: list[dict], everything: list) -> "pd.DataFrame":
@@ -350,9 +353,9 @@ def runs_summary(runs: Any = None, *args: Any, by: Any = None, scalars: Any = No
     """
     from . import stats
 
-    runs, args, filters = _completed_by_default(runs, args, filters)
+    runs, args, filters, only = _statistics_selection(runs, args, filters)
     everything: list = []
-    records = _records(runs, args, filters, keep_all=everything)
+    records = _completed(_records(runs, args, filters, keep_all=everything), only)
     df = _selected_frame(records, everything)
     recorded = {r["id"]: r["seed_flag"] for r in records if isinstance(r.get("seed_flag"), str)}
     seeds = stats.seed_flags(df, recorded) if len(df) else None
@@ -365,8 +368,13 @@ def _empty_frame() -> "pd.DataFrame":
     return pd.DataFrame({c: [] for c in RUN_COLUMNS})
 
 
-def _side(selection: Any, args: tuple, filters: dict) -> tuple[list[dict], str]:
+def _side(selection: Any, args: tuple, filters: dict, only: bool) -> tuple[list[dict], str]:
     """The records one side of ``runs_versus`` selects, and a text naming it."""
+    records, text = _side_records(selection, args, filters)
+    return _completed(records, only), text
+
+
+def _side_records(selection: Any, args: tuple, filters: dict) -> tuple[list[dict], str]:
     import re
 
     if hasattr(selection, "columns") and "runs" in getattr(selection, "columns", ()):
@@ -403,14 +411,13 @@ def runs_versus(a: Any, b: Any, scalar: str, *args: Any, ci: float = 0.95, **fil
         raise UsageError("runs_versus needs the scalar to compare")
     name = stats.scalar_name(str(scalar))
     level = stats.check_ci(ci)
-    _, args, filters = _completed_by_default(None, args, filters)
-    (ra, text_a), (rb, text_b) = _side(a, args, filters), _side(b, args, filters)
+    _, args, filters, only = _statistics_selection(None, args, filters)
+    (ra, text_a), (rb, text_b) = _side(a, args, filters, only), _side(b, args, filters, only)
     for recs, text in ((ra, text_a), (rb, text_b)):
         if not recs:
             from .errors import SelectError
 
-            raise SelectError(f"no completed runs match {text!r}" if "completed" in filters
-                              else f"no runs match {text!r}")
+            raise SelectError(f"no completed runs match {text!r}" if only else f"no runs match {text!r}")
     va = [(r.get("scalars") or {}).get(name) for r in ra]
     vb = [(r.get("scalars") or {}).get(name) for r in rb]
     if all(v is None for v in va + vb):

@@ -1104,8 +1104,7 @@ def summary_cmd(runs: tuple, by: tuple, scalars: tuple, ci: str, csv_path: str |
         df = api.runs_versus(versus[0], versus[1], scalars[0], ci=ci, **filters)
         row = df.iloc[0].to_dict()
         if as_json:
-            _json_out({k: (list(v) if isinstance(v, list) else v.item() if hasattr(v, "item") else v)
-                       for k, v in row.items()})
+            _json_out({k: _plain_cell(v) for k, v in row.items()})
         elif csv_path:
             _write_frame_csv(df, csv_path)
         else:
