@@ -1196,16 +1196,15 @@ def _versus_details(row: dict) -> str:
     def num(v: float, fmt: str = ".4g") -> str:
         return "n/a" if v != v else format(v, fmt)
 
-    p_rank = "n/a" if row["p_mannwhitney"] != row["p_mannwhitney"] else _p(row["p_mannwhitney"])
     return (f"  {row['scalar']}: mean {num(row['mean_b'])} vs {num(row['mean_a'])}; "
-            f"Welch t-test p = {'n/a' if row['p_welch'] != row['p_welch'] else _p(row['p_welch'])}, "
-            f"Mann-Whitney U p = {p_rank}, Hedges' g = {num(row['hedges_g'], '+.2f')}")
+            f"Welch t-test {_p(row['p_welch'])}, Mann-Whitney U {_p(row['p_mannwhitney'])}, "
+            f"Hedges' g = {num(row['hedges_g'], '+.2f')}")
 
 
 def _p(p: float) -> str:
-    from .stats import _p_text
+    from .stats import _p_words
 
-    return _p_text(p)
+    return "p = n/a" if p != p else _p_words(p)
 
 
 # --- queue ----------------------------------------------------------------------------------------

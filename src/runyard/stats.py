@@ -290,12 +290,18 @@ def plain_words(result: dict, label_a: str, label_b: str, digits: int = 2) -> st
         return "NaN" if v != v else f"{v:+.{_decimals(result, digits)}f}"
 
     p = result["p_welch"]
-    ptext = "n/a (a t-test needs 2 runs a side)" if p != p else _p_text(p)
+    ptext = "p = n/a (a t-test needs 2 runs a side)" if p != p else _p_words(p)
     level = result.get("ci", 0.95)
     which = "" if abs(level - 0.95) < 1e-12 else f" ({level:.4g} CI)"
     return (f"{label_b} \u2212 {label_a}: {signed(result['diff'])} "
             f"[{signed(result['ci_low'])}, {signed(result['ci_high'])}]{which}, "
-            f"p = {ptext}, n = {result['n_b']} vs {result['n_a']}")
+            f"{ptext}, n = {result['n_b']} vs {result['n_a']}")
+
+
+def _p_words(p: float) -> str:
+    """``p = 0.006``, or ``p < 0.001``."""
+    text = _p_text(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def _p_text(p: float) -> str:
