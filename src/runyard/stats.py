@@ -213,6 +213,54 @@ def summarize(df: "pd.DataFrame", seeds: "np.ndarray | None" = None, by: Sequenc
     return result
 
 
+# --- groups of records (no pandas: the web view) --------------------------------------------------
+
+def run_seed_flag(record: dict) -> str | None:
+    """A run record's seed flag: its recorded ``seed_flag`` if it has that flag, else the first
+    of :data:`SEED_FLAG_NAMES` it has (the rule :func:`summarize` applies to a frame)."""
+    flags = record.get("flags") or {}
+    name = record.get("seed_flag")
+    if isinstance(name, str) and flags.get(name) is not None:
+        return name
+    return next((n for n in SEED_FLAG_NAMES if flags.get(n) is not None), None)
+
+
+def group_records(records: Sequence[dict]) -> list[list[dict]]:
+    """Records in groups (same operation, flags equal but the seed flag), in order of first appearance."""
+    import json
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        seed = run_seed_flag(r)
+        flags = {k: v for k, v in (r.get("flags") or {}).items() if k != seed and v is not None}
+        key = (r.get("operation"), json.dumps(flags, sort_keys=True, default=repr))
+        groups.setdefault(key, []).append(r)
+    return list(groups.values())
+
+
+def t_quantiles(max_n: int, ci: float = 0.95) -> dict[int, float]:
+    """n -> the Student-t quantile of a ``ci`` interval of a mean of n values (n >= 2)."""
+    if max_n < 2:
+        return {}
+    stats = _scipy_stats()
+    level = check_ci(ci)
+    return {n: float(q) for n, q in zip(range(2, max_n + 1), stats.t.ppf(0.5 + level / 2, list(range(1, max_n))))}
+
+
+def describe(values: Sequence[float], ci: float = 0.95) -> dict[str, float]:
+    """``n, mean, std, half`` (the interval's half-width; NaN when n < 2) of the finite values."""
+    xs = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    n = len(xs)
+    nan = float("nan")
+    if not n:
+        return {"n": 0, "mean": nan, "std": nan, "half": nan}
+    mean = sum(xs) / n
+    if n < 2:
+        return {"n": 1, "mean": mean, "std": nan, "half": nan}
+    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+    return {"n": n, "mean": mean, "std": std, "half": t_quantiles(n, ci)[n] * std / math.sqrt(n)}
+
+
 # --- two samples ---------------------------------------------------------------------------------
 
 def versus(a: Sequence[float], b: Sequence[float], ci: float = 0.95) -> dict[str, float]:
