@@ -87,17 +87,18 @@ def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
 _last_frame: tuple[list[dict], Any] | None = None  # (records, DataFrame) of the last listing
 
 
-def _frame(records: list[dict], keep: bool = False) -> "pd.DataFrame":
+def _frame(records: list[dict], keep: bool = False, copy: bool = True) -> "pd.DataFrame":
     """Records -> the ``ls_runs`` DataFrame. Records are immutable (a changed run gets a new
     record), so the very same record objects in the same order give the same frame: that is
     cached. (The cache holds the records, so their identities can't be reused meanwhile.)
-    ``keep``: the default listing, whose frame the index keeps for the next process."""
+    ``keep``: the default listing, whose frame the index keeps for the next process. ``copy=False``:
+    the cached frame itself, for callers that only read it."""
     global _last_frame
     import operator
 
     if _last_frame is not None and len(_last_frame[0]) == len(records) and all(
             map(operator.is_, _last_frame[0], records)):
-        return _last_frame[1].copy()
+        return _last_frame[1].copy() if copy else _last_frame[1]
     from . import index
 
     with _gc_paused():
@@ -108,7 +109,7 @@ def _frame(records: list[dict], keep: bool = False) -> "pd.DataFrame":
             if keep:
                 index.store_snapshot_frame(records, lambda: _frame_columns(df))
     _last_frame = (list(records), df)
-    return df.copy()
+    return df.copy() if copy else df
 
 
 def _frame_columns(df: "pd.DataFrame") -> bytes | None:
@@ -331,8 +332,8 @@ def _selected_frame(records: list[dict], everything: list) -> "pd.DataFrame":
     """The ``ls_runs`` frame of ``records``: rows of the whole home's frame (kept between calls),
     so a summary costs no new frame however it selects."""
     if not everything or len(records) == len(everything[0]):
-        return _frame(records)
-    full = _frame(everything[0], keep=True)
+        return _frame(records, copy=False)
+    full = _frame(everything[0], keep=True, copy=False)  # (read only: the rows taken are a new frame)
     ids = [r["id"] for r in records]
     df = full[full["id"].isin(ids)]
     if len(df) != len(ids):  # (ids twice in a selection: as selected)
@@ -355,11 +356,19 @@ def runs_summary(runs: Any = None, *args: Any, by: Any = None, scalars: Any = No
 
     runs, args, filters, only = _statistics_selection(runs, args, filters)
     everything: list = []
-    records = _completed(_records(runs, args, filters, keep_all=everything), only)
-    df = _selected_frame(records, everything)
-    recorded = {r["id"]: r["seed_flag"] for r in records if isinstance(r.get("seed_flag"), str)}
-    seeds = stats.seed_flags(df, recorded) if len(df) else None
-    return stats.summarize(df if len(df) else _empty_frame(), seeds, by=by, scalars=scalars, ci=ci)
+    with _gc_paused():  # (many objects made at once: no collector passes over the cached records)
+        selected = _records(runs, args, filters, keep_all=everything)
+        if only and runs is None and not args and not filters and everything \
+                and len(selected) == len(everything[0]):  # all runs, the completed ones: by the status column
+            full = _frame(everything[0], keep=True, copy=False)
+            df = full[full["status"].to_numpy() == "completed"].reset_index(drop=True)
+            records = [r for r in selected if r.get("status") == "completed"]
+        else:
+            records = _completed(selected, only)
+            df = _selected_frame(records, everything)
+        recorded = {r["id"]: r["seed_flag"] for r in records if "seed_flag" in r and isinstance(r["seed_flag"], str)}
+        seeds = stats.seed_flags(df, recorded) if len(df) else None
+        return stats.summarize(df if len(df) else _empty_frame(), seeds, by=by, scalars=scalars, ci=ci)
 
 
 def _empty_frame() -> "pd.DataFrame":
