@@ -3,8 +3,6 @@ n), the charts draw each group's mean curve with a shaded band, the URL keeps th
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from scipy import stats as sst
 
@@ -106,4 +104,4 @@ def test_group_seeds_folds_rows_and_draws_group_means_with_bands(site, page):
     page.wait_for_selector("#charts .chart-card canvas")
     assert page.locator("#cmp tbody tr[data-id]").count() == 6
     wait_js(page, "document.querySelector('#charts .plot').ryChart.plot.series.length === 7")  # 6 runs + x
-    assert not math.isnan(data[1][step1])
+    assert "units=64 (n=3)" not in page.inner_text("#legend")

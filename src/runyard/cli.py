@@ -1132,18 +1132,14 @@ def summary_cmd(runs: tuple, by: tuple, scalars: tuple, ci: str, csv_path: str |
 
 
 def _plain_cell(v: Any) -> Any:
-    if hasattr(v, "item") and not isinstance(v, (list, str)):
+    """A cell of a summary frame as plain JSON-able Python: NumPy scalars unwrapped, NaN/NA None."""
+    import pandas as pd
+
+    if isinstance(v, (list, str)):
+        return v
+    if hasattr(v, "item"):
         v = v.item()
-    if v is None or (not isinstance(v, (list, str)) and _isna(v)):
-        return None
-    return v
-
-
-def _isna(v: Any) -> bool:
-    try:
-        return bool(v != v) or v is getattr(sys.modules.get("pandas"), "NA", object())
-    except (TypeError, ValueError):
-        return False
+    return None if v is None or pd.isna(v) else v
 
 
 def _write_frame_csv(df: Any, path: str) -> None:

@@ -19,6 +19,7 @@ scipy is imported here, lazily; without it a one-line error says how to install 
 from __future__ import annotations
 
 import math
+import statistics
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import UsageError
@@ -254,10 +255,10 @@ def describe(values: Sequence[float], ci: float = 0.95) -> dict[str, float]:
     nan = float("nan")
     if not n:
         return {"n": 0, "mean": nan, "std": nan, "half": nan}
-    mean = sum(xs) / n
+    mean = statistics.fmean(xs)
     if n < 2:
         return {"n": 1, "mean": mean, "std": nan, "half": nan}
-    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+    std = statistics.stdev(xs)
     return {"n": n, "mean": mean, "std": std, "half": t_quantiles(n, ci)[n] * std / math.sqrt(n)}
 
 

@@ -15,6 +15,7 @@ Every kind also writes one line per event to the batch run's own output.
 
 from __future__ import annotations
 
+import statistics
 import sys
 from typing import Any
 
@@ -47,15 +48,6 @@ def trial_desc(script_rel: str, flags: dict) -> str:
 def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.6g}"
 
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
-def _sd(values: list[float]) -> float:
-    """The sample standard deviation (n - 1), the spread the progress shows."""
-    m = _mean(values)
-    return (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
 
 
 class Quiet:
@@ -94,8 +86,8 @@ class Quiet:
         group = trial.extra.get("group")
         if group is not None and trial.status == "completed" and trial.objective is not None:
             self.groups.setdefault(group, []).append(trial.objective)
-            self.best_group = min(self.groups, key=lambda g: _mean(self.groups[g]) * (-1 if self.objective.maximize
-                                                                                     else 1))
+            sign = -1 if self.objective.maximize else 1
+            self.best_group = min(self.groups, key=lambda g: sign * statistics.fmean(self.groups[g]))
         obj = "" if trial.objective is None else f", {self.objective.tag}={_fmt(trial.objective)}"
         self._log(f"INFO: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status}{obj})",
                   1 if trial.status in FAILED else 0)
@@ -115,10 +107,11 @@ class Quiet:
         return ", ".join(parts)
 
     def group_text(self) -> str:
-        """The best group's objective: ``mean ± sd (n runs)``."""
+        """The best group's objective: ``mean ± sample standard deviation (n runs)``."""
         values = self.groups[self.best_group]
         n = len(values)
-        return f"{_fmt(_mean(values))} ± {_fmt(_sd(values)) if n > 1 else '?'} ({n} run{'s' * (n != 1)})"
+        spread = _fmt(statistics.stdev(values)) if n > 1 else "?"
+        return f"{_fmt(statistics.fmean(values))} ± {spread} ({n} run{'s' * (n != 1)})"
 
     def close(self, note: str | None = None) -> None:
         self._log(f"INFO: Batch {note or 'finished'}: {self.summary()}")
