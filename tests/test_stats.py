@@ -216,7 +216,8 @@ def test_summary_cli(fixed_runs):
     assert j["n"] == [5, 5, 1] and j["scalars.test_accuracy.ci_low"][2] is None
     assert j["scalars.test_accuracy.ci_low"][0] == pytest.approx(_interval(ACC[64], 0.9)[0])
     for args, words in [(["--ci", "1.5"], "between 0 and 1"), (["--by", "nope"], "flag 'nope'"),
-                        (["--scalar", "nope"], "scalar 'nope'"),
+                        (["--scalar", "nope"], "scalar 'nope'"), (["--by", ""], "--by needs flag names"),
+                        (["--scalar", ""], "--scalar needs"),
                         (["--versus", "flag:units=64", "flag:units=128"], "one --scalar"),
                         (["--versus", "flag:units=1", "flag:units=128", "--scalar", "loss"], "no completed runs")]:
         r = cli("summary", *args)

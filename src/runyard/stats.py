@@ -136,6 +136,8 @@ def summarize(df: "pd.DataFrame", seeds: "np.ndarray | None" = None, by: Sequenc
     if by is not None:
         by = [by] if isinstance(by, str) else list(by)
         names = [flag_name(b.strip()) for part in by for b in str(part).split(",") if b.strip()]
+        if not names:
+            raise UsageError("--by needs flag names, such as --by units or --by units,lr")
         missing = [b for b in names if f"flags.{b}" not in flag_cols]
         if missing:
             known = ", ".join(c[len("flags."):] for c in flag_cols) or "none"
@@ -146,6 +148,8 @@ def summarize(df: "pd.DataFrame", seeds: "np.ndarray | None" = None, by: Sequenc
     if scalars is not None:
         scalars = [scalars] if isinstance(scalars, str) else list(scalars)
         wanted = [scalar_name(s.strip()) for part in scalars for s in str(part).split(",") if s.strip()]
+        if not wanted:
+            raise UsageError("--scalar needs a scalar's name, such as --scalar loss")
         missing = [s for s in wanted if f"scalars.{s}" not in scalar_cols]
         if missing:
             known = ", ".join(c[len("scalars."):] for c in scalar_cols) or "none"
