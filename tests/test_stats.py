@@ -103,6 +103,8 @@ def test_summary_selection_filters_and_by(fixed_runs):
     assert (picked["status"] == "error").sum() == 1
     sel = runyard.runs_summary(picked)  # a DataFrame selects; only completed runs count
     assert sel["n"].tolist() == [3]
+    again = runyard.runs_summary(by.iloc[[1]], scalars="test_accuracy")  # summary rows select their runs
+    assert again["n"].tolist() == [5] and again["flags.units"].tolist() == [128]
     with_errors = runyard.runs_summary(error=True)  # a status filter: those runs
     assert with_errors["operation"].tolist() == ["fail.py"]
     assert runyard.runs_summary("--error")["operation"].tolist() == ["fail.py"]

@@ -319,9 +319,21 @@ def _statistics_selection(runs: Any, args: tuple, filters: dict) -> tuple[Any, t
     if isinstance(runs, str) and runs.startswith("-") or (
             isinstance(runs, (list, tuple)) and any(isinstance(r, str) and r.startswith("-") for r in runs)):
         args, runs = (runs, *args), None
+    if _is_groups(runs):
+        runs = _group_ids(runs)
     pos, kw = _options.parse(args, _options.FILTER_OPTIONS)
     kw.update(filters)
     return runs, tuple(pos), kw, not any(kw.get(k) for k in _STATUS_FILTERS)
+
+
+def _is_groups(selection: Any) -> bool:
+    """True for rows of ``runs_summary()`` (a ``runs`` column of id lists, no ``id`` column)."""
+    cols = getattr(selection, "columns", ())
+    return "runs" in cols and "id" not in cols and "run" not in cols
+
+
+def _group_ids(groups: Any) -> list[str]:
+    return [i for ids in groups["runs"] for i in ids]
 
 
 def _completed(records: list[dict], only: bool) -> list[dict]:
@@ -349,8 +361,9 @@ def runs_summary(runs: Any = None, *args: Any, by: Any = None, scalars: Any = No
     Columns: ``operation``, the group's ``flags.*``, ``n``, ``runs`` (their ids), then for each
     scalar (``scalars``: which; default all) ``scalars.NAME.mean``, ``.std``, ``.ci_low``,
     ``.ci_high`` (a Student-t interval at level ``ci``; NaN for a group of one), ``.min``,
-    ``.max``, ``.n`` (the runs with a value) — a run's value being its last, as in ``ls_runs``. ``runs`` and filters select as
-    in ``ls_runs``; only completed runs count unless a status filter says otherwise.
+    ``.max``, ``.n`` (the runs with a value) — a run's value being its last, as in ``ls_runs``.
+    ``runs`` and filters select as in ``ls_runs`` (rows of ``runs_summary()`` select their runs);
+    only completed runs count unless a status filter says otherwise.
     """
     from . import stats
 
@@ -386,9 +399,8 @@ def _side(selection: Any, args: tuple, filters: dict, only: bool) -> tuple[list[
 def _side_records(selection: Any, args: tuple, filters: dict) -> tuple[list[dict], str]:
     import re
 
-    if hasattr(selection, "columns") and "runs" in getattr(selection, "columns", ()):
-        ids = [i for group in selection["runs"] for i in group]  # rows of runs_summary()
-        return _records(ids, args, filters), f"{len(selection)} group{'s' * (len(selection) != 1)}"
+    if _is_groups(selection):  # rows of runs_summary()
+        return _records(_group_ids(selection), args, filters), f"{len(selection)} group{'s' * (len(selection) != 1)}"
     if isinstance(selection, str) and re.fullmatch(r"[0-9a-fA-F:]+(,[0-9a-fA-F:]+)+", selection.strip()):
         return _records(selection.strip().split(","), args, filters), selection  # ids: 3c87,5abb
     if isinstance(selection, str) and not selection.startswith("-") and not re.fullmatch(
