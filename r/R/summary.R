@@ -11,7 +11,10 @@
 #' unless a status filter (`error = TRUE`, ...) is given. Works in pipelines:
 #' `ls_runs(filter = "flag:epochs = 10") |> runs_summary()`.
 #'
-#' @inheritParams ls_runs
+#' @param runs The runs: see [runs-selection]; rows of `runs_summary()`
+#'   select their runs. `NULL` (the default): all.
+#' @param ... Filters (`marked = TRUE`, `started = "last hour"`, ...) or
+#'   terminal syntax (`"--marked"`), as in [ls_runs()].
 #' @param by Flags to group by (alone), e.g. `"units"`; `NULL`: every flag
 #'   but the seed.
 #' @param scalars Scalars to summarize; `NULL`: all.
@@ -28,6 +31,7 @@
 #' }
 #' @export
 runs_summary <- function(runs = NULL, by = NULL, scalars = NULL, ci = 0.95, ...) {
+  if (is_summary(runs)) runs <- unlist(runs[["runs"]])  # rows of runs_summary(): their runs
   sel <- run_selectors(runs)
   if (is.null(sel)) return(summary_tibble(list()))
   args <- c("summary", sel,
@@ -78,8 +82,10 @@ runs_versus <- function(a, b, scalar, ci = 0.95, ...) {
 
 # One side of runs_versus() as the command's A or B: a filter expression, or
 # run ids joined by commas.
+is_summary <- function(x) is.data.frame(x) && "runs" %in% names(x) && !("id" %in% names(x))
+
 versus_side <- function(x) {
-  if (is.data.frame(x) && "runs" %in% names(x) && !("id" %in% names(x))) {
+  if (is_summary(x)) {
     x <- unlist(x[["runs"]])
   } else if (is.data.frame(x) || (is.list(x) && !is.null(names(x)))) {
     x <- run_selectors(x)

@@ -44,6 +44,10 @@ test_that("guild_run(seeds =) runs each setting once per seed; runs_summary() gr
   expect_equal(c(one$scalars.rmse.ci_low, one$scalars.rmse.ci_high),
                as.numeric(t.test(x, conf.level = 0.9)$conf.int), tolerance = 1e-9)
 
+  again <- runs_summary(s[2, ])  # rows of a summary select their runs
+  expect_equal(again$n, 4L)
+  expect_equal(again$flags.span, 0.75)
+
   # the test between the two settings, as R computes it
   y <- rmse(0.75)
   v <- runs_versus("flag:span=0.5", "flag:span=0.75", "rmse")
