@@ -24,22 +24,12 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# Python: the tests' own virtualenv, made from the lock file (every version pinned, so pip has one
-# candidate for each and never backtracks) and reused while the lock and pyproject.toml are
-# unchanged. Nothing installed elsewhere on the machine, or in the caller's venv, is used.
+# Python: the tests' own virtualenv, made from the lock file (every version pinned: nothing to
+# backtrack over) and reused while the lock and pyproject.toml are unchanged. Nothing installed
+# elsewhere on the machine, or in the caller's venv, is used.
 # Regenerate the locks with `bash scripts/lock.sh` (docs/architecture.md, "Dependencies").
 VENV="${RUNYARD_TEST_VENV:-$PWD/.venv-test}"
-want="$(cat requirements/test.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$VENV/.runyard-lock" 2>/dev/null)" != "$want" ] || ! "$VENV/bin/python" -c '' 2>/dev/null; then
-  echo "making the test venv $VENV from requirements/test.txt"
-  start=$SECONDS
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -qq --disable-pip-version-check -r requirements/test.txt
-  "$VENV/bin/python" -m pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e .
-  echo "$want" > "$VENV/.runyard-lock"
-  echo "test venv ready in $((SECONDS - start)) s"
-fi
+bash scripts/venv-from-lock.sh "$VENV" requirements/test.txt pyproject.toml
 export VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH"
 unset PYTHONHOME
 
@@ -54,4 +44,4 @@ RUNYARD_GUILD="$(bash scripts/guild-venv.sh | tail -n 1)"
 export RUNYARD_GUILD
 
 python -m ruff check -q src tests benchmarks   # undefined names and the like, before the slow part
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -q -rs -p no:cacheprovider "$@"   # -rs: every skip says why

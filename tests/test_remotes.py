@@ -359,6 +359,7 @@ def test_ssh_remote(runs, tmp_path, sshd):
     _add("box", f"ssh://{user}@127.0.0.1:{port}{tmp_path}/box-runs", f"client_keys={key}", "known_hosts=null")
     r = cli("push", "box")
     assert r.returncode == 0 and "pushed 3 runs" in r.stderr, r.stderr
+    assert "Warning" not in r.stderr  # no third-party notices (asyncssh's "DSA is deprecated") in runyard's output
     assert "3 unchanged" in cli("push", "box").stderr
     laptop = _other_home(tmp_path)
     assert "pulled 3 runs" in cli("pull", "box", env=laptop).stderr

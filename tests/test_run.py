@@ -498,7 +498,7 @@ def test_argparse_script_gets_its_values_as_arguments(project):
     print(f"loss: {a.learning_rate * a.epochs}")
     ''')
     r = cli("run", "ap.py", "--help-op")
-    assert "learning_rate" in r.stdout and "Step size." in r.stdout and "choices: 1, 3, 5" in r.stdout
+    assert "learning-rate" in r.stdout and "Step size." in r.stdout and "choices: 1, 3, 5" in r.stdout
     row = runyard.run("ap.py", {"learning_rate": 0.5, "epochs": 5, "verbose": True}, echo=False).iloc[0]
     out = (Path(row["dir"]) / ".guild" / "output").read_text()
     assert "lr=0.5 epochs=5 verbose=True" in out and row["scalars.loss"] == 2.5

@@ -375,9 +375,15 @@ def test_compare_limit_is_said_before_the_click_and_back_keeps_the_filter(site):
         assert page.locator("#cmp tbody tr").count() == 200
         page.click("a.back-to-runs")
         page.wait_for_url("**/?filter=train*")
+        page.wait_for_selector("#grid-rows .grid-row")
         assert page.input_value("#filter") == "train"
-        page.go_back()  # the compare page
-        page.go_back()  # the runs page it came from
+        # Back, twice. Each step waits for the page it lands on to be whole (not for a load event,
+        # which a page settling its URL can abort on a busy machine: net::ERR_ABORTED).
+        page.go_back(wait_until="commit")  # the compare page
+        page.wait_for_url("**/compare?**")
+        page.wait_for_selector("#cmp tbody tr")
+        page.go_back(wait_until="commit")  # the runs page it came from
+        page.wait_for_url("**/?filter=train*")
         page.wait_for_selector("#grid-rows .grid-row")
         assert page.input_value("#filter") == "train"
         # a longer URL than the limit shows the first 200 and says so

@@ -177,9 +177,51 @@ cli_args <- function(...) {
   out
 }
 
+# Split `text` into words as a POSIX shell does: whitespace separates words; quotes may
+# start anywhere in a word (msg='a b' is one word, msg=a b); '...' keeps everything,
+# "..." keeps all but \" \\ \$ \` escapes; a backslash outside quotes escapes the next
+# character. An unclosed quote is an error.
 shell_words <- function(text) {
-  if (!nzchar(trimws(text))) return(character())
-  scan(text = text, what = "", quiet = TRUE, quote = "\"'")
+  chars <- strsplit(enc2utf8(text), "")[[1L]]
+  words <- character()
+  cur <- character()
+  in_word <- FALSE
+  quote <- ""
+  i <- 1L
+  n <- length(chars)
+  while (i <= n) {
+    ch <- chars[[i]]
+    if (quote == "'") {
+      if (ch == "'") quote <- "" else cur <- c(cur, ch)
+    } else if (quote == '"') {
+      if (ch == '"') {
+        quote <- ""
+      } else if (ch == "\\" && i < n && chars[[i + 1L]] %in% c('"', "\\", "$", "`")) {
+        i <- i + 1L
+        cur <- c(cur, chars[[i]])
+      } else {
+        cur <- c(cur, ch)
+      }
+    } else if (grepl("^[[:space:]]$", ch)) {
+      if (in_word) words <- c(words, paste(cur, collapse = ""))
+      cur <- character()
+      in_word <- FALSE
+    } else {
+      in_word <- TRUE
+      if (ch == "'" || ch == '"') {
+        quote <- ch
+      } else if (ch == "\\" && i < n) {
+        i <- i + 1L
+        cur <- c(cur, chars[[i]])
+      } else {
+        cur <- c(cur, ch)
+      }
+    }
+    i <- i + 1L
+  }
+  if (nzchar(quote)) stop(paste0("runyard: unclosed ", quote, " in: ", text), call. = FALSE)
+  if (in_word) words <- c(words, paste(cur, collapse = ""))
+  words
 }
 
 # A value as text that runyard reads back exactly: numbers in the fewest

@@ -160,6 +160,6 @@ run_error_line <- function(stderr, code, ids) {
   lines <- trimws(lines[nzchar(trimws(lines))])
   n <- length(ids)
   what <- if (n == 1L) paste("run", substr(ids, 1L, 8L)) else paste0("a run of the batch (", n, " runs)")
-  paste0("runyard: ", what, if (code == 2L) " was stopped" else " failed",
+  paste0("runyard: ", what, if (code %in% c(2L, 130L)) " was stopped" else " failed",
          if (length(lines)) paste0(": ", lines[[length(lines)]]) else paste0(" (exit status ", code, ")"))
 }

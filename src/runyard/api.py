@@ -292,7 +292,11 @@ def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: A
                 rows.append([r["id"], *s])
         cols = ["run", "path", "tag", "first_val", "first_step", "last_val", "last_step", "min_val", "min_step",
                 "max_val", "max_step", "avg_val", "total", "count"]
-        return pd.DataFrame(rows, columns=cols)
+        frame = pd.DataFrame(rows, columns=cols)
+        if not rows:  # the same dtypes as with rows: text columns stay text
+            frame = frame.astype({c: "object" if c in ("run", "path", "tag") else
+                                  "int64" if c.endswith("_step") or c == "count" else "float64" for c in cols})
+        return frame
     from .store.tfevents import run_scalars
 
     run_col, path_col, tag_col, val_col, step_col = [], [], [], [], []
@@ -303,7 +307,8 @@ def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: A
             tag_col.append(tag)
             val_col.append(value)
             step_col.append(step)
-    return pd.DataFrame({"run": run_col, "path": path_col, "tag": tag_col,
+    return pd.DataFrame({"run": pd.Series(run_col, dtype="object"), "path": pd.Series(path_col, dtype="object"),
+                         "tag": pd.Series(tag_col, dtype="object"),
                          "value": pd.Series(val_col, dtype="float64"), "step": pd.Series(step_col, dtype="int64")})
 
 
@@ -469,7 +474,8 @@ def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = T
 
     ``flags``: a dict of values (lists expand to a grid), a DataFrame or list of dicts (one run
     per row). Terminal syntax works in ``args``: ``run("train.py", None, "units=[64,128]", "--label", "x")``.
-    Options: ``label, tags, comment, force_flags, stage, gpus, no_gpus, restart, proto``, and for
+    Options: ``label, tags, comment, force_flags, stage, gpus, no_gpus, restart, proto``,
+    ``python`` / ``rscript`` (the interpreter; default: the user's, see :mod:`runyard.lang.runtime`), and for
     batches ``max_trials, optimizer, minimize, maximize, random_seed, workers, dask, fail_fast, needed``,
     and ``seeds`` (``seeds=5``: each setting runs 5 times, once per seed; ``seed_flag`` names the flag).
     ``script`` may also name a guild.yml operation (``"train"``, ``"model:train"``).
@@ -553,6 +559,18 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
             return [rerun.restart(str(restart), flags, echo=echo, gpus=gpus, wait=wait)]
         script, proto_flags, proto_dir = rerun.proto_source(str(proto))
         flags = {**proto_flags, **(flags or {})}
+    interpreters = {k: options.pop(k, None) for k in ("python", "rscript")}
+    if any(interpreters.values()):
+        from .lang import Script, resolve
+        from .lang.runtime import override
+
+        script = override(script if isinstance(script, Script) else resolve(script), **interpreters)
+    if isinstance(flags, dict) and any(isinstance(v, (list, tuple)) for v in flags.values()):
+        from .flags import list_values
+        from .lang import Script, resolve
+
+        script = script if isinstance(script, Script) else resolve(script)
+        flags = list_values(script.flags, flags)  # a list flag's [128,64] is one value, not a grid
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]
@@ -807,8 +825,27 @@ def runs_export(runs: Any = None, location: str | os.PathLike | None = None, *ar
     if location is None:
         raise UsageError("runs_export needs a location (a directory or a .zip file)")
     sel = _each(runs, args, filters)
+    if links == "keep":
+        _note_links_left_behind([run.dir for run, _ in sel])
     export_runs([run.dir for run, _ in sel], Path(location).expanduser().absolute(), move=move, links=links)
     return runs
+
+
+def _note_links_left_behind(run_dirs: list[Path]) -> None:
+    """One line on stderr per exported run linking runs left out of the export (a pipeline's
+    steps, a batch's trials): its links to them would point at nothing."""
+    import sys
+
+    from .store.links import linked_runs
+    from .terminal import safe
+
+    chosen = {Path(d).name for d in run_dirs}
+    for d in run_dirs:
+        left = [link for link in linked_runs(d) if link["id"] not in chosen and link["status"] != "missing"]
+        if left:
+            names = ", ".join(f"{safe(link['name'])} ({link['id'][:8]})" for link in left)
+            sys.stderr.write(f"runyard: {Path(d).name[:8]} links runs not in this export: {names}; export them "
+                             "too, or store their files with --copy-links (links='copy' in Python)\n")
 
 
 def runs_import(location: str | os.PathLike, runs: Any = None, *args: Any, move: bool = False,

@@ -40,6 +40,18 @@ def _r_version() -> tuple[str | None, str]:
     return (text[0] if text else "R"), rscript
 
 
+def _run_python() -> str:
+    """The interpreter a Python script here would run with, and why (lang/runtime.py)."""
+    from .lang import Script
+    from .lang.runtime import python
+
+    try:
+        chosen = python(Script(path=Path.cwd() / "script.py", language="python"))
+    except Exception as e:  # noqa: BLE001 - check reports what it finds
+        return f"error: {e}"
+    return f"{chosen.path} ({chosen.why})"
+
+
 def report() -> tuple[list[tuple[str, str]], bool]:
     """(name, value) lines of the check, and whether every required part is fine."""
     from . import home as _home
@@ -50,6 +62,7 @@ def report() -> tuple[list[tuple[str, str]], bool]:
         ("runyard_install", str(Path(__file__).parent)),
         ("python_version", sys.version.split()[0]),
         ("python_exe", sys.executable),
+        ("run_python", _run_python()),
         ("platform", f"{platform.system()} {platform.release()} {platform.machine()}"),
     ]
     ok = True

@@ -154,23 +154,31 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
             background = opts.pop("background", False)
             ids = api.run_ids(None, dict(parse_assign(f) for f in flags) or None, echo=not quiet,
                               wait=not background, **opts)
-            from .store.run import status_of
             from .home import find_home, runs_dir
 
-            status = status_of(runs_dir(find_home()) / ids[0])
-            _exit_now(0 if background or status == "completed" else 1 if status == "error" else 2)
+            _exit_now(0 if background else _exit_code([runs_dir(find_home()) / ids[0]]))
     else:
         info = resolve(script)
     if script is None:
         script = info.name
+    if opts.get("python") or opts.get("rscript"):
+        from .lang.runtime import override
+
+        override(info, python=opts.get("python"), rscript=opts.get("rscript"))
     if help_op:
         _echo(_help_op(info))
         return
     if test_sourcecode:
         from .launch import sourcecode
 
+        from .launch.projectdata import empty_dirs
+
         _echo(sourcecode.plan(*sourcecode.rules_for(info), explain=True).explain())
+        made = empty_dirs(info.project_dir)
+        if made:
+            _echo("Empty folders made in the run: " + ", ".join(f"{d}/" for d in made))
         return
+    from .flags import list_values
     from .flags.values import parse_assign
 
     given = dict(parse_assign(f) for f in flags)
@@ -182,17 +190,22 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     yes = opts.pop("yes", False)
     from .flags.values import is_batch
 
-    if not is_batch(given) and not any(k in opts for k in ("optimizer", "max_trials", "seeds")):
+    # (as api.run takes them: a list flag's layers=[128,64] is one value; `given` goes to it as typed)
+    meant = list_values(info.flags, given)
+    if not is_batch(meant) and not any(k in opts for k in ("optimizer", "max_trials", "seeds")):
         from .launch.runner import resolve_values
 
         if opts.get("proto"):
             given = {**again_flags, **given}
-        values = resolve_values(info, given, bool(opts.get("force_flags")))
+            meant = list_values(info.flags, given)
+        values = resolve_values(info, meant, bool(opts.get("force_flags")))
         if _introspect(info, values, opts):
             return
         if not _confirm(_preview(info, values), yes):
             click.echo("Cancelled.", err=True)
             sys.exit(1)
+    elif _introspect_batch(info, meant, opts):
+        return
     elif not yes and sys.stdin.isatty():
         if not click.confirm(f"You are about to run a batch of {info.name}\nContinue?", default=True):
             sys.exit(1)
@@ -210,7 +223,7 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     background = opts.pop("background", False)
     if opts.get("proto"):
         script, given = None, {k: v for k, v in given.items() if k not in again_flags or again_flags[k] != v}
-    if not background and not opts.get("stage") and not is_batch(given) and not any(
+    if not background and not opts.get("stage") and not is_batch(meant) and not any(
             k in opts for k in ("optimizer", "max_trials", "workers", "dask", "executor", "sync", "seeds")):
         from .launch.runner import catch_early_sigterm
 
@@ -230,11 +243,29 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
         from .store.run import status_of
 
         each = [status_of(runs_dir(find_home()) / i) for i in ids]
-        statuses = set(each)
-        code = 1 if "error" in statuses else 2 if "terminated" in statuses else 0
+        code = _exit_code([runs_dir(find_home()) / i for i in ids], each)
         if not quiet:
             _say_made(ids, each, runs_dir(find_home()))
     _exit_now(code)
+
+
+def _exit_code(run_dirs: list, statuses: list[str] | None = None) -> int:
+    """``runyard run``'s exit status, one rule for a run and a batch: 0 when every run completed,
+    1 when one failed, 130 after Ctrl-C (the shell's convention), 2 when one was stopped otherwise
+    (``runyard stop``, SIGTERM)."""
+    from .store.run import Run, status_of
+
+    statuses = statuses if statuses is not None else [status_of(d) for d in run_dirs]
+    if "error" in statuses:
+        return 1
+    stopped = [d for d, st in zip(run_dirs, statuses) if st == "terminated"]
+    if not stopped:
+        return 0
+    try:
+        interrupted = any(Run(d).get("exit_status") == -16 for d in stopped)
+    except Exception:  # noqa: BLE001 - an unreadable attribute: still stopped
+        interrupted = False
+    return 130 if interrupted else 2
 
 
 def _say_made(ids: list[str], statuses: list[str], base) -> None:
@@ -270,6 +301,27 @@ def _introspect(info, values: dict, opts: dict) -> bool:
     return bool(opts.get("print_cmd") or opts.get("test_flags") or src)
 
 
+def _introspect_batch(info, given: dict, opts: dict) -> bool:
+    """--print-cmd / --test-flags / --test-output-scalars for a batch: each trial's; nothing is made."""
+    if not any(opts.get(k) for k in ("print_cmd", "test_flags", "test_output_scalars")):
+        return False
+    from .batch.runner import plan
+    from .launch.runner import resolve_values
+
+    p = plan(info, given, force_flags=bool(opts.get("force_flags")), max_trials=opts.get("max_trials"),
+             optimizer=opts.get("optimizer"), random_seed=opts.get("random_seed"),
+             minimize=opts.get("minimize"), maximize=opts.get("maximize"))
+    per_trial = {k: v for k, v in opts.items() if k != "test_output_scalars"}
+    if p.trials is None:
+        _echo(f"(--optimizer {p.optimizer} chooses each trial's flags as the batch runs: the defaults shown)")
+        _introspect(info, resolve_values(info, {}, True), per_trial)
+    for trial in p.trials or ():
+        _introspect(info, trial.values, per_trial)
+    if opts.get("test_output_scalars"):
+        _introspect(info, {}, {"test_output_scalars": opts["test_output_scalars"]})
+    return True
+
+
 def _exit_now(code: int) -> None:
     """Exit at once: the run is finalized and nothing else needs tearing down (saves ~10 ms)."""
     for f in (sys.stdout, sys.stderr):
@@ -302,7 +354,7 @@ def _preview(info, values: dict) -> str:
 
 
 def _help_op(info) -> str:
-    from .flags import format_value
+    from .flags import format_value, is_list_flag, typed_name
 
     out = [f"Usage: runyard run [OPTIONS] {info.name} [FLAG]...", ""]
     desc = info.options.get("description")
@@ -313,20 +365,25 @@ def _help_op(info) -> str:
         out.append("No flags." + (f" ({info.hint})" if info.hint else ""))
         return "\n".join(out)
     out.append("Flags:")
-    width = max(len(n) for n in info.flags) + 2
-    for name in sorted(info.flags):
-        fd = info.flags[name]
+    shown = {typed_name(fd): fd for fd in info.flags.values()}  # the name as the user types it
+    width = max(len(n) for n in shown) + 2
+    for name in sorted(shown):
+        fd = shown[name]
         parts = []
         if fd.description:
             parts.append(fd.description)
         meta = []
         if fd.required:
             meta.append("required")
+        elif fd.default is not None and is_list_flag(fd):
+            meta.append(f"default is [{', '.join(str(fd.default).split())}]")
         elif fd.default is not None:
             meta.append(f"default is {format_value(fd.default)}")
         elif "guild-null-label" in fd.extra:  # guild.yml null-label
             meta.append(f"default is {fd.extra['guild-null-label']}")
-        if fd.type:
+        if is_list_flag(fd):
+            meta.append(f"list of {fd.extra.get('item-type') or 'values'}: {name}=[a,b] (one run; [[a,b],[c]] a grid)")
+        elif fd.type:
             meta.append(fd.type)
         if fd.min is not None or fd.max is not None:
             meta.append(f"range {fd.min if fd.min is not None else ''}..{fd.max if fd.max is not None else ''}")
@@ -518,6 +575,7 @@ def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, dele
         "vcs_commit": rr.get("vcs_commit") or "",
         "run_dir": r["dir"],
         "command": " ".join(rr.get("cmd") or []),
+        "interpreter": rr.get("interpreter") or "",  # (Guild's runs and older ones have none)
         "exit_status": r.get("exit_status"),
         "random_seed": rr.get("random_seed"),
         "flags": r.get("flags") or {},
@@ -1047,8 +1105,9 @@ def compare_cmd(runs: tuple, csv_path: str | None, table: bool, min_: str | None
     elif not rows:
         _say_none(runs, filters)
     else:
+        header, rows, same = compare.constant_flags(header, rows, compare.flag_columns(header, records))
         lines, dropped = compare.table_lines(header, rows)
-        click.echo("\n".join(lines))
+        click.echo("\n".join(compare.constants_line(same) + lines))
         if dropped:
             from . import terminal
 
@@ -1067,9 +1126,11 @@ def scalars_cmd(runs: tuple, csv_path: str | None, summary: bool, filters: dict)
     df = api.ls_scalars(sel, summary=summary, **filters)
     if csv_path:
         df.to_csv(sys.stdout if csv_path == "-" else csv_path, index=False)
+    elif not len(df):
+        _echo("No scalars.")
     else:
         df = df.assign(run=df["run"].str[:8])
-        _echo(df.to_string(index=False) if len(df) else "No scalars.")
+        _echo(df.to_string(index=False))
 
 
 # --- summary: groups of runs and tests between them (issue 24) -------------------------------------

@@ -55,8 +55,9 @@ def _deps_lines(run: dict) -> list[str]:
 
     lines = []
     for d in run_deps(run["dir"]):
-        what = f"run {d['run'][:8]}" if d["run"] else ", ".join(d["paths"])
-        lines.append(f"{d['resource']}: {what}\n")
+        files = ", ".join(d["paths"])
+        what = f"run {d['run'][:8]}" + (f": {files}" if files else "") if d["run"] else files
+        lines.append(f"{d['resource']}: {what}\n")  # the upstream run and the files it resolved
     return lines
 
 

@@ -33,8 +33,8 @@ class UnknownFlagError(FlagError):
     and ``--force-flags`` from the CLI."""
 
     def __init__(self, message: str):
-        super().__init__(f"{message}; pass force_flags=True to pass it anyway")
-        self.cli_message = f"{message}; use --force-flags to pass it anyway"
+        super().__init__(f"{message}; force_flags=True accepts flags the script doesn't declare")
+        self.cli_message = f"{message}; --force-flags accepts flags the script doesn't declare"
 
 
 class RunFailed(RunyardError):

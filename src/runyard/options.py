@@ -61,6 +61,9 @@ RUN_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--proto",), "proto", "value", "A new run with RUN's operation, flags and source code."),
     (("--gpus",), "gpus", "value", "GPUs the run may use, e.g. 0,1 (sets CUDA_VISIBLE_DEVICES)."),
     (("--no-gpus",), "no_gpus", "flag", "Hide every GPU from the run (CUDA_VISIBLE_DEVICES='')."),
+    (("--python",), "python", "value",
+     "Run a Python script with this interpreter (default: the active or the project's virtualenv)."),
+    (("--rscript",), "rscript", "value", "Run an R script with this Rscript (default: Rscript on PATH)."),
     (("--print-cmd",), "print_cmd", "flag", "Print the command the run would start, and exit."),
     (("--test-flags",), "test_flags", "flag", "Print the run's flag values and where they go, and exit."),
     (("--test-output-scalars",), "test_output_scalars", "value",
@@ -115,7 +118,10 @@ def parse(args: Iterable[Any], specs: list[tuple[tuple[str, ...], str, str, str]
 # What each option's value is, for help texts (``--workers N``); the rest take TEXT.
 METAVARS = {"tag": "TAG", "tags": "TAG", "started": "RANGE", "digest": "PREFIX", "filter": "EXPR",
             "max_trials": "N", "workers": "N", "random_seed": "N", "optimizer": "NAME", "minimize": "SCALAR",
-            "maximize": "SCALAR", "dask": "ADDRESS", "seeds": "N", "seed_flag": "NAME"}
+            "maximize": "SCALAR", "dask": "ADDRESS", "restart": "RUN", "proto": "RUN", "sync": "REMOTE",
+            "sync_interval": "SECONDS", "gpus": "IDS", "test_output_scalars": "FILE", "python": "PATH",
+            "rscript": "PATH", "executor": "NAME[:ARG]", "label": "TEXT", "comment": "TEXT", "seeds": "N",
+            "seed_flag": "NAME"}
 
 
 def click_options(specs: list[tuple[tuple[str, ...], str, str, str]], dest_prefix: str = "",

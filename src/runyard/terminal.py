@@ -204,9 +204,22 @@ def render(header: list[str] | None, columns: list[list[str]], shown: list[int],
     return lines
 
 
-def dropped_note(names: list[str]) -> str:
-    """The note naming the columns left out for want of width."""
-    return f"(not shown, too wide for the terminal: {', '.join(names)}; widen it or use --csv)"
+def dropped_note(names: list[str], stream: TextIO | None = None) -> str:
+    """The note naming the columns left out for want of width, wrapped to the width of
+    ``stream`` (default stderr, where it goes)."""
+    text = f"(not shown, too wide for the terminal: {', '.join(names)}; widen it or use --csv)"
+    return "\n".join(wrap(text, sys.stderr if stream is None else stream))
+
+
+def wrap(text: str, stream: TextIO | None = None) -> list[str]:
+    """``text`` as lines that fit the width of ``stream`` (default stdout); broken at spaces,
+    never inside a word. One line when there is no width to fit."""
+    w = width(sys.stdout if stream is None else stream)
+    if w is None or cell_width(text) <= w:
+        return [text]
+    import textwrap
+
+    return textwrap.wrap(text, max(w, 20), break_long_words=False, break_on_hyphens=False) or [text]
 
 
 # --- a progress line --------------------------------------------------------------------------

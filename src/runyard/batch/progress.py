@@ -92,6 +92,20 @@ class Quiet:
         self._log(f"INFO: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status}{obj})",
                   1 if trial.status in FAILED else 0)
 
+    def _say(self, line: str) -> None:
+        try:
+            from ..terminal import safe_block
+
+            sys.stderr.write(safe_block(line) + "\n")  # (terminal-safe)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    def warn(self, line: str) -> None:
+        """A warning about the batch as a whole: logged, and shown on stderr (even when quiet)."""
+        self._log(line, 1)
+        self._say(line)
+
     def tick(self, running: int) -> None:
         pass
 
@@ -119,15 +133,6 @@ class Quiet:
 
 class Lines(Quiet):
     """Guild AI's console: a header line before each trial's echoed output."""
-
-    def _say(self, line: str) -> None:
-        try:
-            from ..terminal import safe_block
-
-            sys.stderr.write(safe_block(line) + "\n")  # (terminal-safe)
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
 
     def started(self, trial: Trial) -> None:
         super().started(trial)

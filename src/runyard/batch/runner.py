@@ -60,6 +60,7 @@ class Plan:
     sync: str | None = None  # a remote trials come back through (dask without a shared disk)
     seeds: list[int] = field(default_factory=list)  # --seeds N: each setting runs once per seed
     seed_flag: str | None = None  # the flag the seeds go to
+    warned_blind: bool = False  # said once that a trial recorded no objective scalar
 
     @property
     def executor_spec(self) -> str:
@@ -208,6 +209,7 @@ def _run_params(p: Plan) -> dict:
         "script": p.script.relpath,
         "script_path": str(p.script.path),
         "opspec": p.script.name if p.script.op is not None else None,  # a guild.yml operation
+        "interpreters": _overrides(p.script),  # --python / --rscript
         "cwd": os.getcwd(),
         "space": p.space.to_attr(),
         "optimizer": p.optimizer,
@@ -228,6 +230,12 @@ def _run_params(p: Plan) -> dict:
         "seeds": p.seeds or None,
         "seed_flag": p.seed_flag,
     }
+
+
+def _overrides(script: Script) -> dict:
+    from ..lang.runtime import overrides
+
+    return overrides(script)
 
 
 def _dask_address(dask: Any) -> str:
@@ -310,8 +318,8 @@ def _progress(p: Plan, ex, echo: bool, log):
         if progress.on_terminal():  # a bar, with each trial's output scrolling above it
             return progress.Bar(p.script.relpath, p.total + len(p.skipped), p.objective, log, headers=True)
         cls = progress.Lines
-    else:
-        cls = progress.Bar
+    else:  # several at once: a bar on a terminal, Guild's INFO lines elsewhere (a pipe, CI)
+        cls = progress.Bar if progress.on_terminal() else progress.Lines
     return cls(p.script.name, p.total + len(p.skipped), p.objective, log)
 
 
@@ -477,6 +485,23 @@ def _finished(p: Plan, t: Trial, source, show) -> None:
     t.objective = p.objective.value(t.run.dir) if t.status == "completed" else None
     source.tell(t)
     show.finished(t)
+    if t.status == "completed" and t.objective is None and p.objective.explicit and not p.warned_blind:
+        p.warned_blind = True  # once: the search can't tell better from worse
+        show.warn(_blind_warning(p, t))
+
+
+def _blind_warning(p: Plan, t: Trial) -> str:
+    from ..store.record import scalar_column
+    from ..store.tfevents import run_scalars
+
+    try:
+        tags = sorted({scalar_column(path, tag) for path, tag, _, _ in run_scalars(t.run.dir)})
+    except Exception:  # noqa: BLE001 - an unreadable event file: say so without the list
+        tags = []
+    verb = "maximize" if p.objective.maximize else "minimize"
+    has = f"it recorded {', '.join(tags)}" if tags else "it recorded no scalars"
+    return (f"WARNING: trial {t.run.id[:8]} recorded no scalar '{p.objective.tag}' to {verb} ({has}); "
+            f"the search can't tell better trials from worse: check --{verb} or the script's output")
 
 
 def _record(batch: Run, trials: list[Trial], source) -> None:
@@ -525,6 +550,10 @@ def resume(batch_dir: str | os.PathLike) -> list[str]:
     if cwd:
         os.chdir(cwd)
     info = resolve(rp["opspec"]) if rp.get("opspec") else inspect(rp["script_path"])
+    if rp.get("interpreters"):  # --python / --rscript
+        from ..lang.runtime import override
+
+        override(info, **rp["interpreters"])
     space = _trials.space_from_attr(rp.get("space") or {})
     p = Plan(script=info, space=space, optimizer=rp.get("optimizer") or "grid",
              objective=Objective.from_colspec(rp.get("objective")), seed=int(rp.get("random_seed") or 0),

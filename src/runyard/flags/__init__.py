@@ -58,6 +58,63 @@ class FlagDef:
         return d
 
 
+def other_spelling(name: str) -> str:
+    """The other way people write a flag's name: ``learning-rate`` for ``learning_rate`` and back.
+    The one name rule: ``run`` (NAME=VALUE), filters (``flag:learning-rate``), ``compare``'s
+    columns and ``ls_runs`` find a flag by either spelling."""
+    return name.replace("-", "_") if "-" in name else name.replace("_", "-")
+
+
+def lookup_flag(flags: dict[str, Any], name: str, default: Any = None) -> Any:
+    """``flags[name]``, else the value under its :func:`other_spelling`, else ``default``."""
+    if name in flags:
+        return flags[name]
+    return flags.get(other_spelling(name), default)
+
+
+def typed_name(fd: FlagDef) -> str:
+    """The flag's name as the user types it: an argparse option's (``learning-rate`` for the
+    dest ``learning_rate``), else the flag's own. (A ``--no-x`` switch storing False is ``x``.)"""
+    option = str(fd.extra.get("arg-name") or "").lstrip("-")
+    if option and fd.extra.get("arg-switch") is not False:
+        return option
+    return fd.name
+
+
+def is_list_flag(fd: FlagDef | None) -> bool:
+    """True for a flag that takes several values (argparse ``nargs="+"``, ``"*"`` or N > 1)."""
+    return fd is not None and bool(fd.extra.get("arg-split"))
+
+
+def list_values(defs: dict[str, FlagDef], given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with a list flag's list taken as one value, not a grid: ``layers=[128,64]`` is
+    one run with ``--layers 128 64`` (the value ``"128 64"``); ``layers=[[128,64],[256]]`` is a
+    grid of two such runs."""
+    import shlex
+
+    def joined(items: Any) -> str:
+        return " ".join(shlex.quote(format_value(v)) if isinstance(v, str) else format_value(v) for v in items)
+
+    def inner(v: Any) -> Any:  # "[1,2]" inside [[1,2],[3]] as the command line decodes it
+        if isinstance(v, str) and v.startswith("[") and v.endswith("]"):
+            from .values import decode
+
+            return decode(v)
+        return v
+
+    out = dict(given)
+    for name, value in given.items():
+        fd = defs.get(name) or defs.get(other_spelling(name))
+        if not is_list_flag(fd) or not isinstance(value, (list, tuple)):
+            continue
+        value = [inner(v) for v in value]
+        if value and all(isinstance(v, (list, tuple)) for v in value):
+            out[name] = [joined(v) for v in value]
+        else:
+            out[name] = joined(value)
+    return out
+
+
 def canonical_names(defs: dict[str, FlagDef], given: dict[str, Any]) -> dict[str, Any]:
     """``given`` with every other spelling of a flag's name renamed to the flag's name: the
     argparse option (``batch-size`` for the dest ``batch_size``), or ``-`` for ``_``."""
@@ -70,7 +127,7 @@ def canonical_names(defs: dict[str, FlagDef], given: dict[str, Any]) -> dict[str
         # ``--no-cuda`` (store_false, dest ``cuda``): ``no-cuda=yes`` would mean cuda=no, so that
         # option's name is no other spelling of the flag.
         option = "" if fd.extra.get("arg-switch") is False else str(fd.extra.get("arg-name") or "").lstrip("-")
-        for alt in (option, fd.name.replace("_", "-")):
+        for alt in (option, other_spelling(fd.name)):
             if alt and alt not in defs:
                 spelled.setdefault(alt, fd.name)
     out: dict[str, Any] = {}

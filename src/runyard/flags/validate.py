@@ -89,12 +89,13 @@ def check_input(name: str, value: Any) -> None:
 
 
 def resolve(defs: dict[str, FlagDef], given: dict[str, Any], script: str = "script",
-            force: bool = False, hint: str = "") -> dict[str, Any]:
+            force: bool = False, hint: str = "", not_flags: dict[str, str] | None = None) -> dict[str, Any]:
     """All flag values for a run: defaults overlaid with ``given``, coerced and checked.
 
     List values (grids) are checked item by item. With ``force`` unknown flags
     are kept and invalid values pass unchanged. Another spelling of a flag's name (argparse's
-    ``batch-size`` for ``batch_size``) counts as the flag; ``hint`` follows "its flags: none".
+    ``batch-size`` for ``batch_size``) counts as the flag; ``hint`` follows "its flags: none";
+    ``not_flags`` says why a name the script has is no flag (``hidden_sizes``: a list).
     """
     given = canonical_names(defs, given)
     for name, val in given.items():
@@ -102,7 +103,9 @@ def resolve(defs: dict[str, FlagDef], given: dict[str, Any], script: str = "scri
     unknown = [n for n in given if n not in defs]
     if unknown and not force:
         known = ", ".join(sorted(defs)) or "none" + (f" — {hint}" if hint else "")
-        raise UnknownFlagError(f"unknown flag '{unknown[0]}' for {script} (its flags: {known})")
+        why = (not_flags or {}).get(unknown[0])
+        reason = f": {unknown[0]} is in {script}, but {why}" if why else ""
+        raise UnknownFlagError(f"unknown flag '{unknown[0]}' for {script}{reason} (its flags: {known})")
     values: dict[str, Any] = {n: fd.default for n, fd in defs.items()}
     for name, val in values.items():  # (a default read from a script that is not UTF-8)
         check_text(val, f"the default of flag '{name}'")

@@ -437,6 +437,9 @@ def sync(home: Path, location: str = "runs") -> list[dict]:
         entries = None
     except FileNotFoundError:
         listed, entries = None, []
+        if not os.path.isdir(home):  # reading never creates a home (nor its cache)
+            mem.clear()
+            return []
     db = connect(home)
     try:
         if not mem and listed is not None:
@@ -616,6 +619,8 @@ def _newest_first(r: dict) -> tuple:
 def summaries(home: Path, location: str, ids: list[str]) -> dict[str, list]:
     """Scalar summaries (see :func:`runyard.store.record.summarize`) of runs already synced."""
     out: dict[str, list] = {}
+    if not ids:  # (nothing to read: no database opened, none made)
+        return out
     db = connect(home)
     try:
         for i in range(0, len(ids), 500):

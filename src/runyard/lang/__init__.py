@@ -44,6 +44,7 @@ class Script:
     flags_dest: str = "globals"  # "globals", "args", or a project-relative file ("flags.yml")
     hint: str = ""  # what to add when a flag is unknown and the script has none (a flags-dest)
     op: Any = None  # the guild.yml operation (runyard.guildfile.OpDef) this script runs, if any
+    not_flags: dict[str, str] = field(default_factory=dict)  # names in the script that are no flag, and why
 
     @property
     def project_dir(self) -> Path:
@@ -170,7 +171,7 @@ def inspect(path: str | Path) -> Script:
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"script not found: {path}")
-    return for_path(p).inspect(p.absolute())
+    return for_path(p).inspect(Path(os.path.abspath(p)))  # ../train.py: normalized, so the project is found as for an absolute path
 
 
 def resolve(spec: str | Path | None) -> Script:

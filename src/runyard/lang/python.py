@@ -26,7 +26,6 @@ import io
 import math
 import os
 import shlex
-import sys
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +73,7 @@ def _parse(text: str, source: str) -> ast.Module:
     try:
         return ast.parse(text)
     except SyntaxError as e:
-        raise UsageError(f"cannot read flags of {source}: invalid syntax at line {e.lineno}") from None
+        raise UsageError(f"cannot read flags of {source}: {e.msg} (line {e.lineno})") from None
     except ValueError as e:  # e.g. null bytes
         raise UsageError(f"cannot read flags of {source}: {e}") from None
 
@@ -164,6 +163,29 @@ def _global_flags(text: str, source: str, tree: ast.Module | None = None) -> dic
             fd.annotate(ann)
         flags[lit.name] = fd
     return flags
+
+
+_KIND = {ast.List: "a list", ast.Tuple: "a tuple", ast.Dict: "a dict", ast.Set: "a set"}
+
+
+def _not_flags(tree: ast.Module, flags: dict[str, FlagDef]) -> dict[str, str]:
+    """Module-level names that are no flag, and why (``hidden_sizes = [64, 32]``: a list)."""
+    why: dict[str, str] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            name, value = stmt.targets[0].id, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None and isinstance(stmt.target, ast.Name):
+            name, value = stmt.target.id, stmt.value
+        else:
+            continue
+        if name in flags or name in why:
+            continue
+        if name.startswith("_"):
+            why[name] = "a private name (starting with _)"
+        else:
+            kind = _KIND.get(type(value), "computed, not a literal")
+            why[name] = f"its value at line {stmt.lineno} is {kind}: only a single number, string or boolean is a flag"
+    return why
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -337,6 +359,8 @@ def _argparse_flag(call: ast.Call) -> FlagDef | None:
         nargs_ok, nargs = _const(kw.get("nargs"))
         if nargs_ok and (nargs in ("+", "*") or (isinstance(nargs, int) and nargs > 1)):
             extra["arg-split"] = True
+            if ftype:
+                extra["item-type"] = ftype
             ftype = None
             if isinstance(default, (list, tuple)):
                 default = " ".join(str(v) for v in default)
@@ -485,6 +509,7 @@ def inspect(path: Path) -> Script:
             script.flags = _argparse_flags(tree, text, source)
         else:
             script.flags = _global_flags(text, source, tree)
+            script.not_flags = _not_flags(tree, script.flags)
     elif dest == "args":
         script.flags_dest = "args"
         script.flags = _argparse_flags(tree, text, source)
@@ -543,8 +568,12 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
 def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dict[str, str]]:
     """``[python, script, args...]`` and the environment to add: headless matplotlib, and
     output kept live by a flushing thread (``pyhooks/sitecustomize.py``) rather than ``-u``,
-    which would make print-heavy scripts several times slower."""
-    argv = [sys.executable, script.relpath]
+    which would make print-heavy scripts several times slower. The interpreter is the user's
+    (an active or the project's virtualenv, ``--python``: see :mod:`runyard.lang.runtime`)."""
+    from .runtime import python
+
+    interp = python(script)
+    argv = [interp.path, script.relpath]
     if script.flags_dest == "args":
         argv += _flag_args(script, values)
     pythonpath = os.environ.get("PYTHONPATH")
@@ -552,5 +581,6 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
         "MPLBACKEND": MPL_BACKEND,
         "RUNYARD_PLOTS_DIR": str(Path(run_dir).absolute() / "plots"),
         "PYTHONPATH": str(HOOKS_DIR) + (os.pathsep + pythonpath if pythonpath else ""),
+        **interp.env,
     }
     return argv, env

@@ -831,7 +831,11 @@ def _echo(options: dict) -> bool:
 
 
 def command(script: Script, run_dir: Path, values: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-    """``Rscript r_driver.R SCRIPT ECHO``, run with cwd = ``run_dir``."""
-    rscript = require_r()
+    """``Rscript r_driver.R SCRIPT ECHO``, run with cwd = ``run_dir`` (``Rscript`` from PATH, or
+    ``--rscript`` / ``#| rscript:``: see :mod:`runyard.lang.runtime`)."""
+    from .runtime import rscript as _rscript
+
+    found = _rscript(script)
+    rscript = found.path if found else require_r()
     echo = "TRUE" if _echo(script.options) else "FALSE"
     return [rscript, "--no-save", "--no-restore", str(DRIVER), script.relpath, echo], {}

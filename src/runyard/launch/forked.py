@@ -60,6 +60,39 @@ def _front_path(script: str, cwd: str, env: dict[str, str]) -> list[str]:
     return [os.path.abspath(p) for p in [first, *extra]]
 
 
+def _prctl():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+def die_with_parent(parent: int, prctl=None) -> None:
+    """In a just-forked child of ``parent``: SIGTERM this process when ``parent`` dies, even
+    SIGKILLed (Linux's ``PR_SET_PDEATHSIG``; it survives ``exec``), so a killed supervisor never
+    leaves its run's process behind, unreachable by ``runyard stop``."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        (prctl or _prctl())(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def preexec_die_with_parent():
+    """A ``preexec_fn`` for :class:`subprocess.Popen` doing :func:`die_with_parent` (None where
+    a preexec function is unsafe: off Linux, or from a thread other than the main one)."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        prctl = _prctl()  # looked up before the fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    return lambda: die_with_parent(parent, prctl)
+
+
 class ForkedProcess:
     """The parts of :class:`subprocess.Popen` the supervisor uses."""
 
@@ -104,12 +137,24 @@ def start(argv: list[str], cwd: str, env: dict[str, str], hooks_dir: str | None 
             f.flush()
         except (OSError, ValueError, AttributeError):
             pass
-    pid = os.fork()
+    parent = os.getpid()
+    # SIGTERM held back across the fork: the child must not run the supervisor's handler (which
+    # would swallow a stop) before it has SIGTERM's default action of its own.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(out_w)
         os.close(err_w)
         return ForkedProcess(pid, out_r, err_r)
     try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a stop sent meanwhile ends the child now
+        die_with_parent(parent)
         os.close(out_r)
         os.close(err_r)
         os.dup2(out_w, 1)

@@ -58,7 +58,8 @@ def resolve_values(script: Script, flags: dict | None, force: bool = False) -> d
     given = dict(flags or {})
     if script.op is not None:
         given = _deps.normalize_flags(script, given)
-    return _validate.resolve(script.flags, given, script.name, force=force, hint=script.hint)
+    return _validate.resolve(script.flags, given, script.name, force=force, hint=script.hint,
+                             not_flags=script.not_flags)
 
 
 def prepare(
@@ -106,11 +107,12 @@ def prepare(
 
 def _build(run, script, lang, values, user_flags, label, tags, comment, home, stage, extra_attrs,
            sources=(), gpus=None, proto_dir=None) -> Prepared:
-    from . import sourcecode
+    from . import projectdata, sourcecode
 
     opts = script.options
     project = script.project_dir
-    files = sourcecode.select(*sourcecode.rules_for(script))
+    snap = sourcecode.checked_plan(*sourcecode.rules_for(script))
+    files = snap.files
     if script.op is not None:
         skip = _deps.snapshot_excludes(script)
         files = [f for f in files if f not in skip]
@@ -119,6 +121,11 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         digest = sourcecode.snapshot(proto_dir, run.dir, files)
     else:
         digest = sourcecode.snapshot(project, run.dir, files)
+    if proto_dir is None:  # what of the project's data the run gets (launch/projectdata.py)
+        projectdata.make_empty_dirs(project, run.dir)
+        note = projectdata.size_note(snap.skipped)
+        if note:
+            print(note, file=sys.stderr)
     deps_attr = _deps.apply(sources, run.dir) if script.op is not None else None
     lang.apply_flags(script, run.dir, values)
     argv, extra_env = lang.command(script, run.dir, values)
@@ -163,6 +170,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
     if comment:
         a("comments", [{"body": comment, "host": _host(), "time": now, "user": _user()}])
     a("cmd", argv)
+    a("interpreter", argv[0])  # the program that ran it: the user's python (lang/runtime.py), Rscript
     a("env", _environ.storable(env, keep=ours))  # never a secret (launch/environ.py)
     a("host", _host())
     a("user", _user())
@@ -375,7 +383,8 @@ def supervise(run: Run, argv: list[str], env: dict[str, str] | None = None, echo
                 import subprocess
 
                 proc = subprocess.Popen(argv, cwd=run.dir, env=env, stdin=stdin,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        preexec_fn=_forked.preexec_die_with_parent())
         except OSError as e:
             msg = f"runyard: cannot start {argv[0]}: {e.strerror}\n".encode()
             out.write(msg, 1)
@@ -503,10 +512,21 @@ def _terminate_tree(pid: int, kill: bool = False) -> None:
 
 
 def start(prepared: Prepared, echo: bool = True) -> int:
-    """Supervise a prepared run in this process; returns its exit_status."""
-    return supervise(prepared.run, prepared.argv, prepared.env, echo=echo,
+    """Supervise a prepared run in this process; returns its exit_status. A run that failed
+    opening a project file the snapshot left out gets one line saying so (launch/projectdata.py)."""
+    code = supervise(prepared.run, prepared.argv, prepared.env, echo=echo,
                      output_scalars=prepared.script.options.get("output-scalars"),
                      flag_names=list(prepared.values), fork_python=prepared.script.language in ("python", "guildfile"))
+    if code not in (0, EXIT_SIGTERM, EXIT_KEYBOARD_INTERRUPT):
+        from .projectdata import missing_file_hint
+
+        try:
+            hint = missing_file_hint(prepared.run.dir, prepared.script)
+        except Exception:  # noqa: BLE001 - a hint must never hide the run's own failure
+            hint = None
+        if hint:
+            print(hint, file=sys.stderr)
+    return code
 
 
 def _hooks_dir(env: dict[str, str] | None) -> str | None:

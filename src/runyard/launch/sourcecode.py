@@ -377,12 +377,17 @@ def _dir_reasons(project: Path, files: list[str], skipped: list[tuple[str, str]]
 def select(project: Path, spec: Any = None, always: tuple[str, ...] = ()) -> list[str]:
     """Project-relative POSIX paths of the files to snapshot (``always`` are added). Past the
     file limit, one warning line goes to stderr (once per project and process)."""
+    return checked_plan(project, spec, always).files
+
+
+def checked_plan(project: Path, spec: Any = None, always: tuple[str, ...] = ()) -> Plan:
+    """:func:`plan`, with the warning line of :func:`select` past the file limit."""
     p = plan(project, spec, always)
     warning = p.limit_warning()
     if warning and str(project) not in _warned:
         _warned.add(str(project))
         print(warning, file=sys.stderr)
-    return p.files
+    return p
 
 
 def rules_for(script: Any) -> tuple[Path, Any, tuple[str, ...]]:

@@ -25,6 +25,7 @@ import os
 import shutil
 import stat
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -79,7 +80,8 @@ def filesystem(remote: Remote) -> tuple[Any, str]:
             return s3fs.S3FileSystem(**opts), rest.strip("/")
         if scheme in ("ssh", "sftp"):
             try:
-                import sshfs
+                with _quiet_import():
+                    import sshfs
             except ImportError:
                 raise UsageError("SSH remotes need sshfs: pip install 'runyard[remotes]'") from None
             netloc, _, path = rest.partition("/")
@@ -91,6 +93,18 @@ def filesystem(remote: Remote) -> tuple[Any, str]:
                 opts.setdefault("port", int(port))
             return sshfs.SSHFileSystem(host, **opts), "/" + path
     raise UsageError(f"unsupported remote URL {remote.url!r}")
+
+
+@contextmanager
+def _quiet_import() -> Iterator[None]:
+    """Import a backend without its import-time warnings.
+
+    asyncssh (under sshfs) warns ten times that cryptography deprecates DSA as it loads: nothing a
+    user can act on, and it buried the one line that says what went wrong with the remote.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _import_s3fs() -> Any:
@@ -106,7 +120,8 @@ def _import_s3fs() -> Any:
     for m in hidden:
         sys.modules[m] = None  # type: ignore[assignment]
     try:
-        import s3fs
+        with _quiet_import():
+            import s3fs
     except ImportError:
         raise UsageError("S3 remotes need s3fs: pip install 'runyard[remotes]'") from None
     finally:

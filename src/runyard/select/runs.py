@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import SelectError
+from ..flags import lookup_flag
 from .filter import UNDEFINED
 
 STATUS_FILTERS = ("running", "completed", "error", "terminated", "pending", "staged")
@@ -167,7 +168,7 @@ def _lookup(rec: dict):
             if kind == "attr":
                 return UNDEFINED
         if kind is None or kind == "flag":
-            v = (rec.get("flags") or _NOTHING).get(name, UNDEFINED)
+            v = lookup_flag(rec.get("flags") or _NOTHING, name, UNDEFINED)  # learning-rate: learning_rate too
             if v is not UNDEFINED or kind == "flag":
                 return v
         return (rec.get("scalars") or _NOTHING).get(name, UNDEFINED)

@@ -269,7 +269,8 @@ def diff_context(a: dict, b: dict) -> dict:
     sa, sb = a.get("scalars") or {}, b.get("scalars") or {}
     scalars = [{"name": k, "a": D.fmt_number(sa.get(k)) if k in sa else None,
                 "b": D.fmt_number(sb.get(k)) if k in sb else None,
-                "same": D.fmt_number(sa.get(k)) == D.fmt_number(sb.get(k)) and (k in sa) == (k in sb)}
+                "same": D.fmt_number(sa.get(k)) == D.fmt_number(sb.get(k)) and (k in sa) == (k in sb),
+                "dir": _better_or_worse(k, sa.get(k), sb.get(k))}
                for k in sorted(set(sa) | set(sb))]
     src_a, src_b = D.source_files(da), D.source_files(db)
     files = []
@@ -312,6 +313,17 @@ def diff_context(a: dict, b: dict) -> dict:
     return {"a": ha, "b": hb, "attrs": attrs, "flags": flags, "scalars": scalars, "files": files,
             "output": output,
             "changed_files": sum(1 for f in files if f["status"] != "same")}
+
+
+def _better_or_worse(tag: str, a: Any, b: Any) -> str | None:
+    """``"better"`` or ``"worse"``: run B's value of scalar ``tag`` against run A's, by the way
+    the scalar improves (:func:`runyard.compare.direction`); None when unknown or equal."""
+    from ..compare import direction
+
+    way = direction(tag)
+    if way is None or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)) or a == b:
+        return None
+    return "better" if (b < a) == (way == "min") else "worse"
 
 
 def _output_lines(run_dir: Path) -> tuple[list[str], bool]:

@@ -85,8 +85,12 @@ const RYCharts = (() => {
     let current = cfg.series;
     let weight = cfg.smoothing || 0;
     let xMode = cfg.xMode || "step";
+    /* the x axis drawn: the one chosen, or steps when a series has no wall times to show */
+    const shownMode = () => (xMode === "step" || current.every((s) => s.times && s.times.length === s.steps.length)
+      ? xMode : "step");
 
     function build() {
+      const xMode = shownMode();
       const fix = (vals) => (log ? vals.map((v) => (v === null || v <= 0 ? null : v)) : vals);
       const parts = [], opts = [], bands = [];
       for (const s of current) {
@@ -114,10 +118,11 @@ const RYCharts = (() => {
     }
 
     function intSteps() {
-      return xMode === "step" && current.every((s) => s.steps.every((v) => Number.isInteger(v)));
+      return shownMode() === "step" && current.every((s) => s.steps.every((v) => Number.isInteger(v)));
     }
 
     function makeOpts(seriesOpts, bands) {
+      const xMode = shownMode();
       const axisStyle = { stroke: themeColor("--muted", "#687385"), grid: { stroke: themeColor("--grid", "#eef0f3"), width: 1 },
                           ticks: { stroke: themeColor("--line", "#e3e6eb"), width: 1 }, font: "11px system-ui, sans-serif" };
       const xAxis = Object.assign({}, axisStyle);
@@ -160,7 +165,7 @@ const RYCharts = (() => {
     }
 
     let plot = null, layout = "";
-    const layoutOf = () => `${weight > 0}|${xMode}|${log}|${current.length}|${current.filter((s) => s.lo && s.hi).length}`;
+    const layoutOf = () => `${weight > 0}|${shownMode()}|${log}|${current.length}|${current.filter((s) => s.lo && s.hi).length}`;
     function hideRawLegend(opts) {
       const rowsEl = container.querySelectorAll(".u-legend tr.u-series");
       opts.forEach((o, i) => { if (o.raw && rowsEl[i + 1]) rowsEl[i + 1].style.display = "none"; });

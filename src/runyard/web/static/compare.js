@@ -116,7 +116,8 @@
     const p = new URLSearchParams(location.search);
     p.set("hide", [...hidden].join(","));
     if (pinned.length) p.set("pin", pinned.join(",")); else p.delete("pin");
-    history.replaceState(null, "", location.pathname + "?" + p.toString().replace(/%2C/g, ",").replace(/%3A/g, ":"));
+    const url = location.pathname + "?" + p.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
+    if (url !== location.pathname + location.search) history.replaceState(null, "", url);  // only a change
   }
   const panel = document.getElementById("cols-panel");
   const colsBtn = document.getElementById("cols-btn");

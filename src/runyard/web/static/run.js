@@ -115,9 +115,10 @@
   let zoomed = false;
   const chartPrefs = RYCharts.bindControls(document.getElementById("tab-charts"),
     (w) => charts.forEach((c) => c.setSmoothing(w)),
-    (m) => { chartPrefs.xMode = m; loadCharts(); });
+    (m) => { chartPrefs.xMode = m; loadCharts(true); });
 
-  async function loadCharts() {
+  /* redraw: draw the charts anew (another x axis), not just give them new points */
+  async function loadCharts(redraw) {
     const box = document.getElementById("charts");
     try {
       const times = chartPrefs.xMode !== "step" ? "&times=1" : "";
@@ -125,7 +126,7 @@
       const sameKeys = seriesAll.length && j.series.map((s) => s.key).join("\n") === seriesAll.map((s) => s.key).join("\n");
       seriesAll = j.series;
       seriesVersion = j.version;
-      if (sameKeys && charts.length && !zoomed) updateCharts(); else drawCharts();
+      if (sameKeys && charts.length && !zoomed && !redraw) updateCharts(); else drawCharts();
       window.__runyardScalarsShown = Date.now(); // for the live-latency benchmark
     } catch (e) {
       box.replaceChildren(el("div", { class: "empty", text: "Could not load scalars: " + e.message }));

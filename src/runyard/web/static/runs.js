@@ -63,8 +63,10 @@
     if (hiddenCols !== null) p.set("hide", [...hiddenCols].join(","));
     if (pinnedCols.length) p.set("pin", pinnedCols.join(","));
     const q = p.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
-    history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
-    try { sessionStorage.setItem("runyard.runsURL", location.pathname + (q ? "?" + q : "")); } catch (e) { /* private mode */ }
+    const url = location.pathname + (q ? "?" + q : "");
+    // Only a change is written: a needless same-document navigation can abort a Back in flight.
+    if (url !== location.pathname + location.search) history.replaceState(null, "", url);
+    try { sessionStorage.setItem("runyard.runsURL", url); } catch (e) { /* private mode */ }
   }
 
   /* ---- columns ------------------------------------------------------------------------------ */
