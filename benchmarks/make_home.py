@@ -9,7 +9,9 @@ complete (a marker file is written last, after an atomic rename of the finished 
 Each run has ``.guild/opref``, ``.guild/attrs/{id, initialized, started, stopped, exit_status,
 flags, label, cmd, op, sourcecode_digest, host, user, random_seed}`` (plus ``tags``, ``marked``,
 ``comments`` on some), ``.guild/output`` + ``.guild/output.index``, ``.guild/manifest`` and a
-TensorBoard event file in ``.guild/`` with ``loss`` and ``acc`` at steps 1-3. Runs are generated
+TensorBoard event file in ``.guild/`` with ``loss`` and ``acc`` at steps 1-3. Runs come in groups
+of ten that share their operation and flags but ``seed`` (0-9), as ``--seeds 10`` makes them:
+100,000 runs are 10,000 groups for ``runs_summary``. Runs are generated
 deterministically from their index, so a home of N runs is the same on every machine (up to the
 wall times inside event records).
 """
@@ -31,9 +33,10 @@ import time
 import uuid
 from pathlib import Path
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: runs come in groups of GROUP_SIZE (same flags and operation, seed 0-9)
 MARKER = ".runyard-bench-complete"
 N_TEMPLATES = 64
+GROUP_SIZE = 10  # runs 10k..10k+9 share their flags but the seed: 100,000 runs are 10,000 groups
 CHUNK = 500
 
 # 2026-01-01T00:00:00Z in microseconds; run i starts about i * 37 s later.
@@ -66,6 +69,7 @@ op-cmd:
     epochs: {{}}
     lr: {{}}
     optimizer: {{}}
+    seed: {{}}
     units: {{}}
   flags-dest: globals
 output-scalars: null
@@ -159,6 +163,25 @@ def _yaml_str(s: str) -> str:
 
 
 def _run_spec(i: int) -> dict:
+    """Run ``i``: its own draws (status, times, label, tags, scalars template...), and the flags
+    and operation of its group (``i // GROUP_SIZE``) with ``seed = i % GROUP_SIZE``."""
+    spec = _own_spec(i)
+    grng = random.Random(f"group-{i // GROUP_SIZE}")
+    flags = {
+        "epochs": grng.randrange(1, 51),
+        "lr": round(10 ** grng.uniform(-3.7, -1.0), 6),
+        "optimizer": grng.choice(OPTIMIZERS),
+        "seed": i % GROUP_SIZE,
+        "units": grng.choice(UNITS),
+    }
+    if spec["label"] == " ".join(f"{k}={v}" for k, v in sorted(spec["flags"].items())):
+        spec["label"] = " ".join(f"{k}={v}" for k, v in sorted(flags.items()))
+    spec["flags"] = flags
+    spec["operation"] = "train.py" if grng.random() < 0.9 else "eval.py"
+    return spec
+
+
+def _own_spec(i: int) -> dict:
     rng = random.Random(i)
     run_id = uuid.UUID(int=rng.getrandbits(128), version=4).hex
     started = BASE_US + i * 37_000_000 + rng.randrange(1_000_000)

@@ -37,7 +37,8 @@ import make_home  # noqa: E402
 
 NA = "n/a (not available)"
 SKIPPED = "skipped"
-OPS = ("list", "runs", "compare", "filter", "trivial", "print", "tqdm", "flood", "batch", "series")
+OPS = ("list", "runs", "compare", "filter", "summary", "trivial", "print", "tqdm", "flood", "batch", "series")
+SIZED = ("list", "runs", "compare", "filter", "summary")
 FILTER_EXPR = "flag:lr < 0.01 and scalar:loss <= 0.3"
 GUILD_LIMIT_S = 300.0  # skip a Guild operation predicted to take longer than this
 GUILD_MAX_RUNS = 50_000  # never run Guild on homes this big (100k)
@@ -58,6 +59,7 @@ BUDGETS: dict[tuple[str, int | None], tuple[str, float, str]] = {
     ("runs", 10000): ("≤ 0.4 s", 0.4, "s"),
     ("compare", 10000): ("≤ 0.5 s", 0.5, "s"),
     ("filter", 100000): ("≤ 1 s", 1.0, "s"),
+    ("summary", 100000): ("≤ 1 s", 1.0, "s"),
     ("trivial", None): ("≤ 2.5× bare", 2.5, "x"),
     ("print", None): ("≤ 1.15× bare", 1.15, "x"),
     ("batch", None): ("≤ 0.3 s/trial", 0.3, "per"),
@@ -274,6 +276,13 @@ INPROC = textwrap.dedent(
         if df is not None:
             out["rows"] = len(df)
         timed("second", lambda: runyard.ls_runs(filter=sys.argv[3]))
+    if mode == "summary":  # runs_summary() warm: right after a summary (a listing) in the same process
+        timed("prime", lambda: (runyard.ls_runs(), runyard.runs_summary()))  # (+ scipy's import)
+        df = timed("first", lambda: runyard.runs_summary())
+        if df is not None:
+            out["rows"] = len(df)
+            out["runs"] = int(df["n"].sum())
+        timed("second", lambda: runyard.runs_summary())
     if mode == "scalars":
         df = timed("first", lambda: runyard.ls_scalars(1))
         if df is not None:
@@ -591,6 +600,23 @@ def op_filter(b: Bench, n: int, home: Path) -> None:
         row.budget, row.ok = "≤ plain + 20 ms CPU", "yes" if cpu <= 0.020 else "NO"
         b.rows.append(row)
         log(row.note)
+
+
+def op_summary(b: Bench, n: int, home: Path) -> None:
+    """(e) runs_summary() in-process, warm (right after a first summary, inside the index's recheck
+    interval, as the `list` warm row): groups of ten runs, flags equal but the seed, every scalar's
+    mean, std, Student-t interval, min, max. Guild AI has nothing like it."""
+    best, out = [], {}
+    for _ in range(b.repeats if n <= 10_000 else 2):
+        out = inproc(home, "summary")
+        if "error" in out:
+            b.add(Row("runs_summary() in-process", "summary", n, NA, None, note=f"runyard: {out['error']}"))
+            return
+        best.append(min(out["first"], out["second"]))
+    b.add(Row("runs_summary() in-process, warm", "summary", n, min(best), None,
+              extra={"rows": out.get("rows"), "runs": out.get("runs"), "first": out.get("first")},
+              note=f"{out.get('rows')} groups of {out.get('runs')} completed runs; first call "
+                   f"{out.get('first', 0) * 1000:.0f} ms, second {out.get('second', 0) * 1000:.0f} ms"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1179,7 +1205,7 @@ def main(argv: list[str] | None = None) -> int:
               baseline=str(Path(a.baseline).resolve()) if a.baseline else None)
     builds = {}
     try:
-        sized = [o for o in only if o in ("list", "runs", "compare", "filter")]
+        sized = [o for o in only if o in SIZED]
         for n in sizes if sized else []:
             home = make_home.build_home(n)
             builds[n] = make_home.build_info(home)

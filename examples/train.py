@@ -28,6 +28,9 @@ epochs = 10
 #| description: Examples per gradient step.
 batch_size = 32
 
+#| description: Seed of the initial weights and of the order of examples (runyard run train.py --seeds 5).
+seed = 0
+
 digits = load_digits()
 x_train, x_test, y_train, y_test = train_test_split(
     digits.data, digits.target, test_size=0.25, random_state=0
@@ -39,7 +42,7 @@ model = MLPClassifier(
     hidden_layer_sizes=(units,),
     learning_rate_init=learning_rate,
     batch_size=batch_size,
-    random_state=0,
+    random_state=seed,
 )
 classes = np.unique(digits.target)
 for epoch in range(1, epochs + 1):

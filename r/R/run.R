@@ -19,6 +19,8 @@
 #' @param ... Options of `runyard run`, named as in R: `label =`, `tag =`
 #'   (repeatable: a vector), `comment =`, `optimizer =` (`"random"`, `"tpe"`),
 #'   `max_trials =`, `minimize =`, `maximize =`, `random_seed =`, `workers =`,
+#'   `seeds =` (`seeds = 5`: each setting runs 5 times, once per seed, the
+#'   seeds going to the script's `seed` flag; `seed_flag =` names another),
 #'   `force_flags = TRUE`, `stage = TRUE`, `background = TRUE`, `needed = TRUE`,
 #'   `fail_fast = TRUE`, `help_op = TRUE`; or more command-line strings.
 #' @param echo `TRUE` shows the run's output live at the console (the same
@@ -37,6 +39,7 @@
 #' guild_run("train.R", flags = list(span = 1.5))
 #' guild_run("train.R", flags = list(span = c(0.5, 0.75)), echo = FALSE)
 #' guild_run("train.R", flags = expand.grid(span = c(0.5, 1), family = c("gaussian", "symmetric")))
+#' guild_run("train.R", flags = list(span = c(0.5, 0.75)), seeds = 5)
 #' guild_run("train.R", "--help-op")
 #' id <- guild_run("train.R", wait = FALSE)
 #' }

@@ -18,6 +18,7 @@ _API = (
     "runs_push", "runs_pull",
     "view", "view_run_report", "view_runs_diff",
     "stop_runs", "run_ids", "ls_records",
+    "runs_summary", "runs_versus",
 )
 
 from . import errors  # noqa: E402 - tiny; runyard.errors.RunFailed etc. without another import

@@ -28,8 +28,9 @@ def _runs_home() -> Path:
 
 
 def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *, deleted: bool = False,
-             want_summary: bool = False, remote: str | None = None) -> list[dict]:
-    """Records of the selected runs, newest first (of a remote's index with ``remote``)."""
+             want_summary: bool = False, remote: str | None = None, keep_all: list | None = None) -> list[dict]:
+    """Records of the selected runs, newest first (of a remote's index with ``remote``).
+    ``keep_all``: a list that gets every record of the runs home (before filters and selection)."""
     from .select.runs import Filters, select
 
     if isinstance(runs, str) and runs.startswith("-") or (
@@ -51,6 +52,8 @@ def _records(runs: Any = None, args: tuple = (), filters: dict | None = None, *,
 
         with _gc_paused():
             records = index.sync(home, location)
+        if keep_all is not None and not deleted:
+            keep_all.append(records)
     pred = f.predicate()
     if pred is not None:
         records = [r for r in records if pred(r)]
@@ -95,17 +98,18 @@ def resolve_run_ids(runs: Any = None, *args: Any, **filters: Any) -> list[str]:
 _last_frame: tuple[list[dict], Any] | None = None  # (records, DataFrame) of the last listing
 
 
-def _frame(records: list[dict], keep: bool = False) -> "pd.DataFrame":
+def _frame(records: list[dict], keep: bool = False, copy: bool = True) -> "pd.DataFrame":
     """Records -> the ``ls_runs`` DataFrame. Records are immutable (a changed run gets a new
     record), so the very same record objects in the same order give the same frame: that is
     cached. (The cache holds the records, so their identities can't be reused meanwhile.)
-    ``keep``: the default listing, whose frame the index keeps for the next process."""
+    ``keep``: the default listing, whose frame the index keeps for the next process. ``copy=False``:
+    the cached frame itself, for callers that only read it."""
     global _last_frame
     import operator
 
     if _last_frame is not None and len(_last_frame[0]) == len(records) and all(
             map(operator.is_, _last_frame[0], records)):
-        return _last_frame[1].copy()
+        return _last_frame[1].copy() if copy else _last_frame[1]
     from . import index
 
     with _gc_paused():
@@ -116,7 +120,7 @@ def _frame(records: list[dict], keep: bool = False) -> "pd.DataFrame":
             if keep:
                 index.store_snapshot_frame(records, lambda: _frame_columns(df))
     _last_frame = (list(records), df)
-    return df.copy()
+    return df.copy() if copy else df
 
 
 def _frame_columns(df: "pd.DataFrame") -> bytes | None:
@@ -319,6 +323,151 @@ def ls_scalars(runs: Any = None, *args: Any, summary: bool = False, **filters: A
                          "value": pd.Series(val_col, dtype="float64"), "step": pd.Series(step_col, dtype="int64")})
 
 
+# --- groups and statistics ----------------------------------------------------------------------
+
+_STATUS_FILTERS = ("running", "completed", "error", "terminated", "pending", "staged")
+
+
+def _statistics_selection(runs: Any, args: tuple, filters: dict) -> tuple[Any, tuple, dict, bool]:
+    """(runs, args, filters, only_completed): the terminal syntax parsed, and whether to keep only
+    the completed runs of the selection — unless it names a status, statistics leave out runs that
+    failed or still run (their values are no results)."""
+    if isinstance(runs, str) and runs.startswith("-") or (
+            isinstance(runs, (list, tuple)) and any(isinstance(r, str) and r.startswith("-") for r in runs)):
+        args, runs = (runs, *args), None
+    if _is_groups(runs):
+        runs = _group_ids(runs)
+    pos, kw = _options.parse(args, _options.FILTER_OPTIONS)
+    kw.update(filters)
+    return runs, tuple(pos), kw, not any(kw.get(k) for k in _STATUS_FILTERS)
+
+
+def _is_groups(selection: Any) -> bool:
+    """True for rows of ``runs_summary()`` (a ``runs`` column of id lists, no ``id`` column)."""
+    cols = getattr(selection, "columns", ())
+    return "runs" in cols and "id" not in cols and "run" not in cols
+
+
+def _group_ids(groups: Any) -> list[str]:
+    return [i for ids in groups["runs"] for i in ids]
+
+
+def _completed(records: list[dict], only: bool) -> list[dict]:
+    return [r for r in records if r.get("status") == "completed"] if only else records
+
+
+def _selected_frame(records: list[dict], everything: list) -> "pd.DataFrame":
+    """The ``ls_runs`` frame of ``records``: rows of the whole home's frame (kept between calls),
+    so a summary costs no new frame however it selects."""
+    if not everything or len(records) == len(everything[0]):
+        return _frame(records, copy=False)
+    full = _frame(everything[0], keep=True, copy=False)  # (read only: the rows taken are a new frame)
+    ids = [r["id"] for r in records]
+    df = full[full["id"].isin(ids)]
+    if len(df) != len(ids):  # (ids twice in a selection: as selected)
+        return _frame(records)
+    return df.reset_index(drop=True)
+
+
+def runs_summary(runs: Any = None, *args: Any, by: Any = None, scalars: Any = None, ci: float = 0.95,
+                 **filters: Any) -> "pd.DataFrame":
+    """One row per group of runs: the runs of one operation whose flags are equal except their
+    seed flag (or, with ``by=["units"]``, whose listed flags are equal).
+
+    Columns: ``operation``, the group's ``flags.*``, ``n``, ``runs`` (their ids), then for each
+    scalar (``scalars``: which; default all) ``scalars.NAME.mean``, ``.std``, ``.ci_low``,
+    ``.ci_high`` (a Student-t interval at level ``ci``; NaN for a group of one), ``.min``,
+    ``.max``, ``.n`` (the runs with a value) — a run's value being its last, as in ``ls_runs``.
+    ``runs`` and filters select as in ``ls_runs`` (rows of ``runs_summary()`` select their runs);
+    only completed runs count unless a status filter says otherwise.
+    """
+    from . import stats
+
+    runs, args, filters, only = _statistics_selection(runs, args, filters)
+    everything: list = []
+    with _gc_paused():  # (many objects made at once: no collector passes over the cached records)
+        selected = _records(runs, args, filters, keep_all=everything)
+        if only and runs is None and not args and not filters and everything \
+                and len(selected) == len(everything[0]):  # all runs, the completed ones: by the status column
+            full = _frame(everything[0], keep=True, copy=False)
+            df = full[full["status"].to_numpy() == "completed"].reset_index(drop=True)
+            records = [r for r in selected if r.get("status") == "completed"]
+        else:
+            records = _completed(selected, only)
+            df = _selected_frame(records, everything)
+        recorded = {r["id"]: r["seed_flag"] for r in records if "seed_flag" in r and isinstance(r["seed_flag"], str)}
+        seeds = stats.seed_flags(df, recorded) if len(df) else None
+        return stats.summarize(df if len(df) else _empty_frame(), seeds, by=by, scalars=scalars, ci=ci)
+
+
+def _empty_frame() -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame({c: [] for c in RUN_COLUMNS})
+
+
+def _side(selection: Any, args: tuple, filters: dict, only: bool) -> tuple[list[dict], str]:
+    """The records one side of ``runs_versus`` selects, and a text naming it."""
+    records, text = _side_records(selection, args, filters)
+    return _completed(records, only), text
+
+
+def _side_records(selection: Any, args: tuple, filters: dict) -> tuple[list[dict], str]:
+    import re
+
+    if _is_groups(selection):  # rows of runs_summary()
+        return _records(_group_ids(selection), args, filters), f"{len(selection)} group{'s' * (len(selection) != 1)}"
+    if isinstance(selection, str) and re.fullmatch(r"[0-9a-fA-F:]+(,[0-9a-fA-F:]+)+", selection.strip()):
+        return _records(selection.strip().split(","), args, filters), selection  # ids: 3c87,5abb
+    if isinstance(selection, str) and not selection.startswith("-") and not re.fullmatch(
+            r"\d*:?\d*|[0-9a-fA-F]{1,32}", selection.strip()):
+        own = filters.get("filter")  # a filter expression: flag:units=64
+        expr = selection if not own else f"({own}) and ({selection})"
+        return _records(None, args, {**filters, "filter": expr}), selection
+    label = selection if isinstance(selection, str) else "selection"
+    return _records(selection, args, filters), label
+
+
+def runs_versus(a: Any, b: Any, scalar: str, *args: Any, ci: float = 0.95, **filters: Any) -> "pd.DataFrame":
+    """Is ``b`` really different from ``a``? Compares a scalar (its last value per run) between
+    two selections of runs — each a selector (ids, ``"1:5"``, a DataFrame of ``ls_runs`` or
+    ``runs_summary`` rows) or a filter expression (``"flag:units=128"``).
+
+    Returns one row: ``scalar``, ``a``, ``b`` (what each side is: its differing flags), ``n_a,
+    mean_a, std_a, n_b, mean_b, std_b``, ``diff`` (``mean_b - mean_a``) with its Welch
+    confidence interval ``ci_low, ci_high`` at level ``ci``, ``p_welch`` (Welch's t-test),
+    ``p_mannwhitney`` (Mann-Whitney U, two-sided), ``hedges_g``, ``ci``, and ``runs_a``,
+    ``runs_b`` (ids). Filters apply to both sides; only completed runs count unless a status
+    filter says otherwise. Computed with scipy.stats.
+    """
+    import pandas as pd
+
+    from . import stats
+
+    if not scalar:
+        raise UsageError("runs_versus needs the scalar to compare")
+    name = stats.scalar_name(str(scalar))
+    level = stats.check_ci(ci)
+    _, args, filters, only = _statistics_selection(None, args, filters)
+    (ra, text_a), (rb, text_b) = _side(a, args, filters, only), _side(b, args, filters, only)
+    for recs, text in ((ra, text_a), (rb, text_b)):
+        if not recs:
+            from .errors import SelectError
+
+            raise SelectError(f"no completed runs match {text!r}" if only else f"no runs match {text!r}")
+    va = [(r.get("scalars") or {}).get(name) for r in ra]
+    vb = [(r.get("scalars") or {}).get(name) for r in rb]
+    if all(v is None for v in va + vb):
+        raise UsageError(f"none of the selected runs has a scalar '{name}'")
+    label_a, label_b = stats.side_labels([r.get("flags") or {} for r in ra], [r.get("flags") or {} for r in rb],
+                                         text_a, text_b)
+    result = stats.versus([float(v) for v in va if isinstance(v, (int, float))],
+                          [float(v) for v in vb if isinstance(v, (int, float))], level)
+    row = {"scalar": name, "a": label_a, "b": label_b, **result, "ci": level,
+           "runs_a": [r["id"] for r in ra], "runs_b": [r["id"] for r in rb]}
+    return pd.DataFrame([row], columns=[*stats.VERSUS_COLUMNS, "runs_a", "runs_b"])
+
+
 # --- running --------------------------------------------------------------------------------
 
 RUN_OPTIONS = _options.RUN_OPTIONS
@@ -338,7 +487,8 @@ def run(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool = T
     per row). Terminal syntax works in ``args``: ``run("train.py", None, "units=[64,128]", "--label", "x")``.
     Options: ``label, tags, comment, force_flags, stage, gpus, no_gpus, restart, proto``,
     ``python`` / ``rscript`` (the interpreter; default: the user's, see :mod:`runyard.lang.runtime`), and for
-    batches ``max_trials, optimizer, minimize, maximize, random_seed, workers, dask, fail_fast, needed``.
+    batches ``max_trials, optimizer, minimize, maximize, random_seed, workers, dask, fail_fast, needed``,
+    and ``seeds`` (``seeds=5``: each setting runs 5 times, once per seed; ``seed_flag`` names the flag).
     ``script`` may also name a guild.yml operation (``"train"``, ``"model:train"``).
     ``check=True`` raises :class:`~runyard.errors.RunFailed` when a run ended in error or was
     terminated (by default the returned rows' ``status`` says so).
@@ -437,11 +587,14 @@ def run_ids(script: str | os.PathLike, flags: Any = None, *args: Any, echo: bool
     tags = options.pop("tags", None) or options.pop("tag", None) or ()
     if isinstance(tags, str):
         tags = [tags]
-    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask", "executor")):
+    if _is_batch(flags) or any(options.get(k) for k in ("optimizer", "max_trials", "workers", "dask", "executor")) \
+            or options.get("seeds") is not None:  # (--seeds 0 is refused there)
         from .batch import run_batch
 
         return list(run_batch(script, flags, echo=echo, wait=wait, tags=list(tags), sync=batch_sync, **options))
     stage = bool(options.pop("stage", False))
+    if options.get("seed_flag"):
+        raise UsageError("--seed-flag goes with --seeds N")
     unknown = [k for k, v in options.items()
                if k not in ("label", "comment", "force_flags") and v not in (None, False)]
     if unknown:

@@ -14,6 +14,7 @@ OPTIONAL = [
     ("view", ("starlette", "uvicorn", "jinja2", "pygments"), "runyard[view]", "runyard view"),
     ("dask", ("dask", "distributed"), "runyard[dask]", "runyard run --dask"),
     ("search", ("optuna",), "runyard[search]", "runyard run --optimizer tpe"),
+    ("stats", ("scipy",), "runyard[stats]", "runyard summary, runs_summary, runs_versus"),
     ("tensorboard", ("tensorboard",), "runyard[tensorboard]", "TensorBoard on runs"),
 ]
 

@@ -46,7 +46,9 @@ RUN_OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--optimizer", "-o"), "optimizer", "value", "Search: grid, random or tpe (Bayesian)."),
     (("--minimize", "-N"), "minimize", "value", "Scalar to minimize in a search."),
     (("--maximize", "-X"), "maximize", "value", "Scalar to maximize in a search."),
-    (("--random-seed",), "random_seed", "value", "Seed for trial sampling."),
+    (("--random-seed",), "random_seed", "value", "Seed for trial sampling (and for drawing --seeds)."),
+    (("--seeds",), "seeds", "value", "Run each setting N times, once per seed (the script's seed flag)."),
+    (("--seed-flag",), "seed_flag", "value", "The flag --seeds sets (default: seed, random_seed or rng_seed)."),
     (("--workers", "-w"), "workers", "value", "Run N trials at once on this machine."),
     (("--dask",), "dask", "value", "Run trials on a dask.distributed scheduler at ADDRESS."),
     (("--fail-fast",), "fail_fast", "flag", "Stop a batch at its first failed trial."),
@@ -118,7 +120,8 @@ METAVARS = {"tag": "TAG", "tags": "TAG", "started": "RANGE", "digest": "PREFIX",
             "max_trials": "N", "workers": "N", "random_seed": "N", "optimizer": "NAME", "minimize": "SCALAR",
             "maximize": "SCALAR", "dask": "ADDRESS", "restart": "RUN", "proto": "RUN", "sync": "REMOTE",
             "sync_interval": "SECONDS", "gpus": "IDS", "test_output_scalars": "FILE", "python": "PATH",
-            "rscript": "PATH", "executor": "NAME[:ARG]", "label": "TEXT", "comment": "TEXT"}
+            "rscript": "PATH", "executor": "NAME[:ARG]", "label": "TEXT", "comment": "TEXT", "seeds": "N",
+            "seed_flag": "NAME"}
 
 
 def click_options(specs: list[tuple[tuple[str, ...], str, str, str]], dest_prefix: str = "",

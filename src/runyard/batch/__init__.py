@@ -22,7 +22,8 @@ def run_batch(script: str | os.PathLike, flags: Any, *, echo: bool = True, wait:
               minimize: str | None = None, maximize: str | None = None, random_seed: int | None = None,
               workers: int | None = None, dask: Any = None, fail_fast: bool = False, needed: bool = False,
               stage: bool = False, executor: str | None = None, dask_no_shared_fs: bool = False,
-              sync: str | None = None, **unknown: Any) -> list[str]:
+              sync: str | None = None, seeds: Any = None, seed_flag: str | None = None,
+              **unknown: Any) -> list[str]:
     """Run a batch of trials of ``script``; returns the trial run ids.
 
     ``flags``: a dict whose values may be lists (a grid: every combination), search
@@ -39,6 +40,9 @@ def run_batch(script: str | os.PathLike, flags: Any, *, echo: bool = True, wait:
     run trials in their scratch directories (found out when not given); ``sync``: the remote such
     trials come back through (else as task results). ``fail_fast``: stop
     at the first failed trial; ``needed``: skip trials whose flags match a completed run;
+    ``seeds``: run every setting N times, once per seed (drawn from ``random_seed``), the
+    seeds going to the script's seed flag (``seed_flag``, else ``#| seed-flag:``, else a flag
+    named ``seed``, ``random_seed`` or ``rng_seed``; see :mod:`runyard.batch.seeds`);
     ``stage``: make staged trials for ``runyard queue`` and return; ``wait=False``: run the
     batch in a detached process and return at once (trials known up front are returned,
     pending). Bad flags or options raise :class:`~runyard.errors.UsageError` before anything
@@ -60,7 +64,8 @@ def run_batch(script: str | os.PathLike, flags: Any, *, echo: bool = True, wait:
     p = runner.plan(script, flags, label=label, tags=tags, comment=comment, force_flags=force_flags,
                     max_trials=max_trials, optimizer=optimizer, minimize=minimize, maximize=maximize,
                     random_seed=random_seed, workers=workers, dask=dask, fail_fast=fail_fast, needed=needed,
-                    executor=executor, dask_no_shared_fs=dask_no_shared_fs, sync=sync)
+                    executor=executor, dask_no_shared_fs=dask_no_shared_fs, sync=sync, seeds=seeds,
+                    seed_flag=seed_flag)
     if stage and p.optimizer == "tpe":
         raise UsageError("--stage can't be used with --optimizer tpe: each trial depends on the ones before")
     if p.dask is not None and wait:
@@ -68,6 +73,10 @@ def run_batch(script: str | os.PathLike, flags: Any, *, echo: bool = True, wait:
 
         p.dask_client = connect(p.dask)  # fail now, before anything is made
     batch, made = runner.make(p, stage=stage)
+    if p.seeds and echo and (stage or not wait):  # (a batch that runs here says it as it starts)
+        import sys
+
+        print(runner.seeds_line(p), file=sys.stderr)
     if stage:
         from ..launch import batchrun
 

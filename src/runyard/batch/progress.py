@@ -15,6 +15,7 @@ Every kind also writes one line per event to the batch run's own output.
 
 from __future__ import annotations
 
+import statistics
 import sys
 from typing import Any
 
@@ -48,6 +49,7 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.6g}"
 
 
+
 class Quiet:
     """Counts trials and logs to the batch's output; shows nothing."""
 
@@ -59,6 +61,9 @@ class Quiet:
         self.done = 0
         self.failed = 0
         self.best: Trial | None = None
+        # --seeds: runs of one setting share a group; the best is the group with the best mean
+        self.groups: dict[Any, list[float]] = {}
+        self.best_group: Any = None
 
     def _log(self, line: str, stream: int = 0) -> None:
         if self.log is not None:
@@ -78,6 +83,11 @@ class Quiet:
             self.failed += 1
         if trial.status == "completed" and self.objective.better(trial.objective, self.best and self.best.objective):
             self.best = trial
+        group = trial.extra.get("group")
+        if group is not None and trial.status == "completed" and trial.objective is not None:
+            self.groups.setdefault(group, []).append(trial.objective)
+            sign = -1 if self.objective.maximize else 1
+            self.best_group = min(self.groups, key=lambda g: sign * statistics.fmean(self.groups[g]))
         obj = "" if trial.objective is None else f", {self.objective.tag}={_fmt(trial.objective)}"
         self._log(f"INFO: Trial {trial.run.id} {trial.status} (exit status {trial.exit_status}{obj})",
                   1 if trial.status in FAILED else 0)
@@ -103,10 +113,19 @@ class Quiet:
         parts = [f"{self.done} of {self.total} trials done"]
         if self.failed:
             parts.append(f"{self.failed} failed")
-        if self.best is not None:
-            word = "max" if self.objective.maximize else "min"
+        word = "max" if self.objective.maximize else "min"
+        if self.best_group is not None:
+            parts.append(f"best {self.objective.tag} ({word}, mean of seeds) {self.group_text()}")
+        elif self.best is not None:
             parts.append(f"best {self.objective.tag} ({word}) {_fmt(self.best.objective)} in {self.best.run.id[:8]}")
         return ", ".join(parts)
+
+    def group_text(self) -> str:
+        """The best group's objective: ``mean ± sample standard deviation (n runs)``."""
+        values = self.groups[self.best_group]
+        n = len(values)
+        spread = _fmt(statistics.stdev(values)) if n > 1 else "?"
+        return f"{_fmt(statistics.fmean(values))} ± {spread} ({n} run{'s' * (n != 1)})"
 
     def close(self, note: str | None = None) -> None:
         self._log(f"INFO: Batch {note or 'finished'}: {self.summary()}")
@@ -198,7 +217,9 @@ class Bar(Quiet):
             parts.append(f"{self._running} running")
         if self.failed:
             parts.append(f"{self.failed} failed")
-        if self.best is not None:
+        if self.best_group is not None:
+            parts.append(f"best {self.objective.tag} {self.group_text()}")
+        elif self.best is not None:
             parts.append(f"best {self.objective.tag} {_fmt(self.best.objective)}")
         return " · ".join(parts)
 

@@ -27,6 +27,7 @@ from ..guildfile import resolve
 from ..lang import Script, inspect
 from ..launch import batchrun
 from ..store.run import Run
+from . import seeds as _seeds
 from . import trials as _trials
 from .search import FixedSource, Objective, TpeSource, Trial
 
@@ -59,6 +60,8 @@ class Plan:
     executor: str | None = None  # NAME[:ARG] (see batch/executors); None = from workers/dask
     no_shared_fs: bool = False  # dask: run trials in the workers' scratch directories
     sync: str | None = None  # a remote trials come back through (dask without a shared disk)
+    seeds: list[int] = field(default_factory=list)  # --seeds N: each setting runs once per seed
+    seed_flag: str | None = None  # the flag the seeds go to
     warned_blind: bool = False  # said once that a trial recorded no objective scalar
 
     @property
@@ -72,9 +75,15 @@ class Plan:
 
     @property
     def total(self) -> int:
+        """Runs the batch will start (a trial of a search with --seeds N is N runs)."""
         if self.trials is not None:
             return len(self.trials)
-        return self.max_trials or 0
+        return (self.max_trials or 0) * max(1, len(self.seeds))
+
+    @property
+    def run_attrs(self) -> dict | None:
+        """Attributes each trial's run gets beyond the usual ones (Guild AI ignores them)."""
+        return {"seed_flag": self.seed_flag} if self.seed_flag else None
 
 
 def _int_option(name: str, v: Any, low: int | None = None) -> int | None:
@@ -123,8 +132,10 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
          comment: str | None = None, force_flags: bool = False, max_trials: Any = None, optimizer: str | None = None,
          minimize: str | None = None, maximize: str | None = None, random_seed: Any = None, workers: Any = None,
          dask: Any = None, fail_fast: bool = False, needed: bool = False, executor: str | None = None,
-         dask_no_shared_fs: bool = False, sync: str | None = None) -> Plan:
-    """Check a batch and work out its trials. Raises UsageError/FlagError; makes nothing."""
+         dask_no_shared_fs: bool = False, sync: str | None = None, seeds: Any = None,
+         seed_flag: str | None = None) -> Plan:
+    """Check a batch and work out its trials. Raises UsageError/FlagError; makes nothing.
+    ``seeds``: run every setting once per seed, N seeds drawn from the batch's seed."""
     from ..launch.runner import resolve_values
 
     info = script if isinstance(script, Script) else resolve(script)
@@ -151,6 +162,14 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
         p.dask = p.executor.split(":", 1)[1]
     if seed >= 2**32:
         raise UsageError("--random-seed must be less than 2**32")
+    n_seeds = _seeds.count(seeds)
+    if n_seeds is None and seed_flag:
+        raise UsageError("--seed-flag goes with --seeds N")
+    if n_seeds:
+        p.seed_flag = _seeds.seed_flag(info, seed_flag)
+        if _seeds.given_in(space, p.seed_flag):
+            raise UsageError(f"--seeds sets flag '{p.seed_flag}' itself: don't give it values too")
+        p.seeds = _seeds.draw(n_seeds, seed)
     from . import executors
 
     executors.check(p.executor_spec, {"client": p.dask_client})
@@ -169,7 +188,12 @@ def plan(script: str | os.PathLike | Script, flags: Any, *, label: str | None = 
         _trials.check_space(info, space, p.force_flags)
         n = max_trials or _trials.DEFAULT_SEARCH_TRIALS
         flag_sets = _trials.random_trials(space, n, rng, _trials.int_flags(info, space))
-    trials = [Trial(f, values=resolve_values(info, f, p.force_flags)) for f in flag_sets]
+    groups = list(range(len(flag_sets)))
+    if p.seeds:  # each setting once per seed; runs of one setting share a group number
+        groups = [g for g in groups for _ in p.seeds]
+        flag_sets = _seeds.expand(flag_sets, p.seed_flag, p.seeds)
+    trials = [Trial(f, values=resolve_values(info, f, p.force_flags), extra={"group": g} if p.seeds else {})
+              for f, g in zip(flag_sets, groups)]
     if needed:
         done = _completed_runs_by_flags(info)
         keep = []
@@ -209,6 +233,8 @@ def _run_params(p: Plan) -> dict:
         "tags": p.tags,
         "comment": p.comment,
         "force_flags": p.force_flags,
+        "seeds": p.seeds or None,
+        "seed_flag": p.seed_flag,
     }
 
 
@@ -229,7 +255,7 @@ def stage_trial(p: Plan, batch: Run | None, trial: Trial, claim: bool = True) ->
     from ..launch.runner import prepare
 
     prepared = prepare(p.script, trial.flags, label=p.label, tags=p.tags, comment=p.comment,
-                       force_flags=p.force_flags, stage=True, values=trial.values)
+                       force_flags=p.force_flags, stage=True, values=trial.values, extra_attrs=p.run_attrs)
     trial.run = prepared.run
     trial.values = prepared.values
     if batch is not None:
@@ -259,6 +285,9 @@ def make(p: Plan, stage: bool = False) -> tuple[Run, list[Trial]]:
     }
     if stage:
         attrs["stage_trials"] = True
+    if p.seeds:
+        attrs["seeds"] = list(p.seeds)
+        attrs["seed_flag"] = p.seed_flag
     if p.skipped:
         attrs["skipped_trials"] = [{"flags": t.flags, "run": t.matched} for t in p.skipped]
     batch = batchrun.create_batch(p.script.name, opt_suffix, attrs)
@@ -317,6 +346,8 @@ def drive(p: Plan, batch: Run, made: list[Trial], echo: bool = True) -> list[str
     from .executors.inline import InProcess
 
     log = batchrun.BatchLog(batch)
+    if p.seeds:
+        _announce_seeds(p, log, echo)
     ex = None
     try:
         ex = _executor(p, batch, echo)
@@ -326,7 +357,7 @@ def drive(p: Plan, batch: Run, made: list[Trial], echo: bool = True) -> list[str
         else:
             lookup = _needed_lookup(p) if p.needed else None
             source = TpeSource(p.space, p.max_trials, p.objective, p.seed, _trials.int_flags(p.script, p.space),
-                               lookup, on_skip=show.skipped)
+                               lookup, on_skip=show.skipped, seeds=p.seeds, seed_flag=p.seed_flag)
     except BaseException:
         for t in made:
             batchrun.discard(t.run.dir)
@@ -432,6 +463,23 @@ def drive(p: Plan, batch: Run, made: list[Trial], echo: bool = True) -> list[str
     return [t.run.id for t in kept]
 
 
+def seeds_line(p: Plan) -> str:
+    """What a batch with --seeds says first: the flag, the seeds and the batch seed they came from."""
+    return (f"INFO: Seeds for flag '{p.seed_flag}': {', '.join(str(s) for s in p.seeds)} "
+            f"(drawn from batch seed {p.seed}; --random-seed {p.seed} draws them again)")
+
+
+def _announce_seeds(p: Plan, log, echo: bool) -> None:
+    line = seeds_line(p)
+    log.write(line)
+    if echo:
+        try:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
 def _raise_terminated(signum, frame):
     raise _Terminated()
 
@@ -518,7 +566,8 @@ def resume(batch_dir: str | os.PathLike) -> list[str]:
              max_trials=rp.get("max_trials"), workers=int(rp.get("workers") or 1), dask=rp.get("dask"),
              fail_fast=bool(rp.get("fail_fast")), needed=bool(rp.get("needed")), label=rp.get("label"),
              tags=list(rp.get("tags") or []), comment=rp.get("comment"), force_flags=bool(rp.get("force_flags")),
-             executor=rp.get("executor"), no_shared_fs=bool(rp.get("dask_no_shared_fs")), sync=rp.get("sync"))
+             executor=rp.get("executor"), no_shared_fs=bool(rp.get("dask_no_shared_fs")), sync=rp.get("sync"),
+             seeds=[int(s) for s in rp.get("seeds") or []], seed_flag=rp.get("seed_flag"))
     made = []
     if p.optimizer != "tpe":
         flags_list = batch.get("trials") or []

@@ -136,7 +136,8 @@ class TpeSource:
     """Bayesian search with Optuna's TPE sampler: ask for a trial, run it, tell its objective."""
 
     def __init__(self, space: Space, max_trials: int, objective: Objective, seed: int | None,
-                 int_flags: set[str] = frozenset(), lookup=None, on_skip=None):
+                 int_flags: set[str] = frozenset(), lookup=None, on_skip=None, seeds: list[int] | None = None,
+                 seed_flag: str | None = None):
         try:
             import optuna
         except ImportError:
@@ -162,6 +163,11 @@ class TpeSource:
             self.study.enqueue_trial(initial)
         self._asked = 0
         self.skipped: list[Trial] = []
+        # --seeds N: an Optuna trial is N runs (one per seed), told the mean of their objectives
+        self._seeds = list(seeds or [])
+        self._seed_flag = seed_flag
+        self._queue: deque[Trial] = deque()
+        self._groups: dict[int, list[Trial]] = {}
 
     def _suggest(self, ot) -> dict:
         flags = dict(self.space.fixed)
@@ -179,9 +185,18 @@ class TpeSource:
         return flags
 
     def next(self) -> Trial | None:
+        if self._queue:
+            return self._queue.popleft()
         while self._asked < self.total:
             self._asked += 1
             ot = self.study.ask()
+            if self._seeds:
+                flags = self._suggest(ot)
+                group = [Trial({**flags, self._seed_flag: s}, handle=ot, extra={"group": ot.number})
+                         for s in self._seeds]
+                self._groups[ot.number] = group
+                self._queue.extend(group[1:])
+                return group[0]
             trial = Trial(self._suggest(ot), handle=ot)
             if self._lookup is not None:
                 found = self._lookup(trial.flags)
@@ -196,12 +211,28 @@ class TpeSource:
         return None
 
     def exhausted(self) -> bool:
-        return self._asked >= self.total
+        return self._asked >= self.total and not self._queue
 
     def discarded(self, trial: Trial) -> None:
         self.study.tell(trial.handle, state=self._optuna.trial.TrialState.FAIL, skip_if_finished=True)
 
+    def _tell_group(self, trial: Trial) -> None:
+        """A run of a seeded trial ended: once all its runs have, tell Optuna their mean objective
+        (over the runs that have one; a trial none of whose runs has one fails)."""
+        group = self._groups.get(trial.extra.get("group"), [trial])
+        if any(t.status in ("planned", "pending", "running") for t in group):
+            return
+        values = [t.objective for t in group if t.status == "completed" and t.objective is not None
+                  and math.isfinite(t.objective)]
+        if values:
+            self.study.tell(trial.handle, sum(values) / len(values), skip_if_finished=True)
+        else:
+            self.study.tell(trial.handle, state=self._optuna.trial.TrialState.FAIL, skip_if_finished=True)
+
     def tell(self, trial: Trial) -> None:
+        if self._seeds:
+            self._tell_group(trial)
+            return
         ok = trial.status in ("completed", "skipped") and trial.objective is not None \
             and math.isfinite(trial.objective)
         if ok:
@@ -211,4 +242,6 @@ class TpeSource:
 
     def remaining(self) -> list[Trial]:
         self._asked = self.total
-        return []
+        out = list(self._queue)
+        self._queue.clear()
+        return out

@@ -12,7 +12,7 @@ from .run import batch_operation, format_operation, parse_opref, status_of
 
 # attribute name -> record key
 _ATTRS = ("started", "stopped", "exit_status", "label", "tags", "marked", "comments",
-          "sourcecode_digest", "flags")
+          "sourcecode_digest", "flags", "seed_flag")  # seed_flag: runyard's, from --seeds
 
 
 _MARKERS = ("LOCK.remote", "PENDING", "STAGED", "LOCK")  # .guild entries the status depends on

@@ -202,8 +202,13 @@ def compare_page(request: Request) -> Response:
     order = {rid: n for n, rid in enumerate(full)}
     recs.sort(key=lambda r: order.get(r["id"], 0))
     ctx = pages.compare_context(recs)
+    grouped = request.query_params.get("group") == "seeds"  # "group seeds": one row per group of runs
+    if grouped:
+        g = pages.compare_groups_context(recs)
+        ctx.update(cols=g["cols"], rows=g["rows"], groups=g["groups"], tq=g["tq"], ci=g["ci"],
+                   seed_flags=g["seed_flags"])
     return _page(request, "compare.html", page="compare", run_ids=[r["id"] for r in recs], asked=asked,
-                 max_compare=MAX_COMPARE, **ctx)
+                 max_compare=MAX_COMPARE, grouped=grouped, statuses=[r.get("status") for r in recs], **ctx)
 
 
 def diff_page(request: Request) -> Response:

@@ -156,6 +156,60 @@ def compare_context(records: list[dict]) -> dict:
             "scalar_names": sorted(scalar_names)}
 
 
+def compare_groups_context(records: list[dict], ci: float = 0.95) -> dict:
+    """The compare page with "group seeds": one row per group of runs (same operation, flags equal
+    but the seed), each scalar as ``mean ± half-width (n)`` of a Student-t interval at ``ci``;
+    ``groups`` (the runs of each) and ``tq`` (t quantiles by n) let the charts draw group means
+    with their bands."""
+    from .. import stats
+    from ..compare import columns
+
+    groups = stats.group_records(records)
+    seeds = {stats.run_seed_flag(r) for r in records} - {None}
+    flag_names, scalar_names = columns(records)
+    flag_names = [f for f in flag_names if f not in seeds]
+    cols: list[dict] = [{"group": "attr", "key": "operation", "title": "Operation"},
+                        {"group": "attr", "key": "n", "title": "Runs"}]
+    cols += [{"group": "flag", "key": k, "title": k} for k in flag_names]
+    cols += [{"group": "scalar", "key": k, "title": k} for k in scalar_names]
+    rows = []
+    for members in groups:
+        first = members[0]
+        cells = []
+        for c in cols:
+            if c["key"] == "operation" and c["group"] == "attr":
+                raw: Any = first.get("operation")
+                text = raw or ""
+            elif c["key"] == "n" and c["group"] == "attr":
+                raw = len(members)
+                text = str(raw)
+            elif c["group"] == "flag":
+                raw = (first.get("flags") or {}).get(c["key"])
+                text = D.fmt_value(raw)
+            else:
+                d = stats.describe([(m.get("scalars") or {}).get(c["key"]) for m in members], ci)
+                raw = None if d["n"] == 0 else d["mean"]
+                text = _mean_text(d)
+            cells.append({"raw": raw, "text": text})
+        rows.append({"runs": [run_header(m) for m in members], "cells": cells})
+    for i, c in enumerate(cols):
+        c["differs"] = c["key"] != "n" and len({_norm(row["cells"][i]["raw"]) for row in rows}) > 1
+    max_n = max((len(g) for g in groups), default=0)
+    return {"cols": cols, "rows": rows, "groups": [[m["id"] for m in g] for g in groups],
+            "tq": stats.t_quantiles(max_n, ci), "ci": ci, "seed_flags": sorted(seeds)}
+
+
+def _mean_text(d: dict) -> str:
+    from ..stats import decimals_for
+
+    if d["n"] == 0:
+        return ""
+    if d["n"] == 1 or d["half"] != d["half"]:
+        return f"{D.fmt_number(d['mean'])} (1)"
+    places = decimals_for(d["half"])
+    return f"{d['mean']:.{places}f} ± {d['half']:.{places}f} ({d['n']})"
+
+
 # --- diff -----------------------------------------------------------------------------------------
 
 _MAX_DIFF_BYTES = 1_000_000

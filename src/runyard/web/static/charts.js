@@ -92,7 +92,7 @@ const RYCharts = (() => {
     function build() {
       const xMode = shownMode();
       const fix = (vals) => (log ? vals.map((v) => (v === null || v <= 0 ? null : v)) : vals);
-      const parts = [], opts = [];
+      const parts = [], opts = [], bands = [];
       for (const s of current) {
         const xs = xsOf(s, xMode);
         if (weight > 0) {
@@ -104,17 +104,24 @@ const RYCharts = (() => {
         opts.push({ label: s.label, stroke: s.color, width: 1.5, spanGaps: true,
                     points: { show: s.steps.length <= 60 && weight === 0, size: 5, fill: s.color },
                     value: (u, v) => (v === null || v === undefined ? "–" : RY.fmtNum(v)) });
+        if (s.lo && s.hi) { // a shaded band (a group's interval or min–max) between two invisible series
+          const band = { label: s.label + " (band)", stroke: "transparent", width: 0, spanGaps: true, raw: true,
+                         points: { show: false }, value: (u, v) => (v === null || v === undefined ? "–" : RY.fmtNum(v)) };
+          parts.push([xs, fix(s.hi)]); opts.push(Object.assign({}, band));
+          parts.push([xs, fix(s.lo)]); opts.push(Object.assign({}, band));
+          bands.push({ series: [parts.length - 1, parts.length], fill: s.color + "33" });
+        }
       }
       // one x array for all (one series, raw + smoothed): aligned as is; else let uPlot merge them
       const data = parts.every((p) => p[0] === parts[0][0]) ? [parts[0][0], ...parts.map((p) => p[1])] : uPlot.join(parts);
-      return { data, opts };
+      return { data, opts, bands };
     }
 
     function intSteps() {
       return shownMode() === "step" && current.every((s) => s.steps.every((v) => Number.isInteger(v)));
     }
 
-    function makeOpts(seriesOpts) {
+    function makeOpts(seriesOpts, bands) {
       const xMode = shownMode();
       const axisStyle = { stroke: themeColor("--muted", "#687385"), grid: { stroke: themeColor("--grid", "#eef0f3"), width: 1 },
                           ticks: { stroke: themeColor("--line", "#e3e6eb"), width: 1 }, font: "11px system-ui, sans-serif" };
@@ -145,6 +152,7 @@ const RYCharts = (() => {
           },
         },
         legend: { show: cfg.legend !== false, live: true },
+        bands: bands || [],
         hooks: {
           setSelect: [(u) => {
             if (u.select.width > 3 && cfg.onZoom && xMode === "step") {
@@ -157,20 +165,21 @@ const RYCharts = (() => {
     }
 
     let plot = null, layout = "";
+    const layoutOf = () => `${weight > 0}|${shownMode()}|${log}|${current.length}|${current.filter((s) => s.lo && s.hi).length}`;
     function hideRawLegend(opts) {
       const rowsEl = container.querySelectorAll(".u-legend tr.u-series");
       opts.forEach((o, i) => { if (o.raw && rowsEl[i + 1]) rowsEl[i + 1].style.display = "none"; });
     }
     function create() {
-      const { data, opts } = build();
+      const { data, opts, bands } = build();
       if (plot) plot.destroy();
-      plot = new uPlot(makeOpts(opts), data, container);
-      layout = `${weight > 0}|${shownMode()}|${log}|${current.length}`;
+      plot = new uPlot(makeOpts(opts, bands), data, container);
+      layout = layoutOf();
       hideRawLegend(opts);
     }
     /* new data (or smoothing): setData when the series layout is unchanged (fast), else rebuild */
     function update(keepScale) {
-      const want = `${weight > 0}|${shownMode()}|${log}|${current.length}`;
+      const want = layoutOf();
       if (want !== layout) { create(); return; }
       const { data } = build();
       const x = { min: plot.scales.x.min, max: plot.scales.x.max };

@@ -21,10 +21,71 @@
     const parts = differing.filter((f) => p && p.flags[f] !== undefined).map((f) => `${f}=${RY.fmtVal(p.flags[f])}`);
     return [id.slice(0, 8), ...parts].join(" ");
   }
+  /* ---- "group seeds": rows are groups (kept in the URL: ?group=seeds&band=ci|minmax) --------- */
+  const groups = data.grouped ? data.groups : null;
+  const groupOf = new Map();
+  (groups || []).forEach((ids, gi) => ids.forEach((id) => groupOf.set(id, gi)));
+  function groupName(gi) {
+    const p = byId.get(groups[gi][0]);
+    const seeds = new Set(data.seed_flags || []);
+    const parts = differing.filter((f) => !seeds.has(f) && p && p.flags[f] !== undefined).map((f) => `${f}=${RY.fmtVal(p.flags[f])}`);
+    return `${parts.join(" ") || p.id.slice(0, 8)} (n=${groups[gi].length})`;
+  }
+  function setParam(name, value) {
+    const p = new URLSearchParams(location.search);
+    if (value) p.set(name, value); else p.delete(name);
+    return location.pathname + "?" + p.toString().replace(/%2C/g, ",").replace(/%3A/g, ":");
+  }
+  document.getElementById("group-seeds").addEventListener("change", (e) => {
+    location.assign(setParam("group", e.target.checked ? "seeds" : ""));
+  });
+  const bandSel = document.getElementById("band");
+  if (bandSel) {
+    bandSel.value = new URLSearchParams(location.search).get("band") === "minmax" ? "minmax" : "ci";
+    bandSel.addEventListener("change", () => {
+      history.replaceState(null, "", setParam("band", bandSel.value === "ci" ? "" : bandSel.value));
+      draw();
+    });
+  }
+
   const legend = document.getElementById("legend");
-  for (const id of data.runs) {
-    legend.appendChild(el("span", { class: "item", title: id },
-      el("span", { class: "swatch", style: `background:${color(index.get(id))}` }), el("span", { class: "mono", text: runName(id) })));
+  if (groups) {
+    groups.forEach((ids, gi) => legend.appendChild(el("span", { class: "item", title: ids.join(" ") },
+      el("span", { class: "swatch", style: `background:${color(gi)}` }), el("span", { class: "mono", text: groupName(gi) }))));
+  } else {
+    for (const id of data.runs) {
+      legend.appendChild(el("span", { class: "item", title: id },
+        el("span", { class: "swatch", style: `background:${color(index.get(id))}` }), el("span", { class: "mono", text: runName(id) })));
+    }
+  }
+
+  /* a group's series of one scalar: the mean of its runs at each step, and a band (the mean's
+     Student-t interval, from the server's t quantiles, or min–max) */
+  function groupSeries(key, members, gi) {
+    const at = new Map();
+    for (const s of members) {
+      s.steps.forEach((st, j) => {
+        const v = s.values[j];
+        if (v === null || v === undefined || !isFinite(v)) return;
+        if (!at.has(st)) at.set(st, []);
+        at.get(st).push(v);
+      });
+    }
+    const steps = [...at.keys()].sort((a, b) => a - b);
+    const values = [], lo = [], hi = [];
+    const minmax = bandSel && bandSel.value === "minmax";
+    for (const st of steps) {
+      const vs = at.get(st), n = vs.length;
+      const mean = vs.reduce((a, b) => a + b, 0) / n;
+      values.push(mean);
+      if (minmax) { lo.push(Math.min(...vs)); hi.push(Math.max(...vs)); continue; }
+      if (n < 2) { lo.push(null); hi.push(null); continue; }
+      const sd = Math.sqrt(vs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+      const half = data.tq[String(n)] * sd / Math.sqrt(n);
+      lo.push(mean - half); hi.push(mean + half);
+    }
+    return { key, label: groupName(gi), color: color(gi), steps, values, lo, hi,
+             downsampled: members.some((s) => s.downsampled) };
   }
 
   /* ---- column chooser (kept in the URL: ?hide=key,key&pin=key) ------------------------------ */
@@ -95,7 +156,7 @@
   async function loadCharts(redraw) {
     const box = document.getElementById("charts");
     try {
-      const times = prefs.xMode !== "step" ? "&times=1" : "";
+      const times = prefs.xMode !== "step" && !groups ? "&times=1" : "";
       const j = await getJSON(`/api/scalars?points=1000&runs=${data.runs.join(",")}${times}`);
       const next = new Map();
       for (const run of j.runs) {
@@ -105,13 +166,21 @@
         for (const s of run.series) {
           if (!next.has(s.key)) next.set(s.key, []);
           // charts name runs by short id (their colour is in the legend above, with the differing flags)
-          next.get(s.key).push(Object.assign({}, s, { label: run.id.slice(0, 8), color: color(index.get(run.id) || 0) }));
+          next.get(s.key).push(Object.assign({}, s, { run: run.id, label: run.id.slice(0, 8), color: color(index.get(run.id) || 0) }));
         }
       }
       const same = !redraw && next.size === byKey.size && [...next.keys()].every((k) => byKey.has(k) && byKey.get(k).length === next.get(k).length);
       byKey = next;
-      if (same) { for (const [k, c] of charts) c.setSeries(byKey.get(k), false); } else draw();
+      if (same) { for (const [k, c] of charts) c.setSeries(shown(k), false); } else draw();
     } catch (e) { box.replaceChildren(el("div", { class: "empty", text: "Could not load scalars: " + e.message })); }
+  }
+
+  /* what a chart draws: each run's series, or each group's mean and band */
+  function shown(key) {
+    const series = byKey.get(key);
+    if (!groups) return series;
+    return groups.map((ids, gi) => [gi, series.filter((s) => groupOf.get(s.run) === gi)])
+      .filter(([, members]) => members.length).map(([gi, members]) => groupSeries(key, members, gi));
   }
 
   function draw() {
@@ -121,12 +190,13 @@
     box.textContent = "";
     if (!byKey.size) { box.appendChild(el("div", { class: "empty", text: "These runs logged no scalars." })); return; }
     for (const key of [...byKey.keys()].sort()) {
-      const series = byKey.get(key);
+      const series = shown(key);
       const plot = el("div", { class: "plot" });
       const down = series.some((s) => s.downsampled);
       box.appendChild(el("div", { class: "chart-card" },
         el("h3", {}, el("span", { text: key }), el("span", { class: "note", text: down ? "downsampled (min/max kept)" : "" })), plot));
-      charts.set(key, RYCharts.chartFor(plot, { series, log: logBox.checked, height: 220, smoothing: prefs.smoothing, xMode: prefs.xMode,
+      charts.set(key, RYCharts.chartFor(plot, { series, log: logBox.checked, height: 220, smoothing: prefs.smoothing,
+                                                xMode: groups ? "step" : prefs.xMode,
                                                 legend: series.length <= 4 }));
     }
   }
