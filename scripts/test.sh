@@ -44,4 +44,5 @@ RUNYARD_GUILD="$(bash scripts/guild-venv.sh | tail -n 1)"
 export RUNYARD_GUILD
 
 python -m ruff check -q src tests benchmarks   # undefined names and the like, before the slow part
+lint-imports --no-cache --no-logo   # the layers: no import upward (pyproject.toml [tool.importlinter])
 python -m pytest -q -rs -p no:cacheprovider "$@"   # -rs: every skip says why

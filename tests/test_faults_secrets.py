@@ -18,7 +18,7 @@ import pytest
 
 import runyard
 from conftest import cli, write
-from runyard.launch import environ
+from runyard import environ
 from runyard.store.run import Run
 
 SHOW = '''

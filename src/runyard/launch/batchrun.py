@@ -45,7 +45,7 @@ def create_batch(script_relpath: str, optimizer: str | None, attrs: dict[str, An
 
     import socket
 
-    import runyard
+    from ..version import __version__
 
     home = Path(home) if home else _home.find_home()
     run_id = uuid.uuid4().hex
@@ -67,7 +67,7 @@ def create_batch(script_relpath: str, optimizer: str | None, attrs: dict[str, An
         (run.dir / ".guild" / "output").touch()
         (run.dir / ".guild" / "output.index").touch()
         set_lock(run, pid or os.getpid())
-        write_opref(run_dir, "builtin:runyard", runyard.__version__, "", f"{script_relpath}+{optimizer or ''}")
+        write_opref(run_dir, "builtin:runyard", __version__, "", f"{script_relpath}+{optimizer or ''}")
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise

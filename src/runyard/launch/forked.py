@@ -20,7 +20,7 @@ import sys
 import threading
 from typing import Any
 
-from . import environ as _environ
+from .. import environ as _environ
 
 
 _allowed = False

@@ -12,7 +12,7 @@ from ..errors import UsageError
 from ..guildfile import resolve
 from ..lang import Script, for_script
 from ..store.run import Run, status_of
-from . import environ as _environ
+from .. import environ as _environ
 
 
 def script_of_run(run: Run) -> Script:

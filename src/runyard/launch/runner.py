@@ -27,7 +27,7 @@ from ..guildfile import resolve
 from ..lang import Script, for_script
 from ..store.run import Run, timestamp, write_lock, write_opref
 from . import deps as _deps
-from . import environ as _environ
+from .. import environ as _environ
 from . import forked as _forked
 
 EXIT_SIGTERM = -15
@@ -171,7 +171,7 @@ def _build(run, script, lang, values, user_flags, label, tags, comment, home, st
         a("comments", [{"body": comment, "host": _host(), "time": now, "user": _user()}])
     a("cmd", argv)
     a("interpreter", argv[0])  # the program that ran it: the user's python (lang/runtime.py), Rscript
-    a("env", _environ.storable(env, keep=ours))  # never a secret (launch/environ.py)
+    a("env", _environ.storable(env, keep=ours))  # never a secret (runyard/environ.py)
     a("host", _host())
     a("user", _user())
     a("platform", _platform())
@@ -267,7 +267,7 @@ def _render_label(template: str, values: dict) -> str:
 
 def staged_env(run: Run) -> dict[str, str]:
     """The environment a claimed staged run starts with: its stored ``env`` attribute (no
-    secrets) plus the secrets of this process's environment (launch/environ.py).
+    secrets) plus the secrets of this process's environment (runyard/environ.py).
 
     A run staged by Guild AI keeps its whole environment in ``.guild/ENV``; that is read
     instead, and the file is removed, so no environment file stays in the run.

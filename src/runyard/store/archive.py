@@ -241,7 +241,7 @@ def public_bytes(rel: str, path: Path) -> bytes | None:
     one place for this rule (export zip and directory, push)."""
     if rel != ".guild/attrs/env":
         return None
-    from ..launch.environ import exported_env_attr
+    from ..environ import exported_env_attr
 
     return exported_env_attr(path)
 

@@ -459,7 +459,7 @@ def run_file(request: Request) -> Response:
     if request.query_params.get("download"):
         headers["content-disposition"] = f"attachment; filename*=UTF-8''{_quote(path.name)}"
     if rel.strip("/") == ".guild/attrs/env":  # a run made by Guild AI may hold secrets there
-        from ..launch.environ import exported_env_attr
+        from ..environ import exported_env_attr
 
         public = exported_env_attr(path)
         if public is not None:
