@@ -137,7 +137,7 @@ def exported_env_attr(path: str | os.PathLike) -> bytes | None:
     """What an export or the view carries for a run's ``env`` attribute file at ``path``: None
     (the file as it is) unless it holds a secret — as a run made by Guild AI can (Guild keeps
     ``KAGGLE_KEY``, ``DATABASE_URL=...:pw@...``) — then the attribute without them."""
-    from ..store import attrs
+    from .store import attrs
 
     try:
         env = attrs.read(Path(path))

@@ -136,13 +136,32 @@ def _entries(d: Path, prefix: str, run_dir: Path, base: str, links: str, depth: 
                                         seen | {real})
                 elif os.path.isfile(real):
                     yield rel, p, "file"
-            elif os.path.isfile(p) and in_run in _dependency_links(run_dir):  # a linked project file: as the file
-                yield rel, p, "file"
+            elif in_run in _dependency_links(run_dir):  # a linked project file or folder: as its files
+                if os.path.isfile(p):
+                    yield rel, p, "file"
+                elif os.path.isdir(p):
+                    yield rel, p, "dir"
+                    yield from _plain_entries(p, rel + "/", 0)
         elif e.is_dir(follow_symlinks=False):
             yield rel, p, "dir"
             yield from _entries(p, rel + "/", run_dir, in_run + "/", links, depth, seen)
         elif e.is_file(follow_symlinks=False):  # not a FIFO, socket or device (reading one could block forever)
             yield rel, p, "file"
+
+
+def _plain_entries(d: Path, prefix: str, depth: int) -> Iterator[tuple[str, Path, str]]:
+    """The folders and regular files under ``d`` (a project folder a run linked in as a
+    dependency), named ``prefix + ...``; no link in it is followed, nothing deeper than 40."""
+    try:
+        found = sorted(os.scandir(d), key=lambda e: e.name)
+    except OSError:
+        return
+    for e in found:
+        if e.is_dir(follow_symlinks=False) and depth < 40:
+            yield prefix + e.name, Path(e.path), "dir"
+            yield from _plain_entries(Path(e.path), prefix + e.name + "/", depth + 1)
+        elif e.is_file(follow_symlinks=False):
+            yield prefix + e.name, Path(e.path), "file"
 
 
 def _dependency_links(run_dir: Path) -> set[str]:
