@@ -37,6 +37,10 @@ from pathlib import Path
 
 import pytest
 
+# The module fixture runs every case under Guild AI 0.9 and runyard first (Guild takes about a
+# second a run): a few minutes on a busy machine, beyond the default per-test timeout.
+pytestmark = pytest.mark.timeout(1500)
+
 from conftest import cli
 from runyard.store.attrs import read as _read
 from runyard.store.run import parse_opref
