@@ -153,7 +153,7 @@ def observed(name, real):
         seen[name] = seen[name] or out is not None
         return out
     return call
-index._unchanged_since_snapshot = observed("whole", index._unchanged_since_snapshot)
+index.db._unchanged_since_snapshot = observed("whole", index.db._unchanged_since_snapshot)
 index.snapshot_frame = observed("frame", index.snapshot_frame)
 index.kept_frame = observed("kept", index.kept_frame)
 df = runyard.ls_runs()

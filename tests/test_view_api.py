@@ -23,7 +23,7 @@ with warnings.catch_warnings():  # starlette asks for httpx2; httpx works
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient  # noqa: E402
 
-from runyard.web import data as D  # noqa: E402
+from runyard.present.series import downsample  # noqa: E402
 from runyard.web.app import create_app  # noqa: E402
 
 TRAIN = '''
@@ -271,7 +271,7 @@ def test_downsampling_a_million_points_keeps_min_and_max():
     values[654_321] = 50.0
     values[123] = -50.0
     t = time.perf_counter()
-    xs, ys, down = D.downsample(steps, values, 2000)
+    xs, ys, down = downsample(steps, values, 2000)
     assert time.perf_counter() - t < 0.5
     assert down and len(xs) <= 2002 and max(ys) == 50.0 and min(ys) == -50.0
     assert xs[0] == 0 and xs[-1] == 999_999 and xs == sorted(xs)

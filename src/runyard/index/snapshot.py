@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import (
+from .db import (
     _LISTED,
     _MEM,
     _ROWS,

@@ -27,9 +27,9 @@ CHART_POINTS = 1500
 
 def _reports_dir() -> Path:
     from ..home import cache_dir
-    from ..web import data as D
+    from ..present import lookup
 
-    d = cache_dir(D.home()) / "reports"
+    d = cache_dir(lookup.home()) / "reports"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -41,9 +41,9 @@ def _write(path: Path, text: str) -> None:
 
 
 def _one(run: Any) -> dict:
-    from ..web import data as D
+    from ..present import lookup
 
-    recs = D.resolve(run if run is not None else 1, want_summary=True)
+    recs = lookup.resolve(run if run is not None else 1, want_summary=True)
     if not recs:
         raise SelectError(f"no run matches '{run}'")
     if len(recs) > 1:
@@ -52,20 +52,21 @@ def _one(run: Any) -> dict:
 
 
 def _images(run_dir: Path, files: list[tuple[str, int]]) -> tuple[list[dict], list[str]]:
-    from ..web import data as D
+    from ..present import files as runfiles
+    from ..store.paths import PathRefused, read_run_file
 
     out, skipped, total = [], [], 0
     for rel, size in files:
         ext = os.path.splitext(rel)[1].lower()
-        mime = D.IMAGE_TYPES.get(ext)
+        mime = runfiles.IMAGE_TYPES.get(ext)
         if mime is None:
             continue
         if size > MAX_IMAGE_BYTES or total + size > MAX_IMAGES_TOTAL:
             skipped.append(rel)
             continue
         try:
-            data = D.read_run_file(run_dir, rel, MAX_IMAGE_BYTES)[0]
-        except (OSError, D.PathRefused):
+            data = read_run_file(run_dir, rel, MAX_IMAGE_BYTES)[0]
+        except (OSError, PathRefused):
             continue
         total += len(data)
         out.append({"path": rel, "uri": f"data:{mime};base64,{base64.b64encode(data).decode()}"})
@@ -84,22 +85,24 @@ def _output(run_dir: Path) -> dict:
 
 
 def _sources(run_dir: Path) -> list[dict]:
-    from ..web import data as D
+    from ..present import files as runfiles
+    from ..present import highlight as hl
+    from ..store.paths import PathRefused, resolve_in_run
 
     out = []
-    for rel in D.source_files(run_dir):
+    for rel in runfiles.source_files(run_dir):
         item = {"path": rel, "html": "", "note": ""}
         try:
-            path = D.resolve_in_run(run_dir, rel)
-            text, cut = D.read_text(path, MAX_SOURCE_BYTES)
-        except (OSError, D.PathRefused):
+            path = resolve_in_run(run_dir, rel)
+            text, cut = runfiles.read_text(path, MAX_SOURCE_BYTES)
+        except (OSError, PathRefused):
             item["note"] = "missing from the run directory"
             out.append(item)
             continue
         if "\x00" in text[:8192]:
             item["note"] = "binary"
         else:
-            item["html"] = D.highlight(rel, text)
+            item["html"] = hl.highlight(rel, text)
             if cut:
                 item["note"] = f"cut at {MAX_SOURCE_BYTES // 1_000_000} MB"
         out.append(item)
@@ -108,25 +111,26 @@ def _sources(run_dir: Path) -> list[dict]:
 
 def run_report_html(rec: dict) -> str:
     """The HTML of a run's report (a record from the API, with its ``summary``)."""
-    from ..web import data as D
-    from ..web import pages
-    from ..web.render import Renderer
+    from ..present import lookup
+    from ..present import series as runseries
+    from ..present import pages
+    from ..present.render import Renderer
 
     ctx = pages.run_context(rec)
     run_dir = Path(rec["dir"])
     ctx["images"], ctx["images_skipped"] = _images(run_dir, ctx["files"])
     return Renderer(inline=True).render(
-        "run_report.html", page="report", home=str(D.home()), generated=_now(),
-        series=D.series_json(run_dir, CHART_POINTS, times=True), output=_output(run_dir), sources=_sources(run_dir), **ctx)
+        "run_report.html", page="report", home=str(lookup.home()), generated=_now(),
+        series=runseries.series_json(run_dir, CHART_POINTS, times=True), output=_output(run_dir), sources=_sources(run_dir), **ctx)
 
 
 def diff_report_html(a: dict, b: dict) -> str:
     """The HTML of a two-run diff report."""
-    from ..web import data as D
-    from ..web import pages
-    from ..web.render import Renderer
+    from ..present import lookup
+    from ..present import pages
+    from ..present.render import Renderer
 
-    return Renderer(inline=True).render("diff_report.html", page="report", home=str(D.home()), generated=_now(),
+    return Renderer(inline=True).render("diff_report.html", page="report", home=str(lookup.home()), generated=_now(),
                                         **pages.diff_context(a, b))
 
 
@@ -157,9 +161,9 @@ def view_runs_diff(runs: Any = None, open: bool = True) -> str:
     ``runs``: two runs in any selector form (default ``"1:2"``, the latest two); the older run is
     shown on the left. ``open`` shows it: inline in Jupyter, else in the web browser.
     """
-    from ..web import data as D
+    from ..present import lookup
 
-    recs = D.resolve(runs if runs is not None else "1:2", want_summary=False)
+    recs = lookup.resolve(runs if runs is not None else "1:2", want_summary=False)
     if len(recs) != 2:
         raise UsageError(f"a diff needs exactly two runs (the selection has {len(recs)})")
     a, b = sorted(recs, key=lambda r: (r.get("started") or 0, r["id"]))

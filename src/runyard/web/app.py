@@ -23,9 +23,18 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import RunyardError, SelectError, UsageError
-from . import data as D
-from . import pages
-from .render import STATIC, Renderer
+from ..present import files as runfiles
+from ..present import formatting as F
+from ..present import highlight as hl
+from ..present import lookup
+from ..present import pages
+from ..present import series as runseries
+from ..present.jsonenc import dumps
+from ..present.render import STATIC, Renderer
+from ..store.paths import PathRefused, resolve_in_run, safe_relpath
+from .files import list_dir
+from .live import RunsState
+from .output import output as run_output
 from .security import Guard, is_loopback, loopback_hosts, new_token, page_csp
 from .tensorboard import TensorBoard, available as tensorboard_available
 
@@ -51,16 +60,16 @@ class ViewConfig:
         if allowed_hosts is None and self.loopback and port:
             allowed_hosts = loopback_hosts(port)
         self.allowed_hosts = allowed_hosts
-        self.state = D.RunsState(runs, self.filters)
-        self._trash: D.RunsState | None = None
+        self.state = RunsState(runs, self.filters)
+        self._trash: RunsState | None = None
         self.tensorboard = TensorBoard("127.0.0.1")
         self.renderer = Renderer()
-        self.home = D.home()
+        self.home = lookup.home()
 
     @property
-    def trash(self) -> D.RunsState:
+    def trash(self) -> RunsState:
         if self._trash is None:
-            self._trash = D.RunsState(self.runs, self.filters, deleted=True)
+            self._trash = RunsState(self.runs, self.filters, deleted=True)
         return self._trash
 
     def close(self) -> None:
@@ -73,13 +82,13 @@ class ViewConfig:
 # --- helpers -------------------------------------------------------------------------------------------
 
 def _json(obj: Any, status: int = 200) -> Response:
-    return Response(D.dumps(obj), status_code=status, media_type="application/json",
+    return Response(dumps(obj), status_code=status, media_type="application/json",
                     headers={"cache-control": "no-store"})
 
 
 # The one place where an error becomes an HTTP status (first match wins). Every error a
 # request can cause is a RunyardError or an OSError; anything else is a bug (a plain 500).
-_ERROR_STATUS = ((D.PathRefused, 403), (SelectError, 404), (UsageError, 400), (RunyardError, 500))
+_ERROR_STATUS = ((PathRefused, 403), (SelectError, 404), (UsageError, 400), (RunyardError, 500))
 _OSERROR_STATUS = {errno.ENOENT: 404, errno.ENOTDIR: 404, errno.ENAMETOOLONG: 404, errno.ELOOP: 404,
                    errno.EISDIR: 404, errno.EACCES: 403, errno.EPERM: 403}
 
@@ -116,11 +125,11 @@ def _record(cfg: ViewConfig, run_id: str) -> dict:
     rec = cfg.state.by_id.get(run_id)
     if rec is not None and "summary" in rec:
         return rec
-    return D.run_record(run_id)
+    return lookup.run_record(run_id)
 
 
 def _run_dir(run_id: str) -> Path:
-    loc = D.run_location(run_id)
+    loc = lookup.run_location(run_id)
     if loc is None:
         raise SelectError(f"no run with id '{run_id}'")
     return loc[0]
@@ -177,16 +186,16 @@ def _known(cfg: ViewConfig) -> list[dict] | None:
 def run_page(request: Request) -> Response:
     cfg = _cfg(request)
     run_id = request.path_params["run_id"]
-    if D.run_location(run_id) is None:
-        return RedirectResponse(f"/run/{D.find_run(run_id, _known(cfg))}", status_code=303)
+    if lookup.run_location(run_id) is None:
+        return RedirectResponse(f"/run/{lookup.find_run(run_id, _known(cfg))}", status_code=303)
     rec = _record(cfg, run_id)
     if rec.get("status") in ("running", "pending") or rec.get("stopped") is None:
-        loc = D.run_location(run_id)
-        rec = D.fresh_record(loc[0], loc[1])  # the cached copy of a live run ages: read it now
+        loc = lookup.run_location(run_id)
+        rec = lookup.fresh_record(loc[0], loc[1])  # the cached copy of a live run ages: read it now
     ctx = pages.run_context(rec)
     resp = _page(request, "run.html", page="run", **ctx)
     # start reading the scalar series once the page is sent: its charts ask for them next
-    resp.background = BackgroundTask(D.prewarm_series, Path(rec["dir"]))
+    resp.background = BackgroundTask(runseries.prewarm_series, Path(rec["dir"]))
     return resp
 
 
@@ -197,8 +206,8 @@ def compare_page(request: Request) -> Response:
     asked = len(ids)
     ids = ids[:MAX_COMPARE]  # the runs page says so before; a longer URL shows the first ones
     known = _known(_cfg(request))
-    full = list(dict.fromkeys(D.find_run(i, known) for i in ids))
-    recs = D.resolve(full)
+    full = list(dict.fromkeys(lookup.find_run(i, known) for i in ids))
+    recs = lookup.resolve(full)
     order = {rid: n for n, rid in enumerate(full)}
     recs.sort(key=lambda r: order.get(r["id"], 0))
     ctx = pages.compare_context(recs)
@@ -213,8 +222,8 @@ def compare_page(request: Request) -> Response:
 
 def diff_page(request: Request) -> Response:
     known = _known(_cfg(request))
-    a, b = D.find_run(request.path_params["a"], known), D.find_run(request.path_params["b"], known)
-    ra, rb = D.resolve([a]), D.resolve([b])
+    a, b = lookup.find_run(request.path_params["a"], known), lookup.find_run(request.path_params["b"], known)
+    ra, rb = lookup.resolve([a]), lookup.resolve([b])
     if len(ra) != 1 or len(rb) != 1:
         bad = a if len(ra) != 1 else b
         raise SelectError(f"'{bad}' does not name exactly one run")
@@ -247,7 +256,7 @@ def api_runs(request: Request) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _indexing(state: D.RunsState) -> Response:
+def _indexing(state: RunsState) -> Response:
     done, total = state.progress or (0, 0)
     return _json({"indexing": {"done": done, "total": total}}, 202)
 
@@ -270,10 +279,10 @@ def api_run_scalars(request: Request) -> Response:
     q = request.query_params
     points = _int(q.get("points"), 2000, 10, 200000) or 2000
     keys = q.getlist("key") or None
-    version = D.series_version(run_dir)
+    version = runseries.series_version(run_dir)
     if q.get("since") and q.get("since") == version:  # a live chart asking "anything new?"
         return _json({"version": version, "unchanged": True})
-    series = D.series_json(run_dir, points, _float(q.get("x0")), _float(q.get("x1")), keys,
+    series = runseries.series_json(run_dir, points, _float(q.get("x0")), _float(q.get("x1")), keys,
                            times=q.get("times") in ("1", "true"))
     return _json({"series": series, "version": version})
 
@@ -286,11 +295,11 @@ def api_scalars(request: Request) -> Response:
     times = request.query_params.get("times") in ("1", "true")
     out = []
     for rid in ids:
-        loc = D.run_location(rid)
+        loc = lookup.run_location(rid)
         if loc is None:
             continue
-        out.append({"id": rid, "status": status_of(loc[0]), "version": D.series_version(loc[0]),
-                    "series": D.series_json(loc[0], points, times=times)})
+        out.append({"id": rid, "status": status_of(loc[0]), "version": runseries.series_version(loc[0]),
+                    "series": runseries.series_json(loc[0], points, times=times)})
     return _json({"runs": out})
 
 
@@ -299,7 +308,7 @@ def api_run_output(request: Request) -> Response:
 
     run_dir = _run_dir(request.path_params["run_id"])
     q = request.query_params
-    out = D.output(run_dir, _int(q.get("start"), 0, 0) or 0, _int(q.get("tail"), None, 1, 1_000_000))
+    out = run_output(run_dir, _int(q.get("start"), 0, 0) or 0, _int(q.get("tail"), None, 1, 1_000_000))
     out["status"] = status_of(run_dir)
     return _json(out)
 
@@ -314,25 +323,25 @@ def api_run_status(request: Request) -> Response:
     status = status_of(run_dir)
     started, stopped = run.get("started"), run.get("stopped")
     return _json({"status": status, "started": started, "stopped": stopped, "exit_status": run.get("exit_status"),
-                  "duration": D.fmt_duration(started, stopped, status), "scalars": D.series_version(run_dir)})
+                  "duration": F.fmt_duration(started, stopped, status), "scalars": runseries.series_version(run_dir)})
 
 
 def api_run_files(request: Request) -> Response:
     run_dir = _run_dir(request.path_params["run_id"])
     rel = request.query_params.get("path", "")
-    return _json({"path": D.safe_relpath(rel), "entries": D.list_dir(run_dir, rel)})
+    return _json({"path": safe_relpath(rel), "entries": list_dir(run_dir, rel)})
 
 
 def api_run_source(request: Request) -> Response:
     run_dir = _run_dir(request.path_params["run_id"])
-    rel = D.safe_relpath(request.query_params.get("path", ""))
-    if rel not in D.source_files(run_dir):
+    rel = safe_relpath(request.query_params.get("path", ""))
+    if rel not in runfiles.source_files(run_dir):
         raise SelectError(f"'{rel}' is not a source file of this run")
-    path = D.resolve_in_run(run_dir, rel)
+    path = resolve_in_run(run_dir, rel)
     if not path.is_file():
         raise SelectError(f"source file '{rel}' is missing from the run directory")
-    text, cut = D.read_text(path)
-    return _json({"path": rel, "html": D.highlight(rel, text), "truncated": cut})
+    text, cut = runfiles.read_text(path)
+    return _json({"path": rel, "html": hl.highlight(rel, text), "truncated": cut})
 
 
 _ACTIONS = ("tag", "mark", "label", "comment", "delete", "restore")
@@ -349,7 +358,7 @@ async def api_action(request: Request) -> Response:
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise UsageError("'runs' must be a list of run ids")
     for rid in ids:
-        if D.run_location(rid) is None:
+        if lookup.run_location(rid) is None:
             raise SelectError(f"no run with id '{rid}'")
     return await run_in_threadpool(_do_action, _cfg(request), action, ids, body)
 
@@ -427,7 +436,7 @@ async def api_tensorboard(request: Request) -> Response:
         raise UsageError("'runs' must be a list of run ids")
     runs = []
     for rid in ids[:MAX_COMPARE]:
-        loc = D.run_location(str(rid))
+        loc = lookup.run_location(str(rid))
         if loc is None:
             raise SelectError(f"no run with id '{rid}'")
         rec = cfg.state.by_id.get(rid) or {}
@@ -441,13 +450,13 @@ async def api_tensorboard(request: Request) -> Response:
 def run_file(request: Request) -> Response:
     raw = request.scope.get("raw_path") or request.scope.get("path", "").encode()
     if _ENCODED.search(raw):
-        raise D.PathRefused("encoded '.', '/', backslash or NUL are not allowed in file paths")
+        raise PathRefused("encoded '.', '/', backslash or NUL are not allowed in file paths")
     run_id = request.path_params["run_id"]
     rel = request.path_params["path"]
-    loc = D.run_location(run_id)
+    loc = lookup.run_location(run_id)
     if loc is None:
         raise SelectError(f"no run with id '{run_id}'")
-    path = D.resolve_in_run(loc[0], rel)
+    path = resolve_in_run(loc[0], rel)
     if not path.is_file():
         raise SelectError(f"no file '{rel}' in run {run_id[:8]}")
     ctype, _ = mimetypes.guess_type(path.name)
@@ -474,7 +483,7 @@ def _quote(name: str) -> str:
 
 
 async def highlight_css(request: Request) -> Response:
-    return Response(D.highlight_css(), media_type="text/css", headers={"cache-control": "max-age=3600"})
+    return Response(hl.highlight_css(), media_type="text/css", headers={"cache-control": "max-age=3600"})
 
 
 # --- errors ----------------------------------------------------------------------------------------------

@@ -11,11 +11,14 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import data as D
+from . import formatting as F
+from .highlight import highlight_css
+from .jsonenc import json_for_html
 
-STATIC = Path(__file__).parent / "static"
-TEMPLATES = Path(__file__).parent / "templates"
-REPORT_TEMPLATES = Path(__file__).parent.parent / "report" / "templates"
+_PKG = Path(__file__).parent.parent  # (the files stay where they are packaged: web/static, web/templates, report/templates)
+STATIC = _PKG / "web" / "static"
+TEMPLATES = _PKG / "web" / "templates"
+REPORT_TEMPLATES = _PKG / "report" / "templates"
 
 
 @lru_cache(maxsize=None)
@@ -26,11 +29,11 @@ def _env():
         loader=jinja2.FileSystemLoader([str(TEMPLATES), str(REPORT_TEMPLATES)]),
         autoescape=True, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters["fmt_time"] = D.fmt_time
-    env.filters["fmt_number"] = D.fmt_number
-    env.filters["fmt_value"] = D.fmt_value
-    env.filters["fmt_size"] = D.fmt_size
-    env.filters["json_html"] = lambda v: Markup(D.json_for_html(v))
+    env.filters["fmt_time"] = F.fmt_time
+    env.filters["fmt_number"] = F.fmt_number
+    env.filters["fmt_value"] = F.fmt_value
+    env.filters["fmt_size"] = F.fmt_size
+    env.filters["json_html"] = lambda v: Markup(json_for_html(v))
     return env
 
 
@@ -73,7 +76,7 @@ class Renderer:
 
     def css(self, name: str) -> Markup:
         if name == "hl.css":
-            text = D.highlight_css()
+            text = highlight_css()
             if self.inline:
                 return Markup("<style>") + Markup(text.replace("</", "<\\/")) + Markup("</style>")
             return Markup(f'<link rel="stylesheet" href="/static/hl.css?v={self.version}">')

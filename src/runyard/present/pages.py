@@ -1,6 +1,6 @@
 """The content of each page (run, compare, diff), shared by the web view and the HTML reports.
 
-Each function turns records (from :mod:`runyard.web.data`) into plain dicts and lists that
+Each function turns records (from :mod:`runyard.present.lookup`) into plain dicts and lists that
 the Jinja templates lay out; templates escape every value.
 """
 
@@ -10,7 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import data as D
+from ..store.paths import PathRefused, read_capped, resolve_in_run
+from . import files as runfiles
+from . import formatting as F
+from .jsonenc import dumps
+from .sidebyside import diff_rows, diff_stats
 
 # attributes shown in the run page's main table, in order (others go under "More attributes")
 _SHOWN = ("id", "started", "stopped", "exit_status", "label", "tags", "marked", "comments", "flags", "cmd",
@@ -26,10 +30,10 @@ def run_header(rec: dict) -> dict:
         "short": rec["id"][:8],
         "operation": rec.get("operation") or "",
         "status": rec.get("status") or "",
-        "started": D.fmt_time(rec.get("started")),
+        "started": F.fmt_time(rec.get("started")),
         "started_us": rec.get("started"),
-        "stopped": D.fmt_time(rec.get("stopped")),
-        "duration": D.fmt_duration(rec.get("started"), rec.get("stopped"), rec.get("status")),
+        "stopped": F.fmt_time(rec.get("stopped")),
+        "duration": F.fmt_duration(rec.get("started"), rec.get("stopped"), rec.get("status")),
         "label": rec.get("label") or "",
         "tags": list(rec.get("tags") or []),
         "marked": bool(rec.get("marked")),
@@ -47,8 +51,8 @@ def _summary_rows(rec: dict) -> list[dict]:
     for s in rec.get("summary") or []:
         path, tag = s[0], s[1]
         rows.append({"key": scalar_column(path, tag), "path": path, "tag": tag,
-                     "last": D.fmt_number(s[4]), "last_step": s[5], "min": D.fmt_number(s[6]), "min_step": s[7],
-                     "max": D.fmt_number(s[8]), "max_step": s[9], "avg": D.fmt_number(s[10]), "count": s[12]})
+                     "last": F.fmt_number(s[4]), "last_step": s[5], "min": F.fmt_number(s[6]), "min_step": s[7],
+                     "max": F.fmt_number(s[8]), "max_step": s[9], "avg": F.fmt_number(s[10]), "count": s[12]})
     rows.sort(key=lambda r: r["key"])
     return rows
 
@@ -64,19 +68,19 @@ def run_context(rec: dict, images_limit: int = 60) -> dict:
         ("Run", rec["id"]),
         ("Operation", rec.get("operation") or ""),
         ("Status", rec.get("status") or ""),
-        ("Started", D.fmt_time(rec.get("started"))),
-        ("Stopped", D.fmt_time(rec.get("stopped"))),
-        ("Time", D.fmt_duration(rec.get("started"), rec.get("stopped"), rec.get("status"))),
+        ("Started", F.fmt_time(rec.get("started"))),
+        ("Stopped", F.fmt_time(rec.get("stopped"))),
+        ("Time", F.fmt_duration(rec.get("started"), rec.get("stopped"), rec.get("status"))),
         ("Exit status", "" if rec.get("exit_status") is None else str(rec.get("exit_status"))),
         ("Label", rec.get("label") or ""),
         ("Source digest", rec.get("sourcecode_digest") or ""),
-        ("VCS commit", D.fmt_value(run.get("vcs_commit"))),
+        ("VCS commit", F.fmt_value(run.get("vcs_commit"))),
         ("Project", rec.get("project_dir") or ""),
         ("Run directory", str(run_dir)),
-        ("Command", " ".join(str(c) for c in cmd) if isinstance(cmd, list) else D.fmt_value(cmd)),
-        ("Random seed", D.fmt_value(run.get("random_seed"))),
-        ("Host", D.fmt_value(run.get("host"))),
-        ("User", D.fmt_value(run.get("user"))),
+        ("Command", " ".join(str(c) for c in cmd) if isinstance(cmd, list) else F.fmt_value(cmd)),
+        ("Random seed", F.fmt_value(run.get("random_seed"))),
+        ("Host", F.fmt_value(run.get("host"))),
+        ("User", F.fmt_value(run.get("user"))),
     ]
     more = []
     for name in run.attr_names():
@@ -86,18 +90,18 @@ def run_context(rec: dict, images_limit: int = 60) -> dict:
             v = run.get(name)
         except Exception as e:  # noqa: BLE001 - a corrupt attribute is shown, not fatal
             v = f"(unreadable: {e})"
-        text = D.fmt_value(v)
+        text = F.fmt_value(v)
         more.append((name, text if len(text) <= 2000 else text[:2000] + " …"))
-    flags = [(k, D.fmt_value(v)) for k, v in sorted((rec.get("flags") or {}).items())]
+    flags = [(k, F.fmt_value(v)) for k, v in sorted((rec.get("flags") or {}).items())]
     comments = []
     for i, c in enumerate(rec.get("comments") or [], 1):
         if isinstance(c, dict):
             comments.append({"n": i, "body": str(c.get("body") or ""), "user": str(c.get("user") or ""),
-                             "host": str(c.get("host") or ""), "time": D.fmt_time(c.get("time"))})
+                             "host": str(c.get("host") or ""), "time": F.fmt_time(c.get("time"))})
         else:
             comments.append({"n": i, "body": str(c), "user": "", "host": "", "time": ""})
-    files = D.walk_files(run_dir)
-    images = [(p, s) for p, s in files if os.path.splitext(p)[1].lower() in D.IMAGE_TYPES][:images_limit]
+    files = runfiles.walk_files(run_dir)
+    images = [(p, s) for p, s in files if os.path.splitext(p)[1].lower() in runfiles.IMAGE_TYPES][:images_limit]
     return {
         "run": run_header(rec),
         "attrs": attrs,
@@ -105,7 +109,7 @@ def run_context(rec: dict, images_limit: int = 60) -> dict:
         "flags": flags,
         "scalars": _summary_rows(rec),
         "comments": comments,
-        "source": D.source_files(run_dir),
+        "source": runfiles.source_files(run_dir),
         "images": images,
         "files": files,
     }
@@ -114,7 +118,7 @@ def run_context(rec: dict, images_limit: int = 60) -> dict:
 # --- compare --------------------------------------------------------------------------------------
 
 def _norm(v: Any) -> str:
-    return D.dumps(v).decode()
+    return dumps(v).decode()
 
 
 def compare_context(records: list[dict]) -> dict:
@@ -134,15 +138,15 @@ def compare_context(records: list[dict]) -> dict:
         for c in cols:
             if c["group"] == "attr":
                 raw: Any = {"operation": r.get("operation"), "started": r.get("started"),
-                            "time": D.fmt_duration(r.get("started"), r.get("stopped"), r.get("status")),
+                            "time": F.fmt_duration(r.get("started"), r.get("stopped"), r.get("status")),
                             "status": r.get("status"), "label": r.get("label") or ""}[c["key"]]
-                text = D.fmt_time(raw) if c["key"] == "started" else ("" if raw is None else str(raw))
+                text = F.fmt_time(raw) if c["key"] == "started" else ("" if raw is None else str(raw))
             elif c["group"] == "flag":
                 raw = (r.get("flags") or {}).get(c["key"])
-                text = D.fmt_value(raw)
+                text = F.fmt_value(raw)
             else:
                 raw = (r.get("scalars") or {}).get(c["key"])
-                text = D.fmt_number(raw)
+                text = F.fmt_number(raw)
             cells.append({"raw": raw, "text": text})
         rows.append({"run": run_header(r), "cells": cells})
     for i, c in enumerate(cols):
@@ -185,7 +189,7 @@ def compare_groups_context(records: list[dict], ci: float = 0.95) -> dict:
                 text = str(raw)
             elif c["group"] == "flag":
                 raw = (first.get("flags") or {}).get(c["key"])
-                text = D.fmt_value(raw)
+                text = F.fmt_value(raw)
             else:
                 d = stats.describe([(m.get("scalars") or {}).get(c["key"]) for m in members], ci)
                 raw = None if d["n"] == 0 else d["mean"]
@@ -205,7 +209,7 @@ def _mean_text(d: dict) -> str:
     if d["n"] == 0:
         return ""
     if d["n"] == 1 or d["half"] != d["half"]:
-        return f"{D.fmt_number(d['mean'])} (1)"
+        return f"{F.fmt_number(d['mean'])} (1)"
     places = decimals_for(d["half"])
     return f"{d['mean']:.{places}f} ± {d['half']:.{places}f} ({d['n']})"
 
@@ -223,10 +227,10 @@ def _lines_of(path: Path) -> tuple[list[str] | None, str]:
     except OSError:
         return None, "missing"
     if size > _MAX_DIFF_BYTES:
-        return None, f"too large to compare ({D.fmt_size(size)})"
+        return None, f"too large to compare ({F.fmt_size(size)})"
     try:
-        data = D.read_capped(path, _MAX_DIFF_BYTES)[0]
-    except (OSError, D.PathRefused):
+        data = read_capped(path, _MAX_DIFF_BYTES)[0]
+    except (OSError, PathRefused):
         return None, "not a regular file"
     if b"\x00" in data[:8192]:
         return None, "binary"
@@ -235,8 +239,8 @@ def _lines_of(path: Path) -> tuple[list[str] | None, str]:
 
 def _safe_join(run_dir: Path, rel: str) -> Path | None:
     try:
-        return D.resolve_in_run(run_dir, rel)
-    except D.PathRefused:
+        return resolve_in_run(run_dir, rel)
+    except PathRefused:
         return None
 
 
@@ -263,16 +267,16 @@ def diff_context(a: dict, b: dict) -> dict:
         ("Source digest", a.get("sourcecode_digest") or "", b.get("sourcecode_digest") or ""),
     ])
     fa, fb = a.get("flags") or {}, b.get("flags") or {}
-    flags = [{"name": k, "a": D.fmt_value(fa.get(k)) if k in fa else None,
-              "b": D.fmt_value(fb.get(k)) if k in fb else None,
+    flags = [{"name": k, "a": F.fmt_value(fa.get(k)) if k in fa else None,
+              "b": F.fmt_value(fb.get(k)) if k in fb else None,
               "same": k in fa and k in fb and _norm(fa[k]) == _norm(fb[k])} for k in sorted(set(fa) | set(fb))]
     sa, sb = a.get("scalars") or {}, b.get("scalars") or {}
-    scalars = [{"name": k, "a": D.fmt_number(sa.get(k)) if k in sa else None,
-                "b": D.fmt_number(sb.get(k)) if k in sb else None,
-                "same": D.fmt_number(sa.get(k)) == D.fmt_number(sb.get(k)) and (k in sa) == (k in sb),
+    scalars = [{"name": k, "a": F.fmt_number(sa.get(k)) if k in sa else None,
+                "b": F.fmt_number(sb.get(k)) if k in sb else None,
+                "same": F.fmt_number(sa.get(k)) == F.fmt_number(sb.get(k)) and (k in sa) == (k in sb),
                 "dir": _better_or_worse(k, sa.get(k), sb.get(k))}
                for k in sorted(set(sa) | set(sb))]
-    src_a, src_b = D.source_files(da), D.source_files(db)
+    src_a, src_b = runfiles.source_files(da), runfiles.source_files(db)
     files = []
     for rel in sorted(set(src_a) | set(src_b)):
         item: dict[str, Any] = {"path": rel, "rows": [], "note": "", "added": 0, "removed": 0}
@@ -299,15 +303,15 @@ def diff_context(a: dict, b: dict) -> dict:
             item["status"] = "same"
         else:
             item.setdefault("status", "changed")
-            item["rows"] = D.diff_rows(la, lb)
-            item["removed"], item["added"] = D.diff_stats(item["rows"])
+            item["rows"] = diff_rows(la, lb)
+            item["removed"], item["added"] = diff_stats(item["rows"])
         files.append(item)
     out_a = _output_lines(da)
     out_b = _output_lines(db)
     output = {"rows": [], "same": out_a[0] == out_b[0], "note": ""}
     if not output["same"]:
-        output["rows"] = D.diff_rows(out_a[0], out_b[0])
-        output["removed"], output["added"] = D.diff_stats(output["rows"])
+        output["rows"] = diff_rows(out_a[0], out_b[0])
+        output["removed"], output["added"] = diff_stats(output["rows"])
     if out_a[1] or out_b[1]:
         output["note"] = f"only the first {_MAX_OUTPUT_LINES:,} lines of each output are compared"
     return {"a": ha, "b": hb, "attrs": attrs, "flags": flags, "scalars": scalars, "files": files,
