@@ -131,22 +131,3 @@ def install(env: Mapping[str, str]) -> None:
         except (OSError, ValueError):
             pass
     os.environ.update(process_env(env))
-
-
-def exported_env_attr(path: str | os.PathLike) -> bytes | None:
-    """What an export or the view carries for a run's ``env`` attribute file at ``path``: None
-    (the file as it is) unless it holds a secret — as a run made by Guild AI can (Guild keeps
-    ``KAGGLE_KEY``, ``DATABASE_URL=...:pw@...``) — then the attribute without them."""
-    from .store import attrs
-
-    try:
-        env = attrs.read(Path(path))
-    except Exception:  # noqa: BLE001 - unreadable: carried as it is, listed with its error
-        return None
-    if not isinstance(env, dict):
-        return None
-    keep = [k for k in env if isinstance(k, str) and k.startswith(("FLAG_", "RUN_"))]
-    clean = storable({str(k): str(v) for k, v in env.items()}, keep=keep)
-    if len(clean) == len(env):
-        return None
-    return attrs.dumps(clean).encode("utf-8")

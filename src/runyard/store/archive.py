@@ -254,14 +254,32 @@ def _zip_run(zf: zipfile.ZipFile, rd: Path, links: str = "keep") -> None:
             zf.writestr(info, os.readlink(path))
 
 
+def exported_env_attr(path: str | os.PathLike) -> bytes | None:
+    """What an export or the view carries for a run's ``env`` attribute file at ``path``: None
+    (the file as it is) unless it holds a secret — as a run made by Guild AI can (Guild keeps
+    ``KAGGLE_KEY``, ``DATABASE_URL=...:pw@...``) — then the attribute without them."""
+    from ..environ import storable
+    from . import attrs
+
+    try:
+        env = attrs.read(Path(path))
+    except Exception:  # noqa: BLE001 - unreadable: carried as it is, listed with its error
+        return None
+    if not isinstance(env, dict):
+        return None
+    keep = [k for k in env if isinstance(k, str) and k.startswith(("FLAG_", "RUN_"))]
+    clean = storable({str(k): str(v) for k, v in env.items()}, keep=keep)
+    if len(clean) == len(env):
+        return None
+    return attrs.dumps(clean).encode("utf-8")
+
+
 def public_bytes(rel: str, path: Path) -> bytes | None:
     """What export and push carry of a run's file ``rel``: None for the file as it is; for an
     ``env`` attribute holding a secret (a run made by Guild AI), the attribute without it. The
     one place for this rule (export zip and directory, push)."""
     if rel != ".guild/attrs/env":
         return None
-    from ..environ import exported_env_attr
-
     return exported_env_attr(path)
 
 

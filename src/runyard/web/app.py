@@ -468,7 +468,7 @@ def run_file(request: Request) -> Response:
     if request.query_params.get("download"):
         headers["content-disposition"] = f"attachment; filename*=UTF-8''{_quote(path.name)}"
     if rel.strip("/") == ".guild/attrs/env":  # a run made by Guild AI may hold secrets there
-        from ..environ import exported_env_attr
+        from ..store.archive import exported_env_attr
 
         public = exported_env_attr(path)
         if public is not None:
