@@ -28,7 +28,3 @@ def help_cmd(ctx: click.Context, topic: str | None) -> None:
     if cmd is None:
         raise UsageError(f"no help topic or command '{topic}' (topics: {', '.join(TOPICS)})")
     _echo(cmd.get_help(click.Context(cmd, info_name=topic, parent=ctx.parent)))
-
-
-# --- managing runs ------------------------------------------------------------------------------
-

@@ -95,7 +95,3 @@ def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes:
 
     _transfer(api.runs_pull, remote, runs, delete, include_running, yes, filters,
               f"Move {{n}} local {{runs}} that {remote} doesn't have to the trash?")
-
-
-# --- api: stable JSON for programs (the R package) ------------------------------------------------
-

@@ -374,7 +374,7 @@ def check_cmd() -> None:
         sys.exit(1)
 
 
-# --- runs -----------------------------------------------------------------------------------------
+# --- queue ----------------------------------------------------------------------------------------
 
 @main.command("queue")
 @click.option("--poll-interval", "-p", type=float, default=5.0, show_default=True, metavar="SECONDS",
@@ -393,7 +393,3 @@ def queue_cmd(poll_interval: float, run_once: bool, max_runs: int | None, quiet:
     started = run_queue(poll_interval=poll_interval, run_once=run_once, max_runs=max_runs, echo=not quiet)
     n = len(started)
     click.echo(f"Queue started {n} staged run{'' if n == 1 else 's'}", err=True)
-
-
-# --- web view and reports -------------------------------------------------------------------------
-

@@ -201,6 +201,8 @@ def _format_info(info: dict, indent: str = "") -> str:
 
 
 
+# --- managing runs ------------------------------------------------------------------------------
+
 def _act(runs: tuple, filters: dict, action: str, yes: bool, call, done: str, deleted: bool = False) -> None:
     """Select runs, show them and ask (on a terminal), then ``call(ids)`` and say what was done."""
     records = _select_records(runs, filters, deleted=deleted)

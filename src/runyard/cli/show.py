@@ -196,7 +196,3 @@ def diff_cmd(runs: tuple, what: str | None, paths: tuple, html: bool, no_open: b
         _echo(view_runs_diff([a["id"], b["id"]], open=not no_open))
         return
     _echo(diffs.text_diff(a, b, what=what, paths=list(paths)), nl=False)
-
-
-# --- compare and scalars -------------------------------------------------------------------------------
-

@@ -190,7 +190,3 @@ def _p(p: float) -> str:
     from ..stats import _p_words
 
     return "p = n/a" if p != p else _p_words(p)
-
-
-# --- queue ----------------------------------------------------------------------------------------
-

@@ -33,7 +33,3 @@ def report_cmd(run: str | None, no_open: bool, filters: dict) -> None:
     _echo(view_run_report(r["id"], open=not no_open))
 
 
-
-
-# --- remotes --------------------------------------------------------------------------------
-
