@@ -161,7 +161,7 @@ def runs_info(run: str | None, env: bool, all_scalars: bool, as_json: bool, dele
     else:
         info["scalars"] = {_scalar_key(s): f"{s[4]} (step {s[5]})" for s in summary}
     if env:
-        from ..launch.environ import storable  # (a run made by Guild AI may hold what we never store)
+        from ..environ import storable  # (a run made by Guild AI may hold what we never store)
 
         info["environment"] = storable(rr.get("env") or {})
     if as_json:
