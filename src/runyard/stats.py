@@ -116,6 +116,19 @@ def scalar_name(name: str) -> str:
     return name
 
 
+def _chosen(given: Any, prefix: str, cols: list[str], normalize: Any, empty: str, unknown: str) -> list[str]:
+    """The columns ``prefix + name`` for the names in ``given`` (a name, "a,b", or a list of
+    them), each normalized and present in ``cols``; one line naming the first that isn't."""
+    given = [given] if isinstance(given, str) else list(given)
+    names = [normalize(x.strip()) for part in given for x in str(part).split(",") if x.strip()]
+    if not names:
+        raise UsageError(empty)
+    missing = [x for x in names if prefix + x not in cols]
+    if missing:
+        raise UsageError(unknown.format(missing[0], ", ".join(c[len(prefix):] for c in cols) or "none"))
+    return [prefix + x for x in dict.fromkeys(names)]
+
+
 def summarize(df: "pd.DataFrame", seeds: "np.ndarray | None" = None, by: Sequence[str] | None = None,
               scalars: Sequence[str] | None = None, ci: float = 0.95) -> "pd.DataFrame":
     """One row per group of the runs in ``df`` (an ``ls_runs`` frame): ``operation``, the group's
@@ -133,28 +146,13 @@ def summarize(df: "pd.DataFrame", seeds: "np.ndarray | None" = None, by: Sequenc
     n = len(df)
     flag_cols = [c for c in df.columns if c.startswith("flags.") and df[c].notna().any()]
     scalar_cols = [c for c in df.columns if c.startswith("scalars.") and df[c].notna().any()]
-    if by is not None:
-        by = [by] if isinstance(by, str) else list(by)
-        names = [flag_name(b.strip()) for part in by for b in str(part).split(",") if b.strip()]
-        if not names:
-            raise UsageError("--by needs flag names, such as --by units or --by units,lr")
-        missing = [b for b in names if f"flags.{b}" not in flag_cols]
-        if missing:
-            known = ", ".join(c[len("flags."):] for c in flag_cols) or "none"
-            raise UsageError(f"no selected run has a flag '{missing[0]}' to group by (their flags: {known})")
-        key_flags = [f"flags.{b}" for b in dict.fromkeys(names)]
-    else:
-        key_flags = flag_cols
+    key_flags = flag_cols if by is None else _chosen(
+        by, "flags.", flag_cols, flag_name, "--by needs flag names, such as --by units or --by units,lr",
+        "no selected run has a flag '{}' to group by (their flags: {})")
     if scalars is not None:
-        scalars = [scalars] if isinstance(scalars, str) else list(scalars)
-        wanted = [scalar_name(s.strip()) for part in scalars for s in str(part).split(",") if s.strip()]
-        if not wanted:
-            raise UsageError("--scalar needs a scalar's name, such as --scalar loss")
-        missing = [s for s in wanted if f"scalars.{s}" not in scalar_cols]
-        if missing:
-            known = ", ".join(c[len("scalars."):] for c in scalar_cols) or "none"
-            raise UsageError(f"no selected run has a scalar '{missing[0]}' (their scalars: {known})")
-        scalar_cols = [f"scalars.{s}" for s in dict.fromkeys(wanted)]
+        scalar_cols = _chosen(scalars, "scalars.", scalar_cols, scalar_name,
+                              "--scalar needs a scalar's name, such as --scalar loss",
+                              "no selected run has a scalar '{}' (their scalars: {})")
     if seeds is None:
         seeds = seed_flags(df)
     masked: dict[str, np.ndarray] = {}  # flag column -> rows where it is the run's seed (left out)
