@@ -11,194 +11,34 @@ changes made behind our back, e.g. by Guild AI.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from .. import home as _home
-from ..store.record import is_final, read_record, scalar_column, summarize
-
-DB_NAME = "runs-v1.db"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT NOT NULL,
-  location TEXT NOT NULL,
-  stamp INTEGER NOT NULL,
-  final INTEGER NOT NULL,
-  started INTEGER,
-  data TEXT NOT NULL,
-  summary TEXT NOT NULL,
-  PRIMARY KEY (location, id)
-);
-CREATE INDEX IF NOT EXISTS runs_stamp ON runs (location, id, stamp, final);
-CREATE TABLE IF NOT EXISTS listing (
-  location TEXT PRIMARY KEY,
-  generation TEXT NOT NULL,
-  base TEXT NOT NULL,
-  rows TEXT NOT NULL,
-  records BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS listing_frame (
-  location TEXT PRIMARY KEY,
-  generation TEXT NOT NULL,
-  frame_of TEXT NOT NULL,
-  frame BLOB NOT NULL
-);
-"""
-
-try:
-    import orjson as _orjson
-
-    _loads = _orjson.loads
-
-    def _dumps(v: Any) -> str:
-        return _orjson.dumps(v, option=_orjson.OPT_SERIALIZE_NUMPY).decode()
-except ImportError:  # pragma: no cover - orjson is optional
-    _loads = json.loads
-
-    def _dumps(v: Any) -> str:
-        return json.dumps(v, allow_nan=True)
-
-
-def _json_dumps(v: Any) -> str:
-    try:
-        return _dumps(v)
-    except TypeError:  # an int beyond 64 bits, text orjson refuses: plain json (read by _decode)
-        return json.dumps(v, default=str, allow_nan=True)
-
-
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _decode(data: str) -> Any:
-    """A stored row's JSON; raises ValueError if even plain json cannot read it."""
-    try:
-        return _loads(data)
-    except ValueError:
-        if _SURROGATE_ESCAPE.search(data):  # a lone surrogate (an older runyard wrote it): re-read the run
-            raise
-        return json.loads(data)
-
-
-def connect(home: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the index database of ``home``.
-
-    If the cache can't be used (a file where its directory should be, a directory where the
-    database should be, no permission), one warning is printed and this process keeps the
-    index in memory: listing works, only slower.
-    """
-    try:
-        return _connect_file(home)
-    except (OSError, sqlite3.Error) as e:
-        return _in_memory(home, e)
-
-
-class _KeptOpen(sqlite3.Connection):
-    """The in-memory index of a home whose cache can't be used: it lives as long as the process."""
-
-    def close(self) -> None:
-        pass
-
-
-_IN_MEMORY: dict[str, sqlite3.Connection] = {}
-
-
-def _in_memory(home: Path, error: Exception) -> sqlite3.Connection:
-    db = _IN_MEMORY.get(str(home))
-    if db is None:
-        import sys
-
-        reason = getattr(error, "strerror", None) or str(error)
-        sys.stderr.write(f"runyard: warning: cannot use the index cache {_home.cache_dir(home) / DB_NAME} "
-                         f"({reason}); listing without it\n")
-        db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False, factory=_KeptOpen)
-        db.executescript(_SCHEMA)
-        _IN_MEMORY[str(home)] = db
-    return db
-
-
-def _connect_file(home: Path) -> sqlite3.Connection:
-    cache = _home.cache_dir(home)
-    cache.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(cache / DB_NAME, timeout=30, isolation_level=None, check_same_thread=False)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-    except sqlite3.DatabaseError:
-        db.close()
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.unlink(cache / (DB_NAME + suffix))
-            except FileNotFoundError:
-                pass
-        return _connect_file(home)
-    return db
-
-
-# Attributes Guild AI rewrites in place (``open(path, "w")``: the file's mtime changes, its
-# directory's doesn't). Creating or deleting any attribute (Guild's first tag or comment, mark
-# and unmark, runyard's atomic writes) changes the mtime of ``.guild/attrs`` itself.
-_IN_PLACE = ("label", "tags", "comments", "flags")
-
-
-# What the index may assume about a run between looks (the ``final`` column, low 2 bits):
-RUNNING = 0  # may change at any moment (its scalars grow): read it every time
-FINAL = 1  # finished: changes only through its attributes, checked every RUNYARD_INDEX_RECHECK s
-WAITING = 2  # staged or pending: changes through attributes or markers, checked every time
-# For a FINAL run the higher bits say which _IN_PLACE files it has (KNOWN set): the recheck
-# stats the attrs directory and those files only. (A row without KNOWN gets all of them.)
-KNOWN = 1 << 6
-
-
-def _kind(rec: dict) -> int:
-    if is_final(rec):
-        return FINAL
-    return WAITING if rec.get("status") in ("staged", "pending") else RUNNING
-
-
-def _final_column(kind: int, rec: dict) -> int:
-    """The ``final`` column of a run: its kind, and for a finished run which in-place
-    attributes it has (a record holds a key for each attribute file it read)."""
-    if kind != FINAL:
-        return kind
-    if "error" in rec:  # an attribute it couldn't read is no key of it: recheck them all
-        return FINAL
-    mask = sum(1 << (2 + i) for i, name in enumerate(_IN_PLACE) if name in rec)
-    return FINAL | KNOWN | mask
-
-
-def _stamp(run_dir: str | Path, markers: bool = False) -> int | None:
-    """Latest mtime (ns) of the run's attrs directory and of the attributes edited in place
-    (and with ``markers``, of ``.guild`` itself, where STAGED/PENDING/LOCK come and go)."""
-    attrs = f"{run_dir}/.guild/attrs"
-    stat = os.stat
-    try:
-        stamp = stat(attrs).st_mtime_ns
-        if markers:
-            stamp = max(stamp, stat(f"{run_dir}/.guild").st_mtime_ns)
-    except OSError:
-        return None
-    for name in _IN_PLACE:
-        try:
-            m = stat(f"{attrs}/{name}").st_mtime_ns
-        except OSError:
-            continue
-        if m > stamp:
-            stamp = m
-    return stamp
-
-
-# A directory's mtime ticks coarsely: it only vouches that nothing was added or removed if it was
-# already this much older than the listing it was read before.
-_SETTLED_NS = 1_000_000_000
-# (home, location) -> (the directory's mtime, when it was read, the names listed right after)
-_LISTED: dict[tuple[str, str], tuple[int, int, list[str]]] = {}
+from ..store.record import read_record, scalar_column, summarize
+from .mirror import _LISTED, _MEM, _ROWS, _SORTED, _location_dir
+from .schema import _decode, _generation, _json_dumps, _new_generation, connect
+from .snapshot import (
+    _SNAPPED,
+    _read_snapshot,
+    _stray_stamp,
+    _unchanged_since_snapshot,
+    _write_listed,
+    _write_snapshot,
+)
+from .stamps import (
+    _SETTLED_NS,
+    FINAL,
+    RUNNING,
+    WAITING,
+    _final_column,
+    _kind,
+    _recheck_seconds,
+    _recheck_stamps,
+    _stamp,
+)
 
 
 def _entries(key: tuple[str, str], base: Path, listed: tuple[int, int]) -> list[str]:
@@ -214,12 +54,6 @@ def _entries(key: tuple[str, str], base: Path, listed: tuple[int, int]) -> list[
     _LISTED[key] = (*listed, entries)
     return entries
 
-
-def _recheck_seconds() -> float:
-    try:
-        return float(os.environ.get("RUNYARD_INDEX_RECHECK", "5"))
-    except ValueError:
-        return 5.0
 
 
 def _load(run_dir: str | Path, guild_names: set[str] | None = None, paths: list[str] | None = None) -> tuple[dict, list]:
@@ -361,64 +195,6 @@ def _load_here(dirs: list[tuple[str, int | None]], line) -> list:
             line.update(i)
     return out
 
-
-def _location_dir(home: Path, location: str) -> Path:
-    return _home.runs_dir(home) if location == "runs" else _home.trash_dir(home)
-
-
-# In-process mirror of index rows: (home, location) -> {id: (stamp, record)}. Records are
-# shared between calls: treat them as read-only.
-_MEM: dict[tuple[str, str], dict[str, tuple[int, dict]]] = {}
-# (home, location) -> (generation, {id: (stamp, final)}): the index's rows as this process last
-# read or wrote them, reused while the database's generation is unchanged.
-_ROWS: dict[tuple[str, str], tuple[str, dict[str, tuple[int, int]]]] = {}
-# (home, location) -> the last sorted result, returned again when nothing changed.
-_SORTED: dict[tuple[str, str], list[dict]] = {}
-
-GENERATION = "generation"  # meta key: a new random token with every change to the runs table
-
-
-def _generation(db: sqlite3.Connection) -> str | None:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (GENERATION,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _new_generation(db: sqlite3.Connection) -> str:
-    """Mark the runs table changed (inside the writer's transaction); returns the new token."""
-    gen = os.urandom(8).hex()
-    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (GENERATION, gen))
-    return gen
-
-
-def _recheck_stamps(base_s: str, rows: list[tuple[str, tuple[int, int]]]) -> list[int | None]:
-    """Stamps of runs to compare with their index rows: a finished run's statting only its
-    attrs directory and the in-place files it is known to have (a file gone: read it again).
-    (Statting from two threads was measured slower: the GIL hand-offs cost more than the
-    stats they overlap.)"""
-    out: list[int | None] = []
-    append = out.append
-    stat = os.stat
-    files = [(1 << (2 + i), "/" + name) for i, name in enumerate(_IN_PLACE)]
-    for rid, row in rows:
-        final = row[1]
-        d = base_s + "/" + rid
-        if final & 3 != FINAL:
-            append(_stamp(d, final & 3 == WAITING))
-        elif not final & KNOWN:
-            append(_stamp(d))
-        else:  # (this loop is the recheck's whole cost besides the stats)
-            attrs = d + "/.guild/attrs"
-            try:
-                stamp = stat(attrs).st_mtime_ns
-                for bit, name in files:
-                    if final & bit:
-                        m = stat(attrs + name).st_mtime_ns
-                        if m > stamp:
-                            stamp = m
-            except OSError:
-                stamp = _stamp(d)
-            append(stamp)
-    return out
 
 
 def sync(home: Path, location: str = "runs") -> list[dict]:
@@ -671,18 +447,4 @@ def touch(run) -> None:
         db.close()
 
 
-# (At the end: the snapshot's functions use the definitions above.)
-from .snapshot import (  # noqa: E402
-    _SNAPPED,
-    _read_snapshot,
-    _stray_stamp,
-    _unchanged_since_snapshot,
-    _write_listed,
-    _write_snapshot,
-    kept_frame,
-    snapshot_frame,
-    store_snapshot_frame,
-)
-
-__all__ = ["connect", "sync", "summaries", "touch", "on_progress", "kept_frame", "snapshot_frame",
-           "store_snapshot_frame"]
+__all__ = ["sync", "summaries", "touch", "on_progress"]

@@ -16,23 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .db import (
-    _LISTED,
-    _MEM,
-    _ROWS,
-    _SETTLED_NS,
-    _SORTED,
-    FINAL,
-    WAITING,
-    _generation,
-    _json_dumps,
-    _loads,
-    _location_dir,
-    _recheck_seconds,
-    _recheck_stamps,
-    _stamp,
-    connect,
-)
+from .mirror import _LISTED, _MEM, _ROWS, _SORTED, _location_dir
+from .schema import _generation, _json_dumps, _loads, connect
+from .stamps import _SETTLED_NS, FINAL, WAITING, _recheck_seconds, _recheck_stamps, _stamp
 
 try:
     import orjson as _orjson
