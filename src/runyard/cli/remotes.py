@@ -47,51 +47,39 @@ def remote_remove_cmd(name: str) -> None:
     click.echo(f"removed remote {name}")
 
 
-def _transfer_options(f):
-    f = click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")(f)
-    f = click.option("--include-running", is_flag=True, help="Also copy runs that are still running.")(f)
-    return click.option("--delete", is_flag=True, help="Mirror deletions (remove what the source doesn't have).")(f)
+def _transfer_command(name: str, call: str, delete_prompt: str, doc: str) -> click.Command:
+    """Make ``runyard NAME REMOTE [RUNS]...`` (push or pull): ``api.<call>`` with the run filters
+    and --delete, --include-running, -y. With --delete it asks ``delete_prompt`` (``{n}``,
+    ``{runs}``, ``{remote}`` filled in) first, or needs -y."""
+
+    @click.argument("remote")
+    @click.argument("runs", nargs=-1)
+    @click.option("--delete", is_flag=True, help="Mirror deletions (remove what the source doesn't have).")
+    @click.option("--include-running", is_flag=True, help="Also copy runs that are still running.")
+    @click.option("--yes", "-y", is_flag=True, help="Don't ask for confirmation.")
+    def command(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict) -> None:
+        from .. import api
+        from ..errors import UsageError
+
+        def confirm(n: int) -> bool:
+            prompt = delete_prompt.format(n=n, runs="run" if n == 1 else "runs", remote=remote)
+            if yes:
+                return True
+            if not sys.stdin.isatty():
+                raise UsageError(f"--delete would {prompt[0].lower()}{prompt[1:-1]}: add -y to do it (nothing was done)")
+            if click.confirm(prompt, default=False):
+                return True
+            click.echo("Cancelled.", err=True)
+            sys.exit(1)
+
+        sel, selected = _selection(runs, filters)
+        getattr(api, call)(remote, sel, delete=delete, include_running=include_running, confirm=confirm, **selected)
+
+    command.__doc__ = doc
+    return main.command(name, cls=_Filtered)(command)
 
 
-def _transfer(call, remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict,
-              delete_prompt: str) -> None:
-    """Push or pull; --delete says how many runs it would remove and asks (or needs -y)."""
-    from ..errors import UsageError
-
-    def confirm(n: int) -> bool:
-        prompt = delete_prompt.format(n=n, runs="run" if n == 1 else "runs")
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            raise UsageError(f"--delete would {prompt[0].lower()}{prompt[1:-1]}: add -y to do it (nothing was done)")
-        if click.confirm(prompt, default=False):
-            return True
-        click.echo("Cancelled.", err=True)
-        sys.exit(1)
-
-    sel, filters = _selection(runs, filters)
-    call(remote, sel, delete=delete, include_running=include_running, confirm=confirm, **filters)
-
-
-@main.command("push", cls=_Filtered)
-@click.argument("remote")
-@click.argument("runs", nargs=-1)
-@_transfer_options
-def push_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict) -> None:
-    """Copy runs to REMOTE; only new or changed files are sent."""
-    from .. import api
-
-    _transfer(api.runs_push, remote, runs, delete, include_running, yes, filters,
-              f"Remove {{n}} {{runs}} from {remote} that this home doesn't have?")
-
-
-@main.command("pull", cls=_Filtered)
-@click.argument("remote")
-@click.argument("runs", nargs=-1)
-@_transfer_options
-def pull_cmd(remote: str, runs: tuple, delete: bool, include_running: bool, yes: bool, filters: dict) -> None:
-    """Copy runs from REMOTE into this home; only new or changed files are fetched."""
-    from .. import api
-
-    _transfer(api.runs_pull, remote, runs, delete, include_running, yes, filters,
-              f"Move {{n}} local {{runs}} that {remote} doesn't have to the trash?")
+push_cmd = _transfer_command("push", "runs_push", "Remove {n} {runs} from {remote} that this home doesn't have?",
+                             "Copy runs to REMOTE; only new or changed files are sent.")
+pull_cmd = _transfer_command("pull", "runs_pull", "Move {n} local {runs} that {remote} doesn't have to the trash?",
+                             "Copy runs from REMOTE into this home; only new or changed files are fetched.")
