@@ -512,6 +512,9 @@ def op_list(b: Bench, n: int, home: Path) -> None:
               note=f"min of {len(re_new)}; RUNYARD_INDEX_RECHECK=0 in the child: finished runs are checked again, as after 5 s idle{rfloor_note}"))
     b.add(Row("ls_runs() in-process, after the recheck interval", "list-recheck", n, min(re_warm), guild,
               extra=rows("recheck"), note=f"min of {len(re_warm)}; the 2nd call in that process{rfloor_note}"))
+    if getattr(b, "trackers", None):  # --trackers: MLflow and Aim next to runyard (benchmarks/trackers.py)
+        import trackers
+        trackers.list_rows(b, n, home, b.trackers, sys.modules[__name__])
 
 
 def op_runs(b: Bench, n: int, home: Path) -> None:
@@ -668,6 +671,9 @@ def op_trivial(b: Bench) -> None:
         parts.append(f"Guild {g / bare:.1f}× bare (design.md: {DESIGN_GUILD[('trivial', None)]})")
     row.note = "; ".join(parts)
     b.add(row)
+    if getattr(b, "trackers", None):  # --trackers: MLflow and Aim next to runyard (benchmarks/trackers.py)
+        import trackers
+        trackers.trivial_rows(b, b.trackers, sys.modules[__name__])
 
 
 # The script reports its own CPU time at exit (RUSAGE_SELF: a forked child starts at zero), so
@@ -1192,6 +1198,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="repeats for min-of timings (default 3)")
     p.add_argument("--baseline", help="the capture rows (print) also for the runyard in this src/ directory, "
                                       "interleaved (e.g. a checkout of main: ../main/src)")
+    p.add_argument("--trackers", nargs="?", const="", metavar="PYTHON",
+                   help="also time MLflow and Aim on the list and trivial rows, with this python (default: "
+                        "the scripts/trackers-venv.sh venv, made if missing); rows say 'not installed' without them")
     a = p.parse_args(argv)
 
     sizes = [int(s.replace("_", "")) for s in a.sizes.split(",") if s.strip()]
@@ -1203,6 +1212,9 @@ def main(argv: list[str] | None = None) -> int:
     guild = None if a.no_guild else find_guild(a.guild)
     b = Bench(guild=guild, repeats=max(1, a.repeats),
               baseline=str(Path(a.baseline).resolve()) if a.baseline else None)
+    if a.trackers is not None:
+        import trackers
+        b.trackers = trackers.Trackers.find(a.trackers or None)  # type: ignore[attr-defined]
     builds = {}
     try:
         sized = [o for o in only if o in SIZED]
@@ -1228,7 +1240,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(b.rows))
     out = make_home.bench_dir() / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    data = {"machine": machine_info(guild), "homes": builds,
+    data = {"machine": {**machine_info(guild), **({"trackers": b.trackers.versions} if getattr(b, "trackers", None) else {})},
+            "homes": builds,
             "rows": [dict(asdict(r), ratio=r.ratio) for r in b.rows]}
     out.write_text(json.dumps(data, indent=2) + "\n")
     print(f"\nresults: {out}")
