@@ -869,6 +869,11 @@ def op_print(b: Bench) -> None:
         "quiet": (runyard_cmd() + ["run", "p.py", "-y", "-q"], env_for(home), proj),
         "trivial": (runyard_cmd() + ["run", "t.py", "-y"], env_for(thome), tproj),
     }
+    floor = [sys.executable, str(Path(__file__).with_name("floor_supervisor.py"))]
+    for mode in ("tee", "convert"):  # the least any Python supervisor must do (floor_supervisor.py)
+        for script in ("p.py", "t.py"):
+            cmds[f"floor {mode} {script}"] = (floor + [mode, str(proj.parent / f"floor-{mode}"), "--",
+                                                       sys.executable, script], env_for(None), proj)
     if b.baseline:  # another checkout's runyard (--baseline SRC), taking turns with this one
         bproj, bhome = _project(b, "print-baseline", files)
         btproj, bthome = _project(b, "print-baseline-trivial", files)
@@ -938,6 +943,7 @@ def op_print(b: Bench) -> None:
             parts.append(f"Guild recorded {guild_count}/200000")
     row.note = "; ".join(parts)
     b.add(row)
+    _floor_rows(b, res, extra)
     for mode in ("echo (baseline)", "quiet (baseline)"):
         rs = res.get(mode)
         if not rs or not _ok(rs) or any(r.script is None for r in rs):
@@ -962,6 +968,29 @@ def op_print(b: Bench) -> None:
             share.budget, share.ok = "≤ 25% of the script", "yes" if extra[mode]["watch_share"] <= 0.25 else "NO"
             b.rows.append(share)
             log(share.op + ": " + share.note)
+
+
+def _floor_rows(b: Bench, res: dict[str, list[CpuResult]], extra: dict) -> None:
+    """The floors (benchmarks/floor_supervisor.py) next to runyard's supervisor, from the same
+    interleaved runs: each one's CPU beyond its own start-up (the same command on a one-line
+    script) as a share of the script's CPU, and runyard's as a multiple of it."""
+    for mode, what in (("tee", "copies the output (no scalars)"),
+                       ("convert", "copies it and converts every printed number with float()")):
+        rs, trivial = res.get(f"floor {mode} p.py"), res.get(f"floor {mode} t.py")
+        if not (rs and trivial and _ok(rs) and _ok(trivial)) or any(r.script is None for r in rs + trivial):
+            continue
+        fixed = _med([r.cpu - r.script for r in trivial])
+        script = _med([r.script for r in rs])
+        share = (_med([r.cpu - r.script for r in rs]) - fixed) / script
+        wall = _med([r.wall for r in rs]) - _med([r.wall for r in trivial])
+        extra[f"floor_{mode}"] = {"share": share, "wall_beyond_start": wall}
+        note = f"{share:.0%} of the script's CPU beyond its own start-up"
+        if "echo" in extra:
+            note += f"; runyard's supervisor {extra['echo']['watch_share']:.0%} = {extra['echo']['watch_share'] / share:.1f}× this floor"
+        row = Row(f"  floor: Python that {what}", f"print-floor-{mode}", None, wall, NA,
+                  extra=extra[f"floor_{mode}"], note=note)
+        b.rows.append(row)
+        log(row.op + ": " + row.note)
 
 
 def op_tqdm(b: Bench) -> None:
