@@ -982,11 +982,14 @@ def _floor_rows(b: Bench, res: dict[str, list[CpuResult]], extra: dict) -> None:
         fixed = _med([r.cpu - r.script for r in trivial])
         script = _med([r.script for r in rs])
         share = (_med([r.cpu - r.script for r in rs]) - fixed) / script
-        wall = _med([r.wall for r in rs]) - _med([r.wall for r in trivial])
-        extra[f"floor_{mode}"] = {"share": share, "wall_beyond_start": wall}
-        note = f"{share:.0%} of the script's CPU beyond its own start-up"
+        whole = _med([r.wall for r in rs])
+        wall = whole - _med([r.wall for r in trivial])
+        extra[f"floor_{mode}"] = {"share": share, "wall_beyond_start": wall, "x": whole / extra["bare"]}
+        note = (f"{share:.0%} of the script's CPU beyond its own start-up; whole process "
+                f"{whole / extra['bare']:.2f}× bare python")
         if "echo" in extra:
-            note += f"; runyard's supervisor {extra['echo']['watch_share']:.0%} = {extra['echo']['watch_share'] / share:.1f}× this floor"
+            note += (f"; runyard's supervisor {extra['echo']['watch_share']:.0%} = "
+                     f"{extra['echo']['watch_share'] / share:.1f}× this floor, {extra['echo']['x']:.2f}× bare python")
         row = Row(f"  floor: Python that {what}", f"print-floor-{mode}", None, wall, NA,
                   extra=extra[f"floor_{mode}"], note=note)
         b.rows.append(row)
