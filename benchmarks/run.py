@@ -512,6 +512,9 @@ def op_list(b: Bench, n: int, home: Path) -> None:
               note=f"min of {len(re_new)}; RUNYARD_INDEX_RECHECK=0 in the child: finished runs are checked again, as after 5 s idle{rfloor_note}"))
     b.add(Row("ls_runs() in-process, after the recheck interval", "list-recheck", n, min(re_warm), guild,
               extra=rows("recheck"), note=f"min of {len(re_warm)}; the 2nd call in that process{rfloor_note}"))
+    if getattr(b, "trackers", None):  # --trackers: MLflow and Aim next to runyard (benchmarks/trackers.py)
+        import trackers
+        trackers.list_rows(b, n, home, b.trackers, sys.modules[__name__])
 
 
 def op_runs(b: Bench, n: int, home: Path) -> None:
@@ -668,6 +671,9 @@ def op_trivial(b: Bench) -> None:
         parts.append(f"Guild {g / bare:.1f}× bare (design.md: {DESIGN_GUILD[('trivial', None)]})")
     row.note = "; ".join(parts)
     b.add(row)
+    if getattr(b, "trackers", None):  # --trackers: MLflow and Aim next to runyard (benchmarks/trackers.py)
+        import trackers
+        trackers.trivial_rows(b, b.trackers, sys.modules[__name__])
 
 
 # The script reports its own CPU time at exit (RUSAGE_SELF: a forked child starts at zero), so
@@ -863,6 +869,11 @@ def op_print(b: Bench) -> None:
         "quiet": (runyard_cmd() + ["run", "p.py", "-y", "-q"], env_for(home), proj),
         "trivial": (runyard_cmd() + ["run", "t.py", "-y"], env_for(thome), tproj),
     }
+    floor = [sys.executable, str(Path(__file__).with_name("floor_supervisor.py"))]
+    for mode in ("tee", "convert"):  # the least any Python supervisor must do (floor_supervisor.py)
+        for script in ("p.py", "t.py"):
+            cmds[f"floor {mode} {script}"] = (floor + [mode, str(proj.parent / f"floor-{mode}"), "--",
+                                                       sys.executable, script], env_for(None), proj)
     if b.baseline:  # another checkout's runyard (--baseline SRC), taking turns with this one
         bproj, bhome = _project(b, "print-baseline", files)
         btproj, bthome = _project(b, "print-baseline-trivial", files)
@@ -932,6 +943,7 @@ def op_print(b: Bench) -> None:
             parts.append(f"Guild recorded {guild_count}/200000")
     row.note = "; ".join(parts)
     b.add(row)
+    _floor_rows(b, res, extra)
     for mode in ("echo (baseline)", "quiet (baseline)"):
         rs = res.get(mode)
         if not rs or not _ok(rs) or any(r.script is None for r in rs):
@@ -956,6 +968,32 @@ def op_print(b: Bench) -> None:
             share.budget, share.ok = "≤ 25% of the script", "yes" if extra[mode]["watch_share"] <= 0.25 else "NO"
             b.rows.append(share)
             log(share.op + ": " + share.note)
+
+
+def _floor_rows(b: Bench, res: dict[str, list[CpuResult]], extra: dict) -> None:
+    """The floors (benchmarks/floor_supervisor.py) next to runyard's supervisor, from the same
+    interleaved runs: each one's CPU beyond its own start-up (the same command on a one-line
+    script) as a share of the script's CPU, and runyard's as a multiple of it."""
+    for mode, what in (("tee", "copies the output (no scalars)"),
+                       ("convert", "copies it and converts every printed number with float()")):
+        rs, trivial = res.get(f"floor {mode} p.py"), res.get(f"floor {mode} t.py")
+        if not (rs and trivial and _ok(rs) and _ok(trivial)) or any(r.script is None for r in rs + trivial):
+            continue
+        fixed = _med([r.cpu - r.script for r in trivial])
+        script = _med([r.script for r in rs])
+        share = (_med([r.cpu - r.script for r in rs]) - fixed) / script
+        whole = _med([r.wall for r in rs])
+        wall = whole - _med([r.wall for r in trivial])
+        extra[f"floor_{mode}"] = {"share": share, "wall_beyond_start": wall, "x": whole / extra["bare"]}
+        note = (f"{share:.0%} of the script's CPU beyond its own start-up; whole process "
+                f"{whole / extra['bare']:.2f}× bare python")
+        if "echo" in extra:
+            note += (f"; runyard's supervisor {extra['echo']['watch_share']:.0%} = "
+                     f"{extra['echo']['watch_share'] / share:.1f}× this floor, {extra['echo']['x']:.2f}× bare python")
+        row = Row(f"  floor: Python that {what}", f"print-floor-{mode}", None, wall, NA,
+                  extra=extra[f"floor_{mode}"], note=note)
+        b.rows.append(row)
+        log(row.op + ": " + row.note)
 
 
 def op_tqdm(b: Bench) -> None:
@@ -1192,6 +1230,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="repeats for min-of timings (default 3)")
     p.add_argument("--baseline", help="the capture rows (print) also for the runyard in this src/ directory, "
                                       "interleaved (e.g. a checkout of main: ../main/src)")
+    p.add_argument("--trackers", nargs="?", const="", metavar="PYTHON",
+                   help="also time MLflow and Aim on the list and trivial rows, with this python (default: "
+                        "the scripts/trackers-venv.sh venv, made if missing); rows say 'not installed' without them")
     a = p.parse_args(argv)
 
     sizes = [int(s.replace("_", "")) for s in a.sizes.split(",") if s.strip()]
@@ -1203,6 +1244,9 @@ def main(argv: list[str] | None = None) -> int:
     guild = None if a.no_guild else find_guild(a.guild)
     b = Bench(guild=guild, repeats=max(1, a.repeats),
               baseline=str(Path(a.baseline).resolve()) if a.baseline else None)
+    if a.trackers is not None:
+        import trackers
+        b.trackers = trackers.Trackers.find(a.trackers or None)  # type: ignore[attr-defined]
     builds = {}
     try:
         sized = [o for o in only if o in SIZED]
@@ -1228,7 +1272,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(b.rows))
     out = make_home.bench_dir() / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    data = {"machine": machine_info(guild), "homes": builds,
+    data = {"machine": {**machine_info(guild), **({"trackers": b.trackers.versions} if getattr(b, "trackers", None) else {})},
+            "homes": builds,
             "rows": [dict(asdict(r), ratio=r.ratio) for r in b.rows]}
     out.write_text(json.dumps(data, indent=2) + "\n")
     print(f"\nresults: {out}")

@@ -106,3 +106,18 @@ def test_cpu_proc_splits_the_scripts_cpu_from_the_rest(tmp_path):
     for r in (alone, wrapped):
         assert r.returncode == 0 and r.lines == 2 and r.script is not None and 0 < r.script <= r.cpu
     assert wrapped.cpu - wrapped.script > alone.cpu - alone.script  # the wrapper's own work
+
+
+def test_trackers_rows_say_not_installed_without_their_venv(bench_dir, tmp_path):
+    """--trackers with no MLflow/Aim python: their rows say "not installed", runyard's are timed,
+    nothing is installed (no network) and nothing fails."""
+    r = subprocess.run([sys.executable, str(HERE / "run.py"), "--sizes", "20", "--only", "list,trivial",
+                        "--no-guild", "--repeats", "1", "--trackers", str(tmp_path / "no-venv" / "python")],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    rows = {row["key"]: row for row in json.loads(sorted(bench_dir.glob("results-*.json"))[-1].read_text())["rows"]}
+    for key in ("list-mlflow-sqlite", "list-mlflow-file", "list-aim", "trivial-mlflow", "trivial-aim"):
+        assert rows[key]["runyard"].startswith("not installed: "), rows[key]
+    assert isinstance(rows["list-runyard"]["runyard"], float) and rows["list-runyard"]["extra"]["rows"] == 20
+    assert isinstance(rows["trivial-runyard"]["runyard"], float)
+    assert "not installed" in r.stdout

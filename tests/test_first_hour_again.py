@@ -573,3 +573,23 @@ def test_an_r_script_opening_a_left_out_file_gets_the_hint(proj):
     assert ("runyard: the run could not open data/covtype_like.csv: data/ was not copied into the run's folder "
             "(ignored by git); to bring it in, add to the script's front matter: #| requires: [{file: data}]"
             ) in r.stderr.splitlines()
+
+
+def test_a_guild_yml_operation_runs_on_the_users_python_too(proj, tmp_path):
+    """A guild.yml operation (``main`` and ``exec`` with ``${python_exe}``) runs on the
+    interpreter a plain script would: the project's .venv, else ``--python``."""
+    write(proj / "uses_venv.py", USES_VENV)
+    write(proj / "guild.yml", "train:\n  main: uses_venv\nviaexec:\n  exec: ${python_exe} uses_venv.py\n")
+    venv_python = str(proj / ".venv" / "bin" / "python")
+    for op in ("train", "viaexec"):
+        r = _cli("run", op, "--print-cmd")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split()[0] == venv_python, (op, r.stdout)
+        r = _cli("run", op, "-y")
+        assert r.returncode == 0, r.stderr
+        assert f"prefix {proj / '.venv'}" in r.stdout and "hooks True" in r.stdout, (op, r.stdout)
+    assert {_attr(run, "interpreter") for run in runs_in(proj / ".guild")} == {venv_python}
+    other = _venv(tmp_path / "other", "tabulate_ish")
+    r = _cli("run", "train", "-y", "--python", str(other / "bin" / "python"))
+    assert r.returncode == 0, r.stderr
+    assert f"prefix {other}" in r.stdout

@@ -616,3 +616,25 @@ def test_the_documented_recipe_records_what_it_says():
     text = "iteration 3: loss is 0.2500, lr=0.01\nval 0.5 / 0.75\n"
     assert preview(patterns, text) == [("loss", 0.25, 3), ("lr", 0.01, 3), ("val_acc", 0.75, 3),
                                        ("val_loss", 0.5, 3)]
+
+
+def test_a_pattern_that_could_backtrack_forever_is_refused_before_the_run(project):
+    """Every output line goes through the patterns: one that repeats a repeated group
+    (``(a+)+$`` takes seconds on a 30-character line, and doubles with each character) is refused
+    in one line, exit 2, before a run is made; the same with a plain invalid pattern."""
+    from conftest import cli, runs_in
+
+    line = "a" * 40 + "b"
+    (project / "nested.py").write_text(f"#| output-scalars: ['(a+)+$']\nprint({line!r})\n")
+    (project / "broken.py").write_text("#| output-scalars: ['(a+']\nprint('x')\n")
+    for script, says in (("nested.py", "repeats a repeated group"), ("broken.py", "unterminated subpattern")):
+        t0 = time.perf_counter()
+        r = cli("run", script, "-y", timeout=30)
+        assert time.perf_counter() - t0 < 10
+        assert r.returncode == 2, r.stderr
+        err = r.stderr.strip().splitlines()
+        assert len(err) == 1 and says in err[0], r.stderr
+    assert runs_in(project / ".guild") == []
+    with pytest.raises(UsageError, match="repeats a repeated group"):
+        OutputScalars(None, [{"loss": r"loss: (\value)+"}])
+    OutputScalars(None, [r"(\key): (\value)", {"loss": r"loss: (\value)"}, r"^step (\step)$"])  # Guild's own

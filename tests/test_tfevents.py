@@ -1,7 +1,7 @@
 """TensorBoard event files: our writer read by TensorBoard, others' files read by us.
 
 Test dependencies: ``tensorboard`` (its event-file loader and protos, no TensorFlow) and
-``tensorboardX``; ``torch`` is optional (its SummaryWriter test is skipped without it).
+``tensorboardX``; PyTorch's format is written by TensorBoard's own event writer, as its ``SummaryWriter`` does.
 """
 
 from __future__ import annotations
@@ -167,17 +167,27 @@ def test_reads_tensorboardx_summary_writer(tmp_path):
     assert {r[1] for r in rows} == {"loss", "train/acc", "grp"}
 
 
-def test_reads_torch_summary_writer(tmp_path):
-    torch_tb = pytest.importorskip("torch.utils.tensorboard")
-    w = torch_tb.SummaryWriter(str(tmp_path / "pt"))
+def test_reads_events_as_torch_summary_writer_writes_them(tmp_path):
+    """PyTorch's ``SummaryWriter`` writes through TensorBoard's own ``EventFileWriter`` (in the
+    lock; torch is not): ``add_scalar`` a ``simple_value``, ``add_scalar(new_style=True)`` a
+    DT_FLOAT tensor with the scalars plugin's metadata. The same writer and protos, here."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    w = EventFileWriter(str(tmp_path / "pt"))
     for i in range(3):
-        w.add_scalar("loss", 1.0 / (i + 1), i)
-        w.add_scalar("lr", 0.1, i, new_style=True)  # a scalar written as a tensor
+        old = summary_pb2.Summary.Value(tag="loss", simple_value=1.0 / (i + 1))
+        new = summary_pb2.Summary.Value(tag="lr", tensor=tensor_pb2.TensorProto(
+            dtype=types_pb2.DT_FLOAT, float_val=[0.1], tensor_shape={}))
+        new.metadata.plugin_data.plugin_name = "scalars"
+        for v in (old, new):
+            w.add_event(event_pb2.Event(wall_time=1.0 + i, step=i, summary=summary_pb2.Summary(value=[v])))
     w.close()
     rows = run_scalars(tmp_path)
     assert [(t, s) for _, t, _, s in rows] == [
         ("loss", 0), ("lr", 0), ("loss", 1), ("lr", 1), ("loss", 2), ("lr", 2)]
     assert [v for _, t, v, _ in rows if t == "lr"] == [f32(0.1)] * 3
+    assert [v for _, t, v, _ in rows if t == "loss"] == [1.0, 0.5, f32(1 / 3)]
 
 
 def _tensor_value(tag, tensor, plugin=None):

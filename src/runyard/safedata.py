@@ -1,4 +1,5 @@
-"""Reading JSON and YAML that someone else wrote: size, nesting and alias expansion capped.
+"""Reading JSON and YAML that someone else wrote: size, nesting and alias expansion capped;
+and the check that keeps a regex someone else wrote from backtracking without bound.
 
 Every JSON or YAML document that comes from outside runyard (a web view request body,
 ``runyard api`` values, batch files, a remote's index shards) is read through :func:`load_json`
@@ -111,3 +112,37 @@ def _check_events(events: Any, what: str, max_depth: int, max_nodes: int) -> Non
 
 def _size(n: int) -> str:
     return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 else f"{n // 1024} KiB"
+
+
+def nested_repeat(pattern: str) -> bool:
+    """True if a regex someone else wrote repeats a group that itself holds a repeat or an
+    alternation (``(a+)+``, ``(a|aa)*``): it can backtrack without bound on a line that almost
+    matches. guild.yml's ``select``/``rename`` and every ``output-scalars`` pattern are checked."""
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+    except ImportError:  # Python < 3.11
+        import sre_parse  # type: ignore[no-redef]
+
+    def walk(items, inside_repeat: bool) -> bool:
+        for op, av in items:
+            name = str(op)
+            if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                lo, hi, sub = av
+                if inside_repeat and hi != lo:
+                    return True
+                if walk(sub, inside_repeat or hi > 1):
+                    return True
+            elif name == "SUBPATTERN":
+                if walk(av[-1], inside_repeat):
+                    return True
+            elif name == "BRANCH":
+                if inside_repeat and len(av[1]) > 1:
+                    return True
+                if any(walk(b, inside_repeat) for b in av[1]):
+                    return True
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                if walk(av[1], inside_repeat):
+                    return True
+        return False
+
+    return walk(sre_parse.parse(pattern), False)

@@ -358,10 +358,12 @@ def referenced(script: Script) -> set[str]:
 
 
 def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dict[str, str]]:
-    """The operation's argv and environment."""
-
-    py = Script(path=script.path, language="python", flags={}, options={}, flags_dest="globals", op=script.op)
-    _, env = lang.entry("python").command(py, run_dir, {})
+    """The operation's argv and environment. Its Python is the user's, chosen as for a plain
+    script (``--python``, the active or the project's virtualenv: :mod:`runyard.lang.runtime`);
+    ``steps`` run on runyard's own, since they are runyard's code."""
+    chosen = {k: script.options[k] for k in ("python", "_interpreter_from") if k in script.options}
+    py = Script(path=script.path, language="python", flags={}, options=chosen, flags_dest="globals", op=script.op)
+    (python, *_), env = lang.entry("python").command(py, run_dir, {})
     opts = script.options
     env.update(opdef.env_of(opts, values))
     for name, fd in script.flags.items():  # env-name: the flag also under a name of its own
@@ -378,7 +380,7 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
             words = shlex.split(str(opts["exec"]))
         except ValueError as e:
             raise UsageError(f"guild.yml: invalid exec of operation {script.name}: {e}") from None
-        exe = {"python_exe": sys.executable, "guild_python_exe": sys.executable, "main_args": ""}
+        exe = {"python_exe": python, "guild_python_exe": sys.executable, "main_args": ""}
         argv = []
         for w in words:
             if w == "${flag_args}":
@@ -390,9 +392,9 @@ def command(script: Script, run_dir: Path, values: dict) -> tuple[list[str], dic
     module, main_args = words[0], words[1:]
     rel = Path(_source_dest(script)) / script.relpath
     if ("." not in module or module.endswith(".py")) and rel.name != "__main__.py":
-        argv = [sys.executable, rel.as_posix()]  # `python train.py`: the run dir is sys.path[0]
+        argv = [python, rel.as_posix()]  # `python train.py`: the run dir is sys.path[0]
     else:
-        argv = [sys.executable, "-m", module]
+        argv = [python, "-m", module]
     return argv + main_args + args, env
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from ..errors import UsageError
 from .. import opdef
 from ..flags import FlagDef
+from ..safedata import nested_repeat
 
 
 class DependencyError(UsageError):
@@ -245,42 +246,10 @@ def safe_regex(pattern: str, what: str) -> "re.Pattern":
         compiled = re.compile(pattern)
     except re.error as e:
         raise UsageError(f"guild.yml: invalid {what} pattern {pattern!r}: {e}") from None
-    if _nested_repeat(pattern):
+    if nested_repeat(pattern):
         raise UsageError(f"guild.yml: {what} pattern {pattern!r} repeats a repeated group (it could take "
                          "forever to match); write it without the nested repeat")
     return compiled
-
-
-def _nested_repeat(pattern: str) -> bool:
-    """True if a repeated group holds a repeat or an alternation (catastrophic backtracking)."""
-    try:
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
-    except ImportError:  # Python < 3.11
-        import sre_parse  # type: ignore[no-redef]
-
-    def walk(items, inside_repeat: bool) -> bool:
-        for op, av in items:
-            name = str(op)
-            if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-                lo, hi, sub = av
-                if inside_repeat and hi != lo:
-                    return True
-                if walk(sub, inside_repeat or hi > 1):
-                    return True
-            elif name == "SUBPATTERN":
-                if walk(av[-1], inside_repeat):
-                    return True
-            elif name == "BRANCH":
-                if inside_repeat and len(av[1]) > 1:
-                    return True
-                if any(walk(b, inside_repeat) for b in av[1]):
-                    return True
-            elif name in ("ASSERT", "ASSERT_NOT"):
-                if walk(av[1], inside_repeat):
-                    return True
-        return False
-
-    return walk(sre_parse.parse(pattern), False)
 
 
 def _targets(pairs: list[tuple[Path, str]], spec: dict) -> list[tuple[Path, str]]:

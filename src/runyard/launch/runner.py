@@ -88,6 +88,9 @@ def prepare(
         values = resolve_values(script, user_flags, force_flags)
     lang.ready()
     lang.check_values(script, values)  # language-specific limits (R complex literals)
+    from .scalars import OutputScalars
+
+    OutputScalars(None, script.options.get("output-scalars"))  # a bad pattern: one line, and no run made
     home = Path(home) if home else _home.find_home()
     sources = _deps.resolve(script, values, home)  # guild.yml or front-matter `requires`
     run_id = new_run_id()

@@ -45,6 +45,7 @@ import time
 from typing import Any, Iterable
 
 from ..errors import UsageError
+from ..safedata import nested_repeat
 
 __all__ = ["DEFAULT_PATTERNS", "OutputScalars", "test_patterns"]
 
@@ -210,10 +211,18 @@ def _spec(patterns: Any) -> list[tuple[str | None, str]]:
 
 
 def _compile(pattern: str, source: str | None = None) -> re.Pattern:
+    """``pattern`` compiled, its aliases expanded. A user's pattern (``source`` None) that could
+    backtrack without bound on an output line is refused (:func:`runyard.safedata.nested_repeat`):
+    every line of the run's output goes through it."""
+    expanded = _expand(pattern)
     try:
-        return re.compile(_expand(pattern), re.MULTILINE)
+        compiled = re.compile(expanded, re.MULTILINE)
     except re.error as e:
         raise UsageError(f"invalid output-scalars pattern {source or pattern!r}: {e}") from None
+    if source is None and nested_repeat(expanded):
+        raise UsageError(f"invalid output-scalars pattern {pattern!r}: it repeats a repeated group (it could "
+                         "take forever to match a line); write it without the nested repeat")
+    return compiled
 
 
 class _Pattern:

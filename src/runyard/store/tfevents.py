@@ -360,9 +360,10 @@ def _column_records(head: bytes, prefix: bytes, width: int, values: list[float],
     slots = bytearray(8 * n)
     for lane in range(4):
         slots[lane::8] = lanes[lane * n:(lane + 1) * n]
-    c = int.from_bytes(slots, "little") ^ _slots(_S_Q.pack(_crc32c(first)), n)
-    c = ((c >> 15) & _slots(_S_Q.pack(0x1FFFF), n)) | ((c << 17) & _slots(_S_Q.pack(0xFFFE0000), n))
-    c = (c + _slots(_S_Q.pack(0xA282EAD8), n)) & _slots(_S_Q.pack(0xFFFFFFFF), n)
+    ones = _slots(b"\1\0\0\0\0\0\0\0", n)  # 1 in each slot: times v, v in each slot
+    c = int.from_bytes(slots, "little") ^ (_crc32c(first) * ones)
+    c = ((c >> 15) & (0x1FFFF * ones)) | ((c << 17) & (0xFFFE0000 * ones))
+    c = (c + 0xA282EAD8 * ones) & (0xFFFFFFFF * ones)
     cb = c.to_bytes(8 * n + 8, "little")
     for k in range(4):
         buf[rec - 4 + k::rec] = cb[k:8 * n:8]
