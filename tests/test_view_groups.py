@@ -8,7 +8,7 @@ from scipy import stats as sst
 
 import runyard
 from conftest import write
-from test_view_browser import served_project, shot, wait_js
+from browser import served_project, shot, wait_js
 
 TRAIN = '''
 import random

@@ -20,9 +20,9 @@ import runyard
 from conftest import write
 
 pytest.importorskip("playwright.sync_api")
-from test_view_browser import served_project, shot, wait_js  # noqa: E402
+from browser import served_project, shot, wait_js  # noqa: E402
 
-# (importing test_view_browser skips this module too where Chromium is missing)
+# (importing browser skips this module too where Chromium is missing)
 
 LIVE = '''
 import time
