@@ -31,8 +31,12 @@ def guild_exe() -> str:
 
 
 def guild_env(home: Path) -> dict[str, str]:
-    """The environment Guild runs in here: this process's, with ``home`` as its runs home."""
-    return {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1"}
+    """The environment Guild runs in here: this process's, with ``home`` as its runs home.
+
+    NO_PIP_FREEZE: Guild's runs skip their ``pip_freeze`` attribute (a `pip freeze` of seconds a
+    run on a busy machine). runyard records none and no test compares it; runyard reading runs
+    that have one is tested on tests/fixtures/guild-runs."""
+    return {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1", "NO_PIP_FREEZE": "1"}
 
 
 def run_guild(*args: str, home: Path, cwd: Path | None = None, timeout: float = 120, check: bool = False,
