@@ -28,6 +28,10 @@ def _home_trees(home: Path) -> dict:
     return {p.name: _tree(p) for p in sorted((home / "runs").iterdir())}
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("export-import-cli")
+
+
 @pytest.fixture(scope="module")
 def made_once(tmp_path_factory) -> Path:
     """A batch of two trials (x=1, x=2) and one plain run (x=3), made once by the real CLI."""

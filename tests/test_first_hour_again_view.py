@@ -19,6 +19,10 @@ for step in range(1, 6):
 '''
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("first-hour-again-view")
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     def setup(proj):

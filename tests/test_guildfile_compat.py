@@ -20,7 +20,7 @@ from guildrun import attr, files, guild_exe, norm, opname, run_guild, scalars
 
 PROJECTS = Path(__file__).parent / "fixtures" / "guild-projects"
 
-# The module fixture runs every project with both tools: its tests share one pytest-xdist worker.
+# The module fixture runs every project with both tools: under pytest-xdist the tests share one worker.
 pytestmark = pytest.mark.xdist_group("guildfile-compat")
 
 

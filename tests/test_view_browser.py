@@ -52,6 +52,10 @@ time.sleep(1.5)
 '''
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-browser")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     def setup(proj):

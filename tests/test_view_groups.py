@@ -22,6 +22,10 @@ for step in range(1, 6):
 '''
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-groups")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     def setup(proj):

@@ -39,6 +39,10 @@ for step in range(1, 6):
 '''
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-live")
+
+
 @pytest.fixture(scope="module")
 def live_site(tmp_path_factory):
     def setup(proj):

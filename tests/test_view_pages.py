@@ -37,6 +37,10 @@ print(f"loss: {lr:.3f}")
 '''
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-pages")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     def setup(proj):

@@ -33,6 +33,10 @@ print("acc: 0.75")
 '''
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-rows")
+
+
 @pytest.fixture(scope="module")
 def rows_site(tmp_path_factory):
     def setup(proj):
