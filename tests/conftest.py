@@ -1,4 +1,4 @@
-"""Shared fixtures: a project directory with its own runs home, and a helper to run the CLI."""
+"""Shared fixtures: a project directory with its own runs home, a helper to run the CLI, and one to wait."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,13 @@ def cli(*args: str, cwd: Path | None = None, input: str | None = None, env: dict
 def runs_in(home: Path) -> list[Path]:
     d = home / "runs"
     return sorted(d.iterdir()) if d.exists() else []
+
+
+def wait_for(pred, timeout: float = 20.0, every: float = 0.05) -> bool:
+    """Whether ``pred()`` came true within ``timeout`` seconds (asked every ``every`` seconds)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(every)
+    return False
