@@ -261,7 +261,7 @@ def differences(pair: dict) -> dict[str, tuple]:
     return {a: (g[a], y[a]) for a in ASPECTS if g[a] != y[a]}
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=case_id(c), marks=pytest.mark.xdist_group(f"guild-{c[0]}"))
+@pytest.mark.parametrize("case", [pytest.param(c, id=case_id(c), marks=pytest.mark.xdist_group("guild-" + c[0].replace("@", "ours-")))
                                   for c in CASES])
 def test_sample_case_runs_as_guild_runs_it(ran, case):
     pair = ran(case)
