@@ -12,6 +12,14 @@ from pathlib import Path
 import pytest
 
 
+# A pytest-xdist worker has COLUMNS=80 and LINES=24 in its environment, which a plain pytest run
+# has not: the commands the tests run would fit their tables to 80 columns (the tests that are
+# about the width set COLUMNS themselves).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """`--dist loadgroup` (scripts/test.sh) on pytest 9.2: each test marked ``xdist_group(NAME)``
