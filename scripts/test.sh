@@ -45,4 +45,8 @@ export RUNYARD_GUILD
 
 python -m ruff check -q src tests benchmarks   # undefined names and the like, before the slow part
 lint-imports --no-cache --no-logo   # the layers: no import upward (pyproject.toml [tool.importlinter])
-python -m pytest -q -rs -p no:cacheprovider "$@"   # -rs: every skip says why
+# -rs: every skip says why. -n 2: two pytest-xdist workers (this machine's cores; much of the time
+# is spent waiting on subprocesses, Guild AI, R and Chromium). --dist loadgroup: the tests of an
+# xdist_group (those sharing an expensive module fixture) go to one worker; the rest are spread
+# one by one. `-n 0` in the arguments runs them in this process.
+python -m pytest -q -rs -p no:cacheprovider -n "${RUNYARD_TEST_WORKERS:-2}" --dist loadgroup "$@"

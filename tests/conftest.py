@@ -1,4 +1,4 @@
-"""Shared fixtures: a project directory with its own runs home, and a helper to run the CLI."""
+"""Shared fixtures: a project directory with its own runs home, a helper to run the CLI, and one to wait."""
 
 from __future__ import annotations
 
@@ -6,9 +6,38 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
+
+
+# A pytest-xdist worker has COLUMNS=80 and LINES=24 in its environment, which a plain pytest run
+# has not: the commands the tests run would fit their tables to 80 columns (the tests that are
+# about the width set COLUMNS themselves).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """`--dist loadgroup` (scripts/test.sh) on pytest 9.2: each test marked ``xdist_group(NAME)``
+    gets the ``@NAME`` suffix on its node id that pytest-xdist's scheduler groups by.
+
+    pytest-xdist 3.8 still writes the suffix into ``item._nodeid``, which pytest 9.2's structured
+    node ids no longer read, so the marks were silently ignored (pytest-xdist issue 1386). Where
+    its own suffix took, this adds none."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 @pytest.fixture
@@ -41,3 +70,13 @@ def cli(*args: str, cwd: Path | None = None, input: str | None = None, env: dict
 def runs_in(home: Path) -> list[Path]:
     d = home / "runs"
     return sorted(d.iterdir()) if d.exists() else []
+
+
+def wait_for(pred, timeout: float = 20.0, every: float = 0.05) -> bool:
+    """Whether ``pred()`` came true within ``timeout`` seconds (asked every ``every`` seconds)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(every)
+    return False

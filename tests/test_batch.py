@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import runyard
-from conftest import cli, runs_in, write
+from conftest import cli, runs_in, wait_for, write
 from runyard.errors import FlagError
 from runyard.flags.values import Function, decode, parse_assign
 
@@ -61,15 +61,6 @@ def _attrs(run_dir) -> dict:
 def _batches() -> "list":
     df = runyard.ls_runs(include_batch=True)
     return [r for _, r in df.iterrows() if r["operation"].endswith(("+", "+random", "+tpe"))]
-
-
-def _wait_for(pred, timeout=20.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 # --- the seed's sweep -----------------------------------------------------------------------------
@@ -354,7 +345,7 @@ def test_ctrl_c_stops_every_running_trial(project, workers):
         return sum(1 for r in runs_in(project / ".guild")
                    if b"start" in ((r / ".guild" / "output").read_bytes()
                                    if (r / ".guild" / "output").exists() else b"")) >= n
-    assert _wait_for(started, timeout=30)
+    assert wait_for(started, timeout=30)
     os.killpg(p.pid, signal.SIGINT)  # what the terminal sends to its foreground group
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
@@ -370,7 +361,7 @@ def test_sigterm_to_a_batch_stops_its_trials(project):
     write(project / "sleep.py", SLEEP)
     p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "sleep.py", "x=[1,2,3]", "secs=30",
                           "--workers", "2", "-y", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert _wait_for(lambda: len(runyard.ls_runs(running=True)) == 2, timeout=30)
+    assert wait_for(lambda: len(runyard.ls_runs(running=True)) == 2, timeout=30)
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=60)
     assert p.returncode != 0
@@ -403,14 +394,14 @@ def test_background_batch_returns_at_once(project):
     df = runyard.run("sleep.py", {"x": [1, 2]}, wait=False)
     assert time.time() - t0 < 1.5
     assert len(df) == 2 and set(df["status"]) <= {"pending", "running"}
-    assert _wait_for(lambda: set(runyard.ls_runs()["status"]) == {"completed"}, timeout=30)
+    assert wait_for(lambda: set(runyard.ls_runs()["status"]) == {"completed"}, timeout=30)
     assert sorted(runyard.ls_runs()["scalars.loss"]) == [1, 2]
-    assert _wait_for(lambda: _batches()[0]["status"] == "completed", timeout=10)
+    assert wait_for(lambda: _batches()[0]["status"] == "completed", timeout=10)
     log = (Path(_batches()[0]["dir"]) / ".guild" / "output").read_text()
     assert log.count("INFO: Running trial") == 2 and "2 of 2 trials done" in log
     r = cli("run", "sleep.py", "x=[3,4]", "secs=0", "--background", "-y")
     assert r.returncode == 0 and r.stdout.count("started in background as") == 2
-    assert _wait_for(lambda: len(runyard.ls_runs(completed=True)) == 4, timeout=30)
+    assert wait_for(lambda: len(runyard.ls_runs(completed=True)) == 4, timeout=30)
 
 
 def test_stage_batch_makes_staged_trials(project):

@@ -18,20 +18,11 @@ from pathlib import Path
 import pytest
 
 from conftest import cli, runs_in, write
-
-
-def _guild() -> str:
-    exe = os.environ.get("RUNYARD_GUILD") or str(Path(__file__).parent.parent / ".venv-guild/bin/guild")
-    if not Path(exe).exists():
-        pytest.skip("Guild AI 0.9 venv not found: run `bash scripts/guild-venv.sh` (scripts/test.sh does)")
-    return exe
+from guildrun import run_guild
 
 
 def _guild_run(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GUILD_HOME": str(project / ".guild"), "NO_WARN_RUNDIR": "1"}
-    r = subprocess.run([_guild(), *args], capture_output=True, env=env, cwd=project, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return r
+    return run_guild(*args, home=project / ".guild", cwd=project, timeout=300, check=True, text=False)
 
 
 def _index(run_dir: Path) -> list[tuple[int, int]]:

@@ -29,6 +29,10 @@ print(f"loss: {x}")
 '''
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("dask")
+
+
 @pytest.fixture(scope="module")
 def cluster():
     c = distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 import runyard
 from conftest import cli, write
+from guildrun import run_guild
 
 
 def _tree(d: Path) -> dict:
@@ -26,6 +26,10 @@ def _tree(d: Path) -> dict:
 
 def _home_trees(home: Path) -> dict:
     return {p.name: _tree(p) for p in sorted((home / "runs").iterdir())}
+
+
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("export-import-cli")
 
 
 @pytest.fixture(scope="module")
@@ -134,21 +138,15 @@ def test_import_chosen_runs_only(made, tmp_path):
 
 def test_guild_archives_both_ways(made, tmp_path):
     """A zip made by Guild AI 0.9's export imports into runyard; runyard's zip imports into Guild."""
-    from test_guild_compat import _guild
-
-    guild = _guild()
     home = made
     z = tmp_path / "ours.zip"
     assert cli("export", str(z), "-y").returncode == 0
     ghome = tmp_path / "guild-home"
     ghome.mkdir()
-    env = {**os.environ, "GUILD_HOME": str(ghome)}
-    r = subprocess.run([guild, "import", "-y", str(z)], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    run_guild("import", "-y", str(z), home=ghome, check=True)
     assert sorted(p.name for p in (ghome / "runs").iterdir()) == sorted(runyard.ls_runs()["id"])
     theirs = tmp_path / "theirs.zip"
-    r = subprocess.run([guild, "export", "-y", str(theirs)], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    run_guild("export", "-y", str(theirs), home=ghome, check=True)
     before = _home_trees(home)
     _wipe(home)
     r = cli("import", str(theirs), "-y")

@@ -7,7 +7,6 @@ the web view over HTTP, Guild AI 0.9 itself, and SIGKILL at random moments.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import signal
@@ -23,6 +22,7 @@ import yaml
 
 import runyard
 from conftest import cli, write
+from guildrun import run_guild
 
 CLI = [sys.executable, "-m", "runyard.cli"]
 
@@ -128,20 +128,11 @@ def test_cli_api_and_view_changing_one_run_at_once_lose_nothing(project, one_run
 
 # --- Guild AI 0.9 interleaved --------------------------------------------------------------------
 
-def _guild() -> str:
-    exe = os.environ.get("RUNYARD_GUILD") or str(Path(__file__).parent.parent / ".venv-guild/bin/guild")
-    if not Path(exe).exists():
-        pytest.skip("Guild AI 0.9 venv not found: run `bash scripts/guild-venv.sh` (scripts/test.sh does)")
-    return exe
-
-
 def test_a_change_by_guild_a_moment_before_runyard_is_kept(project, one_run):
-    guild = _guild()
-    env = {**os.environ, "GUILD_HOME": str(project / ".guild"), "NO_WARN_RUNDIR": "1"}
+    home = project / ".guild"
 
     def g(*args: str) -> None:
-        r = subprocess.run([guild, *args, one_run, "-y"], capture_output=True, text=True, env=env, timeout=120)
-        assert r.returncode == 0, r.stderr
+        run_guild(*args, one_run, "-y", home=home, check=True)
 
     def ry(*args: str) -> None:
         r = cli(*args, one_run, "-y")
@@ -162,7 +153,7 @@ def test_a_change_by_guild_a_moment_before_runyard_is_kept(project, one_run):
     rec = indexed(one_run)
     assert sorted(rec["tags"]) == ["by-guild", "by-runyard", "second-guild", "second-runyard"]
     assert rec["label"] == "guild-words runyard-words"
-    r = subprocess.run([guild, "runs", "info", one_run], capture_output=True, text=True, env=env, timeout=120)
+    r = run_guild("runs", "info", one_run, home=home)
     assert r.returncode == 0 and "runyard-words" in r.stdout, r.stderr
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import runyard
-from conftest import cli, write
+from conftest import cli, wait_for, write
 from runyard import environ
 from runyard.store.run import Run
 
@@ -89,15 +88,6 @@ def _digest(v: str) -> str:
     return hashlib.sha256(v.encode()).hexdigest()[:12]
 
 
-def _wait(pred, timeout=30.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_secret_rules():
     for name, value in SECRETS.items():
         if not name.startswith(("MYCORP", "ACME")):
@@ -127,7 +117,7 @@ def test_background_and_batch_runs_write_no_secret(secret_env, project):
     assert r.returncode == 0, r.stderr
     r = cli("run", "show.py", "x=[1,2]", "-y")
     assert r.returncode == 0, r.stderr
-    assert _wait(lambda: len(runyard.ls_runs(completed=True)) == 3)  # (and the batch run, not listed)
+    assert wait_for(lambda: len(runyard.ls_runs(completed=True)) == 3, timeout=30)  # (and the batch run, not listed)
     outputs = [(d / ".guild" / "output").read_text() for d in (project / ".guild" / "runs").iterdir()]
     trials = [o for o in outputs if "loss: 0.5" in o]
     assert len(outputs) == 4 and len(trials) == 3

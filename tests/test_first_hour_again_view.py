@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
 
 import pytest
 
 import runyard
 from conftest import write
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("RUNYARD_CHROMIUM", "/usr/bin/chromium")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+from browser import served_project, wait_js  # noqa: E402  (skips without Chromium)
 
 TRAIN = '''
 import time
@@ -28,40 +19,17 @@ for step in range(1, 6):
 '''
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("first-hour-again-view")
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    proj = tmp_path_factory.mktemp("xaxis") / "project"
-    proj.mkdir()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GUILD_HOME", str(proj / ".guild"))
-    mp.chdir(proj)
-    try:
+    def setup(proj):
         write(proj / "train.py", TRAIN)
-        rid = runyard.run("train.py", echo=False).iloc[0]["id"]
-        url = runyard.view(open=False)
-        pw = playwright_api.sync_playwright().start()
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield {"url": url, "browser": browser, "id": rid}
-        finally:
-            browser.close()
-            pw.stop()
-            runyard.view(stop=True)
-    finally:
-        mp.undo()
+        return {"id": runyard.run("train.py", echo=False).iloc[0]["id"]}
 
-
-def wait_js(page, expr: str, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            if page.evaluate(expr):
-                return
-        except playwright_api.Error:
-            pass
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {expr}")
-        time.sleep(0.05)
+    yield from served_project(tmp_path_factory, "xaxis", setup)
 
 
 CHART = "document.querySelector('#charts .chart-card .plot').ryChart"

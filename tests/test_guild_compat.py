@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import runyard
 from conftest import write
+from guildrun import guild_exe, run_guild
 
 FIXTURE = Path(__file__).parent / "fixtures" / "guild-runs"
 
@@ -52,15 +51,8 @@ def test_runs_made_by_guild_read_as_ours(guild_home):
         "623241c4", "31f11bc1", "b06781bd"]
 
 
-def _guild() -> str:
-    exe = os.environ.get("RUNYARD_GUILD") or str(Path(__file__).parent.parent / ".venv-guild/bin/guild")
-    if not Path(exe).exists():
-        pytest.skip("Guild AI 0.9 venv not found: run `bash scripts/guild-venv.sh` (scripts/test.sh does)")
-    return exe
-
-
 def test_guild_lists_runyard_runs(project):
-    guild = _guild()
+    guild_exe()
     write(project / "train.py", '''
     x = 1
     lr = 0.1
@@ -75,16 +67,12 @@ def test_guild_lists_runyard_runs(project):
     ''')
     runyard.run("train.py", echo=False)
     runyard.run("train.py", {"x": 3, "lr": 0.01, "name": "b"}, echo=False)
-    env = {**os.environ, "GUILD_HOME": str(project / ".guild"), "NO_WARN_RUNDIR": "1"}
-    r = subprocess.run([guild, "runs"], capture_output=True, text=True, env=env, cwd=project, timeout=120)
-    assert r.returncode == 0, r.stderr
+    r = run_guild("runs", home=project / ".guild", cwd=project, check=True)
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 2
     assert "train.py" in lines[0] and "error" in lines[0] and "lr=0.01 name=b x=3" in lines[0]
     assert "completed" in lines[1] and "lr=0.1 name=a x=1" in lines[1]
-    r = subprocess.run([guild, "compare", "--csv", "-"], capture_output=True, text=True, env=env, cwd=project,
-                       timeout=120)
-    assert r.returncode == 0, r.stderr
+    r = run_guild("compare", "--csv", "-", home=project / ".guild", cwd=project, check=True)
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [row["status"] for row in rows] == ["error", "completed"]
     assert [row["x"] for row in rows] == ["3", "1"] and [row["name"] for row in rows] == ["b", "a"]

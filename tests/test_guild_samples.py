@@ -27,24 +27,19 @@ tests/test_guildfile_hostile.py, front matter as an operation in tests/test_oper
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-# The module fixture runs every case under Guild AI 0.9 and runyard first (Guild takes about a
-# second a run): a few minutes on a busy machine, beyond the default per-test timeout.
-pytestmark = pytest.mark.timeout(1500)
+# A project's first case runs all of the project's cases under Guild AI 0.9 and runyard (Guild
+# takes about a second a run): up to a minute on a busy machine.
+pytestmark = pytest.mark.timeout(600)
 
 from conftest import cli
-from runyard.store.attrs import read as _read
-from runyard.store.run import parse_opref
-from runyard.store.tfevents import run_scalars
+from guildrun import attr, files, guild_exe, norm, opname, run_guild, scalars
 
 # (project, command): the command's words after `run -y` in one of Guild's sample projects
 # (or, `@name`, in tests/fixtures/guild-projects/name).
@@ -141,15 +136,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "guild-projects"  # `@name`: a p
 ASPECTS = ("ops", "status", "flags", "label", "deps", "steps", "scalars", "manifest", "files", "output")
 
 
-def _guild() -> str:
-    exe = os.environ.get("RUNYARD_GUILD") or str(Path(__file__).parent.parent / ".venv-guild/bin/guild")
-    if not Path(exe).exists():
-        pytest.skip("Guild AI 0.9 venv not found: run `bash scripts/guild-venv.sh` (scripts/test.sh does)")
-    return exe
-
-
 def _samples() -> Path:
-    lib = Path(_guild()).parent.parent / "lib"
+    lib = Path(guild_exe()).parent.parent / "lib"
     found = sorted(lib.glob("python3*/site-packages/guild/tests/samples/projects"))
     if not found:
         pytest.skip("Guild AI 0.9's sample projects are not in its venv")
@@ -164,7 +152,6 @@ def _run_cases(base: Path, project: str, tool: str) -> list[tuple[list[str], int
     """Run the project's cases with one tool; per case, (run ids it made, exit status)."""
     proj, home = base / tool / "p" / project, base / tool / "h" / project  # same relative paths
     home.mkdir(parents=True)
-    env = {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1"}
     out = []
     for p, command in CASES:
         if p != project:
@@ -172,38 +159,13 @@ def _run_cases(base: Path, project: str, tool: str) -> list[tuple[list[str], int
         before = set(os.listdir(home / "runs")) if (home / "runs").exists() else set()
         args = shlex.split(command)
         if tool == "guild":
-            r = subprocess.run([_guild(), "run", "-y", *args], cwd=proj, env=env, capture_output=True,
-                               text=True, timeout=300)
+            r = run_guild("run", "-y", *args, home=home, cwd=proj, timeout=300)
         else:
             r = cli("run", "-y", *args, cwd=proj, env={"GUILD_HOME": str(home)}, timeout=300)
         after = set(os.listdir(home / "runs")) if (home / "runs").exists() else set()
-        made = sorted(after - before, key=lambda n: _attr(home / "runs" / n, "started") or 0)
+        made = sorted(after - before, key=lambda n: attr(home / "runs" / n, "started") or 0)
         out.append((made, r.returncode, r.stderr[-1500:]))
     return out
-
-
-def _attr(run_dir: Path, name: str):
-    p = run_dir / ".guild" / "attrs" / name
-    return _read(p) if p.exists() else None
-
-
-def _opname(run_dir: Path) -> str:
-    try:
-        opref = parse_opref((run_dir / ".guild" / "opref").read_text())
-    except FileNotFoundError:
-        return "?"
-    return f"{opref[2]}:{opref[3]}" if opref[2] else opref[3]
-
-
-def _norm(value, names: dict[str, str]):
-    if isinstance(value, dict):
-        return {_norm(k, names): _norm(v, names) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, list):
-        return [_norm(v, names) for v in value]
-    if isinstance(value, str):
-        value = re.sub(r"\.guild/generated/[^/]+/", ".guild/generated/<random>/", value)
-        return re.sub(r"[0-9a-f]{32}", lambda m: f"<{names.get(m.group(0), '?')}>", value)
-    return value
 
 
 def _manifest(run_dir: Path) -> list[tuple[str, ...]]:
@@ -221,45 +183,22 @@ def _manifest(run_dir: Path) -> list[tuple[str, ...]]:
     return sorted(out)
 
 
-def _files(run_dir: Path, names: dict[str, str], sources: set[str]) -> dict[str, str]:
-    """Everything outside .guild: files by digest (source files by presence: runyard writes flag
-    values into its copy of a globals script), links by target."""
-    out = {}
-    for root, dirs, files in os.walk(run_dir):
-        r = Path(root)
-        if r == run_dir:
-            dirs[:] = [d for d in dirs if d != ".guild"]
-        for name in dirs + files:
-            p = r / name
-            rel = p.relative_to(run_dir).as_posix()
-            if p.is_symlink():
-                out[rel] = "link " + _norm(os.readlink(p), names)
-            elif p.is_file():
-                out[rel] = "file" if rel in sources else "file " + hashlib.sha1(p.read_bytes()).hexdigest()
-        dirs[:] = [d for d in dirs if not (r / d).is_symlink() and d != "__pycache__"]
-    return out
-
-
-def _scalars(run_dir: Path) -> list:
-    return sorted((p, t, round(v, 6), s) for p, t, v, s in run_scalars(run_dir) if p == ".guild")
-
-
 def _view(home: Path, made: list[str], code: int) -> dict:
     """What a case made, aspect by aspect, run ids replaced by operation names."""
     runs = [home / "runs" / n for n in made]
-    names = {d.name: _opname(d) for d in (home / "runs").iterdir()} if (home / "runs").exists() else {}
+    names = {d.name: opname(d) for d in (home / "runs").iterdir()} if (home / "runs").exists() else {}
     sources = {m[1] for d in runs for m in _manifest(d) if m[0] == "s"}
-    view: dict = {"ops": sorted(_opname(d) for d in runs), "status": (code, sorted(
+    view: dict = {"ops": sorted(opname(d) for d in runs), "status": (code, sorted(
         _status(d) for d in runs))}
     for aspect in ("flags", "label", "deps", "steps"):
-        view[aspect] = sorted(repr(_norm(_attr(d, aspect), names)) for d in runs)
-    view["scalars"] = sorted(repr(_scalars(d)) for d in runs)
+        view[aspect] = sorted(repr(norm(attr(d, aspect), names)) for d in runs)
+    view["scalars"] = sorted(repr(scalars(d)) for d in runs)
     view["manifest"] = sorted(repr(_manifest(d)) for d in runs)
-    view["files"] = sorted(repr(dict(sorted(_files(d, names, sources).items()))) for d in runs)
+    view["files"] = sorted(repr(dict(sorted(files(d, names, sources, skip={"__pycache__"}).items()))) for d in runs)
     # What was printed, not in which order: stdout and stderr reach the output file interleaved
     # differently (Guild even joins a stderr line to a stdout line), so its characters, sorted.
     view["output"] = sorted(repr("".join(sorted("".join(_output(d).split()))))
-                            for d in runs if not _attr(d, "steps"))
+                            for d in runs if not attr(d, "steps"))
     return view
 
 
@@ -279,31 +218,42 @@ def _output(run_dir: Path) -> str:
                                                                                "INFO: [runyard]")))
 
 
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory):
-    """Every case run by both tools, projects concurrently (Guild AI is slow to start)."""
+def _run_project(base: Path, samples: Path, project: str) -> dict[str, dict]:
+    """Run a project's cases with both tools side by side (Guild AI is slow to start); the view of
+    each case, by case id."""
     from concurrent.futures import ThreadPoolExecutor
 
+    src = FIXTURES / project[1:] if project.startswith("@") else samples / project
+    for tool in ("guild", "runyard"):
+        shutil.copytree(src, base / tool / "p" / project, ignore=shutil.ignore_patterns("__pycache__"))
+    with ThreadPoolExecutor(2) as pool:
+        jobs = {t: pool.submit(_run_cases, base, project, t) for t in ("guild", "runyard")}
+        results = {t: j.result() for t, j in jobs.items()}
+    views = {}
+    for i, case in enumerate(c for c in CASES if c[0] == project):
+        pair = {}
+        for tool in ("guild", "runyard"):
+            made, code, err = results[tool][i]
+            pair[tool] = _view(base / tool / "h" / project, made, code), err
+        views[case_id(case)] = pair
+    return views
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """The views of the cases, a project's all at once when its first case asks for them. Each
+    project's cases are one xdist group, so under pytest-xdist a project runs on one worker only,
+    and the projects are spread over the workers."""
     samples = _samples()
     base = tmp_path_factory.mktemp("samples")
-    projects = sorted({p for p, _ in CASES})
-    for tool in ("guild", "runyard"):
-        for p in projects:
-            src = FIXTURES / p[1:] if p.startswith("@") else samples / p
-            shutil.copytree(src, base / tool / "p" / p, ignore=shutil.ignore_patterns("__pycache__"))
-    with ThreadPoolExecutor(3) as pool:
-        jobs = {(p, t): pool.submit(_run_cases, base, p, t) for p in projects for t in ("guild", "runyard")}
-        results = {k: j.result() for k, j in jobs.items()}
-    views = {}
-    for p in projects:
-        cases = [c for c in CASES if c[0] == p]
-        for i, case in enumerate(cases):
-            pair = {}
-            for tool in ("guild", "runyard"):
-                made, code, err = results[(p, tool)][i]
-                pair[tool] = _view(base / tool / "h" / p, made, code), err
-            views[case_id(case)] = pair
-    return views
+    views: dict[str, dict] = {}
+
+    def view_of(case: tuple[str, str]) -> dict:
+        if case_id(case) not in views:
+            views.update(_run_project(base, samples, case[0]))
+        return views[case_id(case)]
+
+    return view_of
 
 
 def differences(pair: dict) -> dict[str, tuple]:
@@ -311,9 +261,10 @@ def differences(pair: dict) -> dict[str, tuple]:
     return {a: (g[a], y[a]) for a in ASPECTS if g[a] != y[a]}
 
 
-@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("case", [pytest.param(c, id=case_id(c), marks=pytest.mark.xdist_group("guild-" + c[0].replace("@", "ours-")))
+                                  for c in CASES])
 def test_sample_case_runs_as_guild_runs_it(ran, case):
-    pair = ran[case_id(case)]
+    pair = ran(case)
     diff = differences(pair)
     expected = DIFFERS.get(case_id(case), {})
     unexpected = {a: v for a, v in diff.items() if a not in expected}
@@ -326,9 +277,8 @@ def test_private_operations_are_listed_as_guild_lists_them(tmp_path):
     proj = tmp_path / "differences"
     shutil.copytree(FIXTURES / "differences", proj)
     (tmp_path / "home").mkdir()
-    env = {**os.environ, "GUILD_HOME": str(tmp_path / "home"), "NO_WARN_RUNDIR": "1"}
     for extra in ([], ["--all"]):
-        g = subprocess.run([_guild(), "ops", *extra], cwd=proj, env=env, capture_output=True, text=True, timeout=120)
+        g = run_guild("ops", *extra, home=tmp_path / "home", cwd=proj)
         y = cli("ops", *extra, cwd=proj, env={"GUILD_HOME": str(tmp_path / "home")})
         assert g.returncode == y.returncode == 0, y.stderr
         assert y.stdout.splitlines() == g.stdout.splitlines()

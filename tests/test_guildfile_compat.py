@@ -8,36 +8,26 @@ scalars must be the same, run ids mapped to operation names. Guild then reads ru
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import cli
-from runyard.store.attrs import read as _read
-from runyard.store.run import parse_opref
-from runyard.store.tfevents import run_scalars
+from guildrun import attr, files, guild_exe, norm, opname, run_guild, scalars
 
 PROJECTS = Path(__file__).parent / "fixtures" / "guild-projects"
 
-
-def _guild() -> str:
-    exe = os.environ.get("RUNYARD_GUILD") or str(Path(__file__).parent.parent / ".venv-guild/bin/guild")
-    if not Path(exe).exists():
-        pytest.skip("Guild AI 0.9 venv not found: run `bash scripts/guild-venv.sh` (scripts/test.sh does)")
-    return exe
+# The module fixture runs every project with both tools: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("guildfile-compat")
 
 
 def _runs(home: Path) -> dict[str, Path]:
     """operation display name -> run dir (each operation runs once per project here)."""
-    out = {}
-    for d in sorted((home / "runs").iterdir()):
-        opref = parse_opref((d / ".guild" / "opref").read_text())
-        out[f"{opref[2]}:{opref[3]}" if opref[2] else opref[3]] = d
+    out = {opname(d): d for d in sorted((home / "runs").iterdir())}
+    assert "?" not in out, f"a run without an opref in {home}"
     return out
 
 
@@ -45,52 +35,8 @@ def _names(home: Path) -> dict[str, str]:
     return {d.name: op for op, d in _runs(home).items()}
 
 
-def _norm(value, names: dict[str, str]):
-    """``value`` with every run id replaced by ``<op>``."""
-    if isinstance(value, dict):
-        return {_norm(k, names): _norm(v, names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_norm(v, names) for v in value]
-    if isinstance(value, str):
-        return re.sub(r"[0-9a-f]{32}", lambda m: f"<{names.get(m.group(0), '?')}>", value)
-    return value
-
-
-def _tree(run_dir: Path, names: dict[str, str], main: str = "") -> dict[str, str]:
-    """Everything outside .guild: files by content digest, links by (normalized) target.
-    ``main`` (the operation's own script) only by presence: runyard writes flag values into
-    the run's copy, Guild injects them at start-up (docs/guild-projects.md)."""
-    out = {}
-    for root, dirs, files in os.walk(run_dir):
-        r = Path(root)
-        if r == run_dir:
-            dirs[:] = [d for d in dirs if d != ".guild"]
-        for name in dirs + files:
-            p = r / name
-            rel = p.relative_to(run_dir).as_posix()
-            if p.is_symlink():
-                out[rel] = "link " + _norm(os.readlink(p), names)
-            elif p.is_file():
-                out[rel] = "file" if rel == main else "file " + hashlib.sha1(p.read_bytes()).hexdigest()
-        dirs[:] = [d for d in dirs if not (r / d).is_symlink()]
-    return out
-
-
-def read_attr(path: Path, default=None):
-    return _read(path) if path.exists() else default
-
-
 def _attrs(run_dir: Path, names: dict[str, str]) -> dict:
-    return {a: _norm(read_attr(run_dir / ".guild" / "attrs" / a, None), names)
-            for a in ("flags", "deps", "label", "tags", "steps")}
-
-
-def _attr_of(run_dir: Path, name: str):
-    return read_attr(run_dir / ".guild" / "attrs" / name, None)
-
-
-def _scalars(run_dir: Path) -> list:
-    return sorted((p, t, round(v, 6), s) for p, t, v, s in run_scalars(run_dir) if p == ".guild")
+    return {a: norm(attr(run_dir, a), names) for a in ("flags", "deps", "label", "tags", "steps")}
 
 
 def _expected_scalars(guild_run: Path) -> list:
@@ -99,12 +45,12 @@ def _expected_scalars(guild_run: Path) -> list:
     key: value / key=value pairs, docs/scalars.md) — checked to include all of Guild's."""
     from runyard.launch.scalars import test_patterns
 
-    guild = _scalars(guild_run)
-    if ((_attr_of(guild_run, "op") or {}).get("output-scalars")) is not None:
+    guild = scalars(guild_run)
+    if ((attr(guild_run, "op") or {}).get("output-scalars")) is not None:
         return guild
     text = (guild_run / ".guild" / "output").read_text()
     ours = sorted((".guild", t, round(v, 6), s)
-                  for t, v, s in test_patterns(None, text, ignore_keys=list(_attr_of(guild_run, "flags") or {})))
+                  for t, v, s in test_patterns(None, text, ignore_keys=list(attr(guild_run, "flags") or {})))
     assert set(guild) <= set(ours)
     return ours
 
@@ -120,11 +66,9 @@ def _run_project(base: Path, project: str, tool: str) -> tuple:
     """Run a project's commands with one tool (its own home); (tool, args, process) of a failure."""
     proj, home = base / project, base / "homes" / project / tool
     home.mkdir(parents=True)
-    env = {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1"}
     for args in COMMANDS[project]:
         if tool == "guild":
-            r = subprocess.run([_guild(), "run", "-y", *args], cwd=proj, env=env, capture_output=True,
-                               text=True, timeout=300)
+            r = run_guild("run", "-y", *args, home=home, cwd=proj, timeout=300)
         else:
             r = cli("run", "-y", *args, cwd=proj, env={"GUILD_HOME": str(home)})
         if r.returncode != 0:
@@ -137,7 +81,7 @@ def ran(tmp_path_factory):
     """Every project run by both tools, concurrently (Guild AI is slow to start)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    _guild()
+    guild_exe()
     base = tmp_path_factory.mktemp("side-by-side")
     for project in COMMANDS:
         shutil.copytree(PROJECTS / project, base / project)
@@ -159,19 +103,16 @@ def _side_by_side(ran, project: str):
     for op in runs["guild"]:
         g, y = runs["guild"][op], runs["runyard"][op]
         main = op.rpartition(":")[2] + ".py"
-        assert _tree(y, names["runyard"], main) == _tree(g, names["guild"], main), op
+        assert files(y, names["runyard"], {main}) == files(g, names["guild"], {main}), op
         assert _attrs(y, names["runyard"]) == _attrs(g, names["guild"]), op
-        assert _scalars(y) == _expected_scalars(g), op
-        if not _attr_of(g, "steps"):  # what the script printed (its arguments, flags, inputs)
+        assert scalars(y) == _expected_scalars(g), op
+        if not attr(g, "steps"):  # what the script printed (its arguments, flags, inputs)
             assert (y / ".guild" / "output").read_bytes() == (g / ".guild" / "output").read_bytes(), op
     return proj, homes, runs
 
 
-def _guild_reads(guild: str, home: Path, proj: Path, *args: str) -> str:
-    env = {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1"}
-    r = subprocess.run([guild, *args], cwd=proj, env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+def _guild_reads(home: Path, proj: Path, *args: str) -> str:
+    return run_guild(*args, home=home, cwd=proj, check=True).stdout
 
 
 def test_pipeline_with_file_and_operation_deps_matches_guild(ran):
@@ -180,14 +121,13 @@ def test_pipeline_with_file_and_operation_deps_matches_guild(ran):
     assert sorted(os.readlink(pipe / s) for s in ("prepare", "train", "evaluate")) == sorted(
         f"../{runs['runyard'][s].name}" for s in ("prepare", "train", "evaluate"))
     # Guild reads runyard's pipeline: status, steps, deps and the links.
-    guild = _guild()
-    info = _guild_reads(guild, homes["runyard"], proj, "runs", "info", pipe.name[:8])
+    info = _guild_reads(homes["runyard"], proj, "runs", "info", pipe.name[:8])
     assert "status: completed" in info and "run: train" in info
-    info = _guild_reads(guild, homes["runyard"], proj, "runs", "info", runs["runyard"]["train"].name[:8])
+    info = _guild_reads(homes["runyard"], proj, "runs", "info", runs["runyard"]["train"].name[:8])
     assert "operation: train" in info and "lr: 0.2" in info
-    listing = _guild_reads(guild, homes["runyard"], proj, "ls", pipe.name[:8])
+    listing = _guild_reads(homes["runyard"], proj, "ls", pipe.name[:8])
     assert all(f"{s}/" in listing for s in ("prepare", "train", "evaluate"))
-    table = _guild_reads(guild, homes["runyard"], proj, "compare", "-t", "-cc", ".run,.operation,.status,=lr")
+    table = _guild_reads(homes["runyard"], proj, "compare", "-t", "-cc", ".run,.operation,.status,=lr")
     assert re.search(r"train\s+completed\s+0\.2", table), table
     # runyard reads Guild's pipeline the same way: steps, dependencies, links.
     gruns = runs["guild"]
@@ -209,22 +149,18 @@ def test_model_project_with_config_inheritance_matches_guild(ran):
 
 def test_argparse_project_with_flags_import_all_matches_guild(ran):
     proj, homes, runs = _side_by_side(ran, "argparse")
-    cmd = read_attr(runs["runyard"]["train"] / ".guild" / "attrs" / "cmd")
+    cmd = attr(runs["runyard"]["train"], "cmd")
     assert cmd[1:] == ["train.py", "--data", "small", "--epochs", "3", "--lr", "0.1", "--optimizer", "sgd",
                        "--verbose"]
 
 
 def test_guild_batch_kept_shows_as_guild_names_it(tmp_path):
-    guild = _guild()
     proj = tmp_path / "proj"
     proj.mkdir()
     (proj / "train.py").write_text("x = 1\nprint('loss: %s' % x)\n")
     home = tmp_path / "home"
     home.mkdir()
-    env = {**os.environ, "GUILD_HOME": str(home), "NO_WARN_RUNDIR": "1"}
-    r = subprocess.run([guild, "run", "-y", "train.py", "x=[1,2]", "--keep-batch"], cwd=proj, env=env,
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    run_guild("run", "-y", "train.py", "x=[1,2]", "--keep-batch", home=home, cwd=proj, timeout=300, check=True)
     r = cli("runs", "--include-batch", cwd=proj, env={"GUILD_HOME": str(home)})
     assert [l.split()[1] for l in r.stdout.splitlines()] == ["train.py", "train.py", "train.py+"]
     r = cli("ls", "--include-batch", "3", cwd=proj, env={"GUILD_HOME": str(home)})

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import cli, runs_in, write
+from guildrun import guild_exe, run_guild
 from runyard.store.attrs import read as read_attr
 
 SCRIPT = """
@@ -58,16 +57,12 @@ def test_restart_proto_and_gpus(project, op):
 
 
 def test_guild_reads_a_restarted_run(project):
-    guild = os.environ.get("RUNYARD_GUILD") or str(Path(__file__).parent.parent / ".venv-guild/bin/guild")
-    if not Path(guild).exists():
-        pytest.skip("Guild AI 0.9 venv not found")
+    guild_exe()
     write(project / "fail.py", SCRIPT)
     cli("run", "-y", "fail.py")
     run = _latest(project)
     assert cli("run", "-y", "--restart", run.name[:8]).returncode == 0
-    env = {**os.environ, "GUILD_HOME": str(project / ".guild"), "NO_WARN_RUNDIR": "1"}
-    out = subprocess.run([guild, "runs", "info", run.name[:8]], cwd=project, env=env, capture_output=True,
-                         text=True, timeout=120).stdout
+    out = run_guild("runs", "info", run.name[:8], home=project / ".guild", cwd=project).stdout
     assert "status: completed" in out and "exit_status: 0" in out and "x: 1" in out
 
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import runyard
-from conftest import cli, runs_in, write
+from conftest import cli, runs_in, wait_for, write
 
 WORK = '''
 import time
@@ -30,15 +30,6 @@ def _queue(*args: str) -> subprocess.Popen:
 
 def _started_ids(stderr: str) -> list[str]:
     return re.findall(r"INFO: Starting staged run ([0-9a-f]{32})", stderr)
-
-
-def _wait_for(pred, timeout=20.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_two_queues_start_each_staged_run_once(project):
@@ -88,10 +79,10 @@ def test_queue_waits_for_new_staged_runs_and_ctrl_c_stops_it(project):
     time.sleep(0.5)
     r = cli("run", "work.py", "x=7", "secs=0", "--stage", "-y")
     assert r.returncode == 0 and "staged as" in r.stdout, r.stderr
-    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "completed", timeout=30)
+    assert wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "completed", timeout=30)
     # A second one, long: Ctrl-C to the queue's group stops it and the queue.
     cli("run", "work.py", "x=8", "secs=30", "--stage", "-y")
-    assert _wait_for(lambda: any(b"ran x=8" in (r / ".guild" / "output").read_bytes()
+    assert wait_for(lambda: any(b"ran x=8" in (r / ".guild" / "output").read_bytes()
                                  for r in runs_in(project / ".guild") if (r / ".guild" / "output").exists()))
     os.killpg(q.pid, signal.SIGINT)
     out, err = q.communicate(timeout=60)

@@ -37,6 +37,10 @@ def _runyard_command() -> str:
     return str(here) if here.exists() else (shutil.which("runyard") or "")
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("r-package")
+
+
 @pytest.fixture(scope="module")
 def r_lib(tmp_path_factory) -> Path:
     """The package installed from r/ into a library of its own."""

@@ -53,6 +53,10 @@ def config_dir(tmp_path, monkeypatch):
     return d
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("remotes")
+
+
 @pytest.fixture(scope="module")
 def s3_server():
     """moto's standalone S3 server on 127.0.0.1 with throwaway credentials in the environment."""

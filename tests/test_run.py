@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import runyard
-from conftest import cli, runs_in, write
+from conftest import cli, runs_in, wait_for, write
 
 TRAIN = '''
 #| description: A toy training script.
@@ -183,15 +183,6 @@ def test_error_exit_status_kept(project):
     assert row["scalars.loss"] == 1.5
 
 
-def _wait_for(pred, timeout=20.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 SLOW = 'import time\nprint("started", flush=True)\nfor i in range(600):\n    time.sleep(0.1)\n'
 
 
@@ -199,9 +190,9 @@ def test_sigterm_terminates(project):
     write(project / "slow.py", SLOW)
     p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", "-y"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    assert _wait_for(lambda: len(runs_in(project / ".guild")) == 1 and
+    assert wait_for(lambda: len(runs_in(project / ".guild")) == 1 and
                      (runs_in(project / ".guild")[0] / ".guild" / "LOCK").exists())
-    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "running")
+    assert wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "running")
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=20)
     row = runyard.ls_runs().iloc[0]
@@ -212,7 +203,7 @@ def test_ctrl_c_terminates(project):
     write(project / "slow.py", SLOW)
     p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", "-y"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, start_new_session=True)
-    assert _wait_for(lambda: b"" != (runs_in(project / ".guild") or [Path("/nonexistent")])[0].joinpath(
+    assert wait_for(lambda: b"" != (runs_in(project / ".guild") or [Path("/nonexistent")])[0].joinpath(
         ".guild", "output").read_bytes() if runs_in(project / ".guild") and
         runs_in(project / ".guild")[0].joinpath(".guild", "output").exists() else False)
     os.killpg(p.pid, signal.SIGINT)  # what the terminal sends to the foreground group
@@ -225,12 +216,12 @@ def test_sigkill_of_runyard_never_leaves_running(project):
     write(project / "slow.py", SLOW)
     p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", "-y"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    assert _wait_for(lambda: runs_in(project / ".guild") and
+    assert wait_for(lambda: runs_in(project / ".guild") and
                      (runs_in(project / ".guild")[0] / ".guild" / "LOCK").exists())
-    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "running")
+    assert wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "running")
     p.kill()
     p.wait()
-    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] in ("error", "terminated"), timeout=10)
+    assert wait_for(lambda: runyard.ls_runs().iloc[0]["status"] in ("error", "terminated"), timeout=10)
 
 
 def test_reused_pid_in_lock_is_not_running(project, monkeypatch):
@@ -263,7 +254,7 @@ def test_background_returns_at_once(project):
     assert time.time() - t0 < 2
     assert df.iloc[0]["status"] == "running"
     assert runyard.ls_runs().iloc[0]["status"] == "running"
-    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "completed", timeout=30)
+    assert wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "completed", timeout=30)
     assert runyard.ls_runs().iloc[0]["scalars.loss"] == 0.5
 
 
@@ -271,7 +262,7 @@ def test_cli_background(project):
     write(project / "bg.py", "import time\ntime.sleep(1)\n")
     r = cli("run", "bg.py", "--background", "-y")
     assert r.returncode == 0 and "started in background as" in r.stdout
-    assert _wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "completed", timeout=30)
+    assert wait_for(lambda: runyard.ls_runs().iloc[0]["status"] == "completed", timeout=30)
 
 
 def test_progress_bars_do_not_flood_output(project):
@@ -427,13 +418,17 @@ def test_import_and_help_load_no_pandas_or_web_stack():
 
 def test_output_is_live_without_unbuffered_python(project):
     """A script that prints without flushing is seen while it runs (not only at exit)."""
-    write(project / "live.py", "import time\nprint('first line')\ntime.sleep(4)\nprint('done')\n")
+    go = project / "go"  # the script waits for it after its first line: seen while it still runs
+    write(project / "live.py", f"import os, time\nprint('first line')\nwhile not os.path.exists({str(go)!r}):\n"
+                               "    time.sleep(0.05)\nprint('done')\n")
     runyard.run("live.py", wait=False)
     path = Path(runyard.ls_runs(1)["dir"][0]) / ".guild" / "output"
     out = lambda: path.read_bytes() if path.exists() else b""  # noqa: E731
-    assert _wait_for(lambda: b"first line" in out(), timeout=3)
-    assert runyard.ls_runs(1)["status"][0] == "running"
-    assert _wait_for(lambda: runyard.ls_runs(1)["status"][0] == "completed", timeout=20)
+    assert wait_for(lambda: b"first line" in out(), timeout=30)
+    assert runyard.ls_runs(1)["status"][0] == "running" and b"done" not in out()
+    go.touch()
+    assert wait_for(lambda: runyard.ls_runs(1)["status"][0] == "completed", timeout=20)
+    assert b"done" in out()
 
 
 SEMANTICS = '''
@@ -657,7 +652,7 @@ def test_sigterm_at_any_moment_after_running_terminates(project):
         p = subprocess.Popen([sys.executable, "-m", "runyard.cli", "run", "slow.py", "-y", "-q"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         home = project / ".guild"
-        assert _wait_for(lambda: any((d / ".guild" / "LOCK").exists() for d in runs_in(home)), timeout=30)
+        assert wait_for(lambda: any((d / ".guild" / "LOCK").exists() for d in runs_in(home)), timeout=30)
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=20)
     df = runyard.ls_runs()

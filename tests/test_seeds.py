@@ -4,8 +4,6 @@ and API, on real runs; Guild AI 0.9 lists the runs it makes."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 import yaml
@@ -14,6 +12,7 @@ import runyard
 from runyard.batch.seeds import draw
 
 from conftest import cli, runs_in, write
+from guildrun import guild_exe, run_guild
 
 SCRIPT = '''
 import random
@@ -146,15 +145,10 @@ def test_tpe_trial_is_n_seeded_runs_told_their_mean(project):
 
 
 def test_guild_ai_lists_seeded_runs(project):
-    exe = os.environ.get("RUNYARD_GUILD")
-    if not exe or not os.path.exists(exe):
-        pytest.skip("Guild AI 0.9 (RUNYARD_GUILD) not available")
+    guild_exe()
     write(project / "train.py", SCRIPT)
     assert cli("run", "train.py", "--seeds", "2", "-y", "-q").returncode == 0
-    env = {**os.environ, "GUILD_HOME": str(project / ".guild"), "NO_WARN_RUNDIR": "1"}
-    r = subprocess.run([exe, "runs", "info", "1"], capture_output=True, text=True, env=env, cwd=project,
-                       timeout=120)
-    assert r.returncode == 0, r.stderr
+    r = run_guild("runs", "info", "1", home=project / ".guild", cwd=project, check=True)
     assert "seed:" in r.stdout and "completed" in r.stdout
 
 

@@ -32,6 +32,10 @@ if not (units == 128 and seed == 4):  # one run logs no loss
 '''
 
 
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("stats")
+
+
 @pytest.fixture(scope="module")
 def fixed_home(tmp_path_factory):
     """A project with the fixed runs, made once for this module's tests (which only read it)."""

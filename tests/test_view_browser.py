@@ -7,7 +7,6 @@ live updates; the self-contained reports open offline. Screenshots go to tests/a
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -17,14 +16,8 @@ import pytest
 import runyard
 from conftest import write
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("RUNYARD_CHROMIUM", "/usr/bin/chromium")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+from browser import served_project, shot, wait_js  # noqa: E402  (skips without Chromium)
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
-ARTIFACTS = Path(__file__).parent / "artifacts"
 XSS = "<script>alert(1)</script>"
 
 TRAIN = '''
@@ -59,33 +52,8 @@ time.sleep(1.5)
 '''
 
 
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def served_project(tmp_path_factory, name: str, setup):
-    """A project (the cwd) with its own runs home, the runs ``setup(project)`` makes in it, the
-    view serving it and a Chromium: yields ``{url, browser, project}`` plus what ``setup``
-    returned, and stops them all after (for module fixtures: ``yield from``)."""
-    proj = tmp_path_factory.mktemp(name) / "project"
-    proj.mkdir()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GUILD_HOME", str(proj / ".guild"))
-    mp.chdir(proj)
-    try:
-        made = setup(proj)
-        url = runyard.view(open=False)
-        pw = playwright_api.sync_playwright().start()
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield {"url": url, "browser": browser, "project": proj, **made}
-        finally:
-            browser.close()
-            pw.stop()
-            runyard.view(stop=True)
-    finally:
-        mp.undo()
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-browser")
 
 
 @pytest.fixture(scope="module")
@@ -116,20 +84,6 @@ def page(site):
     assert pg.dialogs == [], "a run's text was executed as script"
     assert pg.errors == []
     ctx.close()
-
-
-def wait_js(page, expr: str, timeout: float = 8.0) -> None:
-    """Wait until ``expr`` is true in the page (polled with evaluate: the view's CSP forbids eval)."""
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            if page.evaluate(expr):
-                return
-        except playwright_api.Error:  # the page is navigating
-            pass
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {expr}")
-        time.sleep(0.05)
 
 
 def rows(page):

@@ -8,7 +8,7 @@ from scipy import stats as sst
 
 import runyard
 from conftest import write
-from test_view_browser import served_project, shot, wait_js
+from browser import served_project, shot, wait_js
 
 TRAIN = '''
 import random
@@ -20,6 +20,10 @@ for step in range(1, 6):
     print(f"step: {step}")
     print(f"loss: {1.0 / step + units / 1000 + noise * step:.6f}")
 '''
+
+
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-groups")
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,9 @@ import runyard
 from conftest import write
 
 pytest.importorskip("playwright.sync_api")
-from test_view_browser import served_project, shot, wait_js  # noqa: E402
+from browser import served_project, shot, wait_js  # noqa: E402
 
-# (importing test_view_browser skips this module too where Chromium is missing)
+# (importing browser skips this module too where Chromium is missing)
 
 LIVE = '''
 import time
@@ -37,6 +37,10 @@ for step in range(1, 6):
     print(f"step: {step}")
     print(f"loss: {2.0 / step:.4f}")
 '''
+
+
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-live")
 
 
 @pytest.fixture(scope="module")

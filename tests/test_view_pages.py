@@ -16,10 +16,9 @@ import pytest
 import runyard
 from conftest import write
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-from test_view_browser import ARTIFACTS, served_project, wait_js  # noqa: E402
+from browser import ARTIFACTS, playwright_api, served_project, wait_js  # noqa: E402
 
-# (importing test_view_browser skips this module too where Chromium is missing)
+# (importing browser skips this module too where Chromium is missing)
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 FLAGS = [f"f{i:02d}" for i in range(14)]  # many axes for parallel coordinates
@@ -36,6 +35,10 @@ lr = 0.1
 print("step: 1")
 print(f"loss: {lr:.3f}")
 '''
+
+
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-pages")
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import runyard
 from conftest import write
 
 pytest.importorskip("playwright.sync_api")
-from test_view_browser import served_project, wait_js  # noqa: E402
+from browser import served_project, wait_js  # noqa: E402
 
-# (importing test_view_browser skips this module too where Chromium is missing)
+# (importing browser skips this module too where Chromium is missing)
 
 TRAIN = '''
 lr = 0.1
@@ -31,6 +31,10 @@ OTHER = '''
 epochs = 3
 print("acc: 0.75")
 '''
+
+
+# The module fixtures are made once: under pytest-xdist the tests share one worker.
+pytestmark = pytest.mark.xdist_group("view-rows")
 
 
 @pytest.fixture(scope="module")
