@@ -43,6 +43,10 @@ fi
 RUNYARD_GUILD="$(bash scripts/guild-venv.sh | tail -n 1)"
 export RUNYARD_GUILD
 
+# Python writes its bytecode caches as it normally does (an installed package has them; without
+# them every runyard process a test starts would compile its modules again).
+unset PYTHONDONTWRITEBYTECODE
+
 python -m ruff check -q src tests benchmarks   # undefined names and the like, before the slow part
 lint-imports --no-cache --no-logo   # the layers: no import upward (pyproject.toml [tool.importlinter])
 # -rs: every skip says why. -n 2: two pytest-xdist workers (this machine's cores; much of the time

@@ -169,7 +169,9 @@ def test_sigkill_of_the_supervisor_leaves_readable_output(project):
         pass
     data = out.read_bytes()
     index = _index(run_dir)
-    assert len((run_dir / ".guild" / "output.index").read_bytes()) % 9 == 0
+    # A SIGKILL may cut the last write short at a page boundary (Linux stops a write between
+    # pages for a fatal signal): at most part of one record after the whole ones, which readers skip.
+    assert len((run_dir / ".guild" / "output.index").read_bytes()) - 9 * len(index) < 9
     assert 0 < len(index) <= data.count(b"\n")
     assert data.count(b"\n") - len(index) <= (2 << 20) // 64  # at most the last read's lines
     lines = data.split(b"\n")
