@@ -7,6 +7,7 @@ axe-core is vendored in tests/vendor/axe-core (from the npm registry). Screensho
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -350,13 +351,21 @@ def test_search_words_grammar_and_name_suggestions(site):
     ctx.close()
 
 
-def test_compare_limit_is_said_before_the_click_and_back_keeps_the_filter(site):
+@pytest.fixture(scope="module")
+def home_300(tmp_path_factory) -> Path:
+    """A synthetic home of 300 runs (benchmarks/make_home.py), built once for the module in a
+    temporary directory, not in the benchmarks' cache under the user's home."""
+    bench = Path(__file__).parent.parent / "benchmarks" / "make_home.py"
+    env = dict(os.environ, RUNYARD_BENCH_DIR=str(tmp_path_factory.mktemp("bench")))
+    out = subprocess.run([sys.executable, str(bench), "300"], capture_output=True, text=True, check=True, env=env)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def test_compare_limit_is_said_before_the_click_and_back_keeps_the_filter(site, home_300):
     """Selecting more runs than compare takes (200) says so and offers the first 200."""
     from runyard.web.server import start
 
-    bench = Path(__file__).parent.parent / "benchmarks" / "make_home.py"
-    home = Path(subprocess.run([sys.executable, str(bench), "300"], capture_output=True, text=True,
-                               check=True).stdout.strip().splitlines()[-1])
+    home = home_300
     mp = pytest.MonkeyPatch()
     mp.setenv("GUILD_HOME", str(home))
     srv = start()
@@ -419,15 +428,13 @@ def test_diff_with_offers_the_other_runs_to_choose_from(site):
     ctx.close()
 
 
-def test_every_run_of_a_long_list_is_sorted_reachable_and_selectable(site):
+def test_every_run_of_a_long_list_is_sorted_reachable_and_selectable(site, home_300):
     """The runs table draws only the rows in view (and the page brings only the newest 200 runs,
     fetching the whole list once): yet every run is there, sorted over the whole list, reached
     with the keyboard, opened with Enter and taken by "select all"."""
     from runyard.web.server import start
 
-    bench = Path(__file__).parent.parent / "benchmarks" / "make_home.py"
-    home = Path(subprocess.run([sys.executable, str(bench), "300"], capture_output=True, text=True,
-                               check=True).stdout.strip().splitlines()[-1])
+    home = home_300
     mp = pytest.MonkeyPatch()
     mp.setenv("GUILD_HOME", str(home))
     try:
