@@ -89,7 +89,7 @@ def _read_yaml(path: Path) -> Any:
     if _bracket_depth(text) > MAX_DEPTH:
         raise UsageError(f"{path.name} nests deeper than runyard reads (at most {MAX_DEPTH} levels)")
     try:
-        loaded = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        loaded = yaml.load(text, Loader=_loader())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -98,6 +98,28 @@ def _read_yaml(path: Path) -> Any:
         raise UsageError(f"{path.name} nests deeper than runyard reads (at most {MAX_DEPTH} levels)") from None
     _check_shape(loaded, path)
     return loaded
+
+
+_LOADER = None
+
+
+def _loader():
+    """The safe loader, reading numbers as Guild reads a guild.yml: an exponent needs no dot and
+    no sign (`123e2` and `1.5e3` are floats, as `1.5e+3` is in plain YAML 1.1)."""
+    global _LOADER
+    if _LOADER is None:
+        import re
+
+        import yaml
+
+        class GuildfileLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            pass
+
+        GuildfileLoader.add_implicit_resolver(
+            "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+            list("-+0123456789"))
+        _LOADER = GuildfileLoader
+    return _LOADER
 
 
 def _bracket_depth(text: str) -> int:

@@ -142,7 +142,11 @@ def _script_of(op, gdefs: dict, dest: str | None, steps: Any, options: dict) -> 
         chosen = {n: fd for n, fd in imported.items() if n in which and n not in skip}
     flags = {n: replace(fd, extra=dict(fd.extra)) for n, fd in chosen.items()}
     for name, g in gdefs.items():
-        flags[name] = _overlay(flags.get(name), g, op.data.get("flags") or {})
+        base = flags.get(name)
+        arg = str(g.extra.get("guild-arg-name") or "").lstrip("-")
+        if base is None and arg and arg != name and arg in flags and arg not in gdefs:
+            base = flags.pop(arg)  # `f_str2: {arg-name: f_str}` takes the imported f_str's place, as in Guild
+        flags[name] = _overlay(base, g, op.data.get("flags") or {})
     return Script(path=path, language="guildfile", flags=flags, options=options, flags_dest=dest, op=op)
 
 
@@ -163,7 +167,7 @@ def _overlay(imported: FlagDef | None, g: FlagDef, raw: dict) -> FlagDef:
         return g
     spec = raw.get(g.name)
     given = set(spec) if isinstance(spec, dict) else {"default"}
-    out = replace(imported, extra=dict(imported.extra))
+    out = replace(imported, name=g.name, extra=dict(imported.extra))
     for attr in ("default", "type", "description", "min", "max", "choices", "required"):
         # A default without a type makes the flag untyped, as in Guild (`gamma: 10` takes 0.5).
         if attr in given or (attr == "type" and "default" in given):
@@ -212,17 +216,18 @@ def apply_flags(script: Script, run_dir: Path, values: dict) -> None:
     if dest == "args":
         return
     run_dir = run_dir / _source_dest(script)  # `sourcecode: {dest: src}`: the module's copy is under src/
+    # A flag's `arg-name` names the global it sets (`f_str2: {arg-name: f_str}` sets f_str)
+    values = {str(script.flags[k].extra.get("guild-arg-name") or k): v for k, v in values.items() if k in script.flags}
     if dest.startswith("global:"):
         target = run_dir / script.relpath
         text = target.read_text(encoding="utf-8")
-        new = _rewrite_dict(text, dest[7:], {k: v for k, v in values.items() if k in script.flags})
+        new = _rewrite_dict(text, dest[7:], values)
         if new != text:
             target.write_text(new, encoding="utf-8")
         return
     py = Script(path=script.path, language="python", flags=script.flags, options={},
                 flags_dest="globals" if dest == "globals" else _clean(dest), op=script.op)
-    py_values = {k: v for k, v in values.items() if k in script.flags}
-    lang.entry("python").apply_flags(py, run_dir, py_values)
+    lang.entry("python").apply_flags(py, run_dir, values)
 
 
 def _source_dest(script: Script) -> str:
@@ -265,6 +270,17 @@ def _dict_nodes(tree, name: str):
     return None
 
 
+def _dict_literals(tree, name: str) -> list:
+    """The module-level dict literal assigned to ``name`` (a list of at most one)."""
+    import ast
+
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and stmt.targets[0].id == name and isinstance(stmt.value, ast.Dict):
+            return [stmt.value]
+    return []
+
+
 def _dict_global(path: Path, name: str, op) -> dict:
     import ast
 
@@ -285,11 +301,34 @@ def _rewrite_dict(text: str, name: str, values: dict) -> str:
 
     lines = text.splitlines(keepends=True)
     edits = []
-    for key, node, old in _dict_nodes(ast.parse(text), name) or []:
+    tree = ast.parse(text)
+    nodes = _dict_nodes(tree, name) or []
+    for key, node, old in nodes:
         if key in values and (values[key] != old or type(values[key]) is not type(old)):
             if node.lineno != node.end_lineno:
                 continue
             edits.append((node.lineno, node.col_offset, node.end_col_offset, repr(values[key])))
+    # A flag the literal lacks is added to it, as Guild sets every flag in the dict (`a.b` nested)
+    top = {k.value for d in _dict_literals(tree, name) for k in d.keys if isinstance(k, ast.Constant)}
+    missing: dict = {}
+    for key, value in sorted(values.items()):
+        parts = key.split(".")
+        if parts[0] in top or any(k == key for k, _, _ in nodes):
+            continue
+        at = missing
+        for part in parts[:-1]:
+            at = at.setdefault(part, {})
+            if not isinstance(at, dict):
+                break
+        else:
+            at[parts[-1]] = value
+    for d in _dict_literals(tree, name)[:1]:
+        if missing:
+            line = lines[d.end_lineno - 1].encode("utf-8")
+            close = d.end_col_offset - 1
+            before = b"".join(x.encode("utf-8") for x in lines[d.lineno - 1:d.end_lineno - 1]) + line[:close]
+            sep = ", " if d.keys and not before.rstrip().endswith(b",") else ""
+            edits.append((d.end_lineno, close, close, sep + repr(missing)[1:-1]))
     for lineno, start, end, new in sorted(edits, reverse=True):
         b = lines[lineno - 1].encode("utf-8")
         lines[lineno - 1] = (b[:start] + new.encode("utf-8") + b[end:]).decode("utf-8")
