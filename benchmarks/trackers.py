@@ -422,12 +422,8 @@ def list_rows(b, n: int, home: Path, tr: Trackers, h, repeats: int | None = None
     for kind, label in labels.items():
         op = f"  {label}, whole process"
         key = f"list-{kind}"
-        if kind in missing:
-            b.add(row_cls(op, key, n, missing[kind], None, note="trackers row; value in the runyard column"))
-            continue
-        r = res[kind]
-        if "error" in r:
-            b.add(row_cls(op, key, n, f"n/a ({r['error'][:80]})", None, note=f"trackers row: {r['error']}"))
+        r = res.get(kind, {})
+        if _unmeasured(b, row_cls, op, key, n, missing.get(kind), r):
             continue
         t = r["median"]
         try:
@@ -442,6 +438,17 @@ def list_rows(b, n: int, home: Path, tr: Trackers, h, repeats: int | None = None
             note = "new process: start-up, import runyard + pandas, listing (snapshot warm); " + note
         b.add(row_cls(op, key, n, t, None, note=note,
                       extra={"rows": rows, "rows_expected": n, "times": r["times"], "tracker": kind}))
+
+
+def _unmeasured(b, row_cls, op: str, key: str, n: int | None, why_missing: str | None, r: dict) -> bool:
+    """Add the row of a tracker that is not installed or whose runs failed; False if it was measured."""
+    if why_missing:
+        b.add(row_cls(op, key, n, why_missing, None, note="trackers row; value in the runyard column"))
+    elif "error" in r:
+        b.add(row_cls(op, key, n, f"n/a ({r['error'][:80]})", None, note=f"trackers row: {r['error']}"))
+    else:
+        return False
+    return True
 
 
 def trivial_rows(b, tr: Trackers, h, repeats: int = 5) -> None:
@@ -479,12 +486,8 @@ def trivial_rows(b, tr: Trackers, h, repeats: int = 5) -> None:
     for name, label in labels.items():
         op = f"  {label}, whole process"
         key = f"trivial-{name}"
-        if name in missing:
-            b.add(row_cls(op, key, None, missing[name], None, note="trackers row; value in the runyard column"))
-            continue
-        r = res[name]
-        if "error" in r:
-            b.add(row_cls(op, key, None, f"n/a ({r['error'][:80]})", None, note=f"trackers row: {r['error']}"))
+        r = res.get(name, {})
+        if _unmeasured(b, row_cls, op, key, None, missing.get(name), r):
             continue
         t = r["median"]
         parts = [f"median of {len(r['times'])} after 1 warm-up, taking turns with bare python"]
