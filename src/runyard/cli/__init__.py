@@ -72,6 +72,16 @@ def main() -> None:
     enable_progress()  # e.g. "indexing 10,000 runs" on a terminal while a first listing builds
 
 
+def _whole_numbers(opts: dict) -> None:
+    """``--max-trials``, ``--workers`` and ``--random-seed`` as ints (one clear line if not)."""
+    for key in ("max_trials", "workers", "random_seed"):
+        if key in opts:
+            try:
+                opts[key] = int(opts[key])
+            except ValueError:
+                raise click.BadParameter(f"--{key.replace('_', '-')} needs a whole number") from None
+
+
 def _confirm(prompt: str, yes: bool) -> bool:
     """Ask only on a terminal; -y/--yes skips asking."""
     if yes or not sys.stdin.isatty():

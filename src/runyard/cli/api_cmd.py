@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import _Filtered, _Group, _json_out, _selection, main
+from . import _Filtered, _Group, _json_out, _selection, _whole_numbers, main
 from .run import _help_op, _run_options
 
 
@@ -83,12 +83,7 @@ def api_run_cmd(script: str, flags: tuple, help_op: bool, ids_file: str | None, 
     given = dict(parse_assign(f) for f in flags)
     opts = {k: v for k, v in opts.items() if v not in (None, False, ())}
     opts.pop("yes", None)
-    for key in ("max_trials", "workers", "random_seed"):
-        if key in opts:
-            try:
-                opts[key] = int(opts[key])
-            except ValueError:
-                raise click.BadParameter(f"--{key.replace('_', '-')} needs a whole number") from None
+    _whole_numbers(opts)
     wait = not opts.pop("background", False)
     ids = api.run_ids(script, given or None, echo=not opts.pop("quiet", False), wait=wait, **opts)
     if ids_file:

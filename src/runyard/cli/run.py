@@ -10,7 +10,7 @@ import click
 
 from .. import options as _options
 from ..terminal import echo as _echo
-from . import _confirm, main
+from . import _confirm, _whole_numbers, main
 
 
 # --- run ----------------------------------------------------------------------------------------
@@ -143,12 +143,7 @@ def run_cmd(script: str | None, flags: tuple, help_op: bool, test_sourcecode: bo
     from ..launch import forked
 
     forked.allow()  # this process is runyard's own: a Python run may start as a fork of it
-    for key in ("max_trials", "workers", "random_seed"):
-        if key in opts:
-            try:
-                opts[key] = int(opts[key])
-            except ValueError:
-                raise click.BadParameter(f"--{key.replace('_', '-')} needs a whole number") from None
+    _whole_numbers(opts)
     quiet = opts.pop("quiet", False)
     background = opts.pop("background", False)
     if opts.get("proto"):
