@@ -121,6 +121,15 @@ def _preview_runs(records: list[dict], action: str, yes: bool) -> bool:
     return _confirm("\n".join(lines), yes)
 
 
+def _act(runs: tuple, filters: dict, action: str, yes: bool, call, done: str, deleted: bool = False) -> None:
+    """Select runs, show them and ask (on a terminal), then ``call(ids)`` and say what was done."""
+    records = _select_records(runs, filters, deleted=deleted)
+    if not _preview_runs(records, action, yes):
+        sys.exit(1)
+    call(_ids(records), include_batch=True)  # the exact runs selected, batch runs included
+    click.echo(f"{done} {len(records)} run(s)")
+
+
 def _say_none(runs: tuple, kw: dict, deleted: bool = False) -> None:
     """Say on stderr that nothing matched (not an error: exit 0)."""
     from .. import terminal

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..terminal import echo as _echo
-from . import _confirm, _Filtered, _fmt_time, _ids, _preview_runs, _say_none, _select_records, main
+from . import _act, _confirm, _Filtered, _fmt_time, _ids, _preview_runs, _say_none, _select_records, main
 
 
 @main.command("tag", cls=_Filtered)
@@ -24,11 +24,8 @@ def tag_cmd(runs: tuple, add: tuple, remove: tuple, clear: bool, yes: bool, filt
         from ..errors import UsageError
 
         raise UsageError("tag needs -a/--add, -d/--delete or -c/--clear")
-    records = _select_records(runs, filters)
-    if not _preview_runs(records, "tag", yes):
-        sys.exit(1)
-    api.runs_tag(_ids(records), list(add), remove=list(remove), clear=clear, include_batch=True)
-    click.echo(f"Tagged {len(records)} run(s)")
+    _act(runs, filters, "tag", yes,
+         lambda ids, **kw: api.runs_tag(ids, list(add), remove=list(remove), clear=clear, **kw), "Tagged")
 
 
 @main.command("mark", cls=_Filtered)
@@ -39,11 +36,8 @@ def mark_cmd(runs: tuple, clear: bool, yes: bool, filters: dict) -> None:
     """Mark runs (or unmark them with --clear)."""
     from .. import api
 
-    records = _select_records(runs, filters)
-    if not _preview_runs(records, "unmark" if clear else "mark", yes):
-        sys.exit(1)
-    api.runs_mark(_ids(records), clear=clear, include_batch=True)
-    click.echo(f"{'Unmarked' if clear else 'Marked'} {len(records)} run(s)")
+    _act(runs, filters, "unmark" if clear else "mark", yes,
+         lambda ids, **kw: api.runs_mark(ids, clear=clear, **kw), "Unmarked" if clear else "Marked")
 
 
 @main.command("label", cls=_Filtered)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from ..terminal import echo as _echo
-from . import _Filtered, _fmt_time, _Group, _ids, _preview_runs, _say_none, _select_records, _selection, main
+from . import _act, _Filtered, _fmt_time, _Group, _say_none, _selection, main
 
 
 class _DefaultGroup(_Group):
@@ -202,15 +201,6 @@ def _format_info(info: dict, indent: str = "") -> str:
 
 
 # --- managing runs ------------------------------------------------------------------------------
-
-def _act(runs: tuple, filters: dict, action: str, yes: bool, call, done: str, deleted: bool = False) -> None:
-    """Select runs, show them and ask (on a terminal), then ``call(ids)`` and say what was done."""
-    records = _select_records(runs, filters, deleted=deleted)
-    if not _preview_runs(records, action, yes):
-        sys.exit(1)
-    call(_ids(records), include_batch=True)  # the exact runs selected, batch runs included
-    click.echo(f"{done} {len(records)} run(s)")
-
 
 @runs_group.command("delete", cls=_Filtered)
 @click.argument("runs", nargs=-1)
