@@ -121,3 +121,21 @@ def test_trackers_rows_say_not_installed_without_their_venv(bench_dir, tmp_path)
     assert isinstance(rows["list-runyard"]["runyard"], float) and rows["list-runyard"]["extra"]["rows"] == 20
     assert isinstance(rows["trivial-runyard"]["runyard"], float)
     assert "not installed" in r.stdout
+
+
+def test_floor_supervisor_copies_every_line_and_converts_every_value(tmp_path):
+    """The floor rows' supervisor (floor_supervisor.py) does the job it stands for: the output
+    whole on its stdout and in `output`, one 9-byte index record a line, and (`convert`) one
+    number for each printed value."""
+    script = tmp_path / "p.py"
+    script.write_text("for i in range(5000):\n    print(f'step: {i}')\n    print(f'loss: {1 / (i + 1):.6f}')\n")
+    expected = b"".join(b"step: %d\nloss: %.6f\n" % (i, 1 / (i + 1)) for i in range(5000))
+    for mode in ("tee", "convert"):
+        out = tmp_path / mode
+        r = subprocess.run([sys.executable, str(HERE / "floor_supervisor.py"), mode, str(out), "--",
+                            sys.executable, str(script)], capture_output=True, check=True)
+        assert r.stdout == expected
+        assert (out / "output").read_bytes() == expected
+        assert len((out / "output.index").read_bytes()) == 9 * 10000
+    assert (tmp_path / "convert" / "converted").read_text() == "10000"
+    assert not (tmp_path / "tee" / "converted").exists()
